@@ -1,0 +1,1 @@
+//! Generators for the large artifacts the benchmarks read.

@@ -1,0 +1,1 @@
+//! Local file headers and data descriptors.

@@ -1,0 +1,17 @@
+//! lambda-migrate's engine: reads sql-migrate migrations out of a zip artifact (or a
+//! directory), checks and parses them, plans against what a MySQL database has applied,
+//! and applies them.
+//!
+//! Parsing and planning are pure functions over bytes and records; files, maps and the
+//! database sit at the edges ([`mapped`], [`source`], and the `mysql`-feature modules).
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod artifact;
+pub mod mapped;
+pub mod migration;
+pub mod source;
+
+pub use artifact::{Limits, ZipError};
+pub use migration::{Migration, MigrationError, Section, Statement};
+pub use source::{Source, SourceError, SourceFile};

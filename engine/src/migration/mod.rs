@@ -1,0 +1,84 @@
+//! sql-migrate's migration files: parsing ([`parse`]), ordering ([`order`]) and the
+//! checksum lambda-migrate records for each file.
+
+pub mod order;
+pub mod parse;
+
+use std::borrow::Cow;
+
+use sha2::{Digest, Sha256};
+
+pub use order::{sort, version_of};
+pub use parse::{MigrationError, ParseErrorKind};
+
+/// One parsed migration file.
+#[derive(Debug, Clone)]
+pub struct Migration<'a> {
+    /// The file's base name, e.g. `20240101120000-create-users.sql`; sql-migrate's id.
+    pub id: &'a str,
+    /// Where the file came from, for messages (e.g. `art.zip!migrations/1_a.sql`).
+    pub origin: &'a str,
+    /// The leading-digits version, if the id starts with digits.
+    pub version: Option<i64>,
+    /// SHA-256 of the file with every CRLF replaced by LF, lowercase hex.
+    pub sha256: String,
+    /// The `-- +migrate Up` section.
+    pub up: Section<'a>,
+    /// The `-- +migrate Down` section.
+    pub down: Section<'a>,
+}
+
+/// One direction of a migration.
+#[derive(Debug, Clone, Default)]
+pub struct Section<'a> {
+    /// The statements, in file order.
+    pub statements: Vec<Statement<'a>>,
+    /// `notransaction` was given on the direction's directive.
+    pub no_transaction: bool,
+}
+
+/// One SQL statement, as it will be sent to the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement<'a> {
+    /// The statement text. Borrowed from the file where it is one contiguous run of LF
+    /// lines; built otherwise (dropped comment lines, CRLF, a DELIMITER terminator).
+    pub sql: Cow<'a, str>,
+    /// 1-based line of the statement's first line in the file.
+    pub line: usize,
+}
+
+/// SHA-256 of `bytes` after replacing every `\r\n` with `\n`, as lowercase hex.
+pub fn checksum(bytes: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    let mut rest = bytes;
+    while let Some(pos) = rest.windows(2).position(|w| w == b"\r\n") {
+        hasher.update(&rest[..pos]);
+        hasher.update(b"\n");
+        rest = &rest[pos + 2..];
+    }
+    hasher.update(rest);
+    hex(&hasher.finalize())
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
+}
+
+/// Parses every file and sorts the result in sql-migrate's apply order.
+pub fn load<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a str, &'a [u8])>,
+) -> Result<Vec<Migration<'a>>, MigrationError> {
+    let mut out = Vec::new();
+    for (id, origin, bytes) in files {
+        out.push(parse::parse(id, origin, bytes)?);
+    }
+    sort(&mut out);
+    Ok(out)
+}

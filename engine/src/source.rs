@@ -1,0 +1,196 @@
+//! Where migrations come from: a zip artifact (memory-mapped) or a plain directory.
+//!
+//! Opening does the I/O; [`Source::files`] is then a pure walk over bytes in memory.
+
+use std::borrow::Cow;
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use crate::artifact::{self, Limits, ZipError};
+use crate::mapped::Mapped;
+
+/// A source of migration files.
+pub enum Source {
+    /// A zip artifact, mapped read-only.
+    Zip {
+        /// The artifact's path, for messages.
+        path: PathBuf,
+        /// The mapped bytes.
+        map: Mapped,
+    },
+    /// A directory of `.sql` files, read into memory when opened.
+    Dir {
+        /// The directory's path.
+        path: PathBuf,
+        /// `(file name, display path, contents)` of each `.sql` file directly inside.
+        files: Vec<(String, String, Vec<u8>)>,
+    },
+}
+
+/// One migration file from a source.
+#[derive(Debug, Clone)]
+pub struct SourceFile<'a> {
+    /// The file's base name: the migration id.
+    pub name: &'a str,
+    /// Where it came from, for messages: the path inside the archive, or on disk.
+    pub origin: &'a str,
+    /// The file's bytes.
+    pub data: Cow<'a, [u8]>,
+}
+
+/// Why a source could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The path could not be opened or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path that failed.
+        path: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The zip artifact was refused.
+    #[error("{path}: {source}")]
+    Zip {
+        /// The artifact's path.
+        path: String,
+        /// Why it was refused.
+        source: ZipError,
+    },
+    /// A file in the directory is larger than the limit.
+    #[error("{path}: file is larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A file name in the directory is not valid UTF-8.
+    #[error("{dir}: a file name is not valid UTF-8: {name:?}")]
+    BadName {
+        /// The directory.
+        dir: String,
+        /// The name, lossily decoded.
+        name: String,
+    },
+    /// The directory holds more `.sql` files than the limit.
+    #[error("{path}: more than {limit} migration files")]
+    TooMany {
+        /// The directory.
+        path: String,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl Source {
+    /// Opens `path`: a directory is read now (its `.sql` files, directly inside, like
+    /// sql-migrate's file source); anything else is mapped as a zip artifact.
+    pub fn open(path: &Path, limits: &Limits) -> Result<Source, SourceError> {
+        let io_err = |source| SourceError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let meta = fs::metadata(path).map_err(io_err)?;
+        if meta.is_dir() {
+            return read_dir(path, limits);
+        }
+        let map = Mapped::open(path).map_err(io_err)?;
+        Ok(Source::Zip {
+            path: path.to_path_buf(),
+            map,
+        })
+    }
+
+    /// A short description for messages: the path of the artifact or directory.
+    pub fn display(&self) -> String {
+        match self {
+            Source::Zip { path, .. } | Source::Dir { path, .. } => path.display().to_string(),
+        }
+    }
+
+    /// The migration files: for a zip artifact, the `.sql` files directly in the
+    /// migrations folder `dir` (see [`artifact::Archive::select`]); for a directory, its
+    /// `.sql` files (`dir` does not apply: the directory is the migrations folder).
+    pub fn files(&self, dir: &str, limits: &Limits) -> Result<Vec<SourceFile<'_>>, SourceError> {
+        match self {
+            Source::Zip { path, map } => artifact::read_migrations(map, dir, limits)
+                .map(|files| {
+                    files
+                        .into_iter()
+                        .map(|f| SourceFile {
+                            name: f.name,
+                            origin: f.path,
+                            data: f.data,
+                        })
+                        .collect()
+                })
+                .map_err(|source| SourceError::Zip {
+                    path: path.display().to_string(),
+                    source,
+                }),
+            Source::Dir { files, .. } => Ok(files
+                .iter()
+                .map(|(name, origin, data)| SourceFile {
+                    name,
+                    origin,
+                    data: Cow::Borrowed(data),
+                })
+                .collect()),
+        }
+    }
+}
+
+fn read_dir(path: &Path, limits: &Limits) -> Result<Source, SourceError> {
+    let io_err = |p: &Path, source| SourceError::Io {
+        path: p.display().to_string(),
+        source,
+    };
+    let mut files = Vec::new();
+    for entry in fs::read_dir(path).map_err(|e| io_err(path, e))? {
+        let entry = entry.map_err(|e| io_err(path, e))?;
+        let file_path = entry.path();
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            return Err(SourceError::BadName {
+                dir: path.display().to_string(),
+                name: name.to_string_lossy().into_owned(),
+            });
+        };
+        if !name.ends_with(".sql") {
+            continue;
+        }
+        // Follows symlinks, as sql-migrate's file source does; directories are skipped.
+        let meta = fs::metadata(&file_path).map_err(|e| io_err(&file_path, e))?;
+        if !meta.is_file() {
+            continue;
+        }
+        if files.len() >= limits.max_files {
+            return Err(SourceError::TooMany {
+                path: path.display().to_string(),
+                limit: limits.max_files,
+            });
+        }
+        let too_large = || SourceError::TooLarge {
+            path: file_path.display().to_string(),
+            limit: limits.max_file_size,
+        };
+        if meta.len() > limits.max_file_size {
+            return Err(too_large());
+        }
+        let mut data = Vec::with_capacity(meta.len() as usize);
+        // Bounded read: the file may grow between stat and read.
+        fs::File::open(&file_path)
+            .and_then(|f| f.take(limits.max_file_size + 1).read_to_end(&mut data))
+            .map_err(|e| io_err(&file_path, e))?;
+        if data.len() as u64 > limits.max_file_size {
+            return Err(too_large());
+        }
+        files.push((name.to_owned(), file_path.display().to_string(), data));
+    }
+    Ok(Source::Dir {
+        path: path.to_path_buf(),
+        files,
+    })
+}
