@@ -40,16 +40,24 @@ mod tests {
         assert_eq!(version_of("20240101-x.sql"), Ok(Some(20240101)));
         assert_eq!(version_of("001_a.sql"), Ok(Some(1)));
         assert_eq!(version_of("a.sql"), Ok(None));
-        assert_eq!(version_of("9223372036854775807_max.sql"), Ok(Some(i64::MAX)));
+        assert_eq!(
+            version_of("9223372036854775807_max.sql"),
+            Ok(Some(i64::MAX))
+        );
         assert_eq!(version_of("9223372036854775808_over.sql"), Err(()));
     }
 
     #[test]
     fn order_matches_sql_migrate() {
-        let mut ids = vec!["b.sql", "10_a.sql", "2_z.sql", "a.sql", "02_a.sql", "1.sql", "B.sql"];
-        ids.sort_by(|a, b| {
-            compare(a, version_of(a).unwrap(), b, version_of(b).unwrap())
-        });
-        assert_eq!(ids, ["1.sql", "02_a.sql", "2_z.sql", "10_a.sql", "B.sql", "a.sql", "b.sql"]);
+        let mut ids = vec![
+            "b.sql", "10_a.sql", "2_z.sql", "a.sql", "02_a.sql", "1.sql", "B.sql",
+        ];
+        ids.sort_by(|a, b| compare(a, version_of(a).unwrap(), b, version_of(b).unwrap()));
+        assert_eq!(
+            ids,
+            [
+                "1.sql", "02_a.sql", "2_z.sql", "10_a.sql", "B.sql", "a.sql", "b.sql"
+            ]
+        );
     }
 }
