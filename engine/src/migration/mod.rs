@@ -82,3 +82,16 @@ pub fn load<'a>(
     sort(&mut out);
     Ok(out)
 }
+
+/// A digest of a whole ordered set: SHA-256 over each migration's id and checksum. Two
+/// readings of an artifact with the same digest hold the same migrations in the same order.
+pub fn digest(migrations: &[Migration<'_>]) -> String {
+    let mut hasher = Sha256::new();
+    for m in migrations {
+        hasher.update(m.id.as_bytes());
+        hasher.update([0]);
+        hasher.update(m.sha256.as_bytes());
+        hasher.update([b'\n']);
+    }
+    hex(&hasher.finalize())
+}
