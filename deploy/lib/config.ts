@@ -1,0 +1,443 @@
+import * as path from 'node:path';
+
+/** Where the pipeline's source comes from. */
+export type SourceConfig =
+  | {
+      /** An AWS CodeCommit repository in the stack's account and region. */
+      readonly kind: 'codecommit';
+      /** The repository's name. */
+      readonly repositoryName: string;
+      /** The branch whose pushes start the pipeline. */
+      readonly branch: string;
+    }
+  | {
+      /** A CodeStar/CodeConnections connection to GitHub, GitHub Enterprise, Bitbucket or GitLab. */
+      readonly kind: 'connection';
+      /** The connection's ARN (it must be in the AVAILABLE state before the pipeline runs). */
+      readonly connectionArn: string;
+      /** The repository's owner (user or organisation). */
+      readonly owner: string;
+      /** The repository's name. */
+      readonly repo: string;
+      /** The branch whose pushes start the pipeline. */
+      readonly branch: string;
+    };
+
+/** How the migrator authenticates to the database. */
+export type DbAuthConfig =
+  | {
+      /** A password stored in Secrets Manager, resolved by CloudFormation at deploy time. */
+      readonly kind: 'secret';
+      /** The secret's ARN or name. */
+      readonly secretId: string;
+      /** The JSON key holding the password; empty for a plain-text secret. */
+      readonly jsonField: string;
+    }
+  | {
+      /** A password given as plain context (visible in cdk.out and the template). */
+      readonly kind: 'password';
+      /** The password itself. */
+      readonly password: string;
+    }
+  | {
+      /** RDS IAM database authentication: a short-lived token instead of a password. */
+      readonly kind: 'iam';
+      /** The DB instance's DbiResourceId (`db-...`) or Aurora cluster's resource id (`cluster-...`). */
+      readonly resourceId: string;
+    };
+
+/** Everything the stack needs, validated. */
+export interface DeployConfig {
+  /** The CloudFormation stack's name. */
+  readonly stackName: string;
+  /** The pipeline's source. */
+  readonly source: SourceConfig;
+  /** The VPC the migrator runs in. */
+  readonly vpcId: string;
+  /** Private subnets for the migrator's network interfaces. */
+  readonly subnetIds: readonly string[];
+  /** The security group the migrator uses; it must allow egress to the database and to S3. */
+  readonly securityGroupId: string;
+  /** Whether the stack creates an S3 gateway endpoint in the VPC. */
+  readonly createS3Endpoint: boolean;
+  /** Route tables of the migrator's subnets; the gateway endpoint adds its S3 route to these. */
+  readonly routeTableIds: readonly string[];
+  /** Database host name. */
+  readonly dbHost: string;
+  /** Database TCP port. */
+  readonly dbPort: number;
+  /** Database (schema) name. */
+  readonly dbName: string;
+  /** Database user the migrator connects as. */
+  readonly dbUser: string;
+  /** How the migrator authenticates. */
+  readonly dbAuth: DbAuthConfig;
+  /** DB_TLS for the migrator, or undefined to leave the binary's default. */
+  readonly dbTls?: string;
+  /** DB_CA_BUNDLE for the migrator, or undefined. */
+  readonly dbCaBundle?: string;
+  /** An optional Lambda layer (for example one holding the RDS CA bundle under /opt). */
+  readonly caBundleLayerArn?: string;
+  /** MIGRATIONS_DIR: the migrations' folder inside the source artifact. */
+  readonly migrationsDir: string;
+  /** MIGRATIONS_TABLE: sql-migrate's bookkeeping table. */
+  readonly migrationsTable: string;
+  /** LOCK_TIMEOUT_SECS: how long the migrator waits for the migration lock. */
+  readonly lockTimeoutSecs: number;
+  /** The migrator's Lambda timeout in seconds. */
+  readonly migratorTimeoutSecs: number;
+  /** The trigger's Lambda timeout in seconds; always greater than the migrator's. */
+  readonly triggerTimeoutSecs: number;
+  /** The migrator's memory in MiB. */
+  readonly migratorMemoryMb: number;
+  /** CPU architecture of both functions. */
+  readonly architecture: 'x86_64' | 'arm64';
+  /** Path to the trigger's code: a bootstrap.zip or a folder holding `bootstrap`. */
+  readonly triggerCode: string;
+  /** Path to the migrator's code: a bootstrap.zip or a folder holding `bootstrap`. */
+  readonly migratorCode: string;
+  /** CloudWatch Logs retention for both functions, in days. */
+  readonly logRetentionDays: number;
+  /** Encryption of the pipeline's artifact bucket. */
+  readonly artifactEncryption: 's3' | 'kms';
+  /** Whether the migrator reads the artifact from S3 itself (then it gets s3:GetObject on it). */
+  readonly migratorFetchesArtifact: boolean;
+  /** The pipeline's name, or undefined to let CloudFormation name it. */
+  readonly pipelineName?: string;
+  /**
+   * How the migrator's role gets the network-interface permissions Lambda needs in a VPC:
+   * `scoped` (inline, limited to the given subnets and security group) or `managed`
+   * (AWS's AWSLambdaVPCAccessExecutionRole, broader, for accounts where the scoped form is refused).
+   */
+  readonly vpcAccessPolicy: 'scoped' | 'managed';
+}
+
+/** Raised when context values are missing or invalid; lists every problem at once. */
+export class ConfigError extends Error {
+  /** One message per problem, each naming its context key. */
+  readonly problems: readonly string[];
+
+  /** Builds the error from its problem list. */
+  constructor(problems: readonly string[]) {
+    super(`invalid deploy context (pass values with -c KEY=VALUE or in cdk.json):\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Reads one context value; `undefined` when absent. */
+export type ContextReader = (key: string) => unknown;
+
+/** Every context key the stack reads, so a misspelt key can be reported instead of ignored. */
+export const CONTEXT_KEYS = [
+  'stackName',
+  'repositoryName',
+  'connectionArn',
+  'repository',
+  'branch',
+  'vpcId',
+  'subnetIds',
+  'securityGroupId',
+  'createS3Endpoint',
+  'routeTableIds',
+  'dbHost',
+  'dbPort',
+  'dbName',
+  'dbUser',
+  'dbSecretArn',
+  'dbSecretField',
+  'dbPassword',
+  'dbIamAuth',
+  'dbInstanceResourceId',
+  'dbTls',
+  'dbCaBundle',
+  'caBundleLayerArn',
+  'migrationsDir',
+  'migrationsTable',
+  'lockTimeoutSecs',
+  'migratorTimeoutSecs',
+  'triggerTimeoutSecs',
+  'migratorMemoryMb',
+  'architecture',
+  'triggerCode',
+  'migratorCode',
+  'logRetentionDays',
+  'artifactEncryption',
+  'migratorFetchesArtifact',
+  'pipelineName',
+  'vpcAccessPolicy',
+] as const;
+
+/** CloudWatch Logs accepts only these retention periods. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** Lambda's hard limit on a function's timeout. */
+export const LAMBDA_MAX_TIMEOUT_SECS = 900;
+
+/** The repository root, from this file's place in deploy/lib or deploy/dist/lib. */
+function repoRoot(): string {
+  const here = __dirname;
+  const deployDir = path.basename(path.dirname(here)) === 'dist' ? path.dirname(path.dirname(here)) : path.dirname(here);
+  return path.dirname(deployDir);
+}
+
+/** Where `cargo lambda build --output-format zip` leaves a binary's zip. */
+export function defaultCodePath(binary: 'trigger' | 'migrator'): string {
+  return path.join(repoRoot(), 'target', 'lambda', binary, 'bootstrap.zip');
+}
+
+const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
+const VPC_ID = /^vpc-[0-9a-f]{8,17}$/;
+const SG_ID = /^sg-[0-9a-f]{8,17}$/;
+const RTB_ID = /^rtb-[0-9a-f]{8,17}$/;
+const RESOURCE_ID = /^(db|cluster)-[A-Za-z0-9]{1,64}$/;
+const CONNECTION_ARN = /^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection\/[A-Za-z0-9-]+$/;
+const LAYER_ARN = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$/;
+const SECRET_ID = /^[A-Za-z0-9/_+=.@:-]{1,2048}$/;
+const HOST = /^[A-Za-z0-9.-]{1,253}$/;
+// Users and schema names end up in an IAM ARN and in SQL identifiers; keep to the safe subset.
+const DB_IDENT = /^[A-Za-z0-9_$-]{1,64}$/;
+const DB_USER = /^[A-Za-z0-9_.$-]{1,80}$/;
+const REPO_PART = /^[A-Za-z0-9_.-]{1,100}$/;
+const CODECOMMIT_REPO = /^[A-Za-z0-9_.-]{1,100}$/;
+const BRANCH = /^[A-Za-z0-9._\/-]{1,255}$/;
+const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
+const PIPELINE_NAME = /^[A-Za-z0-9.@_-]{1,100}$/;
+const TABLE = /^[A-Za-z0-9_$]{1,64}$/;
+const REL_DIR = /^[A-Za-z0-9._\/-]{1,1024}$/;
+
+/** Parses and validates the stack's context; throws ConfigError naming every bad or missing key. */
+export function loadConfig(read: ContextReader, allKeys: readonly string[] = []): DeployConfig {
+  const problems: string[] = [];
+
+  const str = (key: string): string | undefined => {
+    const v = read(key);
+    if (v === undefined || v === null || v === '') return undefined;
+    if (typeof v === 'string') return v.trim();
+    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+    problems.push(`${key}: expected a string, got ${JSON.stringify(v)}`);
+    return undefined;
+  };
+  const required = (key: string, pattern: RegExp, what: string): string => {
+    const v = str(key);
+    if (v === undefined) {
+      problems.push(`${key}: required (${what})`);
+      return '';
+    }
+    if (!pattern.test(v)) problems.push(`${key}: ${JSON.stringify(v)} is not ${what}`);
+    return v;
+  };
+  const optional = (key: string, pattern: RegExp, what: string): string | undefined => {
+    const v = str(key);
+    if (v !== undefined && !pattern.test(v)) problems.push(`${key}: ${JSON.stringify(v)} is not ${what}`);
+    return v;
+  };
+  const bool = (key: string, dflt: boolean): boolean => {
+    const v = read(key);
+    if (v === undefined || v === null || v === '') return dflt;
+    if (v === true || v === 'true') return true;
+    if (v === false || v === 'false') return false;
+    problems.push(`${key}: expected true or false, got ${JSON.stringify(v)}`);
+    return dflt;
+  };
+  const int = (key: string, dflt: number, min: number, max: number): number => {
+    const v = read(key);
+    if (v === undefined || v === null || v === '') return dflt;
+    const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d{1,9}$/.test(v.trim()) ? Number(v.trim()) : NaN;
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${key}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+      return dflt;
+    }
+    return n;
+  };
+  const list = (key: string, pattern: RegExp, what: string): string[] => {
+    const v = read(key);
+    if (v === undefined || v === null || v === '') return [];
+    let items: unknown[];
+    if (Array.isArray(v)) items = v;
+    else if (typeof v === 'string' && v.trim().startsWith('[')) {
+      try {
+        const parsed: unknown = JSON.parse(v);
+        items = Array.isArray(parsed) ? parsed : [v];
+      } catch {
+        problems.push(`${key}: ${JSON.stringify(v)} is not a JSON array`);
+        return [];
+      }
+    } else if (typeof v === 'string') items = v.split(',');
+    else {
+      problems.push(`${key}: expected a comma-separated list, got ${JSON.stringify(v)}`);
+      return [];
+    }
+    const out: string[] = [];
+    for (const item of items) {
+      const s = typeof item === 'string' ? item.trim() : '';
+      if (!pattern.test(s)) problems.push(`${key}: ${JSON.stringify(item)} is not ${what}`);
+      else if (!out.includes(s)) out.push(s);
+    }
+    return out;
+  };
+  const oneOf = <T extends string>(key: string, allowed: readonly T[], dflt: T): T => {
+    const v = str(key);
+    if (v === undefined) return dflt;
+    if (!(allowed as readonly string[]).includes(v)) {
+      problems.push(`${key}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+      return dflt;
+    }
+    return v as T;
+  };
+
+  for (const key of allKeys) {
+    if (!(CONTEXT_KEYS as readonly string[]).includes(key)) {
+      problems.push(`${key}: unknown context key (known keys: ${CONTEXT_KEYS.join(', ')})`);
+    }
+  }
+
+  const stackName = optional('stackName', STACK_NAME, 'a CloudFormation stack name') ?? 'LambdaMigrate';
+  const branch = optional('branch', BRANCH, 'a branch name') ?? 'main';
+
+  // Source: exactly one of CodeCommit or a connection.
+  const repositoryName = optional('repositoryName', CODECOMMIT_REPO, 'a CodeCommit repository name');
+  const connectionArn = optional('connectionArn', CONNECTION_ARN, 'a CodeStar/CodeConnections connection ARN');
+  const repository = str('repository');
+  let source: SourceConfig = { kind: 'codecommit', repositoryName: '', branch };
+  if (repositoryName !== undefined && connectionArn !== undefined) {
+    problems.push('repositoryName and connectionArn: give one source, not both');
+  } else if (connectionArn !== undefined) {
+    const parts = repository?.split('/') ?? [];
+    if (parts.length !== 2 || !parts.every((p) => REPO_PART.test(p))) {
+      problems.push(`repository: required with connectionArn, as OWNER/NAME (got ${JSON.stringify(repository ?? null)})`);
+    }
+    source = { kind: 'connection', connectionArn, owner: parts[0] ?? '', repo: parts[1] ?? '', branch };
+  } else if (repositoryName !== undefined) {
+    if (repository !== undefined) problems.push('repository: only used with connectionArn; CodeCommit takes repositoryName');
+    source = { kind: 'codecommit', repositoryName, branch };
+  } else {
+    problems.push('repositoryName or connectionArn: required (CodeCommit repository name, or a connection ARN with repository=OWNER/NAME)');
+  }
+
+  const vpcId = required('vpcId', VPC_ID, 'a VPC id (vpc-...)');
+  const subnetIds = list('subnetIds', SUBNET_ID, 'a subnet id (subnet-...)');
+  if (read('subnetIds') === undefined || read('subnetIds') === '') {
+    problems.push('subnetIds: required (comma-separated private subnet ids)');
+  }
+  const securityGroupId = required('securityGroupId', SG_ID, 'a security group id (sg-...)');
+  const createS3Endpoint = bool('createS3Endpoint', false);
+  const routeTableIds = list('routeTableIds', RTB_ID, 'a route table id (rtb-...)');
+  if (createS3Endpoint && routeTableIds.length === 0) {
+    problems.push('routeTableIds: required when createS3Endpoint=true (the route tables of subnetIds)');
+  }
+  if (!createS3Endpoint && routeTableIds.length > 0) {
+    problems.push('routeTableIds: only used with createS3Endpoint=true');
+  }
+
+  const dbHost = required('dbHost', HOST, 'a host name');
+  const dbPort = int('dbPort', 3306, 1, 65535);
+  const dbName = required('dbName', DB_IDENT, 'a database name (letters, digits, _ $ -)');
+  const dbUser = required('dbUser', DB_USER, 'a database user name (letters, digits, _ . $ -)');
+
+  // Authentication: exactly one of secret, password, IAM.
+  const secretArn = optional('dbSecretArn', SECRET_ID, 'a Secrets Manager secret ARN or name');
+  const secretField = str('dbSecretField');
+  const password = str('dbPassword');
+  const iam = bool('dbIamAuth', false);
+  const resourceId = optional('dbInstanceResourceId', RESOURCE_ID, 'an RDS resource id (db-... or cluster-...)');
+  const chosen = [secretArn !== undefined, password !== undefined, iam].filter(Boolean).length;
+  let dbAuth: DbAuthConfig = { kind: 'password', password: '' };
+  if (chosen !== 1) {
+    problems.push(
+      chosen === 0
+        ? 'dbSecretArn, dbPassword or dbIamAuth=true: required (how the migrator authenticates)'
+        : 'dbSecretArn, dbPassword, dbIamAuth: give exactly one',
+    );
+  } else if (secretArn !== undefined) {
+    dbAuth = { kind: 'secret', secretId: secretArn, jsonField: secretField ?? 'password' };
+  } else if (password !== undefined) {
+    dbAuth = { kind: 'password', password };
+  } else {
+    if (resourceId === undefined) {
+      problems.push('dbInstanceResourceId: required with dbIamAuth=true (the DbiResourceId, e.g. db-ABCDEFGHIJKLMNOPQRSTUVWXY)');
+    }
+    dbAuth = { kind: 'iam', resourceId: resourceId ?? '' };
+  }
+  if (secretField !== undefined && secretArn === undefined) problems.push('dbSecretField: only used with dbSecretArn');
+  if (resourceId !== undefined && !iam) problems.push('dbInstanceResourceId: only used with dbIamAuth=true');
+
+  let dbTls = optional('dbTls', /^(required|preferred|disabled)$/, 'one of required, preferred, disabled');
+  if (iam) {
+    // IAM tokens are sent as a cleartext password, so RDS refuses them without TLS.
+    if (dbTls !== undefined && dbTls !== 'required') problems.push('dbTls: must be "required" with dbIamAuth=true');
+    dbTls = 'required';
+  }
+  let dbCaBundle = optional('dbCaBundle', /^\/[A-Za-z0-9._\/-]{1,1023}$/, 'an absolute path inside the Lambda environment');
+  if (iam && dbCaBundle === undefined) dbCaBundle = '/var/task/certs/rds-global-bundle.pem';
+  const caBundleLayerArn = optional('caBundleLayerArn', LAYER_ARN, 'a Lambda layer version ARN');
+
+  const migrationsDir = optional('migrationsDir', REL_DIR, 'a relative folder path') ?? 'migrations';
+  if (migrationsDir.startsWith('/') || migrationsDir.split('/').includes('..')) {
+    problems.push(`migrationsDir: ${JSON.stringify(migrationsDir)} must be relative to the artifact root, without ..`);
+  }
+  const migrationsTable = optional('migrationsTable', TABLE, 'a table name') ?? 'gorp_migrations';
+
+  const migratorTimeoutSecs = int('migratorTimeoutSecs', 300, 10, LAMBDA_MAX_TIMEOUT_SECS - 10);
+  const lockTimeoutSecs = int('lockTimeoutSecs', 60, 0, LAMBDA_MAX_TIMEOUT_SECS);
+  if (lockTimeoutSecs >= migratorTimeoutSecs) {
+    problems.push(`lockTimeoutSecs: ${lockTimeoutSecs} must be less than migratorTimeoutSecs (${migratorTimeoutSecs})`);
+  }
+  const defaultTrigger = Math.min(migratorTimeoutSecs + 60, LAMBDA_MAX_TIMEOUT_SECS);
+  const triggerTimeoutSecs = int('triggerTimeoutSecs', defaultTrigger, 1, LAMBDA_MAX_TIMEOUT_SECS);
+  if (triggerTimeoutSecs <= migratorTimeoutSecs) {
+    problems.push(
+      `triggerTimeoutSecs: ${triggerTimeoutSecs} must be greater than migratorTimeoutSecs (${migratorTimeoutSecs}) so the trigger can report the migrator's outcome`,
+    );
+  }
+  const migratorMemoryMb = int('migratorMemoryMb', 256, 128, 10240);
+
+  const architecture = oneOf('architecture', ['x86_64', 'arm64'] as const, 'x86_64');
+  const triggerCode = str('triggerCode') ?? defaultCodePath('trigger');
+  const migratorCode = str('migratorCode') ?? defaultCodePath('migrator');
+
+  const logRetentionDays = int('logRetentionDays', 30, 1, 3653);
+  if (!(LOG_RETENTION_DAYS as readonly number[]).includes(logRetentionDays)) {
+    problems.push(`logRetentionDays: ${logRetentionDays} is not one CloudWatch Logs accepts (${LOG_RETENTION_DAYS.join(', ')})`);
+  }
+  const artifactEncryption = oneOf('artifactEncryption', ['s3', 'kms'] as const, 's3');
+  const migratorFetchesArtifact = bool('migratorFetchesArtifact', true);
+  const pipelineName = optional('pipelineName', PIPELINE_NAME, 'a pipeline name');
+  const vpcAccessPolicy = oneOf('vpcAccessPolicy', ['scoped', 'managed'] as const, 'scoped');
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    stackName,
+    source,
+    vpcId,
+    subnetIds,
+    securityGroupId,
+    createS3Endpoint,
+    routeTableIds,
+    dbHost,
+    dbPort,
+    dbName,
+    dbUser,
+    dbAuth,
+    dbTls,
+    dbCaBundle,
+    caBundleLayerArn,
+    migrationsDir,
+    migrationsTable,
+    lockTimeoutSecs,
+    migratorTimeoutSecs,
+    triggerTimeoutSecs,
+    migratorMemoryMb,
+    architecture,
+    triggerCode,
+    migratorCode,
+    logRetentionDays,
+    artifactEncryption,
+    migratorFetchesArtifact,
+    pipelineName,
+    vpcAccessPolicy,
+  };
+}

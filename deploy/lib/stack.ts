@@ -1,0 +1,281 @@
+import * as fs from 'node:fs';
+import * as cdk from 'aws-cdk-lib';
+import * as codecommit from 'aws-cdk-lib/aws-codecommit';
+import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
+import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { DeployConfig } from './config';
+
+/** Props of {@link LambdaMigrateStack}. */
+export interface LambdaMigrateStackProps extends cdk.StackProps {
+  /** The validated deploy configuration (see `loadConfig`). */
+  readonly config: DeployConfig;
+}
+
+/**
+ * CodePipeline → trigger Lambda (outside the VPC) → migrator Lambda (inside the VPC) → MySQL/MariaDB,
+ * with every IAM statement scoped to the resources it needs.
+ */
+export class LambdaMigrateStack extends cdk.Stack {
+  /** The function that applies the migrations, inside the VPC. */
+  readonly migrator: lambda.Function;
+  /** The function CodePipeline invokes; it calls the migrator and reports the job's result. */
+  readonly trigger: lambda.Function;
+  /** The pipeline: source stage, then the trigger. */
+  readonly pipeline: codepipeline.Pipeline;
+  /** The bucket holding the pipeline's artifacts. */
+  readonly artifactBucket: s3.Bucket;
+  /** The artifact bucket's customer-managed key, when artifactEncryption=kms. */
+  readonly artifactKey?: kms.Key;
+  /** The S3 gateway endpoint, when createS3Endpoint=true. */
+  readonly s3Endpoint?: ec2.CfnVPCEndpoint;
+
+  /** Builds the stack from a validated configuration. */
+  constructor(scope: Construct, id: string, props: LambdaMigrateStackProps) {
+    super(scope, id, props);
+    const cfg = props.config;
+    const architecture = cfg.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
+    const retention = cfg.logRetentionDays as logs.RetentionDays;
+
+    // Artifact bucket --------------------------------------------------------------------------
+    if (cfg.artifactEncryption === 'kms') {
+      this.artifactKey = new kms.Key(this, 'ArtifactKey', {
+        description: 'Encrypts the lambda-migrate pipeline artifacts',
+        enableKeyRotation: true,
+      });
+    }
+    this.artifactBucket = new s3.Bucket(this, 'ArtifactBucket', {
+      encryption: this.artifactKey ? s3.BucketEncryption.KMS : s3.BucketEncryption.S3_MANAGED,
+      encryptionKey: this.artifactKey,
+      bucketKeyEnabled: this.artifactKey !== undefined,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      // Old source revisions are never re-read once their run is over.
+      lifecycleRules: [{ expiration: cdk.Duration.days(90), abortIncompleteMultipartUploadAfter: cdk.Duration.days(1) }],
+    });
+
+    // Network ----------------------------------------------------------------------------------
+    // Imported without a lookup so synthesis needs no AWS credentials. The function is given
+    // its subnets explicitly, so the VPC's zone list and the subnets' route tables are never read.
+    const vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', { vpcId: cfg.vpcId, availabilityZones: cdk.Fn.getAzs() });
+    cdk.Annotations.of(vpc).acknowledgeWarning(
+      '@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones',
+      'subnets are selected explicitly by id',
+    );
+    const subnets = cfg.subnetIds.map((id, i) => {
+      const subnet = ec2.Subnet.fromSubnetId(this, `Subnet${i}`, id);
+      cdk.Annotations.of(subnet).acknowledgeWarning('@aws-cdk/aws-ec2:noSubnetRouteTableId', 'route tables come from routeTableIds');
+      return subnet;
+    });
+    // Immutable: the security group belongs to the user; the stack must not add rules to it.
+    const securityGroup = ec2.SecurityGroup.fromSecurityGroupId(this, 'SecurityGroup', cfg.securityGroupId, {
+      mutable: false,
+    });
+    if (cfg.createS3Endpoint) {
+      this.s3Endpoint = new ec2.CfnVPCEndpoint(this, 'S3GatewayEndpoint', {
+        vpcId: cfg.vpcId,
+        serviceName: cdk.Fn.join('', ['com.amazonaws.', cdk.Aws.REGION, '.s3']),
+        vpcEndpointType: 'Gateway',
+        routeTableIds: [...cfg.routeTableIds],
+      });
+    }
+
+    // Migrator ---------------------------------------------------------------------------------
+    const migratorLogs = new logs.LogGroup(this, 'MigratorLogs', {
+      retention,
+    });
+    const migratorRole = new iam.Role(this, 'MigratorRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'lambda-migrate migrator: logs, VPC interfaces, database auth, artifact reads',
+    });
+    migratorLogs.grantWrite(migratorRole);
+    this.grantVpcAccess(migratorRole, cfg);
+
+    const migratorEnv: Record<string, string> = {
+      DB_HOST: cfg.dbHost,
+      DB_PORT: String(cfg.dbPort),
+      DB_NAME: cfg.dbName,
+      DB_USER: cfg.dbUser,
+      MIGRATIONS_DIR: cfg.migrationsDir,
+      MIGRATIONS_TABLE: cfg.migrationsTable,
+      LOCK_TIMEOUT_SECS: String(cfg.lockTimeoutSecs),
+    };
+    switch (cfg.dbAuth.kind) {
+      case 'secret':
+        // Resolved by CloudFormation at deploy time: the plaintext ends up in the function's
+        // configuration, but the migrator needs neither a Secrets Manager endpoint nor a NAT.
+        migratorEnv.DB_PASSWORD = cdk.SecretValue.secretsManager(cfg.dbAuth.secretId, {
+          jsonField: cfg.dbAuth.jsonField === '' ? undefined : cfg.dbAuth.jsonField,
+        }).unsafeUnwrap();
+        break;
+      case 'password':
+        migratorEnv.DB_PASSWORD = cfg.dbAuth.password;
+        break;
+      case 'iam':
+        migratorEnv.DB_IAM_AUTH = 'true';
+        migratorRole.addToPolicy(
+          new iam.PolicyStatement({
+            actions: ['rds-db:connect'],
+            resources: [
+              this.formatArn({
+                service: 'rds-db',
+                resource: 'dbuser',
+                resourceName: `${cfg.dbAuth.resourceId}/${cfg.dbUser}`,
+                arnFormat: cdk.ArnFormat.COLON_RESOURCE_NAME,
+              }),
+            ],
+          }),
+        );
+        break;
+    }
+    if (cfg.dbTls !== undefined) migratorEnv.DB_TLS = cfg.dbTls;
+    if (cfg.dbCaBundle !== undefined) migratorEnv.DB_CA_BUNDLE = cfg.dbCaBundle;
+
+    if (cfg.migratorFetchesArtifact) {
+      migratorRole.addToPolicy(
+        new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.artifactBucket.arnForObjects('*')] }),
+      );
+      if (this.artifactKey) {
+        migratorRole.addToPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [this.artifactKey.keyArn] }));
+      }
+    }
+
+    this.migrator = new lambda.Function(this, 'Migrator', {
+      description: 'Applies sql-migrate migrations from the pipeline artifact to the database',
+      runtime: lambda.Runtime.PROVIDED_AL2023,
+      handler: 'bootstrap',
+      architecture,
+      code: lambda.Code.fromAsset(codePath('migratorCode', cfg.migratorCode)),
+      role: migratorRole,
+      memorySize: cfg.migratorMemoryMb,
+      timeout: cdk.Duration.seconds(cfg.migratorTimeoutSecs),
+      environment: migratorEnv,
+      vpc,
+      vpcSubnets: { subnets },
+      securityGroups: [securityGroup],
+      logGroup: migratorLogs,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      // The trigger calls it synchronously; an accidental async call must not re-run migrations.
+      retryAttempts: 0,
+    });
+    if (cfg.caBundleLayerArn !== undefined) {
+      this.migrator.addLayers(lambda.LayerVersion.fromLayerVersionArn(this, 'CaBundleLayer', cfg.caBundleLayerArn));
+    }
+
+    // Trigger ----------------------------------------------------------------------------------
+    const triggerLogs = new logs.LogGroup(this, 'TriggerLogs', {
+      retention,
+    });
+    const triggerRole = new iam.Role(this, 'TriggerRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'lambda-migrate trigger: logs, invoking the migrator, reporting the pipeline job',
+    });
+    triggerLogs.grantWrite(triggerRole);
+    // Only the unqualified migrator: the trigger never calls a version or alias.
+    triggerRole.addToPolicy(
+      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.migrator.functionArn] }),
+    );
+
+    this.trigger = new lambda.Function(this, 'Trigger', {
+      description: 'CodePipeline job worker: invokes the migrator and reports success or failure',
+      runtime: lambda.Runtime.PROVIDED_AL2023,
+      handler: 'bootstrap',
+      architecture,
+      code: lambda.Code.fromAsset(codePath('triggerCode', cfg.triggerCode)),
+      role: triggerRole,
+      memorySize: 128,
+      timeout: cdk.Duration.seconds(cfg.triggerTimeoutSecs),
+      environment: {
+        FunctionName: this.migrator.functionName,
+        MIGRATOR_TIMEOUT_SECS: String(cfg.migratorTimeoutSecs),
+      },
+      logGroup: triggerLogs,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      // CodePipeline invokes asynchronously; a retry would start a second migration run for the same job.
+      retryAttempts: 0,
+    });
+
+    // Pipeline ---------------------------------------------------------------------------------
+    const sourceOutput = new codepipeline.Artifact('Source');
+    const sourceAction =
+      cfg.source.kind === 'codecommit'
+        ? new actions.CodeCommitSourceAction({
+            actionName: 'Source',
+            repository: codecommit.Repository.fromRepositoryName(this, 'Repository', cfg.source.repositoryName),
+            branch: cfg.source.branch,
+            output: sourceOutput,
+          })
+        : new actions.CodeStarConnectionsSourceAction({
+            actionName: 'Source',
+            connectionArn: cfg.source.connectionArn,
+            owner: cfg.source.owner,
+            repo: cfg.source.repo,
+            branch: cfg.source.branch,
+            output: sourceOutput,
+          });
+
+    this.pipeline = new codepipeline.Pipeline(this, 'Pipeline', {
+      pipelineName: cfg.pipelineName,
+      pipelineType: codepipeline.PipelineType.V2,
+      artifactBucket: this.artifactBucket,
+      restartExecutionOnUpdate: false,
+      stages: [
+        { stageName: 'Source', actions: [sourceAction] },
+        {
+          stageName: 'Migrate',
+          actions: [new actions.LambdaInvokeAction({ actionName: 'Migrate', lambda: this.trigger, inputs: [sourceOutput] })],
+        },
+      ],
+    });
+
+    new cdk.CfnOutput(this, 'MigratorFunctionName', { value: this.migrator.functionName });
+    new cdk.CfnOutput(this, 'TriggerFunctionName', { value: this.trigger.functionName });
+    new cdk.CfnOutput(this, 'PipelineName', { value: this.pipeline.pipelineName });
+    new cdk.CfnOutput(this, 'ArtifactBucketName', { value: this.artifactBucket.bucketName });
+  }
+
+  /** Grants what Lambda needs to attach the migrator to the VPC, scoped unless told otherwise. */
+  private grantVpcAccess(role: iam.Role, cfg: DeployConfig): void {
+    if (cfg.vpcAccessPolicy === 'managed') {
+      role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'));
+      return;
+    }
+    const eni = this.formatArn({ service: 'ec2', resource: 'network-interface', resourceName: '*' });
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['ec2:CreateNetworkInterface'],
+        resources: [
+          eni,
+          ...cfg.subnetIds.map((id) => this.formatArn({ service: 'ec2', resource: 'subnet', resourceName: id })),
+          this.formatArn({ service: 'ec2', resource: 'security-group', resourceName: cfg.securityGroupId }),
+        ],
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+        resources: [eni],
+      }),
+    );
+    // Describe calls have no resource-level permissions in IAM.
+    role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'], resources: ['*'] }),
+    );
+  }
+}
+
+/** Checks a code path exists, so a missing build fails synthesis with a message that says what to run. */
+function codePath(key: string, p: string): string {
+  if (!fs.existsSync(p)) {
+    throw new Error(
+      `${key}: ${p} does not exist. Build it with scripts/package-lambdas (cargo lambda build --release --output-format zip), or pass -c ${key}=PATH`,
+    );
+  }
+  return p;
+}

@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, defaultCodePath, loadConfig } from '../lib/config';
+import { BASE_CONTEXT, DEPLOY_DIR } from './helpers';
+
+/** Loads a config from BASE_CONTEXT plus overrides (`undefined` removes a key). */
+function load(overrides: Record<string, unknown> = {}) {
+  const ctx: Record<string, unknown> = { ...BASE_CONTEXT };
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === undefined) delete ctx[k];
+    else ctx[k] = v;
+  }
+  return loadConfig((k) => ctx[k], Object.keys(ctx));
+}
+
+/** The problems a bad context is rejected with. */
+function problems(overrides: Record<string, unknown>): string[] {
+  try {
+    load(overrides);
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${e}`);
+    return [...e.problems];
+  }
+  assert.fail(`context ${JSON.stringify(overrides)} was accepted`);
+}
+
+describe('context', () => {
+  it('fills defaults for everything optional', () => {
+    const c = load();
+    assert.equal(c.stackName, 'LambdaMigrate');
+    assert.deepEqual(c.source, { kind: 'codecommit', repositoryName: 'app-schema', branch: 'main' });
+    assert.deepEqual(c.subnetIds, ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2']);
+    assert.equal(c.dbPort, 3306);
+    assert.equal(c.migrationsDir, 'migrations');
+    assert.equal(c.migrationsTable, 'gorp_migrations');
+    assert.equal(c.architecture, 'x86_64');
+    assert.equal(c.createS3Endpoint, false);
+    assert.equal(c.artifactEncryption, 's3');
+    assert.equal(c.migratorFetchesArtifact, true);
+    assert.equal(c.vpcAccessPolicy, 'scoped');
+    assert.deepEqual(c.dbAuth, {
+      kind: 'secret',
+      secretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-AbCdEf',
+      jsonField: 'password',
+    });
+    assert.ok(c.triggerTimeoutSecs > c.migratorTimeoutSecs);
+    assert.ok(c.lockTimeoutSecs < c.migratorTimeoutSecs);
+  });
+
+  it('points the code at cargo lambda output by default', () => {
+    const c = load({ triggerCode: undefined, migratorCode: undefined });
+    const root = path.dirname(DEPLOY_DIR);
+    assert.equal(c.triggerCode, path.join(root, 'target', 'lambda', 'trigger', 'bootstrap.zip'));
+    assert.equal(c.migratorCode, defaultCodePath('migrator'));
+    assert.equal(c.migratorCode, path.join(root, 'target', 'lambda', 'migrator', 'bootstrap.zip'));
+  });
+
+  it('accepts lists as comma-separated strings, JSON strings or arrays', () => {
+    const want = ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2'];
+    assert.deepEqual(load({ subnetIds: ' subnet-0aaaaaaaaaaaaaaa1 , subnet-0bbbbbbbbbbbbbbb2' }).subnetIds, want);
+    assert.deepEqual(load({ subnetIds: JSON.stringify(want) }).subnetIds, want);
+    assert.deepEqual(load({ subnetIds: want }).subnetIds, want);
+    assert.deepEqual(load({ subnetIds: [...want, want[0]] }).subnetIds, want, 'duplicates dropped');
+  });
+
+  it('reports every missing required value at once, naming each key', () => {
+    const p = problems({
+      repositoryName: undefined,
+      vpcId: undefined,
+      subnetIds: undefined,
+      securityGroupId: undefined,
+      dbHost: undefined,
+      dbName: undefined,
+      dbUser: undefined,
+      dbSecretArn: undefined,
+    });
+    for (const key of ['repositoryName or connectionArn', 'vpcId', 'subnetIds', 'securityGroupId', 'dbHost', 'dbName', 'dbUser', 'dbSecretArn, dbPassword or dbIamAuth=true']) {
+      assert.ok(p.some((m) => m.startsWith(key + ':')), `no problem reported for ${key}: ${p.join(' | ')}`);
+    }
+    assert.equal(p.length, 8);
+  });
+
+  it('rejects malformed ids and names', () => {
+    const cases: [string, unknown][] = [
+      ['vpcId', 'vpc-XYZ'],
+      ['subnetIds', 'subnet-0aaaaaaaaaaaaaaa1,sg-0ccccccccccccccc3'],
+      ['securityGroupId', 'subnet-0aaaaaaaaaaaaaaa1'],
+      ['dbUser', 'root*'],
+      ['dbUser', 'a/b'],
+      ['dbName', 'app; DROP TABLE x'],
+      ['dbHost', 'db host'],
+      ['dbPort', '70000'],
+      ['dbPort', 'abc'],
+      ['migratorTimeoutSecs', '3.5'],
+      ['architecture', 'aarch64'],
+      ['artifactEncryption', 'none'],
+      ['logRetentionDays', '10'],
+      ['createS3Endpoint', 'yes'],
+      ['migrationsDir', '../etc'],
+      ['migrationsDir', '/abs'],
+      ['migrationsTable', 'gorp migrations'],
+      ['stackName', '1stack'],
+      ['subnetIds', '[not json'],
+    ];
+    for (const [key, value] of cases) {
+      const p = problems({ [key]: value });
+      assert.ok(p.some((m) => m.startsWith(key + ':')), `${key}=${JSON.stringify(value)}: ${p.join(' | ')}`);
+    }
+  });
+
+  it('rejects unknown keys, so a typo is not silently ignored', () => {
+    assert.deepEqual(problems({ dbHots: 'x' }).map((m) => m.split(':')[0]), ['dbHots']);
+  });
+
+  it('requires exactly one source', () => {
+    const arn = 'arn:aws:codestar-connections:us-east-1:123456789012:connection/abc-123';
+    assert.ok(problems({ connectionArn: arn, repository: 'o/r' }).some((m) => m.includes('not both')));
+    assert.ok(problems({ repositoryName: undefined, connectionArn: arn }).some((m) => m.startsWith('repository:')));
+    assert.ok(problems({ repositoryName: undefined, connectionArn: arn, repository: 'just-a-name' }).some((m) => m.startsWith('repository:')));
+    assert.ok(problems({ repositoryName: undefined, connectionArn: 'arn:aws:s3:::bucket', repository: 'o/r' }).some((m) => m.startsWith('connectionArn:')));
+    const c = load({ repositoryName: undefined, connectionArn: arn, repository: 'org/schema', branch: 'prod' });
+    assert.deepEqual(c.source, { kind: 'connection', connectionArn: arn, owner: 'org', repo: 'schema', branch: 'prod' });
+  });
+
+  it('requires exactly one way to authenticate, with what it needs', () => {
+    assert.ok(problems({ dbPassword: 'pw' }).some((m) => m.includes('exactly one')));
+    assert.ok(problems({ dbIamAuth: true }).some((m) => m.includes('exactly one')));
+    const iamNoId = problems({ dbSecretArn: undefined, dbIamAuth: 'true' });
+    assert.ok(iamNoId.some((m) => m.startsWith('dbInstanceResourceId:')), iamNoId.join(' | '));
+    assert.ok(problems({ dbInstanceResourceId: 'db-ABC' }).some((m) => m.startsWith('dbInstanceResourceId:')));
+    assert.ok(
+      problems({ dbSecretArn: undefined, dbIamAuth: true, dbInstanceResourceId: 'db-ABC', dbTls: 'disabled' }).some((m) =>
+        m.startsWith('dbTls:'),
+      ),
+    );
+    const iam = load({ dbSecretArn: undefined, dbIamAuth: true, dbInstanceResourceId: 'db-ABC' });
+    assert.deepEqual(iam.dbAuth, { kind: 'iam', resourceId: 'db-ABC' });
+    assert.equal(iam.dbTls, 'required');
+    assert.equal(iam.dbCaBundle, '/var/task/certs/rds-global-bundle.pem');
+    assert.deepEqual(load({ dbSecretArn: undefined, dbPassword: 'pw' }).dbAuth, { kind: 'password', password: 'pw' });
+    assert.deepEqual(load({ dbSecretField: '' }).dbAuth, {
+      kind: 'secret',
+      secretId: BASE_CONTEXT.dbSecretArn,
+      jsonField: 'password',
+    });
+  });
+
+  it('keeps the trigger timeout above the migrator timeout and within Lambda limits', () => {
+    assert.equal(load({ migratorTimeoutSecs: 600 }).triggerTimeoutSecs, 660);
+    assert.equal(load({ migratorTimeoutSecs: 890 }).triggerTimeoutSecs, 900);
+    assert.ok(problems({ migratorTimeoutSecs: 300, triggerTimeoutSecs: 300 }).some((m) => m.startsWith('triggerTimeoutSecs:')));
+    assert.ok(problems({ migratorTimeoutSecs: 900 }).some((m) => m.startsWith('migratorTimeoutSecs:')));
+    assert.ok(problems({ triggerTimeoutSecs: 901 }).some((m) => m.startsWith('triggerTimeoutSecs:')));
+    assert.ok(problems({ lockTimeoutSecs: 300, migratorTimeoutSecs: 300 }).some((m) => m.startsWith('lockTimeoutSecs:')));
+  });
+
+  it('needs route tables exactly when creating the S3 endpoint', () => {
+    assert.ok(problems({ createS3Endpoint: true }).some((m) => m.startsWith('routeTableIds:')));
+    assert.ok(problems({ routeTableIds: 'rtb-0ddddddddddddddd4' }).some((m) => m.startsWith('routeTableIds:')));
+    assert.deepEqual(load({ createS3Endpoint: 'true', routeTableIds: 'rtb-0ddddddddddddddd4' }).routeTableIds, ['rtb-0ddddddddddddddd4']);
+  });
+});
+
+describe('app', () => {
+  const app = path.join(DEPLOY_DIR, 'dist', 'bin', 'app.js');
+
+  /** Runs the CDK app the way the CDK CLI does: context in CDK_CONTEXT_JSON, output in CDK_OUTDIR. */
+  function run(ctx: Record<string, unknown>) {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'lm-cdk-'));
+    const flags = JSON.parse(fs.readFileSync(path.join(DEPLOY_DIR, 'cdk.json'), 'utf8')).context;
+    const r = spawnSync(process.execPath, [app], {
+      env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ ...flags, ...ctx }), CDK_OUTDIR: outdir, CDK_DEFAULT_REGION: 'eu-west-1' },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    return { ...r, outdir };
+  }
+
+  it('synthesizes a template offline from context', () => {
+    const r = run({ ...BASE_CONTEXT, stackName: 'SchemaMigrations' });
+    assert.equal(r.status, 0, r.stderr);
+    const template = JSON.parse(fs.readFileSync(path.join(r.outdir, 'SchemaMigrations.template.json'), 'utf8'));
+    const runtimes = Object.values(template.Resources as Record<string, { Type: string; Properties: { Runtime?: string } }>)
+      .filter((res) => res.Type === 'AWS::Lambda::Function')
+      .map((res) => res.Properties.Runtime);
+    assert.deepEqual(runtimes, ['provided.al2023', 'provided.al2023']);
+    fs.rmSync(r.outdir, { recursive: true, force: true });
+  });
+
+  it('exits 2 with every problem listed when the context is bad', () => {
+    const { dbHost: _dbHost, ...rest } = BASE_CONTEXT;
+    const r = run({ ...rest, vpcId: 'nope' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /dbHost: required/);
+    assert.match(r.stderr, /vpcId: "nope" is not a VPC id/);
+    fs.rmSync(r.outdir, { recursive: true, force: true });
+  });
+});

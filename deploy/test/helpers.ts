@@ -1,0 +1,97 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as cdk from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { loadConfig } from '../lib/config';
+import { LambdaMigrateStack } from '../lib/stack';
+
+/** deploy/, whether this file runs from deploy/test or deploy/dist/test. */
+export const DEPLOY_DIR = (() => {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'cdk.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('cdk.json not found above ' + __dirname);
+    dir = up;
+  }
+  return dir;
+})();
+
+/** A folder with a stand-in `bootstrap`, so synthesis needs no Rust build. */
+export const PLACEHOLDER = path.join(DEPLOY_DIR, 'test', 'placeholder-lambda');
+
+/** The feature flags real deploys get from cdk.json, so tests see the same behaviour. */
+const FLAGS: Record<string, unknown> = JSON.parse(fs.readFileSync(path.join(DEPLOY_DIR, 'cdk.json'), 'utf8')).context;
+
+/** A complete, valid context: CodeCommit source, Secrets Manager password. */
+export const BASE_CONTEXT: Readonly<Record<string, unknown>> = {
+  repositoryName: 'app-schema',
+  branch: 'main',
+  vpcId: 'vpc-0123456789abcdef0',
+  subnetIds: 'subnet-0aaaaaaaaaaaaaaa1,subnet-0bbbbbbbbbbbbbbb2',
+  securityGroupId: 'sg-0ccccccccccccccc3',
+  dbHost: 'db.internal.example.com',
+  dbName: 'app',
+  dbUser: 'migrator',
+  dbSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-AbCdEf',
+  triggerCode: PLACEHOLDER,
+  migratorCode: PLACEHOLDER,
+};
+
+/** The account and region every test stack is pinned to. */
+export const ENV = { account: '123456789012', region: 'eu-west-1' };
+
+/** Synthesizes the stack from BASE_CONTEXT plus overrides (a value of `undefined` removes a key). */
+export function synth(overrides: Record<string, unknown> = {}): { stack: LambdaMigrateStack; template: Template } {
+  const ctx: Record<string, unknown> = { ...BASE_CONTEXT };
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === undefined) delete ctx[k];
+    else ctx[k] = v;
+  }
+  const app = new cdk.App({ context: { ...FLAGS, ...ctx } });
+  const config = loadConfig((k) => app.node.tryGetContext(k), Object.keys(ctx));
+  const stack = new LambdaMigrateStack(app, 'TestStack', { config, env: ENV });
+  return { stack, template: Template.fromStack(stack) };
+}
+
+/** An IAM statement as it appears in the synthesized template. */
+export interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
+/** Every IAM policy statement in the template, with the logical id of the policy holding it. */
+export function statements(template: Template): { policy: string; roles: unknown[]; statement: Statement }[] {
+  const out: { policy: string; roles: unknown[]; statement: Statement }[] = [];
+  for (const [id, res] of Object.entries(template.findResources('AWS::IAM::Policy'))) {
+    for (const st of res.Properties.PolicyDocument.Statement as Statement[]) {
+      out.push({ policy: id, roles: res.Properties.Roles ?? [], statement: st });
+    }
+  }
+  for (const [id, res] of Object.entries(template.findResources('AWS::IAM::Role'))) {
+    for (const p of (res.Properties.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[]) {
+      for (const st of p.PolicyDocument.Statement) out.push({ policy: id, roles: [{ Ref: id }], statement: st });
+    }
+  }
+  for (const [id, res] of Object.entries(template.findResources('AWS::IAM::ManagedPolicy'))) {
+    for (const st of res.Properties.PolicyDocument.Statement as Statement[]) {
+      out.push({ policy: id, roles: res.Properties.Roles ?? [], statement: st });
+    }
+  }
+  return out;
+}
+
+/** A value that may be one item or a list, as a list. */
+export function asList<T>(v: T | T[] | undefined): T[] {
+  if (v === undefined) return [];
+  return Array.isArray(v) ? v : [v];
+}
+
+/** The logical id of the only resource of a type whose properties match a predicate. */
+export function logicalId(template: Template, type: string, pred: (props: Record<string, unknown>) => boolean): string {
+  const ids = Object.entries(template.findResources(type))
+    .filter(([, r]) => pred(r.Properties ?? {}))
+    .map(([id]) => id);
+  if (ids.length !== 1) throw new Error(`expected one ${type}, found ${ids.length}: ${ids.join(', ')}`);
+  return ids[0];
+}

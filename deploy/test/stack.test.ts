@@ -1,0 +1,386 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import * as cdk from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { LambdaMigrateStack } from '../lib/stack';
+import { asList, statements, synth } from './helpers';
+
+/** Logical ids of the stack's main resources. */
+function ids(stack: LambdaMigrateStack) {
+  const id = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as cdk.CfnElement);
+  return {
+    migrator: id(stack.migrator),
+    trigger: id(stack.trigger),
+    migratorRole: id(stack.migrator.role as unknown as { node: { defaultChild?: unknown } }),
+    triggerRole: id(stack.trigger.role as unknown as { node: { defaultChild?: unknown } }),
+    bucket: id(stack.artifactBucket),
+  };
+}
+
+function fnProps(template: Template, logicalId: string): Record<string, any> {
+  return template.findResources('AWS::Lambda::Function')[logicalId].Properties;
+}
+
+/** Statements attached to one role, by the role's logical id. */
+function roleStatements(template: Template, roleId: string) {
+  return statements(template)
+    .filter((s) => s.roles.some((r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId })))
+    .map((s) => s.statement);
+}
+
+/**
+ * Actions that IAM cannot scope to a resource, so "*" is the only valid Resource for them:
+ * CodePipeline job results, ListFunctions (added by CDK for the pipeline's console view),
+ * and EC2 Describe calls.
+ */
+const UNSCOPABLE = new Set([
+  'codepipeline:PutJobSuccessResult',
+  'codepipeline:PutJobFailureResult',
+  'lambda:ListFunctions',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+]);
+
+describe('functions', () => {
+  it('run on provided.al2023 with handler bootstrap, x86_64 by default', () => {
+    const { stack, template } = synth();
+    const { migrator, trigger } = ids(stack);
+    for (const id of [migrator, trigger]) {
+      const p = fnProps(template, id);
+      assert.equal(p.Runtime, 'provided.al2023');
+      assert.equal(p.Handler, 'bootstrap');
+      assert.deepEqual(p.Architectures, ['x86_64']);
+    }
+    assert.equal(template.findResources('AWS::Lambda::Function').constructor, Object);
+    assert.equal(Object.keys(template.findResources('AWS::Lambda::Function')).length, 2);
+  });
+
+  it('switch to arm64 with the architecture context value', () => {
+    const { stack, template } = synth({ architecture: 'arm64' });
+    const { migrator, trigger } = ids(stack);
+    assert.deepEqual(fnProps(template, migrator).Architectures, ['arm64']);
+    assert.deepEqual(fnProps(template, trigger).Architectures, ['arm64']);
+  });
+
+  it('put the migrator in the given subnets and security group, and the trigger outside any VPC', () => {
+    const { stack, template } = synth();
+    const { migrator, trigger } = ids(stack);
+    assert.deepEqual(fnProps(template, migrator).VpcConfig, {
+      SubnetIds: ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2'],
+      SecurityGroupIds: ['sg-0ccccccccccccccc3'],
+    });
+    assert.equal(fnProps(template, trigger).VpcConfig, undefined);
+    // The user's security group is imported read-only: no ingress or egress rules are added to it.
+    assert.equal(Object.keys(template.findResources('AWS::EC2::SecurityGroup')).length, 0);
+    assert.equal(Object.keys(template.findResources('AWS::EC2::SecurityGroupEgress')).length, 0);
+    assert.equal(Object.keys(template.findResources('AWS::EC2::SecurityGroupIngress')).length, 0);
+  });
+
+  it('have the trigger time out later than the migrator', () => {
+    for (const ctx of [{}, { migratorTimeoutSecs: '840' }, { migratorTimeoutSecs: 120, triggerTimeoutSecs: 121 }]) {
+      const { stack, template } = synth(ctx);
+      const { migrator, trigger } = ids(stack);
+      const m = fnProps(template, migrator).Timeout as number;
+      const t = fnProps(template, trigger).Timeout as number;
+      assert.ok(t > m, `trigger ${t}s must exceed migrator ${m}s for ${JSON.stringify(ctx)}`);
+      assert.ok(t <= 900);
+      assert.equal(fnProps(template, trigger).Environment.Variables.MIGRATOR_TIMEOUT_SECS, String(m));
+    }
+  });
+
+  it('do not retry asynchronous invocations', () => {
+    const { stack, template } = synth();
+    const { migrator, trigger } = ids(stack);
+    for (const fn of [trigger, migrator]) {
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: fn },
+        Qualifier: '$LATEST',
+        MaximumRetryAttempts: 0,
+      });
+    }
+  });
+
+  it('log as JSON to their own log groups with retention', () => {
+    const { stack, template } = synth({ logRetentionDays: 14 });
+    const { migrator, trigger } = ids(stack);
+    const groups = template.findResources('AWS::Logs::LogGroup');
+    assert.equal(Object.keys(groups).length, 2);
+    for (const g of Object.values(groups)) assert.equal(g.Properties.RetentionInDays, 14);
+    for (const id of [migrator, trigger]) {
+      const cfg = fnProps(template, id).LoggingConfig;
+      assert.equal(cfg.LogFormat, 'JSON');
+      assert.ok(Object.keys(groups).includes(cfg.LogGroup.Ref), `${id} logs to a stack log group`);
+    }
+    // No log-retention custom resource (it would bring its own broadly-privileged Lambda).
+    assert.equal(Object.keys(template.findResources('Custom::LogRetention')).length, 0);
+  });
+
+  it('give the migrator its database settings and the trigger the migrator name', () => {
+    const { stack, template } = synth({ dbPort: '3307', lockTimeoutSecs: '30' });
+    const { migrator, trigger } = ids(stack);
+    const env = fnProps(template, migrator).Environment.Variables;
+    assert.equal(env.DB_HOST, 'db.internal.example.com');
+    assert.equal(env.DB_PORT, '3307');
+    assert.equal(env.DB_NAME, 'app');
+    assert.equal(env.DB_USER, 'migrator');
+    assert.equal(env.MIGRATIONS_DIR, 'migrations');
+    assert.equal(env.MIGRATIONS_TABLE, 'gorp_migrations');
+    assert.equal(env.LOCK_TIMEOUT_SECS, '30');
+    assert.equal(env.DB_IAM_AUTH, undefined);
+    // Resolved by CloudFormation at deploy time, not at synthesis: no secret in cdk.out.
+    assert.equal(
+      env.DB_PASSWORD,
+      '{{resolve:secretsmanager:arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-AbCdEf:SecretString:password::}}',
+    );
+    assert.deepEqual(fnProps(template, trigger).Environment.Variables.FunctionName, { Ref: migrator });
+  });
+
+  it('use IAM auth with TLS and rds-db:connect scoped to the one database user', () => {
+    const { stack, template } = synth({
+      dbSecretArn: undefined,
+      dbIamAuth: 'true',
+      dbInstanceResourceId: 'db-ABCDEFGHIJKLMNOPQRSTUVWXY1',
+    });
+    const { migrator, migratorRole, triggerRole } = ids(stack);
+    const env = fnProps(template, migrator).Environment.Variables;
+    assert.equal(env.DB_IAM_AUTH, 'true');
+    assert.equal(env.DB_TLS, 'required');
+    assert.match(env.DB_CA_BUNDLE, /^\//);
+    assert.equal(env.DB_PASSWORD, undefined);
+    const connect = roleStatements(template, migratorRole).filter((s) => asList(s.Action).includes('rds-db:connect'));
+    assert.equal(connect.length, 1);
+    assert.deepEqual(asList(connect[0].Action), ['rds-db:connect']);
+    assert.deepEqual(asList(connect[0].Resource as unknown[]), [
+      'arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXY1/migrator',
+    ]);
+    const elsewhere = statements(template).filter(
+      (s) => asList(s.statement.Action).includes('rds-db:connect') && !JSON.stringify(s.roles).includes(migratorRole),
+    );
+    assert.deepEqual(elsewhere, []);
+    assert.ok(!JSON.stringify(roleStatements(template, triggerRole)).includes('rds-db'));
+  });
+
+  it('synthesize without warnings or errors', () => {
+    for (const ctx of [{}, { createS3Endpoint: true, routeTableIds: 'rtb-0ddddddddddddddd4', artifactEncryption: 'kms' }]) {
+      const { stack } = synth(ctx);
+      Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
+      Annotations.fromStack(stack).hasNoError('*', Match.anyValue());
+    }
+  });
+
+  it('fail synthesis with a clear message when the code has not been built', () => {
+    assert.throws(() => synth({ migratorCode: '/nonexistent/target/lambda/migrator/bootstrap.zip' }), /migratorCode: .*package-lambdas/);
+  });
+});
+
+describe('IAM', () => {
+  for (const [name, ctx] of [
+    ['secret auth, SSE-S3 artifacts', {}],
+    ['IAM auth, KMS artifacts, connection source, endpoint', {
+      dbSecretArn: undefined,
+      dbIamAuth: true,
+      dbInstanceResourceId: 'cluster-ABCDEFGHIJKLMNOP',
+      artifactEncryption: 'kms',
+      repositoryName: undefined,
+      connectionArn: 'arn:aws:codeconnections:eu-west-1:123456789012:connection/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab',
+      repository: 'example/app-schema',
+      createS3Endpoint: true,
+      routeTableIds: 'rtb-0ddddddddddddddd4',
+    }],
+  ] as const) {
+    it(`uses Resource "*" only for actions IAM cannot scope (${name})`, () => {
+      const { template } = synth(ctx as Record<string, unknown>);
+      const all = statements(template);
+      assert.ok(all.length > 5, 'the template has IAM statements to check');
+      for (const { policy, statement } of all) {
+        const actions = asList(statement.Action);
+        // CDK's grants use prefixes such as s3:GetObject*; a whole-service or global wildcard is never needed.
+        for (const a of actions) assert.ok(a !== '*' && !a.endsWith(':*'), `${policy}: wildcard action ${a}`);
+        if (asList(statement.Resource as unknown[]).includes('*')) {
+          for (const a of actions) {
+            assert.ok(UNSCOPABLE.has(a), `${policy}: ${a} supports resource scoping but has Resource "*"`);
+          }
+        }
+      }
+    });
+  }
+
+  it('lets the trigger invoke only the migrator, and nothing else invoke the migrator', () => {
+    const { stack, template } = synth();
+    const { migrator, trigger, triggerRole } = ids(stack);
+    const invokes = statements(template).filter((s) => asList(s.statement.Action).includes('lambda:InvokeFunction'));
+    const fromTrigger = invokes.filter((s) => JSON.stringify(s.roles).includes(triggerRole));
+    assert.equal(fromTrigger.length, 1);
+    assert.deepEqual(asList(fromTrigger[0].statement.Action), ['lambda:InvokeFunction']);
+    assert.deepEqual(asList(fromTrigger[0].statement.Resource as unknown[]), [{ 'Fn::GetAtt': [migrator, 'Arn'] }]);
+    // The only other invoke grant is the pipeline's, on the trigger.
+    for (const s of invokes.filter((s) => !JSON.stringify(s.roles).includes(triggerRole))) {
+      assert.ok(!JSON.stringify(s.statement.Resource).includes(migrator), `${s.policy} may invoke the migrator`);
+      assert.ok(JSON.stringify(s.statement.Resource).includes(trigger), `${s.policy} invokes something unexpected`);
+    }
+    // No resource policy lets anything else call the migrator.
+    template.resourcePropertiesCountIs('AWS::Lambda::Permission', { FunctionName: Match.anyValue() }, 0);
+  });
+
+  it('gives the trigger no S3, KMS or database permissions', () => {
+    const { stack, template } = synth({ artifactEncryption: 'kms' });
+    const { triggerRole } = ids(stack);
+    const actions = roleStatements(template, triggerRole).flatMap((s) => asList(s.Action));
+    assert.deepEqual(
+      [...new Set(actions)].sort(),
+      ['codepipeline:PutJobFailureResult', 'codepipeline:PutJobSuccessResult', 'lambda:InvokeFunction', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+    );
+  });
+
+  it('lets the migrator read only the artifact objects, and decrypt only with the artifact key', () => {
+    const { stack, template } = synth({ artifactEncryption: 'kms' });
+    const { migratorRole, bucket } = ids(stack);
+    const sts = roleStatements(template, migratorRole);
+    const s3 = sts.filter((s) => asList(s.Action).some((a) => a.startsWith('s3:')));
+    assert.equal(s3.length, 1);
+    assert.deepEqual(asList(s3[0].Action), ['s3:GetObject']);
+    assert.deepEqual(asList(s3[0].Resource as unknown[]), [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/*']] }]);
+    const keyId = stack.getLogicalId(stack.artifactKey!.node.defaultChild as cdk.CfnElement);
+    const kmsSts = sts.filter((s) => asList(s.Action).some((a) => a.startsWith('kms:')));
+    assert.equal(kmsSts.length, 1);
+    assert.deepEqual(asList(kmsSts[0].Action), ['kms:Decrypt']);
+    assert.deepEqual(asList(kmsSts[0].Resource as unknown[]), [{ 'Fn::GetAtt': [keyId, 'Arn'] }]);
+    assert.ok(!sts.some((s) => asList(s.Action).some((a) => a.startsWith('secretsmanager:'))));
+  });
+
+  it('gives the migrator no KMS permission when the bucket uses SSE-S3, and no S3 at all when it does not fetch', () => {
+    let { stack, template } = synth();
+    let actions = roleStatements(template, ids(stack).migratorRole).flatMap((s) => asList(s.Action));
+    assert.ok(actions.includes('s3:GetObject'));
+    assert.ok(!actions.some((a) => a.startsWith('kms:')));
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+    });
+
+    ({ stack, template } = synth({ migratorFetchesArtifact: 'false', artifactEncryption: 'kms' }));
+    actions = roleStatements(template, ids(stack).migratorRole).flatMap((s) => asList(s.Action));
+    assert.ok(!actions.some((a) => a.startsWith('s3:') || a.startsWith('kms:')), actions.join(', '));
+  });
+
+  it('scopes the VPC interface permissions to the given subnets and security group', () => {
+    const { stack, template } = synth();
+    const { migratorRole, triggerRole } = ids(stack);
+    const create = roleStatements(template, migratorRole).find((s) => asList(s.Action).includes('ec2:CreateNetworkInterface'));
+    assert.ok(create);
+    assert.deepEqual(asList(create.Resource as string[]).sort(), [
+      'arn:aws:ec2:eu-west-1:123456789012:network-interface/*',
+      'arn:aws:ec2:eu-west-1:123456789012:security-group/sg-0ccccccccccccccc3',
+      'arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-0aaaaaaaaaaaaaaa1',
+      'arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-0bbbbbbbbbbbbbbb2',
+    ]);
+    const eniOnly = roleStatements(template, migratorRole).find((s) => asList(s.Action).includes('ec2:DeleteNetworkInterface'));
+    assert.deepEqual(asList(eniOnly?.Resource as string[]), ['arn:aws:ec2:eu-west-1:123456789012:network-interface/*']);
+    const roles = template.findResources('AWS::IAM::Role');
+    assert.equal(roles[migratorRole].Properties.ManagedPolicyArns, undefined);
+    assert.equal(roles[triggerRole].Properties.ManagedPolicyArns, undefined);
+  });
+
+  it('attaches AWSLambdaVPCAccessExecutionRole instead when vpcAccessPolicy=managed', () => {
+    const { stack, template } = synth({ vpcAccessPolicy: 'managed' });
+    const { migratorRole } = ids(stack);
+    const arns = JSON.stringify(template.findResources('AWS::IAM::Role')[migratorRole].Properties.ManagedPolicyArns);
+    assert.match(arns, /service-role\/AWSLambdaVPCAccessExecutionRole/);
+    assert.ok(!roleStatements(template, migratorRole).some((s) => asList(s.Action).includes('ec2:CreateNetworkInterface')));
+  });
+});
+
+describe('network', () => {
+  it('creates an S3 gateway endpoint on the given route tables when asked', () => {
+    const { template } = synth({ createS3Endpoint: 'true', routeTableIds: 'rtb-0ddddddddddddddd4,rtb-0eeeeeeeeeeeeeee5' });
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 1);
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcId: 'vpc-0123456789abcdef0',
+      VpcEndpointType: 'Gateway',
+      RouteTableIds: ['rtb-0ddddddddddddddd4', 'rtb-0eeeeeeeeeeeeeee5'],
+      ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.s3']] },
+    });
+  });
+
+  it('creates no endpoint, NAT gateway or VPC resources by default', () => {
+    const { template } = synth();
+    for (const type of ['AWS::EC2::VPCEndpoint', 'AWS::EC2::NatGateway', 'AWS::EC2::VPC', 'AWS::EC2::Subnet', 'AWS::EC2::EIP']) {
+      template.resourceCountIs(type, 0);
+    }
+  });
+});
+
+describe('pipeline', () => {
+  it('runs a CodeCommit source, then invokes the trigger with the source artifact', () => {
+    const { stack, template } = synth({ branch: 'release' });
+    const { trigger } = ids(stack);
+    template.hasResourceProperties('AWS::CodePipeline::Pipeline', {
+      PipelineType: 'V2',
+      Stages: [
+        {
+          Name: 'Source',
+          Actions: [
+            Match.objectLike({
+              ActionTypeId: { Category: 'Source', Owner: 'AWS', Provider: 'CodeCommit', Version: '1' },
+              Configuration: Match.objectLike({ RepositoryName: 'app-schema', BranchName: 'release' }),
+              OutputArtifacts: [{ Name: 'Source' }],
+            }),
+          ],
+        },
+        {
+          Name: 'Migrate',
+          Actions: [
+            Match.objectLike({
+              ActionTypeId: { Category: 'Invoke', Owner: 'AWS', Provider: 'Lambda', Version: '1' },
+              Configuration: Match.objectLike({ FunctionName: { Ref: trigger } }),
+              InputArtifacts: [{ Name: 'Source' }],
+            }),
+          ],
+        },
+      ],
+    });
+  });
+
+  it('can use a CodeStar connection for GitHub or Bitbucket', () => {
+    const arn = 'arn:aws:codestar-connections:eu-west-1:123456789012:connection/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab';
+    const { template } = synth({ repositoryName: undefined, connectionArn: arn, repository: 'example/app-schema' });
+    template.hasResourceProperties('AWS::CodePipeline::Pipeline', {
+      Stages: Match.arrayWith([
+        Match.objectLike({
+          Name: 'Source',
+          Actions: [
+            Match.objectLike({
+              ActionTypeId: Match.objectLike({ Provider: 'CodeStarSourceConnection' }),
+              Configuration: Match.objectLike({ ConnectionArn: arn, FullRepositoryId: 'example/app-schema', BranchName: 'main' }),
+            }),
+          ],
+        }),
+      ]),
+    });
+    const useConnection = statements(template).filter((s) =>
+      asList(s.statement.Action).some((a) => a.endsWith(':UseConnection')),
+    );
+    assert.ok(useConnection.length > 0);
+    for (const s of useConnection) assert.deepEqual(asList(s.statement.Resource as unknown[]), [arn]);
+  });
+
+  it('stores artifacts in a private, TLS-only bucket', () => {
+    const { stack, template } = synth();
+    const { bucket } = ids(stack);
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucket },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+});
