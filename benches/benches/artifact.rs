@@ -1,0 +1,96 @@
+//! Reading the migrations out of the large artifact: our zero-copy reader against the
+//! `zip` crate, plus parser throughput.
+//!
+//! `cargo bench -p lambda-migrate-benches` uses the 300 MB artifact (written once into
+//! `target/bench-artifacts/`); with `-- --test` (smoke mode) a small one of the same
+//! shape, so CI stays quick.
+
+use std::hint::black_box;
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use engine::Limits;
+use engine::artifact::Archive;
+use engine::mapped::Mapped;
+use engine::migration::{checksum, parse::parse};
+use lambda_migrate_benches::{LARGE, SMALL, Spec, ensure, migrations};
+use zip::ZipArchive;
+
+fn spec() -> &'static Spec {
+    if std::env::args().any(|a| a == "--test") {
+        &SMALL
+    } else {
+        &LARGE
+    }
+}
+
+fn artifact() -> PathBuf {
+    ensure(spec()).expect("cannot write the benchmark artifact")
+}
+
+/// Our reader, as `verify` runs it: map, locate, select, read and hash every migration.
+fn ours(path: &Path, limits: &Limits) -> usize {
+    let map = Mapped::open(path).unwrap();
+    let archive = Archive::new(&map).unwrap();
+    let entries = archive.select("migrations", limits).unwrap();
+    let mut n = 0;
+    for entry in &entries {
+        let file = archive.read(entry, limits).unwrap();
+        black_box(checksum(&file.data));
+        n += 1;
+    }
+    n
+}
+
+/// The `zip` crate over the same mapped bytes: parse the central directory, then
+/// `by_name` + `read_to_end` + hash for every migration.
+fn zip_crate(path: &Path, names: &[String]) -> usize {
+    let map = Mapped::open(path).unwrap();
+    let mut zip = ZipArchive::new(Cursor::new(&map[..])).unwrap();
+    let mut buf = Vec::new();
+    for name in names {
+        buf.clear();
+        zip.by_name(name).unwrap().read_to_end(&mut buf).unwrap();
+        black_box(checksum(&buf));
+    }
+    names.len()
+}
+
+fn bench(c: &mut Criterion) {
+    let path = artifact();
+    let limits = Limits::default();
+    let files = migrations(spec().migrations);
+    let names: Vec<String> = files
+        .iter()
+        .map(|(name, _)| format!("migrations/{name}"))
+        .collect();
+
+    // Both readers must agree with the generator before anything is timed.
+    assert_eq!(ours(&path, &limits), files.len());
+    assert_eq!(zip_crate(&path, &names), files.len());
+
+    let mut group = c.benchmark_group("artifact");
+    group.bench_function("ours: map+select+read+sha256 x200", |b| {
+        b.iter(|| ours(&path, &limits))
+    });
+    group.bench_function("zip crate: open+by_name+read+sha256 x200", |b| {
+        b.iter(|| zip_crate(&path, &names))
+    });
+    group.finish();
+
+    let total: usize = files.iter().map(|(_, data)| data.len()).sum();
+    let mut group = c.benchmark_group("parse");
+    group.throughput(Throughput::Bytes(total as u64));
+    group.bench_function("parse x200", |b| {
+        b.iter(|| {
+            for (name, data) in &files {
+                black_box(parse(name, name, data).unwrap());
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
