@@ -40,8 +40,11 @@ export const BASE_CONTEXT: Readonly<Record<string, unknown>> = {
 /** The account and region every test stack is pinned to. */
 export const ENV = { account: '123456789012', region: 'eu-west-1' };
 
-/** Synthesizes the stack from BASE_CONTEXT plus overrides (a value of `undefined` removes a key). */
-export function synth(overrides: Record<string, unknown> = {}): { stack: LambdaMigrateStack; template: Template } {
+/** Synthesizes the stack from BASE_CONTEXT plus overrides (a value of `undefined` removes a key), after an optional change. */
+export function synth(
+  overrides: Record<string, unknown> = {},
+  mutate?: (stack: LambdaMigrateStack) => void,
+): { stack: LambdaMigrateStack; template: Template } {
   const ctx: Record<string, unknown> = { ...BASE_CONTEXT };
   for (const [k, v] of Object.entries(overrides)) {
     if (v === undefined) delete ctx[k];
@@ -50,6 +53,8 @@ export function synth(overrides: Record<string, unknown> = {}): { stack: LambdaM
   const app = new cdk.App({ context: { ...FLAGS, ...ctx } });
   const config = loadConfig((k) => app.node.tryGetContext(k), Object.keys(ctx));
   const stack = new LambdaMigrateStack(app, 'TestStack', { config, env: ENV });
+  // Changes must come before the first synthesis: the app caches its assembly.
+  mutate?.(stack);
   return { stack, template: Template.fromStack(stack) };
 }
 
@@ -94,4 +99,34 @@ export function logicalId(template: Template, type: string, pred: (props: Record
     .map(([id]) => id);
   if (ids.length !== 1) throw new Error(`expected one ${type}, found ${ids.length}: ${ids.join(', ')}`);
   return ids[0];
+}
+
+/**
+ * Actions that IAM cannot scope to a resource, so "*" is the only valid Resource for them:
+ * CodePipeline job results, ListFunctions (added by CDK for the pipeline's console view),
+ * and EC2 Describe calls.
+ */
+export const UNSCOPABLE = new Set([
+  'codepipeline:PutJobSuccessResult',
+  'codepipeline:PutJobFailureResult',
+  'lambda:ListFunctions',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+]);
+
+/** Every IAM grant that is broader than it has to be: a global/service wildcard action, or "*" on a scopable action. */
+export function overbroad(template: Template): string[] {
+  const out: string[] = [];
+  for (const { policy, statement } of statements(template)) {
+    if (statement.Effect !== 'Allow') continue;
+    const actions = asList(statement.Action);
+    // CDK's grants use prefixes such as s3:GetObject*; a whole-service or global wildcard is never needed.
+    for (const a of actions) if (a === '*' || a.endsWith(':*')) out.push(`${policy}: wildcard action ${a}`);
+    if (asList(statement.Resource as unknown[]).includes('*')) {
+      for (const a of actions) {
+        if (!UNSCOPABLE.has(a)) out.push(`${policy}: ${a} supports resource scoping but has Resource "*"`);
+      }
+    }
+  }
+  return out;
 }
