@@ -100,6 +100,8 @@ export interface DeployConfig {
   readonly logRetentionDays: number;
   /** Encryption of the pipeline's artifact bucket. */
   readonly artifactEncryption: 's3' | 'kms';
+  /** FETCH_MODE for the migrator (full, selective or auto), or undefined for the binary's default. */
+  readonly fetchMode?: 'full' | 'selective' | 'auto';
   /** Whether the migrator reads the artifact from S3 itself (then it gets s3:GetObject on it). */
   readonly migratorFetchesArtifact: boolean;
   /** The pipeline's name, or undefined to let CloudFormation name it. */
@@ -164,6 +166,7 @@ export const CONTEXT_KEYS = [
   'logRetentionDays',
   'artifactEncryption',
   'migratorFetchesArtifact',
+  'fetchMode',
   'pipelineName',
   'vpcAccessPolicy',
 ] as const;
@@ -404,6 +407,8 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
   }
   const artifactEncryption = oneOf('artifactEncryption', ['s3', 'kms'] as const, 's3');
   const migratorFetchesArtifact = bool('migratorFetchesArtifact', true);
+  const fetchModeRaw = optional('fetchMode', /^(full|selective|auto)$/, 'one of full, selective, auto');
+  const fetchMode = fetchModeRaw as DeployConfig['fetchMode'];
   const pipelineName = optional('pipelineName', PIPELINE_NAME, 'a pipeline name');
   const vpcAccessPolicy = oneOf('vpcAccessPolicy', ['scoped', 'managed'] as const, 'scoped');
 
@@ -437,6 +442,7 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
     logRetentionDays,
     artifactEncryption,
     migratorFetchesArtifact,
+    fetchMode,
     pipelineName,
     vpcAccessPolicy,
   };

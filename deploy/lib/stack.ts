@@ -136,6 +136,7 @@ export class LambdaMigrateStack extends cdk.Stack {
     }
     if (cfg.dbTls !== undefined) migratorEnv.DB_TLS = cfg.dbTls;
     if (cfg.dbCaBundle !== undefined) migratorEnv.DB_CA_BUNDLE = cfg.dbCaBundle;
+    if (cfg.fetchMode !== undefined) migratorEnv.FETCH_MODE = cfg.fetchMode;
 
     if (cfg.migratorFetchesArtifact) {
       migratorRole.addToPolicy(
@@ -194,6 +195,8 @@ export class LambdaMigrateStack extends cdk.Stack {
       environment: {
         FunctionName: this.migrator.functionName,
         MIGRATOR_TIMEOUT_SECS: String(cfg.migratorTimeoutSecs),
+        // The trigger validates the same folder the migrator applies.
+        MIGRATIONS_DIR: cfg.migrationsDir,
       },
       logGroup: triggerLogs,
       loggingFormat: lambda.LoggingFormat.JSON,

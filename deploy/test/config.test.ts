@@ -105,6 +105,7 @@ describe('context', () => {
       ['migrationsTable', 'gorp migrations'],
       ['stackName', '1stack'],
       ['subnetIds', '[not json'],
+      ['fetchMode', 'lazy'],
     ];
     for (const [key, value] of cases) {
       const p = problems({ [key]: value });

@@ -121,7 +121,19 @@ describe('functions', () => {
       env.DB_PASSWORD,
       '{{resolve:secretsmanager:arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-AbCdEf:SecretString:password::}}',
     );
-    assert.deepEqual(fnProps(template, trigger).Environment.Variables.FunctionName, { Ref: migrator });
+    assert.equal(env.FETCH_MODE, undefined);
+    const triggerEnv = fnProps(template, trigger).Environment.Variables;
+    assert.deepEqual(triggerEnv.FunctionName, { Ref: migrator });
+    assert.equal(triggerEnv.MIGRATIONS_DIR, 'migrations');
+    assert.equal(triggerEnv.DB_PASSWORD, undefined, 'the trigger never sees the password');
+  });
+
+  it('pass the migrations folder to both functions and the fetch mode to the migrator', () => {
+    const { stack, template } = synth({ migrationsDir: 'db/migrations', fetchMode: 'selective' });
+    const { migrator, trigger } = ids(stack);
+    assert.equal(fnProps(template, migrator).Environment.Variables.MIGRATIONS_DIR, 'db/migrations');
+    assert.equal(fnProps(template, trigger).Environment.Variables.MIGRATIONS_DIR, 'db/migrations');
+    assert.equal(fnProps(template, migrator).Environment.Variables.FETCH_MODE, 'selective');
   });
 
   it('use IAM auth with TLS and rds-db:connect scoped to the one database user', () => {
