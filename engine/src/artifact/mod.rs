@@ -12,6 +12,46 @@
 //! Module layout follows the format's parts: [`eocd`] (end of central directory and its
 //! ZIP64 twins), [`central`] (central-directory headers), [`local`] (local headers and
 //! data descriptors), [`error`].
+//!
+//! # Decisions
+//!
+//! - **End record.** Every signature in the last 22 + 65,535 bytes is a candidate; a
+//!   candidate counts only if its comment ends exactly at the end of the file and a
+//!   central-directory header sits at the offset it (or its ZIP64 record) names. Two
+//!   counting candidates: [`ZipError::Ambiguous`]. The ZIP64 locator is looked for just
+//!   before every candidate; when present, the record is read at the offset the locator
+//!   names, must end exactly at the locator, and supplies every EOCD field that is a
+//!   sentinel; a non-sentinel EOCD field that disagrees with it is refused.
+//! - **Layout.** The central directory must end exactly where the end records begin;
+//!   shifted offsets (a prepended stub) are refused, never searched for.
+//! - **Leading `./`.** Stripped (repeatedly) before matching, so `./migrations/1.sql` is
+//!   `migrations/1.sql`; both in one archive are duplicates. [`Entry::path`] keeps the
+//!   name as stored.
+//! - **Migrations folder.** `dir` with trailing `/` and leading `./` removed; an empty
+//!   `dir` (or `.`) means the archive root, with no repository fallback. The fallback
+//!   `<top>/<dir>/` applies only if no entry starts with `<dir>/` and every entry
+//!   (directories included, empty names ignored) sits under the same top-level folder.
+//! - **Hostile names** (absolute, drive letter, `..`, backslash, NUL) are checked on the
+//!   selected entries' full paths only: other entries are never extracted or used, and
+//!   refusing them would reject artifacts for files we never touch. One exception: an
+//!   entry named `<dir>\...sql` is refused as a backslash name, since it is most likely a
+//!   migration written with Windows separators that would otherwise vanish silently.
+//! - **Symlinks.** Unix mode S_IFLNK for hosts Unix (3) and Darwin (19), or any host when
+//!   7-Zip's 0x8000 "Unix mode present" attribute is set; the reparse-point attribute
+//!   (0x400) for DOS, NTFS and VFAT hosts.
+//! - **Ratio.** Refused when `uncompressed > 1032 * compressed + 1024`: deflate cannot
+//!   exceed 1,032:1, and the 1 KiB slack keeps tiny files (2-byte streams) out of trouble
+//!   while still bounding what one entry can declare.
+//! - **Overlap.** A selected entry's span is exact: local header, data, data descriptor.
+//!   Other entries' spans come from the central record only: `30 + name length +
+//!   compressed size` from the local-header offset. The extra-field length is left out
+//!   because central and local extra fields legitimately differ (Info-ZIP's timestamps,
+//!   ZIP64, alignment padding), and counting a longer central one would refuse valid
+//!   archives. Every entry must end before the central directory.
+//! - **Data descriptors.** With or without signature, 4- or 8-byte sizes; the first
+//!   layout matching the central CRC and sizes wins, and one must match.
+//! - **Names** must be UTF-8 for selected entries, whatever flag bit 11 says.
+//! - **Order.** [`Archive::select`] returns entries in central-directory order.
 
 pub mod central;
 pub mod eocd;
@@ -20,7 +60,11 @@ pub mod local;
 
 use std::borrow::Cow;
 
+use flate2::{Decompress, FlushDecompress, Status};
+
+use central::Record;
 pub use error::ZipError;
+use error::lossy;
 
 /// Limits on what the reader accepts from an archive.
 #[derive(Debug, Clone)]
@@ -44,7 +88,6 @@ impl Default for Limits {
 #[derive(Debug, Clone)]
 pub struct Archive<'a> {
     data: &'a [u8],
-    #[allow(dead_code)]
     directory: eocd::Directory,
 }
 
@@ -70,25 +113,287 @@ pub struct ZipFile<'a> {
     pub data: Cow<'a, [u8]>,
 }
 
+/// Deflate's maximum expansion.
+const MAX_RATIO: u64 = 1032;
+/// Slack on the ratio check for tiny entries.
+const RATIO_SLACK: u64 = 1024;
+
+/// A selection candidate found during the walk.
+#[derive(Clone, Copy)]
+struct Candidate<'a> {
+    record: Record<'a>,
+    /// Index of the migration file name within `record.name`.
+    name_start: usize,
+    /// Index of this entry's span in the walk's span list.
+    span: usize,
+}
+
+/// Candidates for one way of locating the migrations folder, bounded by `max_files`.
+#[derive(Default)]
+struct Candidates<'a> {
+    list: Vec<Candidate<'a>>,
+    overflow: bool,
+}
+
+impl<'a> Candidates<'a> {
+    fn push(&mut self, c: Candidate<'a>, max: usize) {
+        if self.list.len() < max {
+            self.list.push(c);
+        } else {
+            self.overflow = true;
+        }
+    }
+}
+
 impl<'a> Archive<'a> {
     /// Locates and validates the end-of-central-directory data of `data`.
     pub fn new(data: &'a [u8]) -> Result<Archive<'a>, ZipError> {
-        let _ = data;
-        todo!("artifact reader")
+        let directory = eocd::locate(data)?;
+        Ok(Archive { data, directory })
+    }
+
+    /// Where the central directory is, as the end records give it.
+    pub fn directory(&self) -> &eocd::Directory {
+        &self.directory
     }
 
     /// Walks the central directory once and returns the `.sql` files directly inside the
-    /// migrations folder `dir` (see the crate docs for the repository-archive fallback).
+    /// migrations folder `dir` (see the module docs for the repository-archive fallback).
     pub fn select(&self, dir: &str, limits: &Limits) -> Result<Vec<Entry<'a>>, ZipError> {
-        let _ = (dir, limits, self.data);
-        todo!("artifact reader")
+        let data = self.data;
+        let dir = normalize_dir(dir.as_bytes());
+        let cd = &self.directory;
+        // Validated by `eocd::locate`: the directory lies inside `data` and the count fits.
+        let cd_start = usize::try_from(cd.offset).map_err(|_| ZipError::NoEndRecord)?;
+        let cd_end = usize::try_from(cd.end).map_err(|_| ZipError::NoEndRecord)?;
+        let mut spans: Vec<(u64, u64)> =
+            Vec::with_capacity(usize::try_from(cd.entries).unwrap_or(0));
+        let mut primary = Candidates::default();
+        let mut fallback = Candidates::default();
+        let mut seen_dir = dir.is_empty();
+        let mut top: Option<&[u8]> = None;
+        let mut one_top = true;
+        let mut pos = cd_start;
+        let mut walked = 0u64;
+        while pos < cd_end {
+            if walked == cd.entries {
+                return Err(ZipError::EntryCountMismatch {
+                    declared: cd.entries,
+                    found: walked + 1,
+                });
+            }
+            let (rec, next) = central::parse(data, pos, cd_end)?;
+            pos = next;
+            walked += 1;
+            if rec.disk_start != 0 {
+                return Err(ZipError::MultiDisk);
+            }
+            let span = estimated_span(&rec, data.len() as u64, cd.offset)?;
+            let span_index = spans.len();
+            spans.push(span);
+
+            let n = strip_dot(rec.name);
+            if n.is_empty() {
+                continue;
+            }
+            match n.iter().position(|&b| b == b'/') {
+                Some(i) => match top {
+                    None => top = Some(&n[..i]),
+                    Some(t) => one_top &= t == &n[..i],
+                },
+                None => one_top = false,
+            }
+            let candidate = |rest: &[u8]| Candidate {
+                record: rec,
+                name_start: rec.name.len() - rest.len(),
+                span: span_index,
+            };
+            if dir.is_empty() {
+                if is_migration(n) {
+                    primary.push(candidate(n), limits.max_files);
+                }
+                continue;
+            }
+            if let Some(rest) = n.strip_prefix(dir) {
+                match rest.first() {
+                    Some(b'/') => {
+                        seen_dir = true;
+                        if is_migration(&rest[1..]) {
+                            primary.push(candidate(&rest[1..]), limits.max_files);
+                        }
+                    }
+                    Some(b'\\') if rest.ends_with(b".sql") => {
+                        return Err(ZipError::Backslash {
+                            name: lossy(rec.name),
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            if !seen_dir
+                && one_top
+                && let Some(t) = top
+                && let Some(rest) = n.get(t.len()..).and_then(|r| in_folder(r, dir))
+                && is_migration(rest)
+            {
+                fallback.push(candidate(rest), limits.max_files);
+            }
+        }
+        if walked != cd.entries {
+            return Err(ZipError::EntryCountMismatch {
+                declared: cd.entries,
+                found: walked,
+            });
+        }
+        let chosen = if seen_dir || !one_top {
+            primary
+        } else {
+            fallback
+        };
+        if chosen.overflow {
+            return Err(ZipError::TooManyFiles {
+                limit: limits.max_files,
+            });
+        }
+        self.finish(chosen.list, &spans, limits)
+    }
+
+    /// Checks the chosen candidates (names, flags, sizes, local headers, duplicates,
+    /// overlaps) and turns them into entries.
+    fn finish(
+        &self,
+        chosen: Vec<Candidate<'a>>,
+        spans: &[(u64, u64)],
+        limits: &Limits,
+    ) -> Result<Vec<Entry<'a>>, ZipError> {
+        let mut entries = Vec::with_capacity(chosen.len());
+        // (start, end, span index, entry index): exact spans of the selected entries.
+        let mut exact = Vec::with_capacity(chosen.len());
+        for c in &chosen {
+            let rec = &c.record;
+            let path = std::str::from_utf8(rec.name).map_err(|_| ZipError::NotUtf8 {
+                name: lossy(rec.name),
+            })?;
+            check_name(strip_dot(rec.name), rec.name)?;
+            check_record(rec, limits)?;
+            let (start, end) = self.exact_span(rec)?;
+            exact.push((start, end, c.span, entries.len()));
+            entries.push(Entry {
+                path,
+                // `name_start` is the start of a suffix found by byte search after '/',
+                // so it is a char boundary; `get` keeps this panic-free regardless.
+                name: path.get(c.name_start..).unwrap_or(path),
+                record: *rec,
+            });
+        }
+
+        let mut names: Vec<&str> = entries.iter().map(|e| e.name).collect();
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(ZipError::Duplicate {
+                name: w[0].to_owned(),
+            });
+        }
+
+        exact.sort_unstable();
+        let overlap = |i: usize, other_offset: u64| ZipError::Overlap {
+            name: entries[i].path.to_owned(),
+            other_offset,
+        };
+        if let Some(w) = exact.windows(2).find(|w| w[0].1 > w[1].0) {
+            return Err(overlap(w[1].3, w[0].0));
+        }
+        // Every other entry's (estimated) span against the sorted, disjoint exact spans.
+        for (j, &(start, end)) in spans.iter().enumerate() {
+            let from = exact.partition_point(|s| s.1 <= start);
+            for s in exact[from..].iter().take_while(|s| s.0 < end) {
+                if s.2 != j {
+                    return Err(overlap(s.3, start));
+                }
+            }
+        }
+        Ok(entries)
+    }
+
+    /// The exact span of a selected entry: local header, data, data descriptor.
+    fn exact_span(&self, rec: &Record<'_>) -> Result<(u64, u64), ZipError> {
+        let limit = self.directory.offset;
+        let lh = local::parse(self.data, rec, limit)?;
+        let data_end = data_end(&lh, rec, limit)?;
+        let descriptor = if rec.has_descriptor() {
+            local::descriptor(self.data, data_end, limit, rec, lh.zip64).ok_or_else(|| {
+                ZipError::DataDescriptorMismatch {
+                    name: lossy(rec.name),
+                }
+            })?
+        } else {
+            0
+        };
+        Ok((rec.local_offset, data_end + descriptor))
     }
 
     /// Reads one selected entry: checks its local header against the central record,
     /// inflates it if needed and checks its size and CRC-32.
     pub fn read(&self, entry: &Entry<'a>, limits: &Limits) -> Result<ZipFile<'a>, ZipError> {
-        let _ = (entry, limits);
-        todo!("artifact reader")
+        let rec = &entry.record;
+        check_record(rec, limits)?;
+        let limit = self.directory.offset;
+        let lh = local::parse(self.data, rec, limit)?;
+        let mismatch = |field| ZipError::LocalMismatch {
+            name: lossy(rec.name),
+            field,
+        };
+        if lh.name != rec.name {
+            return Err(mismatch("name"));
+        }
+        if lh.method != rec.method {
+            return Err(mismatch("method"));
+        }
+        // Encryption (bits 0, 6) and data descriptor (bit 3) must agree.
+        if (lh.flags ^ rec.flags) & 0x49 != 0 {
+            return Err(mismatch("flags"));
+        }
+        if !rec.has_descriptor() {
+            if lh.crc32 != rec.crc32 {
+                return Err(mismatch("CRC-32"));
+            }
+            if lh.compressed_size != rec.compressed_size
+                || lh.uncompressed_size != rec.uncompressed_size
+            {
+                return Err(mismatch("sizes"));
+            }
+        }
+        let end = data_end(&lh, rec, limit)?;
+        if rec.has_descriptor() && local::descriptor(self.data, end, limit, rec, lh.zip64).is_none()
+        {
+            return Err(ZipError::DataDescriptorMismatch {
+                name: lossy(rec.name),
+            });
+        }
+        let raw = self
+            .data
+            .get(lh.data_start as usize..end as usize)
+            .ok_or_else(|| ZipError::OutOfBounds {
+                name: lossy(rec.name),
+            })?;
+        let data = match rec.method {
+            0 => Cow::Borrowed(raw),
+            // `check_record` bounded the size by the limit, so it fits in memory.
+            _ => Cow::Owned(inflate(raw, rec.uncompressed_size as usize, rec.name)?),
+        };
+        let actual = crc32fast::hash(&data);
+        if actual != rec.crc32 {
+            return Err(ZipError::CrcMismatch {
+                name: lossy(rec.name),
+                expected: rec.crc32,
+                actual,
+            });
+        }
+        Ok(ZipFile {
+            path: entry.path,
+            name: entry.name,
+            data,
+        })
     }
 }
 
@@ -101,4 +406,278 @@ pub fn read_migrations<'a>(
     let archive = Archive::new(data)?;
     let entries = archive.select(dir, limits)?;
     entries.iter().map(|e| archive.read(e, limits)).collect()
+}
+
+/// Where an entry's data ends (the central compressed size from the data start), which
+/// must be at or before `limit`, the start of the central directory.
+fn data_end(lh: &local::LocalHeader<'_>, rec: &Record<'_>, limit: u64) -> Result<u64, ZipError> {
+    match lh.data_start.checked_add(rec.compressed_size) {
+        Some(end) if end <= limit => Ok(end),
+        _ => Err(ZipError::OverlapsCentralDirectory {
+            name: lossy(rec.name),
+        }),
+    }
+}
+
+/// The span an entry occupies as far as the central record tells: local header offset to
+/// `30 + name + compressed data`. Refuses entries that leave the file or run into the
+/// central directory at `cd_offset`.
+fn estimated_span(rec: &Record<'_>, len: u64, cd_offset: u64) -> Result<(u64, u64), ZipError> {
+    let start = rec.local_offset;
+    let end = start
+        .checked_add(local::LOCAL_LEN as u64 + rec.name.len() as u64)
+        .and_then(|e| e.checked_add(rec.compressed_size));
+    match end {
+        Some(end) if end <= cd_offset => Ok((start, end)),
+        Some(end) if end <= len && start < cd_offset => Err(ZipError::OverlapsCentralDirectory {
+            name: lossy(rec.name),
+        }),
+        _ => Err(ZipError::OutOfBounds {
+            name: lossy(rec.name),
+        }),
+    }
+}
+
+/// Refusals that depend only on the central record and the limits.
+fn check_record(rec: &Record<'_>, limits: &Limits) -> Result<(), ZipError> {
+    let name = || lossy(rec.name);
+    if rec.is_symlink() {
+        return Err(ZipError::Symlink { name: name() });
+    }
+    if rec.is_encrypted() {
+        return Err(ZipError::Encrypted { name: name() });
+    }
+    if rec.method != 0 && rec.method != 8 {
+        return Err(ZipError::UnsupportedMethod {
+            name: name(),
+            method: rec.method,
+        });
+    }
+    let (c, u) = (rec.compressed_size, rec.uncompressed_size);
+    if u > limits.max_file_size || usize::try_from(u).is_err() {
+        return Err(ZipError::TooLarge {
+            name: name(),
+            size: u,
+            limit: limits.max_file_size,
+        });
+    }
+    if rec.method == 0 && c != u {
+        return Err(ZipError::StoredSizeMismatch {
+            name: name(),
+            compressed: c,
+            uncompressed: u,
+        });
+    }
+    if u > c.saturating_mul(MAX_RATIO).saturating_add(RATIO_SLACK) {
+        return Err(ZipError::RatioTooHigh {
+            name: name(),
+            compressed: c,
+            uncompressed: u,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses hostile paths: NUL, backslash, absolute (leading '/' or drive letter), "..".
+/// `n` is the name with any leading "./" removed; `raw` is the name as stored.
+fn check_name(n: &[u8], raw: &[u8]) -> Result<(), ZipError> {
+    let name = || lossy(raw);
+    if n.contains(&0) {
+        return Err(ZipError::NulInName { name: name() });
+    }
+    if n.contains(&b'\\') {
+        return Err(ZipError::Backslash { name: name() });
+    }
+    let drive = n.len() >= 2 && n[0].is_ascii_alphabetic() && n[1] == b':';
+    if n.first() == Some(&b'/') || drive {
+        return Err(ZipError::AbsolutePath { name: name() });
+    }
+    if n.split(|&b| b == b'/').any(|c| c == b"..") {
+        return Err(ZipError::ParentComponent { name: name() });
+    }
+    Ok(())
+}
+
+/// Removes leading "./" components (bsdtar writes them).
+fn strip_dot(mut n: &[u8]) -> &[u8] {
+    while let Some(rest) = n.strip_prefix(b"./") {
+        n = rest;
+    }
+    n
+}
+
+/// The migrations folder without leading "./" or trailing '/'; empty means the root.
+fn normalize_dir(dir: &[u8]) -> &[u8] {
+    let mut d = strip_dot(dir);
+    while let Some(rest) = d.strip_suffix(b"/") {
+        d = rest;
+    }
+    if d == b"." { b"" } else { d }
+}
+
+/// If `n` is `/<dir>/<rest>` returns `rest`.
+fn in_folder<'n>(n: &'n [u8], dir: &[u8]) -> Option<&'n [u8]> {
+    n.strip_prefix(b"/")?.strip_prefix(dir)?.strip_prefix(b"/")
+}
+
+/// A `.sql` file directly in the folder (no further '/'); case-sensitive like sql-migrate.
+fn is_migration(rest: &[u8]) -> bool {
+    rest.ends_with(b".sql") && !rest.contains(&b'/')
+}
+
+/// Inflates a raw deflate stream into exactly `size` bytes, never writing past them:
+/// shorter and longer streams are refused.
+fn inflate(input: &[u8], size: usize, name: &[u8]) -> Result<Vec<u8>, ZipError> {
+    let bad = |e: flate2::DecompressError| ZipError::Inflate {
+        name: lossy(name),
+        reason: e.to_string(),
+    };
+    let longer = || ZipError::InflatedLonger {
+        name: lossy(name),
+        declared: size as u64,
+    };
+    let mut out = Vec::with_capacity(size);
+    let mut d = Decompress::new(false);
+    loop {
+        let (in_before, out_before) = (d.total_in(), d.total_out());
+        let rest = input.get(in_before as usize..).unwrap_or(&[]);
+        let status = if out.len() < size {
+            d.decompress_vec(rest, &mut out, FlushDecompress::Finish)
+                .map_err(bad)?
+        } else {
+            // The buffer is full: the stream may still have to end (end-of-block code,
+            // empty blocks), but any further byte of output means it is too long.
+            let mut probe = [0u8; 1];
+            let status = d
+                .decompress(rest, &mut probe, FlushDecompress::Finish)
+                .map_err(bad)?;
+            if d.total_out() > out_before {
+                return Err(longer());
+            }
+            status
+        };
+        if out.len() > size {
+            // Only if the allocator gave more capacity than asked.
+            return Err(longer());
+        }
+        if status == Status::StreamEnd {
+            break;
+        }
+        if d.total_in() == in_before && d.total_out() == out_before {
+            return Err(ZipError::Inflate {
+                name: lossy(name),
+                reason: "deflate stream is cut short".into(),
+            });
+        }
+    }
+    if out.len() != size {
+        return Err(ZipError::InflatedShorter {
+            name: lossy(name),
+            declared: size as u64,
+            actual: out.len() as u64,
+        });
+    }
+    Ok(out)
+}
+
+/// Little-endian u16 at `at`, if in bounds.
+pub(crate) fn le16(d: &[u8], at: usize) -> Option<u16> {
+    d.get(at..)?.first_chunk().map(|b| u16::from_le_bytes(*b))
+}
+
+/// Little-endian u32 at `at`, if in bounds.
+pub(crate) fn le32(d: &[u8], at: usize) -> Option<u32> {
+    d.get(at..)?.first_chunk().map(|b| u32::from_le_bytes(*b))
+}
+
+/// Little-endian u64 at `at`, if in bounds.
+pub(crate) fn le64(d: &[u8], at: usize) -> Option<u64> {
+    d.get(at..)?.first_chunk().map(|b| u64::from_le_bytes(*b))
+}
+
+/// Whether the 4-byte signature `sig` sits at `at`.
+pub(crate) fn sig_at(d: &[u8], at: usize, sig: u32) -> bool {
+    le32(d, at) == Some(sig)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn little_endian_reads_are_bounded() {
+        let d = [1, 2, 3, 4, 5, 6, 7, 8];
+        assert_eq!(le16(&d, 0), Some(0x0201));
+        assert_eq!(le32(&d, 4), Some(0x0807_0605));
+        assert_eq!(le64(&d, 0), Some(0x0807_0605_0403_0201));
+        assert_eq!(le16(&d, 7), None);
+        assert_eq!(le64(&d, 1), None);
+        assert_eq!(le32(&d, usize::MAX), None);
+    }
+
+    #[test]
+    fn dir_and_names_are_normalized() {
+        assert_eq!(normalize_dir(b"migrations/"), b"migrations");
+        assert_eq!(normalize_dir(b"./db/migrations//"), b"db/migrations");
+        assert_eq!(normalize_dir(b"."), b"");
+        assert_eq!(strip_dot(b"././migrations/1.sql"), b"migrations/1.sql");
+        assert_eq!(
+            in_folder(b"/migrations/1.sql", b"migrations"),
+            Some(&b"1.sql"[..])
+        );
+        assert_eq!(in_folder(b"/migrationsX/1.sql", b"migrations"), None);
+        assert!(is_migration(b"1.sql"));
+        assert!(!is_migration(b"sub/1.sql"));
+        assert!(!is_migration(b"1.SQL"));
+    }
+
+    #[test]
+    fn hostile_names() {
+        let c = |n: &[u8]| check_name(n, n);
+        assert!(c(b"migrations/1.sql").is_ok());
+        assert!(matches!(c(b"/m/1.sql"), Err(ZipError::AbsolutePath { .. })));
+        assert!(matches!(
+            c(b"C:m/1.sql"),
+            Err(ZipError::AbsolutePath { .. })
+        ));
+        assert!(matches!(
+            c(b"../m/1.sql"),
+            Err(ZipError::ParentComponent { .. })
+        ));
+        assert!(matches!(c(b"m\\1.sql"), Err(ZipError::Backslash { .. })));
+        assert!(matches!(c(b"m/1\0.sql"), Err(ZipError::NulInName { .. })));
+        assert!(c(b"m/..x.sql").is_ok());
+    }
+
+    fn deflate(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn inflate_exact_shorter_longer() {
+        let plain = b"hello hello hello hello".repeat(100);
+        let z = deflate(&plain);
+        assert_eq!(inflate(&z, plain.len(), b"a").unwrap(), plain);
+        assert!(matches!(
+            inflate(&z, plain.len() + 1, b"a"),
+            Err(ZipError::InflatedShorter { .. })
+        ));
+        assert!(matches!(
+            inflate(&z, plain.len() - 1, b"a"),
+            Err(ZipError::InflatedLonger { .. })
+        ));
+        assert!(matches!(
+            inflate(&z[..z.len() / 2], plain.len(), b"a"),
+            Err(ZipError::Inflate { .. })
+        ));
+        let empty = deflate(b"");
+        assert_eq!(inflate(&empty, 0, b"a").unwrap(), b"");
+        assert!(matches!(
+            inflate(&z, 0, b"a"),
+            Err(ZipError::InflatedLonger { .. })
+        ));
+    }
 }
