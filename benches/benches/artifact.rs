@@ -5,8 +5,9 @@
 //! `target/bench-artifacts/`); with `-- --test` (smoke mode) a small one of the same
 //! shape, so CI stays quick.
 
+use std::fs::File;
 use std::hint::black_box;
-use std::io::{Cursor, Read};
+use std::io::{BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -57,6 +58,19 @@ fn zip_crate(path: &Path, names: &[String]) -> usize {
     names.len()
 }
 
+/// The `zip` crate as it is usually used: over a buffered `File`.
+fn zip_crate_file(path: &Path, names: &[String]) -> usize {
+    let file = BufReader::new(File::open(path).unwrap());
+    let mut zip = ZipArchive::new(file).unwrap();
+    let mut buf = Vec::new();
+    for name in names {
+        buf.clear();
+        zip.by_name(name).unwrap().read_to_end(&mut buf).unwrap();
+        black_box(checksum(&buf));
+    }
+    names.len()
+}
+
 fn bench(c: &mut Criterion) {
     let path = artifact();
     let limits = Limits::default();
@@ -69,6 +83,7 @@ fn bench(c: &mut Criterion) {
     // Both readers must agree with the generator before anything is timed.
     assert_eq!(ours(&path, &limits), files.len());
     assert_eq!(zip_crate(&path, &names), files.len());
+    assert_eq!(zip_crate_file(&path, &names), files.len());
 
     let mut group = c.benchmark_group("artifact");
     group.bench_function("ours: map+select+read+sha256 x200", |b| {
@@ -76,6 +91,43 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("zip crate: open+by_name+read+sha256 x200", |b| {
         b.iter(|| zip_crate(&path, &names))
+    });
+    group.bench_function("zip crate over File: open+by_name+read+sha256 x200", |b| {
+        b.iter(|| zip_crate_file(&path, &names))
+    });
+    group.finish();
+
+    // Where our reader's time goes, over one map kept open.
+    let map = Mapped::open(&path).unwrap();
+    let archive = Archive::new(&map).unwrap();
+    let entries = archive.select("migrations", &limits).unwrap();
+    let contents: Vec<Vec<u8>> = entries
+        .iter()
+        .map(|e| archive.read(e, &limits).unwrap().data.into_owned())
+        .collect();
+    let mut group = c.benchmark_group("stages");
+    group.bench_function("map+unmap", |b| {
+        b.iter(|| Mapped::open(&path).unwrap().len())
+    });
+    group.bench_function("locate+select", |b| {
+        b.iter(|| {
+            let archive = Archive::new(&map).unwrap();
+            archive.select("migrations", &limits).unwrap().len()
+        })
+    });
+    group.bench_function("read x200", |b| {
+        b.iter(|| {
+            for entry in &entries {
+                black_box(archive.read(entry, &limits).unwrap());
+            }
+        })
+    });
+    group.bench_function("sha256 x200", |b| {
+        b.iter(|| {
+            for data in &contents {
+                black_box(checksum(data));
+            }
+        })
     });
     group.finish();
 
