@@ -8,8 +8,11 @@
 #![warn(missing_docs)]
 
 pub mod artifact;
+#[cfg(feature = "mysql")]
+pub mod db;
 pub mod mapped;
 pub mod migration;
+pub mod plan;
 pub mod source;
 
 pub use artifact::{Limits, ZipError};

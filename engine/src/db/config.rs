@@ -1,0 +1,526 @@
+//! Where and how to connect: parsed from a URL (`mysql://user:pass@host:port/db`), from
+//! go-sql-driver's DSN form that sql-migrate's `dbconfig.yml` uses
+//! (`user:pass@tcp(host:port)/db?parseTime=true`), or from `DB_HOST`-style variables.
+//!
+//! The password never appears in `Display` or `Debug` output: messages name the target
+//! as `mysql://user:***@host:port/db`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How the connection uses TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tls {
+    /// Plain TCP.
+    Off,
+    /// TLS required and the server's certificate verified (against `ca` if given,
+    /// otherwise the built-in web PKI roots; RDS needs its own CA bundle).
+    Verify,
+    /// TLS required, certificate not verified (go-sql-driver's `tls=skip-verify`).
+    SkipVerify,
+}
+
+/// Connection settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConnConfig {
+    /// Host name or IP.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// A Unix socket path, used instead of TCP when set.
+    pub socket: Option<String>,
+    /// User name.
+    pub user: String,
+    /// Password; never displayed.
+    pub password: Option<String>,
+    /// The schema to connect to.
+    pub database: Option<String>,
+    /// TLS mode.
+    pub tls: Tls,
+    /// CA bundle (PEM) to verify the server with.
+    pub ca: Option<PathBuf>,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// Socket read timeout (`None`: wait as long as the server takes; a long migration
+    /// statement is not an error).
+    pub read_timeout: Option<Duration>,
+    /// Socket write timeout.
+    pub write_timeout: Option<Duration>,
+}
+
+/// A connection string or setting that cannot be used. Never holds the password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The URL or DSN does not parse.
+    #[error("bad database URL or DSN: {0}")]
+    Syntax(String),
+    /// A parameter has a value we cannot use.
+    #[error("bad database parameter {name}: {reason}")]
+    Param {
+        /// The parameter.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// No connection settings were given at all.
+    #[error(
+        "no database given: pass --database mysql://user:pass@host:port/db, set DATABASE_URL, \
+         DB_HOST/DB_PORT/DB_USER/DB_PASSWORD/DB_NAME, or use a dbconfig.yml"
+    )]
+    Missing,
+}
+
+impl Default for ConnConfig {
+    fn default() -> Self {
+        ConnConfig {
+            host: "127.0.0.1".into(),
+            port: 3306,
+            socket: None,
+            user: "root".into(),
+            password: None,
+            database: None,
+            tls: Tls::Off,
+            ca: None,
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: None,
+            write_timeout: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+impl fmt::Display for ConnConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "mysql://{}", self.user)?;
+        if self.password.is_some() {
+            f.write_str(":***")?;
+        }
+        match &self.socket {
+            Some(s) => write!(f, "@unix({s})")?,
+            None => write!(f, "@{}:{}", self.host, self.port)?,
+        }
+        write!(f, "/{}", self.database.as_deref().unwrap_or(""))
+    }
+}
+
+impl fmt::Debug for ConnConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnConfig")
+            .field("target", &self.to_string())
+            .field("tls", &self.tls)
+            .field("ca", &self.ca)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnConfig {
+    /// Parses either form: a `mysql://` (or `mariadb://`) URL, or a go-sql-driver DSN.
+    pub fn parse(s: &str) -> Result<ConnConfig, ConfigError> {
+        let s = s.trim();
+        if let Some(rest) = s
+            .strip_prefix("mysql://")
+            .or_else(|| s.strip_prefix("mariadb://"))
+        {
+            parse_url(rest)
+        } else if s.contains("://") {
+            Err(ConfigError::Syntax(
+                "only mysql:// and mariadb:// URLs are supported".into(),
+            ))
+        } else {
+            parse_dsn(s)
+        }
+    }
+
+    /// Builds settings from the seed's variables `DB_HOST`, `DB_PORT`, `DB_USER`,
+    /// `DB_PASSWORD`, `DB_NAME`; `None` when `DB_HOST` is not set. `var` looks a
+    /// variable up (the process environment in the CLI).
+    pub fn from_vars(
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<ConnConfig>, ConfigError> {
+        let Some(host) = var("DB_HOST").filter(|h| !h.is_empty()) else {
+            return Ok(None);
+        };
+        let mut c = ConnConfig {
+            host,
+            ..ConnConfig::default()
+        };
+        if let Some(p) = var("DB_PORT").filter(|p| !p.is_empty()) {
+            c.port = parse_port(&p)?;
+        }
+        if let Some(u) = var("DB_USER") {
+            c.user = u;
+        }
+        c.password = var("DB_PASSWORD").filter(|p| !p.is_empty());
+        c.database = var("DB_NAME").filter(|d| !d.is_empty());
+        Ok(Some(c))
+    }
+
+    /// The driver's options for these settings.
+    pub fn opts(&self) -> mysql::Opts {
+        let mut b = mysql::OptsBuilder::new()
+            .ip_or_hostname(Some(self.host.clone()))
+            .tcp_port(self.port)
+            .socket(self.socket.clone())
+            .user(Some(self.user.clone()))
+            .pass(self.password.clone())
+            .db_name(self.database.clone())
+            // Otherwise the driver asks the server for its socket and reconnects.
+            .prefer_socket(false)
+            // Otherwise the driver asks the server for it: one round trip saved; the
+            // server still enforces its own limit.
+            .max_allowed_packet(Some(64 << 20))
+            .tcp_connect_timeout(Some(self.connect_timeout))
+            .read_timeout(self.read_timeout)
+            .write_timeout(self.write_timeout)
+            .tcp_nodelay(true);
+        match self.tls {
+            Tls::Off => {}
+            Tls::Verify => {
+                let mut ssl = mysql::SslOpts::default();
+                if let Some(ca) = &self.ca {
+                    ssl = ssl.with_root_cert_path(Some(ca.clone()));
+                }
+                b = b.ssl_opts(ssl);
+            }
+            Tls::SkipVerify => {
+                b = b.ssl_opts(
+                    mysql::SslOpts::default()
+                        .with_danger_accept_invalid_certs(true)
+                        .with_danger_skip_domain_validation(true),
+                );
+            }
+        }
+        b.into()
+    }
+
+    fn apply_param(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let bad = |reason: &str| ConfigError::Param {
+            name: name.to_string(),
+            reason: reason.to_string(),
+        };
+        match name {
+            // go-sql-driver's `tls`; also accepted in URLs.
+            "tls" => {
+                self.tls = match value.to_ascii_lowercase().as_str() {
+                    "true" | "required" | "verify" => Tls::Verify,
+                    "skip-verify" => Tls::SkipVerify,
+                    "false" | "disabled" | "" => Tls::Off,
+                    "preferred" => {
+                        return Err(bad(
+                            "`preferred` (TLS if the server offers it) is not supported: use true or false",
+                        ));
+                    }
+                    _ => return Err(bad("expected true, skip-verify or false")),
+                }
+            }
+            // MySQL client style.
+            "ssl-mode" | "sslmode" | "ssl_mode" => {
+                self.tls = match value.to_ascii_uppercase().as_str() {
+                    "DISABLED" => Tls::Off,
+                    "REQUIRED" => Tls::SkipVerify,
+                    "VERIFY_CA" | "VERIFY_IDENTITY" => Tls::Verify,
+                    _ => {
+                        return Err(bad(
+                            "expected DISABLED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY",
+                        ));
+                    }
+                }
+            }
+            "ssl-ca" | "sslca" | "tls-ca" | "ca" => {
+                if value.is_empty() {
+                    return Err(bad("empty path"));
+                }
+                self.ca = Some(PathBuf::from(value));
+                if self.tls == Tls::Off {
+                    self.tls = Tls::Verify;
+                }
+            }
+            "timeout" | "connect-timeout" | "connect_timeout" => {
+                self.connect_timeout = parse_duration(value).ok_or_else(|| bad("bad duration"))?
+            }
+            "readTimeout" | "read-timeout" | "read_timeout" => {
+                self.read_timeout = Some(parse_duration(value).ok_or_else(|| bad("bad duration"))?)
+            }
+            "writeTimeout" | "write-timeout" | "write_timeout" => {
+                self.write_timeout = Some(parse_duration(value).ok_or_else(|| bad("bad duration"))?)
+            }
+            // go-sql-driver options that do not change what we do: sql-migrate needs
+            // parseTime; we always read times as text.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn apply_query(&mut self, query: &str) -> Result<(), ConfigError> {
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let k = percent_decode(k)?;
+            let v = percent_decode(v)?;
+            self.apply_param(&k, &v)?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_port(p: &str) -> Result<u16, ConfigError> {
+    p.parse::<u16>()
+        .ok()
+        .filter(|&p| p != 0)
+        .ok_or_else(|| ConfigError::Syntax("the port is not a number from 1 to 65535".into()))
+}
+
+fn parse_url(rest: &str) -> Result<ConnConfig, ConfigError> {
+    let mut c = ConnConfig::default();
+    let (main, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (authority, path) = main.split_once('/').unwrap_or((main, ""));
+    // The password may contain '@' only percent-encoded; the last '@' ends the user info.
+    let (userinfo, hostport) = match authority.rfind('@') {
+        Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
+        None => (None, authority),
+    };
+    if let Some(ui) = userinfo {
+        let (u, p) = match ui.split_once(':') {
+            Some((u, p)) => (u, Some(p)),
+            None => (ui, None),
+        };
+        c.user = percent_decode(u)?;
+        c.password = p.map(percent_decode).transpose()?;
+    }
+    if hostport.starts_with('[') {
+        let end = hostport
+            .find(']')
+            .ok_or_else(|| ConfigError::Syntax("unclosed [ in host".into()))?;
+        c.host = hostport[1..end].to_string();
+        if let Some(p) = hostport[end + 1..].strip_prefix(':') {
+            c.port = parse_port(p)?;
+        }
+    } else if let Some((h, p)) = hostport.rsplit_once(':') {
+        c.host = percent_decode(h)?;
+        c.port = parse_port(p)?;
+    } else if !hostport.is_empty() {
+        c.host = percent_decode(hostport)?;
+    }
+    if c.host.is_empty() {
+        return Err(ConfigError::Syntax("no host".into()));
+    }
+    let db = percent_decode(path.trim_end_matches('/'))?;
+    c.database = (!db.is_empty()).then_some(db);
+    c.apply_query(query)?;
+    Ok(c)
+}
+
+fn parse_dsn(dsn: &str) -> Result<ConnConfig, ConfigError> {
+    let mut c = ConnConfig::default();
+    let slash = dsn.rfind('/').ok_or_else(|| {
+        ConfigError::Syntax("expected mysql://… or user:pass@tcp(host:port)/db".into())
+    })?;
+    let (head, tail) = (&dsn[..slash], &dsn[slash + 1..]);
+    let (db, query) = tail.split_once('?').unwrap_or((tail, ""));
+    c.database = (!db.is_empty()).then(|| db.to_string());
+    // go-sql-driver: the last '@' ends the user info, the first ':' in it ends the user.
+    let (userinfo, net) = match head.rfind('@') {
+        Some(i) => (Some(&head[..i]), &head[i + 1..]),
+        None => (None, head),
+    };
+    if let Some(ui) = userinfo {
+        match ui.split_once(':') {
+            Some((u, p)) => {
+                c.user = u.to_string();
+                c.password = Some(p.to_string());
+            }
+            None => c.user = ui.to_string(),
+        }
+    }
+    if !net.is_empty() {
+        let (proto, addr) = match net.split_once('(') {
+            Some((p, a)) => (
+                p,
+                a.strip_suffix(')')
+                    .ok_or_else(|| ConfigError::Syntax("unclosed ( in the DSN's address".into()))?,
+            ),
+            None => (net, ""),
+        };
+        match proto {
+            "tcp" | "tcp6" | "" => {
+                if !addr.is_empty() {
+                    let (h, p) = addr.rsplit_once(':').unwrap_or((addr, "3306"));
+                    c.host = h.trim_start_matches('[').trim_end_matches(']').to_string();
+                    c.port = parse_port(p)?;
+                }
+            }
+            "unix" => {
+                c.socket = Some(if addr.is_empty() {
+                    "/tmp/mysql.sock".to_string()
+                } else {
+                    addr.to_string()
+                })
+            }
+            other => {
+                return Err(ConfigError::Syntax(format!(
+                    "unsupported network {other:?} (expected tcp or unix)"
+                )));
+            }
+        }
+    }
+    c.apply_query(query)?;
+    Ok(c)
+}
+
+fn percent_decode(s: &str) -> Result<String, ConfigError> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| ConfigError::Syntax("bad %-escape".into()))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| ConfigError::Syntax("%-escapes are not UTF-8".into()))
+}
+
+/// Parses `10`, `10s`, `500ms`, `1m30s` (Go's duration form, without hours' fractions).
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
+        let n: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total = total.checked_add(Duration::try_from_secs_f64(n * scale).ok()?)?;
+    }
+    Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url() {
+        let c = ConnConfig::parse("mysql://app:s%40cret:x@db.example:3307/shop?tls=true&ssl-ca=/etc/rds.pem&read-timeout=30s").unwrap();
+        assert_eq!(c.user, "app");
+        assert_eq!(c.password.as_deref(), Some("s@cret:x"));
+        assert_eq!((c.host.as_str(), c.port), ("db.example", 3307));
+        assert_eq!(c.database.as_deref(), Some("shop"));
+        assert_eq!(c.tls, Tls::Verify);
+        assert_eq!(c.ca, Some(PathBuf::from("/etc/rds.pem")));
+        assert_eq!(c.read_timeout, Some(Duration::from_secs(30)));
+        let c = ConnConfig::parse("mysql://root@localhost").unwrap();
+        assert_eq!((c.port, c.password, c.database), (3306, None, None));
+        let c = ConnConfig::parse("mariadb://u:p@[::1]:3306/d").unwrap();
+        assert_eq!(c.host, "::1");
+    }
+
+    #[test]
+    fn dsn() {
+        let c = ConnConfig::parse(
+            "app:p@ss:w@tcp(10.0.0.5:3306)/shop?parseTime=true&tls=skip-verify&timeout=5s",
+        )
+        .unwrap();
+        assert_eq!(c.user, "app");
+        assert_eq!(c.password.as_deref(), Some("p@ss:w"));
+        assert_eq!((c.host.as_str(), c.port), ("10.0.0.5", 3306));
+        assert_eq!(c.database.as_deref(), Some("shop"));
+        assert_eq!(c.tls, Tls::SkipVerify);
+        assert_eq!(c.connect_timeout, Duration::from_secs(5));
+        let c = ConnConfig::parse("root@unix(/run/mysqld/mysqld.sock)/x").unwrap();
+        assert_eq!(c.socket.as_deref(), Some("/run/mysqld/mysqld.sock"));
+        let c = ConnConfig::parse("/only_db").unwrap();
+        assert_eq!(c.database.as_deref(), Some("only_db"));
+        assert_eq!(c.host, "127.0.0.1");
+    }
+
+    #[test]
+    fn refusals() {
+        for bad in [
+            "postgres://u@h/d",
+            "mysql://u@h:notaport/d",
+            "mysql://u@h:0/d",
+            "u@tcp(h:1/d",
+            "u@udp(h:1)/d",
+            "no-slash-at-all",
+            "mysql://u@h/d?tls=maybe",
+            "mysql://u@h/d?tls=preferred",
+            "mysql://u@h/d?timeout=5parsecs",
+            "mysql://u%zz@h/d",
+        ] {
+            assert!(ConnConfig::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn display_and_debug_redact_the_password() {
+        let c = ConnConfig::parse("mysql://app:hunter2@db:3306/shop?tls=true").unwrap();
+        assert_eq!(c.to_string(), "mysql://app:***@db:3306/shop");
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+        assert!(dbg.contains("***"), "{dbg}");
+        let c = ConnConfig::parse("app:hunter2@tcp(db:3306)/shop").unwrap();
+        assert!(!c.to_string().contains("hunter2"));
+        // Errors never echo the input.
+        let e = ConnConfig::parse("mysql://app:hunter2@db:99999/shop").unwrap_err();
+        assert!(!e.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn vars() {
+        let env = |k: &str| {
+            match k {
+                "DB_HOST" => Some("h"),
+                "DB_PORT" => Some("3310"),
+                "DB_USER" => Some("u"),
+                "DB_PASSWORD" => Some("pw"),
+                "DB_NAME" => Some("d"),
+                _ => None,
+            }
+            .map(String::from)
+        };
+        let c = ConnConfig::from_vars(env).unwrap().unwrap();
+        assert_eq!((c.host.as_str(), c.port, c.user.as_str()), ("h", 3310, "u"));
+        assert_eq!(c.password.as_deref(), Some("pw"));
+        assert_eq!(c.database.as_deref(), Some("d"));
+        assert_eq!(ConnConfig::from_vars(|_| None).unwrap(), None);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration(""), None);
+        assert_eq!(parse_duration("5x"), None);
+        assert_eq!(parse_duration("s"), None);
+    }
+}
