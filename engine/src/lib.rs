@@ -8,6 +8,8 @@
 #![warn(missing_docs)]
 
 pub mod artifact;
+#[cfg(feature = "s3")]
+pub mod fetch;
 #[cfg(feature = "mysql")]
 pub mod db;
 pub mod mapped;

@@ -128,6 +128,9 @@ struct Candidate<'a> {
     span: usize,
 }
 
+/// What the central-directory walk yields: the chosen candidates, every entry's span.
+type Walk<'a> = (Vec<Candidate<'a>>, Vec<(u64, u64)>);
+
 /// Candidates for one way of locating the migrations folder, bounded by `max_files`.
 #[derive(Default)]
 struct Candidates<'a> {
@@ -160,6 +163,21 @@ impl<'a> Archive<'a> {
     /// Walks the central directory once and returns the `.sql` files directly inside the
     /// migrations folder `dir` (see the module docs for the repository-archive fallback).
     pub fn select(&self, dir: &str, limits: &Limits) -> Result<Vec<Entry<'a>>, ZipError> {
+        let (chosen, spans) = self.walk(dir, limits)?;
+        self.finish(chosen, &spans, limits)
+    }
+
+    /// The central records [`Archive::select`] would choose, from the central directory
+    /// alone: no local header is read and nothing past the walk is checked. For a
+    /// partially fetched file, to learn which entries' bytes to fetch before `select`.
+    pub fn candidates(&self, dir: &str, limits: &Limits) -> Result<Vec<Record<'a>>, ZipError> {
+        let (chosen, _) = self.walk(dir, limits)?;
+        Ok(chosen.into_iter().map(|c| c.record).collect())
+    }
+
+    /// The central-directory walk of [`Archive::select`]: the chosen candidates and every
+    /// entry's estimated span.
+    fn walk(&self, dir: &str, limits: &Limits) -> Result<Walk<'a>, ZipError> {
         let data = self.data;
         let dir = normalize_dir(dir.as_bytes());
         let cd = &self.directory;
@@ -255,7 +273,7 @@ impl<'a> Archive<'a> {
                 limit: limits.max_files,
             });
         }
-        self.finish(chosen.list, &spans, limits)
+        Ok((chosen.list, spans))
     }
 
     /// Checks the chosen candidates (names, flags, sizes, local headers, duplicates,

@@ -1,0 +1,588 @@
+//! Fetching a zip artifact from S3 into a memory-mapped temp file (feature `s3`).
+//!
+//! [`fetch`] sizes an unlinked temp file under [`FetchOptions::tmp_dir`] to the object's
+//! length, maps it writable, streams ranged GET bodies straight into the mapping, and hands
+//! back the read-only map ([`Fetched::map`]): the artifact reader then works on it exactly
+//! as on a local file ([`Fetched::into_source`]). Nothing is left in the temp directory.
+//!
+//! Two ways to fill the file ([`Mode`]):
+//! - **Full**: the whole object, in parts of [`FetchOptions::part_size`] fetched
+//!   [`FetchOptions::parallelism`] at a time. Needs the object's size in temp space, so it
+//!   is refused ([`FetchError::TooLargeForTmp`]) above [`FetchOptions::tmp_capacity`].
+//! - **Selective**: only what reading the migrations needs. The first request GETs the
+//!   tail (`Range: bytes=-N`, which also gives the total length), the zip reader locates
+//!   the central directory, a second request GETs the directory if the tail did not hold
+//!   it, the reader selects the migrations folder's entries, and a third round GETs their
+//!   byte ranges (neighbours coalesced into one request, requests issued in parallel).
+//!   The file is sparse: its size is the object's, its disk use what was fetched.
+//!
+//! [`Mode::Auto`] (the default) is selective from [`FetchOptions::selective_threshold`]
+//! up. Every fetch reports what it cost in [`FetchStats`].
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use engine::fetch::{FetchOptions, ObjectRef, fetch, s3_client};
+//! let client = s3_client(None, None).await;
+//! let object = ObjectRef::parse("s3://artifacts/pipeline/source.zip")?;
+//! let opts = FetchOptions::default();
+//! let fetched = fetch(&client, &object, &opts).await?;
+//! eprintln!("{} bytes in {} requests", fetched.stats.bytes_fetched, fetched.stats.requests);
+//! let source = fetched.into_source(&object);
+//! let files = source.files(&opts.dir, &opts.limits)?;
+//! # let _ = files; Ok(()) }
+//! ```
+//!
+//! The future needs a tokio runtime with the time driver enabled (the SDK's timeouts and
+//! the stall timeout use it); a current-thread runtime is enough.
+
+mod error;
+mod get;
+mod ranges;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::Client;
+use serde::Serialize;
+
+pub use error::{FetchError, ObjectRefError};
+
+use crate::artifact::{Archive, Limits, ZipError};
+use crate::mapped::{Mapped, MappedMut};
+use crate::source::Source;
+use get::Ctx;
+use ranges::{Have, coalesce, split};
+
+/// Bytes GET from the end of the object first: the longest end-of-central-directory
+/// record (22 bytes plus a 65,535-byte comment), the ZIP64 locator (20) and the fixed
+/// ZIP64 record (56).
+pub const TAIL_LEN: u64 = 22 + 0xFFFF + 20 + 56;
+
+/// Extra bytes asked after each selected entry's estimated end: the local header's extra
+/// field is not in the central directory and is often a little longer than the central
+/// one (timestamps, ZIP64 sizes). A header longer still costs one more request.
+const LOCAL_SLACK: u64 = 64;
+
+/// Entries at most this far apart are fetched in one request.
+const COALESCE_GAP: u64 = 16 * 1024;
+
+/// Longest data descriptor: signature, CRC-32 and two 8-byte sizes.
+const DESCRIPTOR_MAX: u64 = 24;
+
+/// Fixed size of a local file header.
+const LOCAL_LEN: u64 = 30;
+
+/// Smallest part size used, whatever the options say, to keep request counts sane.
+const MIN_PART: u64 = 64 * 1024;
+
+/// An S3 object: `s3://bucket/key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRef {
+    /// The bucket name.
+    pub bucket: String,
+    /// The object key (may contain slashes).
+    pub key: String,
+}
+
+impl ObjectRef {
+    /// Parses `s3://bucket/key`. The bucket and the key must be non-empty; the key is
+    /// everything after the first slash following the bucket, taken verbatim.
+    pub fn parse(url: &str) -> Result<ObjectRef, ObjectRefError> {
+        let Some(rest) = url.strip_prefix("s3://") else {
+            return Err(ObjectRefError::NotS3 { input: url.into() });
+        };
+        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(ObjectRefError::EmptyBucket { input: url.into() });
+        }
+        if key.is_empty() {
+            return Err(ObjectRefError::EmptyKey { input: url.into() });
+        }
+        Ok(ObjectRef {
+            bucket: bucket.into(),
+            key: key.into(),
+        })
+    }
+}
+
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// How much of the object to download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The whole object (refused above [`FetchOptions::tmp_capacity`]).
+    Full,
+    /// Only the tail, the central directory and the migrations' entries.
+    Selective,
+    /// Selective from [`FetchOptions::selective_threshold`] up, full below.
+    Auto,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Full => "full",
+            Mode::Selective => "selective",
+            Mode::Auto => "auto",
+        })
+    }
+}
+
+/// How [`fetch`] downloads. `Default` suits a Lambda function with its default /tmp.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// Full, selective, or chosen by size (default [`Mode::Auto`]).
+    pub mode: Mode,
+    /// Objects of at least this many bytes are fetched selectively in [`Mode::Auto`]
+    /// (default 8 MiB).
+    pub selective_threshold: u64,
+    /// Where the temp file is created (and at once unlinked): `TMPDIR`, else `/tmp`.
+    pub tmp_dir: PathBuf,
+    /// Temp space a full download may use (default 512 MiB, Lambda's default /tmp). The
+    /// selective mode's file is sparse and needs only what it fetches.
+    pub tmp_capacity: u64,
+    /// Size of each ranged GET when a large range is split for parallel requests
+    /// (default 8 MiB; at least 64 KiB is used).
+    pub part_size: u64,
+    /// Most requests in flight at once (default 4).
+    pub parallelism: usize,
+    /// The migrations folder inside the artifact, for the selective mode's selection
+    /// (default `migrations`); the same value must be given to the reader.
+    pub dir: String,
+    /// The reader's limits, for the selective mode's selection.
+    pub limits: Limits,
+    /// A request fails when its response or body yields nothing for this long
+    /// (default 30 s), so a stalled connection cannot hang the fetch.
+    pub stall_timeout: Duration,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            mode: Mode::Auto,
+            selective_threshold: 8 << 20,
+            tmp_dir: std::env::temp_dir(),
+            tmp_capacity: 512 << 20,
+            part_size: 8 << 20,
+            parallelism: 4,
+            dir: "migrations".into(),
+            limits: Limits::default(),
+            stall_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a fetch cost.
+#[derive(Debug, Clone, Serialize)]
+pub struct FetchStats {
+    /// The mode used: [`Mode::Full`] or [`Mode::Selective`] (never `Auto`).
+    pub mode: Mode,
+    /// The object's size in bytes.
+    pub object_size: u64,
+    /// Body bytes received.
+    pub bytes_fetched: u64,
+    /// GET requests sent.
+    pub requests: u64,
+    /// Wall time of the whole fetch, in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// A fetched artifact: the read-only map of its (unlinked) temp file.
+pub struct Fetched {
+    /// The object's bytes at their offsets. In selective mode, bytes that were not
+    /// fetched read as zeros; the reader never looks at them.
+    pub map: Mapped,
+    /// The object's length (the map's length).
+    pub len: u64,
+    /// What the fetch cost.
+    pub stats: FetchStats,
+}
+
+impl Fetched {
+    /// The artifact as a [`Source`], named `s3://bucket/key` in messages.
+    pub fn into_source(self, object: &ObjectRef) -> Source {
+        Source::Zip {
+            path: PathBuf::from(object.to_string()),
+            map: self.map,
+        }
+    }
+}
+
+/// Explicit credentials, e.g. the `artifactCredentials` CodePipeline hands a job.
+#[derive(Clone)]
+pub struct StaticCredentials {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: String,
+    /// The session token, for temporary credentials.
+    pub session_token: Option<String>,
+}
+
+impl fmt::Debug for StaticCredentials {
+    // Never print secrets, even in debug output.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaticCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an S3 client: `credentials` if given, else the default chain (environment,
+/// profile, web identity, container, instance metadata); `region` if given, else the
+/// environment's, else `us-east-1`. A custom endpoint from `AWS_ENDPOINT_URL_S3` or
+/// `AWS_ENDPOINT_URL` (a local S3 server in tests) is honoured, with path-style addressing.
+pub async fn s3_client(credentials: Option<StaticCredentials>, region: Option<String>) -> Client {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(c) = credentials {
+        loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
+            c.access_key_id,
+            c.secret_access_key,
+            c.session_token,
+            None,
+            "lambda-migrate-static",
+        ));
+    }
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r));
+    }
+    let shared = loader.load().await;
+    let mut config = aws_sdk_s3::config::Builder::from(&shared);
+    if shared.region().is_none() {
+        config = config.region(aws_config::Region::from_static("us-east-1"));
+    }
+    let endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()));
+    if let Some(url) = endpoint {
+        // Local S3 servers have no per-bucket DNS names.
+        config = config.endpoint_url(url).force_path_style(true);
+    }
+    Client::from_conf(config.build())
+}
+
+/// Fetches `object` into an unlinked, mapped temp file: fully or selectively (see the
+/// [module docs](self)). The selective mode already checks the archive's end records and
+/// central directory and selects [`FetchOptions::dir`]; reading and checking the entries
+/// is left to the reader (e.g. [`Source::files`] on [`Fetched::into_source`]).
+pub async fn fetch(
+    client: &Client,
+    object: &ObjectRef,
+    opts: &FetchOptions,
+) -> Result<Fetched, FetchError> {
+    let started = Instant::now();
+    let name = object.to_string();
+    let stall = opts.stall_timeout;
+
+    // First request: the tail, which also tells the total length (Content-Range).
+    let header = format!("bytes=-{TAIL_LEN}");
+    let request = client
+        .get_object()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .range(&header)
+        .send();
+    let first = match tokio::time::timeout(stall, request).await {
+        Err(_) => {
+            return Err(FetchError::Stalled {
+                object: name,
+                range: header,
+                seconds: stall.as_secs(),
+            });
+        }
+        Ok(Err(e)) if get::is_unsatisfiable(&e) => {
+            // A suffix range is unsatisfiable only on an empty object.
+            return Ok(Fetched {
+                map: empty_map(&name, opts)?,
+                len: 0,
+                stats: FetchStats {
+                    mode: resolve(opts, 0),
+                    object_size: 0,
+                    bytes_fetched: 0,
+                    requests: 1,
+                    duration_ms: millis(started),
+                },
+            });
+        }
+        Ok(Err(e)) => return Err(get::classify(e, object, &header)),
+        Ok(Ok(out)) => out,
+    };
+    let bad = |what: String| FetchError::BadResponse {
+        object: name.clone(),
+        range: header.clone(),
+        what,
+    };
+    let (start, end, len) = match first.content_range() {
+        Some(v) => get::parse_content_range(v)
+            .filter(|&(_, end, total)| end == total)
+            .ok_or_else(|| bad(format!("Content-Range {v:?} is not a suffix of the object")))?,
+        // A server may answer a range covering the whole object with the whole object.
+        None => match first.content_length().and_then(|n| u64::try_from(n).ok()) {
+            Some(n) => (0, n, n),
+            None => return Err(bad("neither Content-Range nor Content-Length".into())),
+        },
+    };
+    let mode = resolve(opts, len);
+    if mode == Mode::Full && len > opts.tmp_capacity {
+        return Err(FetchError::TooLargeForTmp {
+            object: name,
+            size: len,
+            capacity: opts.tmp_capacity,
+        });
+    }
+    if usize::try_from(len).is_err() || isize::try_from(len).is_err() {
+        return Err(FetchError::TooLargeToMap {
+            object: name,
+            size: len,
+        });
+    }
+    let map = temp_map(&name, opts, len)?;
+    let ctx = Ctx {
+        client,
+        object,
+        etag: first.e_tag().map(str::to_owned),
+        len,
+        map: Mutex::new(map),
+        requests: AtomicU64::new(1),
+        bytes: AtomicU64::new(0),
+        stall,
+        parallelism: opts.parallelism,
+        release: mode == Mode::Full,
+    };
+    ctx.stream(first.body, start..end, &header).await?;
+    let mut have = Have::default();
+    have.add(start..end);
+    let part = opts.part_size.max(MIN_PART);
+    match mode {
+        Mode::Selective => selective(&ctx, &mut have, opts).await?,
+        _ => ctx.get_all(split(std::iter::once(0..start), part)).await?,
+    }
+    let Ctx {
+        map,
+        requests,
+        bytes,
+        ..
+    } = ctx;
+    let map = map
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .make_read_only()
+        .map_err(|source| temp_err(&name, opts, source))?;
+    Ok(Fetched {
+        map,
+        len,
+        stats: FetchStats {
+            mode,
+            object_size: len,
+            bytes_fetched: bytes.into_inner(),
+            requests: requests.into_inner(),
+            duration_ms: millis(started),
+        },
+    })
+}
+
+/// The mode to use for an object of `len` bytes.
+fn resolve(opts: &FetchOptions, len: u64) -> Mode {
+    match opts.mode {
+        Mode::Auto if len >= opts.selective_threshold => Mode::Selective,
+        Mode::Auto => Mode::Full,
+        m => m,
+    }
+}
+
+/// Locates the central directory (fetching it, and a ZIP64 record, when the tail did not
+/// hold them), selects the migrations, and fetches their entries.
+async fn selective(ctx: &Ctx<'_>, have: &mut Have, opts: &FetchOptions) -> Result<(), FetchError> {
+    let zip_err = |source| FetchError::Zip {
+        object: ctx.object.to_string(),
+        source,
+    };
+    let part = opts.part_size.max(MIN_PART);
+    // The reader names what it misses: the ZIP64 record (when before the tail), then the
+    // central directory. Each is fetched from its start up to what is present; a name
+    // pointing into present bytes is a real refusal. Bounded: each round moves the
+    // lowest present offset down, and there are two things to find.
+    for _ in 0..3 {
+        let need = {
+            let map = ctx.lock();
+            match Archive::new(&map) {
+                Ok(_) => None,
+                Err(
+                    ZipError::NoCentralDirectory { offset }
+                    | ZipError::Zip64RecordMissing { offset },
+                ) if have.lowest().is_some_and(|low| offset < low) => Some(offset),
+                Err(e) => return Err(zip_err(e)),
+            }
+        };
+        let Some(offset) = need else { break };
+        let low = have.lowest().unwrap_or(ctx.len);
+        ctx.get_all(split(std::iter::once(offset..low), part))
+            .await?;
+        have.add(offset..low);
+    }
+
+    // Byte ranges of the selected entries, estimated from their central records.
+    let (wanted, entries, limit) = {
+        let map = ctx.lock();
+        let archive = Archive::new(&map).map_err(zip_err)?;
+        // Entries end before the central directory (the reader checks it).
+        let limit = archive.directory().offset.min(ctx.len);
+        let records = archive
+            .candidates(&opts.dir, &opts.limits)
+            .map_err(zip_err)?;
+        let mut wanted = Vec::with_capacity(records.len());
+        let mut entries = Vec::with_capacity(records.len());
+        for r in &records {
+            let descriptor = if r.has_descriptor() {
+                DESCRIPTOR_MAX
+            } else {
+                0
+            };
+            let estimate = LOCAL_LEN
+                .saturating_add(r.name.len() as u64)
+                .saturating_add(r.extra.len() as u64)
+                .saturating_add(LOCAL_SLACK)
+                .saturating_add(r.compressed_size)
+                .saturating_add(descriptor);
+            let start = r.local_offset.min(limit);
+            wanted.push(start..start.saturating_add(estimate).min(limit));
+            entries.push((start, r.compressed_size, descriptor));
+        }
+        (wanted, entries, limit)
+    };
+    let missing = wanted.into_iter().flat_map(|r| have.missing(r)).collect();
+    let ranges = coalesce(missing, COALESCE_GAP);
+    ctx.get_all(split(ranges.clone(), part)).await?;
+    for r in ranges {
+        have.add(r);
+    }
+
+    // Local headers longer than estimated: fetch the rest (rare).
+    let rest = {
+        let map = ctx.lock();
+        let mut rest = Vec::new();
+        for (start, compressed, descriptor) in entries {
+            let field = |at: u64| -> u64 {
+                usize::try_from(at)
+                    .ok()
+                    .and_then(|at| map.get(at..at.checked_add(2)?))
+                    .map_or(0, |b| u64::from(u16::from_le_bytes([b[0], b[1]])))
+            };
+            let end = start
+                .saturating_add(LOCAL_LEN)
+                .saturating_add(field(start.saturating_add(26)))
+                .saturating_add(field(start.saturating_add(28)))
+                .saturating_add(compressed)
+                .saturating_add(descriptor)
+                .min(limit);
+            rest.extend(have.missing(start..end));
+        }
+        rest
+    };
+    if !rest.is_empty() {
+        let ranges = coalesce(rest, COALESCE_GAP);
+        ctx.get_all(split(ranges.clone(), part)).await?;
+        for r in ranges {
+            have.add(r);
+        }
+    }
+    Ok(())
+}
+
+/// Creates an unlinked temp file of `len` bytes (sparse) and maps it writable.
+fn temp_map(name: &str, opts: &FetchOptions, len: u64) -> Result<MappedMut, FetchError> {
+    let err = |source| temp_err(name, opts, source);
+    // tempfile() never gives the file a name that outlives the call (O_TMPFILE, or
+    // create-then-unlink), so a crash leaves nothing behind in the temp directory.
+    let file = tempfile::tempfile_in(&opts.tmp_dir).map_err(err)?;
+    file.set_len(len).map_err(err)?;
+    MappedMut::from_file(&file).map_err(err)
+}
+
+fn empty_map(name: &str, opts: &FetchOptions) -> Result<Mapped, FetchError> {
+    temp_map(name, opts, 0)?
+        .make_read_only()
+        .map_err(|source| temp_err(name, opts, source))
+}
+
+fn temp_err(name: &str, opts: &FetchOptions, source: std::io::Error) -> FetchError {
+    FetchError::TempFile {
+        object: name.to_owned(),
+        dir: opts.tmp_dir.display().to_string(),
+        source,
+    }
+}
+
+fn millis(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_ref_parses_and_validates() {
+        let o = ObjectRef::parse("s3://b/k/with/slashes.zip").unwrap();
+        assert_eq!(
+            (o.bucket.as_str(), o.key.as_str()),
+            ("b", "k/with/slashes.zip")
+        );
+        assert_eq!(o.to_string(), "s3://b/k/with/slashes.zip");
+        assert!(matches!(
+            ObjectRef::parse("http://b/k"),
+            Err(ObjectRefError::NotS3 { .. })
+        ));
+        assert!(matches!(
+            ObjectRef::parse("s3:///k"),
+            Err(ObjectRefError::EmptyBucket { .. })
+        ));
+        assert!(matches!(
+            ObjectRef::parse("s3://"),
+            Err(ObjectRefError::EmptyBucket { .. })
+        ));
+        assert!(matches!(
+            ObjectRef::parse("s3://b"),
+            Err(ObjectRefError::EmptyKey { .. })
+        ));
+        assert!(matches!(
+            ObjectRef::parse("s3://b/"),
+            Err(ObjectRefError::EmptyKey { .. })
+        ));
+    }
+
+    #[test]
+    fn auto_mode_switches_at_threshold() {
+        let opts = FetchOptions {
+            selective_threshold: 100,
+            ..FetchOptions::default()
+        };
+        assert_eq!(resolve(&opts, 99), Mode::Full);
+        assert_eq!(resolve(&opts, 100), Mode::Selective);
+        let full = FetchOptions {
+            mode: Mode::Full,
+            ..opts
+        };
+        assert_eq!(resolve(&full, 1 << 40), Mode::Full);
+    }
+
+    #[test]
+    fn credentials_debug_hides_secrets() {
+        let c = StaticCredentials {
+            access_key_id: "AKID".into(),
+            secret_access_key: "very-secret".into(),
+            session_token: Some("token-secret".into()),
+        };
+        let s = format!("{c:?}");
+        assert!(s.contains("AKID") && !s.contains("secret\"") && !s.contains("very-secret"));
+        assert!(!s.contains("token-secret"));
+    }
+}

@@ -1,0 +1,1 @@
+//! S3 fetch tests against a local moto server (work in progress).
