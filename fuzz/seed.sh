@@ -67,6 +67,10 @@ echo "-- +migrate Up" > "$src/migrations/sub/x.sql"
 echo "# readme" > "$src/README.md"
 echo "exports.handler = 1;" > "$src/app/h.js"
 cp "$src"/migrations/*.sql "$mig/"
+# The repository's own example migrations, when present.
+for f in "$here"/../migrations/*.sql; do
+  if [ -f "$f" ]; then cp "$f" "$mig/repo-$(basename "$f")"; fi
+done
 
 names=(README.md app/h.js migrations/1_init.sql migrations/2_block.sql migrations/3_delimiter.sql
   migrations/4_crlf.sql migrations/5_big.sql migrations/6_empty.sql migrations/7_bom.sql
