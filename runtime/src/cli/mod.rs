@@ -1,6 +1,15 @@
 //! The `lambda-migrate` command line: argument parsing, exit codes, error printing.
 //! Each subcommand lives in its own module.
 
+#[cfg(feature = "mysql")]
+pub mod db;
+pub mod new;
+#[cfg(feature = "mysql")]
+pub mod resolve;
+#[cfg(feature = "mysql")]
+pub mod status;
+#[cfg(feature = "mysql")]
+pub mod up;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -23,6 +32,29 @@ pub struct Cli {
 pub enum Command {
     /// Read, check and parse every migration, and list them in apply order.
     Verify(verify::VerifyArgs),
+    /// Apply pending migrations (with sql-migrate's catch-up of older unapplied ones).
+    #[cfg(feature = "mysql")]
+    Up(up::UpArgs),
+    /// Revert applied migrations, newest first (default: one).
+    #[cfg(feature = "mysql")]
+    Down(up::DownArgs),
+    /// Revert the newest applied migration and apply it again.
+    #[cfg(feature = "mysql")]
+    Redo(up::RedoArgs),
+    /// Show every migration: applied when, checksum, partial state.
+    #[cfg(feature = "mysql")]
+    Status(status::StatusArgs),
+    /// Show what `up` would do; change nothing.
+    #[cfg(feature = "mysql")]
+    Plan(up::PlanArgs),
+    /// Record pending migrations as applied without running them.
+    #[cfg(feature = "mysql")]
+    Skip(up::SkipArgs),
+    /// Record by hand that a partial migration is now applied or rolled back.
+    #[cfg(feature = "mysql")]
+    Resolve(resolve::ResolveArgs),
+    /// Create an empty migration file named YYYYMMDDHHMMSS-NAME.sql.
+    New(new::NewArgs),
 }
 
 /// Where the migrations come from; shared by every subcommand that reads them.
@@ -89,9 +121,27 @@ impl Failure {
 
 /// Parses the arguments, runs the subcommand, prints any failure as one `error:` line.
 pub fn main() -> ExitCode {
+    #[cfg(feature = "mysql")]
+    let cli = Cli::parse_from(db::sql_migrate_flags(std::env::args_os()));
+    #[cfg(not(feature = "mysql"))]
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Verify(args) => verify::run(&args),
+        #[cfg(feature = "mysql")]
+        Command::Up(args) => up::up(&args),
+        #[cfg(feature = "mysql")]
+        Command::Down(args) => up::down(&args),
+        #[cfg(feature = "mysql")]
+        Command::Redo(args) => up::redo(&args),
+        #[cfg(feature = "mysql")]
+        Command::Status(args) => status::run(&args),
+        #[cfg(feature = "mysql")]
+        Command::Plan(args) => up::plan(&args),
+        #[cfg(feature = "mysql")]
+        Command::Skip(args) => up::skip(&args),
+        #[cfg(feature = "mysql")]
+        Command::Resolve(args) => resolve::run(&args),
+        Command::New(args) => new::run(&args),
     };
     match result {
         Ok(exit) => exit.into(),

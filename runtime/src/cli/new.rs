@@ -1,0 +1,90 @@
+//! `new NAME`: create an empty migration named as sql-migrate names them,
+//! `YYYYMMDDHHMMSS-NAME.sql` (UTC).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+
+use super::{Exit, Failure};
+
+/// Arguments of `new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The migration's name, e.g. add-users.
+    pub name: String,
+    /// The migrations directory.
+    #[arg(long, default_value = "./migrations", value_name = "DIR")]
+    pub source: PathBuf,
+}
+
+const TEMPLATE: &str = "-- +migrate Up\n\n-- +migrate Down\n";
+
+/// `YYYYMMDDHHMMSS` for seconds since the Unix epoch, in UTC.
+pub fn timestamp(unix: u64) -> String {
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}{:02}{:02}{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Runs `new`.
+pub fn run(a: &NewArgs) -> Result<Exit, Failure> {
+    if a.name.is_empty()
+        || a.name.contains(['/', '\\', '\0'])
+        || a.name.chars().any(char::is_control)
+    {
+        return Err(Failure::bad_input(format!(
+            "bad migration name {:?}",
+            a.name
+        )));
+    }
+    if !a.source.is_dir() {
+        return Err(Failure::bad_input(format!(
+            "{}: not a directory (create it, or pass --source DIR)",
+            a.source.display()
+        )));
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let path = a.source.join(format!("{}-{}.sql", timestamp(now), a.name));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))?;
+    f.write_all(TEMPLATE.as_bytes())
+        .map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))?;
+    println!("Created migration {}", path.display());
+    Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(timestamp(0), "19700101000000");
+        assert_eq!(timestamp(951_782_400), "20000229000000");
+        assert_eq!(timestamp(1_704_067_199), "20231231235959");
+        assert_eq!(timestamp(4_107_542_400), "21000301000000");
+    }
+}
