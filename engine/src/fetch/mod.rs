@@ -298,36 +298,27 @@ pub async fn fetch(
                 seconds: stall.as_secs(),
             });
         }
-        Ok(Err(e)) if get::is_unsatisfiable(&e) => {
-            // A suffix range is unsatisfiable only on an empty object.
-            return Ok(Fetched {
-                map: empty_map(&name, opts)?,
-                len: 0,
-                stats: FetchStats {
-                    mode: resolve(opts, 0),
-                    object_size: 0,
-                    bytes_fetched: 0,
-                    requests: 1,
-                    duration_ms: millis(started),
-                },
-            });
-        }
+        // A suffix range is unsatisfiable only on an empty object: nothing to stream.
+        Ok(Err(e)) if get::is_unsatisfiable(&e) => None,
         Ok(Err(e)) => return Err(get::classify(e, object, &header)),
-        Ok(Ok(out)) => out,
+        Ok(Ok(out)) => Some(out),
     };
     let bad = |what: String| FetchError::BadResponse {
         object: name.clone(),
         range: header.clone(),
         what,
     };
-    let (start, end, len) = match first.content_range() {
-        Some(v) => get::parse_content_range(v)
-            .filter(|&(_, end, total)| end == total)
-            .ok_or_else(|| bad(format!("Content-Range {v:?} is not a suffix of the object")))?,
-        // A server may answer a range covering the whole object with the whole object.
-        None => match first.content_length().and_then(|n| u64::try_from(n).ok()) {
-            Some(n) => (0, n, n),
-            None => return Err(bad("neither Content-Range nor Content-Length".into())),
+    let (start, end, len) = match &first {
+        None => (0, 0, 0),
+        Some(first) => match first.content_range() {
+            Some(v) => get::parse_content_range(v)
+                .filter(|&(_, end, total)| end == total)
+                .ok_or_else(|| bad(format!("Content-Range {v:?} is not a suffix of the object")))?,
+            // A server may answer a range covering the whole object with the whole object.
+            None => match first.content_length().and_then(|n| u64::try_from(n).ok()) {
+                Some(n) => (0, n, n),
+                None => return Err(bad("neither Content-Range nor Content-Length".into())),
+            },
         },
     };
     let mode = resolve(opts, len);
@@ -348,7 +339,7 @@ pub async fn fetch(
     let ctx = Ctx {
         client,
         object,
-        etag: first.e_tag().map(str::to_owned),
+        etag: first.as_ref().and_then(|f| f.e_tag()).map(str::to_owned),
         len,
         map: Mutex::new(map),
         requests: AtomicU64::new(1),
@@ -357,7 +348,9 @@ pub async fn fetch(
         parallelism: opts.parallelism,
         release: mode == Mode::Full,
     };
-    ctx.stream(first.body, start..end, &header).await?;
+    if let Some(first) = first {
+        ctx.stream(first.body, start..end, &header).await?;
+    }
     let mut have = Have::default();
     have.add(start..end);
     let part = opts.part_size.max(MIN_PART);
@@ -505,12 +498,6 @@ fn temp_map(name: &str, opts: &FetchOptions, len: u64) -> Result<MappedMut, Fetc
     let file = tempfile::tempfile_in(&opts.tmp_dir).map_err(err)?;
     file.set_len(len).map_err(err)?;
     MappedMut::from_file(&file).map_err(err)
-}
-
-fn empty_map(name: &str, opts: &FetchOptions) -> Result<Mapped, FetchError> {
-    temp_map(name, opts, 0)?
-        .make_read_only()
-        .map_err(|source| temp_err(name, opts, source))
 }
 
 fn temp_err(name: &str, opts: &FetchOptions, source: std::io::Error) -> FetchError {
