@@ -1,0 +1,470 @@
+//! The `lambda-migrate` binary against a real MariaDB (start it with
+//! `scripts/start-mariadb`): concurrent runs, a connection killed mid-migration, the real
+//! sql-migrate on the same database both ways, dbconfig.yml, exit codes, JSON output.
+#![cfg(feature = "mysql")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use engine::db::ConnConfig;
+
+const BIN: &str = env!("CARGO_BIN_EXE_lambda-migrate");
+const DEFAULT_URL: &str = "mysql://lm:lm@127.0.0.1:3306/lm_test";
+
+fn base() -> ConnConfig {
+    let url = std::env::var("LM_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.into());
+    ConnConfig::parse(&url).expect("LM_TEST_DATABASE_URL parses")
+}
+
+/// Runs SQL through the `mariadb` client; returns its tab-separated output.
+fn sql(db: Option<&str>, query: &str) -> String {
+    let c = base();
+    let mut cmd = Command::new("mariadb");
+    cmd.args([
+        "-N",
+        "-B",
+        "-h",
+        &c.host,
+        "-P",
+        &c.port.to_string(),
+        "-u",
+        &c.user,
+    ])
+    .env("MYSQL_PWD", c.password.unwrap_or_default())
+    .arg("-e")
+    .arg(query);
+    if let Some(db) = db {
+        cmd.arg(db);
+    }
+    let out = cmd
+        .output()
+        .expect("the mariadb client runs (run .ci/install-deps)");
+    assert!(
+        out.status.success(),
+        "MariaDB query failed ({query}): {}. Is MariaDB up? Run scripts/start-mariadb.",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim_end()
+        .to_string()
+}
+
+struct TestDb {
+    name: String,
+}
+
+impl TestDb {
+    fn new(tag: &str) -> TestDb {
+        let name = format!("lmc_{tag}_{}", std::process::id());
+        sql(
+            None,
+            &format!("DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}`"),
+        );
+        TestDb { name }
+    }
+
+    fn url(&self) -> String {
+        let c = base();
+        format!(
+            "mysql://{}:{}@{}:{}/{}",
+            c.user,
+            c.password.unwrap_or_default(),
+            c.host,
+            c.port,
+            self.name
+        )
+    }
+
+    fn dsn(&self) -> String {
+        let c = base();
+        format!(
+            "{}:{}@tcp({}:{})/{}?parseTime=true",
+            c.user,
+            c.password.unwrap_or_default(),
+            c.host,
+            c.port,
+            self.name
+        )
+    }
+
+    fn q(&self, query: &str) -> String {
+        sql(Some(&self.name), query)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(|| {
+            sql(None, &format!("DROP DATABASE IF EXISTS `{}`", self.name))
+        });
+    }
+}
+
+fn cli(db: &TestDb, dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .arg("--source")
+        .arg(dir)
+        .env("DATABASE_URL", db.url())
+        .env_remove("DB_HOST")
+        .current_dir(dir);
+    c
+}
+
+fn run(db: &TestDb, dir: &Path, args: &[&str]) -> Output {
+    cli(db, dir, args).output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn write(dir: &Path, name: &str, body: &str) {
+    std::fs::write(dir.join(name), body).unwrap();
+}
+
+fn table_migration(t: &str) -> String {
+    format!(
+        "-- +migrate Up\nCREATE TABLE {t} (id int primary key);\nINSERT INTO {t} VALUES (1);\n\n-- +migrate Down\nDROP TABLE {t};\n"
+    )
+}
+
+/// Builds the sql-migrate driver (engine/tests/sqlmigrate) in GOPATH mode, once.
+fn sqlmigrate() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let gopath = target.join("gopath");
+        std::fs::create_dir_all(&gopath).unwrap();
+        let out = target.join("sqlmigrate-helper");
+        // Another test binary may build it at the same time: build aside, then rename.
+        let tmp = target.join(format!("sqlmigrate-helper.{}", std::process::id()));
+        let status = Command::new("go")
+            .args(["build", "-o"])
+            .arg(&tmp)
+            .arg(root.join("engine/tests/sqlmigrate/main.go"))
+            .env("GO111MODULE", "off")
+            .env("GOPATH", format!("/usr/share/gocode:{}", gopath.display()))
+            .env("GOCACHE", target.join("go-cache"))
+            .env("GOFLAGS", "")
+            .status()
+            .expect("go runs (golang-go; run .ci/install-deps)");
+        assert!(status.success(), "building the sql-migrate driver failed");
+        std::fs::rename(&tmp, &out).unwrap();
+        out
+    })
+}
+
+fn sqlm(db: &TestDb, dir: &Path, args: &[&str]) -> String {
+    let o = Command::new(sqlmigrate())
+        .arg(db.dsn())
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "sql-migrate {args:?}: {}", text(&o));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn eight_concurrent_ups_apply_each_migration_once() {
+    let db = TestDb::new("conc");
+    let dir = tempfile::tempdir().unwrap();
+    db.q("CREATE TABLE applied_log (n int)");
+    for i in 1..=30 {
+        write(
+            dir.path(),
+            &format!("{i:03}_m.sql"),
+            &format!(
+                "-- +migrate Up\nCREATE TABLE t{i} (id int);\nINSERT INTO applied_log VALUES ({i});\n-- +migrate Down\nDROP TABLE t{i};\n"
+            ),
+        );
+    }
+    let children: Vec<Child> = (0..8)
+        .map(|_| {
+            cli(&db, dir.path(), &["up"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    assert_eq!(
+        db.q("SELECT COUNT(*), COUNT(DISTINCT n) FROM applied_log"),
+        "30\t30"
+    );
+    assert_eq!(db.q("SELECT COUNT(*) FROM gorp_migrations"), "30");
+    assert_eq!(
+        db.q("SELECT COUNT(*) FROM gorp_migrations_journal WHERE state = 'applied'"),
+        "30"
+    );
+}
+
+#[test]
+fn killed_connection_mid_migration_is_journaled_and_resumed() {
+    let db = TestDb::new("kill");
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "1_k.sql",
+        "-- +migrate Up\nCREATE TABLE k (id int);\nSELECT SLEEP(3);\nINSERT INTO k VALUES (1);\n-- +migrate Down\nDROP TABLE k;\n",
+    );
+    write(dir.path(), "2_after.sql", &table_migration("after"));
+    let child = cli(&db, dir.path(), &["up"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Find the migrating connection from a second session, by what it is running.
+    let started = Instant::now();
+    let id = loop {
+        let id = sql(
+            None,
+            &format!(
+                "SELECT id FROM information_schema.processlist WHERE db = '{}' AND info LIKE 'SELECT SLEEP%'",
+                db.name
+            ),
+        );
+        if !id.is_empty() {
+            break id;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the migration never reached its SLEEP"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    sql(None, &format!("KILL CONNECTION {id}"));
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("1_k.sql (up) failed at statement 2 of 3 (line 3)"),
+        "{err}"
+    );
+    assert!(err.contains("connection was lost"), "{err}");
+
+    // The journal is true: CREATE committed, nothing after it, no history row.
+    assert_eq!(
+        db.q("SELECT state, statements_applied FROM gorp_migrations_journal WHERE id = '1_k.sql'"),
+        "running\t1"
+    );
+    assert_eq!(db.q("SELECT COUNT(*) FROM gorp_migrations"), "0");
+    assert_eq!(db.q("SELECT COUNT(*) FROM k"), "0");
+
+    // The next run refuses to guess...
+    let o = run(&db, dir.path(), &["up"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("statements 1..1 of 3 are committed"), "{err}");
+    assert!(err.contains("--resume"), "{err}");
+    assert_eq!(db.q("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'after'"), "0");
+    // ...and --resume continues from statement 2.
+    let o = run(&db, dir.path(), &["up", "--resume"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("resumed after statement 1"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(db.q("SELECT COUNT(*) FROM k"), "1");
+    assert_eq!(
+        db.q("SELECT id FROM gorp_migrations ORDER BY id"),
+        "1_k.sql\n2_after.sql"
+    );
+}
+
+#[test]
+fn sql_migrate_interop_both_ways() {
+    let db = TestDb::new("interop");
+    let dir = tempfile::tempdir().unwrap();
+    for (i, t) in ["a", "b", "c", "d"].iter().enumerate() {
+        write(
+            dir.path(),
+            &format!("{}_{t}.sql", i + 1),
+            &table_migration(t),
+        );
+    }
+    // sql-migrate first, then lambda-migrate carries on.
+    assert_eq!(sqlm(&db, dir.path(), &["up", "2"]).trim(), "2");
+    let o = run(&db, dir.path(), &["up"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("applied  3_c.sql") && out.contains("applied  4_d.sql"),
+        "{out}"
+    );
+    assert!(
+        out.contains("recorded checksums for 2 migration(s)"),
+        "{out}"
+    );
+    // sql-migrate reads our rows (its SELECT * sees only its own columns).
+    let status = sqlm(&db, dir.path(), &["status"]);
+    let ids: Vec<&str> = status
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    assert_eq!(ids, ["1_a.sql", "2_b.sql", "3_c.sql", "4_d.sql"]);
+    // sql-migrate reverts what we applied; we see it as pending again.
+    assert_eq!(sqlm(&db, dir.path(), &["down", "1"]).trim(), "1");
+    let o = run(&db, dir.path(), &["status"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("4_d.sql"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&db, dir.path(), &["up"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("applied  4_d.sql"),
+        "{}",
+        text(&o)
+    );
+    // We revert; sql-migrate re-applies; we adopt and verify.
+    let o = run(&db, dir.path(), &["down", "--limit", "2"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(sqlm(&db, dir.path(), &["up"]).trim(), "2");
+    let o = run(&db, dir.path(), &["up", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["migrations"].as_array().unwrap().len(), 0);
+    assert_eq!(v["adopted"], serde_json::json!(["3_c.sql", "4_d.sql"]));
+    assert_eq!(db.q("SELECT COUNT(*) FROM d"), "1");
+}
+
+#[test]
+fn exit_codes_json_and_no_password_in_output() {
+    let db = TestDb::new("exits");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "1_a.sql", &table_migration("a"));
+
+    let o = run(&db, dir.path(), &["up", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let m = &v["migrations"][0];
+    assert_eq!(m["id"], "1_a.sql");
+    assert_eq!(m["direction"], "up");
+    assert_eq!(m["statements"], 2);
+    assert_eq!(m["state"], "applied");
+    assert_eq!(m["sha256"].as_str().unwrap().len(), 64);
+    assert!(m["duration_ms"].is_u64());
+
+    // A failing migration: exit 1, the statement, line and MySQL error named.
+    write(
+        dir.path(),
+        "2_bad.sql",
+        "-- +migrate Up\nINSERT INTO a VALUES (2);\nINSERT INTO nope VALUES (1);\n-- +migrate Down\n",
+    );
+    let o = run(&db, dir.path(), &["up"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("2_bad.sql (up) failed at statement 2 of 2 (line 3): MySQL error 1146"),
+        "{err}"
+    );
+    assert_eq!(db.q("SELECT COUNT(*) FROM a"), "1");
+    std::fs::remove_file(dir.path().join("2_bad.sql")).unwrap();
+
+    // Bad configuration: exit 2, and the password never shows.
+    let o = cli(&db, dir.path(), &["status"])
+        .env("DATABASE_URL", "mysql://lm:Sup3r-S3cret@127.0.0.1:1/x")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!text(&o).contains("Sup3r-S3cret"), "{}", text(&o));
+    assert!(text(&o).contains("lm:***@127.0.0.1:1"), "{}", text(&o));
+
+    // Lock held by another session: exit 3.
+    let lock = format!("lambda-migrate:{}.gorp_migrations", db.name);
+    let c = base();
+    let mut holder = Command::new("mariadb")
+        .args([
+            "-N",
+            "-B",
+            "-h",
+            &c.host,
+            "-P",
+            &c.port.to_string(),
+            "-u",
+            &c.user,
+        ])
+        .env("MYSQL_PWD", c.password.clone().unwrap_or_default())
+        .arg("-e")
+        .arg(format!("SELECT GET_LOCK('{lock}', 0); SELECT SLEEP(20)"))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while sql(None, &format!("SELECT IS_USED_LOCK('{lock}') IS NOT NULL")) != "1" {
+        assert!(started.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = run(&db, dir.path(), &["up", "--lock-timeout", "1"]);
+    holder.kill().unwrap();
+    let _ = holder.wait();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not obtained within 1s"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn dbconfig_yml_and_sql_migrate_flags() {
+    let db = TestDb::new("dbconfig");
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir(work.path().join("db")).unwrap();
+    write(&work.path().join("db"), "1_a.sql", &table_migration("a"));
+    let c = base();
+    write(
+        work.path(),
+        "dbconfig.yml",
+        &format!(
+            "production:\n  dialect: mysql\n  datasource: {}:${{LM_TEST_PW}}@tcp({}:{})/{}?parseTime=true\n  dir: db\n  table: history\n",
+            c.user, c.host, c.port, db.name
+        ),
+    );
+    let o = Command::new(BIN)
+        .args(["up", "-env=production"])
+        .env_remove("DATABASE_URL")
+        .env_remove("DB_HOST")
+        .env("LM_TEST_PW", c.password.unwrap_or_default())
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(db.q("SELECT id FROM history"), "1_a.sql");
+    // `new` names files as sql-migrate does.
+    let o = Command::new(BIN)
+        .args(["new", "add-users", "--source", "db"])
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let names: Vec<String> = std::fs::read_dir(work.path().join("db"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with("-add-users.sql"))
+        .collect();
+    assert_eq!(names.len(), 1);
+    assert_eq!(names[0].len(), "YYYYMMDDHHMMSS-add-users.sql".len());
+    assert!(names[0][..14].bytes().all(|b| b.is_ascii_digit()));
+}
