@@ -5,3 +5,5 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+#[cfg(feature = "lambda")]
+pub mod lambda;
