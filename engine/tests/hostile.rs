@@ -776,6 +776,21 @@ fn records_sharing_a_local_header_refused() {
             ..
         })
     ));
+    // The same, with the central directory out of offset order (searched, not swept).
+    let mut alias = stored("README", UP);
+    alias.central_only_at = Some(0);
+    let z = Zip::of(vec![
+        stored("migrations/1.sql", UP),
+        stored("b.txt", b"b"),
+        alias,
+    ]);
+    assert!(matches!(
+        read(&z.build().bytes),
+        Err(ZipError::Overlap {
+            other_offset: 0,
+            ..
+        })
+    ));
     // Two selected records at the same offset, with different names.
     let mut alias = stored("migrations/2.sql", UP);
     alias.central_only_at = Some(0);

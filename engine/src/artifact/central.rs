@@ -66,6 +66,7 @@ impl Record<'_> {
 
 /// Parses the header at `pos`, which must end at or before `end` (the end of the central
 /// directory). Returns the record and the offset of the next header.
+#[inline]
 pub fn parse(data: &[u8], pos: usize, end: usize) -> Result<(Record<'_>, usize), ZipError> {
     let bad = ZipError::BadCentralHeader { offset: pos as u64 };
     let Some(h) = data

@@ -69,33 +69,45 @@ pub fn locate(data: &[u8]) -> Result<Directory, ZipError> {
         ));
     }
     let lowest = len.saturating_sub(EOCD_LEN + MAX_COMMENT);
-    let first_byte = EOCD_SIG.to_le_bytes()[0];
     let mut accepted: Option<Directory> = None;
     let mut first_err: Option<ZipError> = None;
     let mut comment_mismatch: Option<u64> = None;
-    for p in (lowest..=len - EOCD_LEN).rev() {
-        if data.get(p) != Some(&first_byte) || !sig_at(data, p, EOCD_SIG) {
+    // Positions `lowest..=len - 22`, from the end, eight at a time: a block without the
+    // signature's first byte is skipped with one test.
+    let mut hi = len - EOCD_LEN + 1;
+    while hi > lowest {
+        let lo = hi.saturating_sub(8).max(lowest);
+        if let Some(block) = data.get(lo..hi).and_then(|b| b.first_chunk::<8>())
+            && !has_byte(u64::from_le_bytes(*block), FIRST_BYTE)
+        {
+            hi = lo;
             continue;
         }
-        let comment = le16(data, p + 20).map_or(usize::MAX, usize::from);
-        if p + EOCD_LEN + comment != len {
-            comment_mismatch.get_or_insert(p as u64);
-            continue;
-        }
-        match candidate(data, p) {
-            Ok(dir) => {
-                if let Some(prev) = &accepted {
-                    return Err(ZipError::Ambiguous {
-                        first: prev.eocd,
-                        second: dir.eocd,
-                    });
+        for p in (lo..hi).rev() {
+            if data.get(p) != Some(&FIRST_BYTE) || !sig_at(data, p, EOCD_SIG) {
+                continue;
+            }
+            let comment = le16(data, p + 20).map_or(usize::MAX, usize::from);
+            if p + EOCD_LEN + comment != len {
+                comment_mismatch.get_or_insert(p as u64);
+                continue;
+            }
+            match candidate(data, p) {
+                Ok(dir) => {
+                    if let Some(prev) = &accepted {
+                        return Err(ZipError::Ambiguous {
+                            first: prev.eocd,
+                            second: dir.eocd,
+                        });
+                    }
+                    accepted = Some(dir);
                 }
-                accepted = Some(dir);
-            }
-            Err(e) => {
-                first_err.get_or_insert(e);
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
             }
         }
+        hi = lo;
     }
     let dir = match (accepted, first_err, comment_mismatch) {
         (Some(dir), _, _) => dir,
@@ -105,6 +117,17 @@ pub fn locate(data: &[u8]) -> Result<Directory, ZipError> {
     };
     validate(&dir)?;
     Ok(dir)
+}
+
+/// First byte of the end-of-central-directory signature.
+const FIRST_BYTE: u8 = 0x50;
+
+/// Whether any byte of `x` equals `b` (the classic "has zero byte" test on `x ^ b...b`:
+/// exact as a yes/no answer).
+fn has_byte(x: u64, b: u8) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let y = x ^ (ONES * u64::from(b));
+    y.wrapping_sub(ONES) & !y & (ONES << 7) != 0
 }
 
 /// Reads the record at `p` (whose comment ends at EOF), follows the ZIP64 locator, and
@@ -275,6 +298,28 @@ mod tests {
         assert!(matches!(locate(&[]), Err(ZipError::Truncated(_))));
         assert!(matches!(locate(&[0x50]), Err(ZipError::Truncated(_))));
         assert!(matches!(locate(&[0; 100]), Err(ZipError::NoEndRecord)));
+    }
+
+    #[test]
+    fn has_byte_is_exact() {
+        assert!(!has_byte(0, 0x50));
+        assert!(!has_byte(u64::MAX, 0x50));
+        for i in 0..8 {
+            assert!(has_byte(0x50u64 << (8 * i), 0x50));
+            assert!(has_byte(!(0xFFu64 << (8 * i)) | (0x50 << (8 * i)), 0x50));
+        }
+        assert!(!has_byte(0x5151_4f4f_d0d0_0505, 0x50));
+    }
+
+    #[test]
+    fn record_found_in_every_alignment() {
+        for pad in 0..20 {
+            let mut v = eocd(0, 0, 0, &vec![b'x'; pad]);
+            assert_eq!(locate(&v).unwrap().eocd, 0, "{pad}");
+            let mut w = vec![0u8; pad];
+            w.extend(eocd(0, 0, pad as u32, b""));
+            assert_eq!(locate(&w).unwrap().eocd, pad as u64, "{pad}");
+        }
     }
 
     #[test]

@@ -50,6 +50,9 @@
 //!   archives. Every entry must end before the central directory.
 //! - **Data descriptors.** With or without signature, 4- or 8-byte sizes; the first
 //!   layout matching the central CRC and sizes wins, and one must match.
+//! - **Inflate.** Into a buffer of the declared size plus 320 bytes (room for the
+//!   decoder's fast path on small files); any output beyond the declared size, or a
+//!   stream ending short of it, is refused. One inflater per thread is reused.
 //! - **Names** must be UTF-8 for selected entries, whatever flag bit 11 says.
 //! - **Order.** [`Archive::select`] returns entries in central-directory order.
 
@@ -214,12 +217,15 @@ impl<'a> Archive<'a> {
             if n.is_empty() {
                 continue;
             }
-            match n.iter().position(|&b| b == b'/') {
-                Some(i) => match top {
-                    None => top = Some(&n[..i]),
-                    Some(t) => one_top &= t == &n[..i],
-                },
-                None => one_top = false,
+            // Only needed for the fallback, which a second top-level folder rules out.
+            if one_top {
+                match n.iter().position(|&b| b == b'/') {
+                    Some(i) => match top {
+                        None => top = Some(&n[..i]),
+                        Some(t) => one_top = t == &n[..i],
+                    },
+                    None => one_top = false,
+                }
             }
             let candidate = |rest: &[u8]| Candidate {
                 record: rec,
@@ -232,7 +238,10 @@ impl<'a> Archive<'a> {
                 }
                 continue;
             }
-            if let Some(rest) = n.strip_prefix(dir) {
+            // The first-byte test spares a `memcmp` call for most entries.
+            if n.first() == dir.first()
+                && let Some(rest) = n.strip_prefix(dir)
+            {
                 match rest.first() {
                     Some(b'/') => {
                         seen_dir = true;
@@ -322,8 +331,18 @@ impl<'a> Archive<'a> {
             return Err(overlap(w[1].3, w[0].0));
         }
         // Every other entry's (estimated) span against the sorted, disjoint exact spans.
+        // Writers put the central directory in offset order, so the first exact span
+        // that could overlap is usually found by sweeping forward; otherwise by search.
+        let in_order = spans.windows(2).all(|w| w[0].0 <= w[1].0);
+        let mut from = 0;
         for (j, &(start, end)) in spans.iter().enumerate() {
-            let from = exact.partition_point(|s| s.1 <= start);
+            if in_order {
+                while exact.get(from).is_some_and(|s| s.1 <= start) {
+                    from += 1;
+                }
+            } else {
+                from = exact.partition_point(|s| s.1 <= start);
+            }
             for s in exact[from..].iter().take_while(|s| s.0 < end) {
                 if s.2 != j {
                     return Err(overlap(s.3, start));
@@ -543,40 +562,57 @@ fn is_migration(rest: &[u8]) -> bool {
     rest.ends_with(b".sql") && !rest.contains(&b'/')
 }
 
-/// Inflates a raw deflate stream into exactly `size` bytes, never writing past them:
-/// shorter and longer streams are refused.
+/// Inflates a raw deflate stream into exactly `size` bytes: shorter and longer streams
+/// are refused.
+///
+/// The buffer has spare room ([`OUT_SLACK`]) so a stream that is too long shows as more
+/// than `size` bytes of output, and a correct one ends in a single call (with no room to spare, zlib keeps
+/// the end-of-block code for a second call and first copies its 32 KiB window). The
+/// inflater is reused per thread: its state is a few KiB that would otherwise be
+/// allocated and zeroed for every entry.
 fn inflate(input: &[u8], size: usize, name: &[u8]) -> Result<Vec<u8>, ZipError> {
-    let bad = |e: flate2::DecompressError| ZipError::Inflate {
-        name: lossy(name),
-        reason: e.to_string(),
-    };
-    let longer = || ZipError::InflatedLonger {
-        name: lossy(name),
-        declared: size as u64,
-    };
-    let mut out = Vec::with_capacity(size);
-    let mut d = Decompress::new(false);
+    thread_local! {
+        static INFLATER: std::cell::RefCell<Option<Decompress>> = const { std::cell::RefCell::new(None) };
+    }
+    INFLATER.with(|cell| {
+        // Re-entrancy cannot happen here; fall back to a fresh inflater if it ever does.
+        let mut fresh = None;
+        let mut guard = cell.try_borrow_mut().ok();
+        let d = match guard.as_deref_mut() {
+            Some(slot) => slot.get_or_insert_with(|| Decompress::new(false)),
+            None => fresh.insert(Decompress::new(false)),
+        };
+        d.reset(false);
+        inflate_with(d, input, size, name)
+    })
+}
+
+/// Spare output room: more than one byte so the decoder's fast path (which wants 258
+/// bytes of room) runs to the end of small files; it also bounds what a too-long stream
+/// can write before it is refused.
+const OUT_SLACK: usize = 320;
+
+fn inflate_with(
+    d: &mut Decompress,
+    input: &[u8],
+    size: usize,
+    name: &[u8],
+) -> Result<Vec<u8>, ZipError> {
+    let mut out = Vec::with_capacity(size.saturating_add(OUT_SLACK));
     loop {
         let (in_before, out_before) = (d.total_in(), d.total_out());
         let rest = input.get(in_before as usize..).unwrap_or(&[]);
-        let status = if out.len() < size {
-            d.decompress_vec(rest, &mut out, FlushDecompress::Finish)
-                .map_err(bad)?
-        } else {
-            // The buffer is full: the stream may still have to end (end-of-block code,
-            // empty blocks), but any further byte of output means it is too long.
-            let mut probe = [0u8; 1];
-            let status = d
-                .decompress(rest, &mut probe, FlushDecompress::Finish)
-                .map_err(bad)?;
-            if d.total_out() > out_before {
-                return Err(longer());
-            }
-            status
-        };
+        let status = d
+            .decompress_vec(rest, &mut out, FlushDecompress::Finish)
+            .map_err(|e| ZipError::Inflate {
+                name: lossy(name),
+                reason: e.to_string(),
+            })?;
         if out.len() > size {
-            // Only if the allocator gave more capacity than asked.
-            return Err(longer());
+            return Err(ZipError::InflatedLonger {
+                name: lossy(name),
+                declared: size as u64,
+            });
         }
         if status == Status::StreamEnd {
             break;
