@@ -6,6 +6,7 @@ pub mod db;
 pub mod new;
 #[cfg(feature = "mysql")]
 pub mod resolve;
+pub mod source;
 #[cfg(feature = "mysql")]
 pub mod status;
 #[cfg(feature = "mysql")]

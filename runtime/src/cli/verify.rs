@@ -5,6 +5,7 @@ use engine::migration::{self, Migration};
 use engine::source::{Source, SourceFile};
 use serde::Serialize;
 
+use super::source::{FetchSummary, Opened, open_source};
 use super::{Exit, Failure, SourceArgs};
 
 /// Arguments of `verify`.
@@ -21,6 +22,8 @@ pub struct VerifyArgs {
 #[derive(Serialize)]
 struct Report<'a> {
     source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fetch: Option<FetchSummary>,
     digest: String,
     migrations: Vec<Row<'a>>,
 }
@@ -36,13 +39,27 @@ struct Row<'a> {
 }
 
 /// Opens and reads `args`' source, then parses and orders its migrations; failures are
-/// bad input. `with` gets the migrations.
+/// bad input. `with` gets the migrations. An S3 fetch's cost goes to stderr.
 pub fn with_migrations<T>(
     args: &SourceArgs,
     with: impl FnOnce(&Source, &[Migration<'_>]) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
+    with_opened(args, |opened, migrations| {
+        if let Some(fetch) = &opened.fetch {
+            eprintln!("{}", fetch.human());
+        }
+        with(&opened.source, migrations)
+    })
+}
+
+/// [`with_migrations`], handing `with` the opened source with its fetch cost.
+pub fn with_opened<T>(
+    args: &SourceArgs,
+    with: impl FnOnce(&Opened, &[Migration<'_>]) -> Result<T, Failure>,
+) -> Result<T, Failure> {
     let limits = args.limits();
-    let source = Source::open(&args.source, &limits).map_err(Failure::bad_input)?;
+    let opened = open_source(args)?;
+    let source = &opened.source;
     let files: Vec<SourceFile<'_>> = source
         .files(&args.dir, &limits)
         .map_err(Failure::bad_input)?;
@@ -52,14 +69,15 @@ pub fn with_migrations<T>(
             Source::Zip { .. } => Failure::bad_input(format!("{}: {e}", source.display())),
             Source::Dir { .. } => Failure::bad_input(e),
         })?;
-    with(&source, &migrations)
+    with(&opened, &migrations)
 }
 
 /// Runs `verify`.
 pub fn run(args: &VerifyArgs) -> Result<Exit, Failure> {
-    with_migrations(&args.source, |source, migrations| {
+    with_opened(&args.source, |opened, migrations| {
         let report = Report {
-            source: source.display(),
+            source: opened.source.display(),
+            fetch: opened.fetch.clone(),
             digest: migration::digest(migrations),
             migrations: migrations
                 .iter()
@@ -73,6 +91,9 @@ pub fn run(args: &VerifyArgs) -> Result<Exit, Failure> {
                 })
                 .collect(),
         };
+        if let (false, Some(fetch)) = (args.json, &report.fetch) {
+            eprintln!("{}", fetch.human());
+        }
         if args.json {
             println!(
                 "{}",
