@@ -18,13 +18,15 @@ pub fn mode_from_env(value: Option<&str>) -> Result<Mode, String> {
 }
 
 /// Fetches `s3://bucket/key` (with `credentials`, or the default chain) into a mapped
-/// source, and says how. `dir` is the migrations folder the selective mode selects.
+/// source, and says how. `dir` is the migrations folder the selective mode selects;
+/// `tmp_capacity` the temp space a full download may use (default: Lambda's 512 MiB).
 pub async fn fetch_source(
     object: &ObjectRef,
     credentials: Option<&ArtifactCredentials>,
     region: Option<&str>,
     dir: &str,
     mode: Mode,
+    tmp_capacity: Option<u64>,
 ) -> Result<(Source, FetchReport), FetchError> {
     let client = fetch::s3_client(
         credentials.map(|c| StaticCredentials {
@@ -35,11 +37,14 @@ pub async fn fetch_source(
         region.map(str::to_owned),
     )
     .await;
-    let opts = FetchOptions {
+    let mut opts = FetchOptions {
         mode,
         dir: dir.to_owned(),
         ..FetchOptions::default()
     };
+    if let Some(capacity) = tmp_capacity {
+        opts.tmp_capacity = capacity;
+    }
     let fetched = fetch::fetch(&client, object, &opts).await?;
     let report = FetchReport {
         object: object.to_string(),

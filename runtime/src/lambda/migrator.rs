@@ -35,6 +35,9 @@ pub struct MigratorConfig {
     pub lock_timeout: Duration,
     /// How to fetch the artifact (`FETCH_MODE`: full, selective, auto).
     pub fetch_mode: Mode,
+    /// Temp space a full download may use (`TMP_CAPACITY_MB`, default 512: Lambda's
+    /// default ephemeral storage; raise it with the function's).
+    pub tmp_capacity: u64,
     /// Authenticate with an RDS IAM token instead of a password (`DB_IAM_AUTH=true`).
     pub iam_auth: bool,
     /// Where and how to connect: `DATABASE_URL`, else `DB_HOST`, `DB_PORT`, `DB_USER`,
@@ -52,6 +55,13 @@ impl MigratorConfig {
                 .trim()
                 .parse()
                 .map_err(|_| format!("LOCK_TIMEOUT_SECS={v:?} is not a whole number"))?,
+        };
+        let tmp_mb: u64 = match nonempty("TMP_CAPACITY_MB") {
+            None => 512,
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| format!("TMP_CAPACITY_MB={v:?} is not a whole number"))?,
         };
         let iam_auth = match nonempty("DB_IAM_AUTH").as_deref().map(str::trim) {
             None | Some("false" | "0" | "no") => false,
@@ -99,6 +109,7 @@ impl MigratorConfig {
             table: nonempty("MIGRATIONS_TABLE").unwrap_or_else(|| "gorp_migrations".into()),
             lock_timeout: Duration::from_secs(lock_timeout),
             fetch_mode: artifact::mode_from_env(nonempty("FETCH_MODE").as_deref())?,
+            tmp_capacity: tmp_mb.saturating_mul(1 << 20),
             iam_auth,
             conn,
         })
@@ -226,6 +237,7 @@ impl Migrator {
             None,
             &dir,
             config.fetch_mode,
+            Some(config.tmp_capacity),
         )
         .await?;
         info!(
@@ -452,6 +464,7 @@ mod tests {
         assert_eq!(c.table, "gorp_migrations");
         assert_eq!(c.lock_timeout, Duration::from_secs(60));
         assert_eq!(c.fetch_mode, Mode::Auto);
+        assert_eq!(c.tmp_capacity, 512 << 20);
         assert!(!c.iam_auth);
     }
 

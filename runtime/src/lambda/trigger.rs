@@ -102,21 +102,45 @@ impl Clients {
     pub async fn from_env(config: &TriggerConfig) -> Clients {
         let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         // A retried synchronous Invoke would run the migrator twice.
-        let lambda_conf = aws_sdk_lambda::config::Builder::from(&shared)
+        let mut lambda_conf = aws_sdk_lambda::config::Builder::from(&shared)
             .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
             .timeout_config(
                 aws_sdk_lambda::config::timeout::TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(10))
                     .read_timeout(config.read_timeout())
                     .build(),
-            )
-            .build();
+            );
+        // Keep-alive probes keep a connection that is silent for up to 15 minutes (the
+        // migrator's run) from being dropped by NAT or load balancer idle timeouts.
+        match keepalive_client() {
+            Ok(client) => lambda_conf = lambda_conf.http_client(client),
+            Err(e) => warn!(error = %e, "TCP keep-alive unavailable; using the default client"),
+        }
+        let lambda_conf = lambda_conf.build();
         Clients {
             lambda: aws_sdk_lambda::Client::from_conf(lambda_conf),
             codepipeline: aws_sdk_codepipeline::Client::new(&shared),
             region: shared.region().map(|r| r.to_string()),
         }
     }
+}
+
+/// An HTTPS client whose sockets send TCP keep-alive probes every 30 seconds. Its
+/// connections' work runs on the current Tokio runtime.
+fn keepalive_client() -> Result<aws_smithy_http_client::pool::Client, String> {
+    use aws_smithy_http_client::pool::{
+        Client, ConnectionPool, DriverSpawner, Partition, PartitionId,
+    };
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let runtime = tokio::runtime::Handle::try_current().map_err(|e| e.to_string())?;
+    let id = PartitionId::from_index(0);
+    let pool = ConnectionPool::builder()
+        .partitions([Partition::new(id, DriverSpawner::tokio(runtime))])
+        .tcp_keepalive(Duration::from_secs(30))
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .build_https()
+        .map_err(|e| e.to_string())?;
+    Client::from_partition(&pool, id).map_err(|e| e.to_string())
 }
 
 /// Optional settings in the action's `UserParameters` (a JSON object).
@@ -692,6 +716,7 @@ async fn validate(clients: &Clients, job: &Job, dir: &str) -> Result<(String, us
         clients.region.as_deref(),
         dir,
         Mode::Auto,
+        None,
     )
     .await
     .map_err(|e| match e {
