@@ -587,7 +587,14 @@ fn checksums(
         };
         let m = &migrations[i];
         match journal.get(h.id.as_str()) {
-            Some(j) if j.state.vouches_for_checksum() && j.sha256.is_some() => {
+            // A revert that failed before committing anything leaves it fully applied.
+            Some(j)
+                if j.sha256.is_some()
+                    && (j.state.vouches_for_checksum()
+                        || (j.direction == Direction::Down
+                            && j.state.unfinished()
+                            && j.statements_applied == 0)) =>
+            {
                 let recorded = j.sha256.as_deref().unwrap_or_default();
                 if !recorded.eq_ignore_ascii_case(&m.sha256) {
                     drift.push(Drift {
@@ -993,6 +1000,26 @@ mod tests {
         .unwrap();
         assert_eq!(p.adopt, [0, 1]);
         assert!(p.drift.is_empty());
+    }
+
+    #[test]
+    fn failed_revert_with_nothing_committed_keeps_its_checksum() {
+        let ms = set(&["1_a.sql"]);
+        let mut j = applied_row(&ms[0]);
+        j.direction = Direction::Down;
+        j.state = JournalState::Failed;
+        j.statements_applied = 0;
+        let p = plan(
+            &ms,
+            &hist(&["1_a.sql"]),
+            std::slice::from_ref(&j),
+            &Options::new(Command::Up),
+        )
+        .unwrap();
+        assert!(p.adopt.is_empty());
+        j.sha256 = Some("other".into());
+        let err = plan(&ms, &hist(&["1_a.sql"]), &[j], &Options::new(Command::Up)).unwrap_err();
+        assert!(matches!(err, PlanError::Drift { .. }));
     }
 
     #[test]

@@ -367,6 +367,27 @@ fn failing_dml_rolls_back_and_records_nothing() {
 }
 
 #[test]
+fn an_error_in_a_later_statement_of_one_line_is_not_missed() {
+    let mut t = TestDb::new("multi");
+    t.admin
+        .query_drop("CREATE TABLE t (id int primary key)")
+        .unwrap();
+    // sql-migrate's rules make this line one statement; the server sees two.
+    let files = Files::new(&[(
+        "1_two.sql",
+        "-- +migrate Up\nINSERT INTO t VALUES (1); INSERT INTO nope VALUES (1);\n-- +migrate Down\n",
+    )]);
+    let mut db = t.connect();
+    let err = run(&mut db, &files, opts(Command::Up)).unwrap_err();
+    let DbError::Migration(f) = &err else {
+        panic!("{err}")
+    };
+    assert_eq!((f.statement, f.code), (1, Some(1146)));
+    assert_eq!(t.count("SELECT COUNT(*) FROM t"), 0, "rolled back");
+    assert!(t.history().is_empty());
+}
+
+#[test]
 fn ddl_failure_after_ddl_is_journaled_and_resumable() {
     let mut t = TestDb::new("ddlfail");
     let broken = "-- +migrate Up\nCREATE TABLE a (id int);\nINSERT INTO a VALUES (1);\nCREATE TABLE b (id int,);\nCREATE TABLE c (id int);\n-- +migrate Down\nDROP TABLE c;\nDROP TABLE b;\nDROP TABLE a;\n";

@@ -244,6 +244,36 @@ pub struct RunReport {
 /// Builds a failure report from (1-based statement, error, statements committed).
 type FailFn<'f> = dyn Fn(usize, &mysql::Error, Option<usize>) -> Box<MigrationFailure> + 'f;
 
+/// Runs `sql` as text, reading every result set: a multi-statement batch reports an
+/// error in any of its statements (the driver's `query_drop` drops later errors).
+fn exec_all(conn: &mut Conn, sql: &str) -> Result<(), mysql::Error> {
+    let mut result = conn.query_iter(sql)?;
+    while let Some(set) = result.iter() {
+        for row in set {
+            row?;
+        }
+    }
+    Ok(())
+}
+
+/// A string as a SQL literal that means the same under any `sql_mode`: hex, tagged utf8mb4.
+fn literal(s: &str) -> String {
+    if s.is_empty() {
+        "''".into()
+    } else {
+        format!("_utf8mb4 X'{}'", hex(s.as_bytes()))
+    }
+}
+
+/// `s` if it is all hex digits (our checksums), else empty: it goes into a quoted literal.
+fn hex_only(s: &str) -> &str {
+    if s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        s
+    } else {
+        ""
+    }
+}
+
 /// Quotes an identifier with backticks.
 fn ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
@@ -532,9 +562,11 @@ impl Database {
         Ok(())
     }
 
+    /// The journal upsert for `m` as text: values are literals (strings as hex), so it can
+    /// share a round trip with the history row and the COMMIT.
     #[allow(clippy::too_many_arguments)]
-    fn write_journal(
-        &mut self,
+    fn journal_sql(
+        &self,
         m: &Migration<'_>,
         direction: Direction,
         state: JournalState,
@@ -543,55 +575,43 @@ impl Database {
         keep_hashes: bool,
         error: Option<&str>,
         duration_ms: Option<u64>,
-    ) -> Result<(), mysql::Error> {
-        let sql = format!(
+    ) -> String {
+        format!(
             "INSERT INTO {} (id, sha256, direction, state, statements_total, statements_applied, \
              applied_sha256, statement_hashes, error, duration_ms, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6)) \
+             VALUES ({}, '{}', '{}', '{}', {total}, {}, '{}', {}, {}, {}, UTC_TIMESTAMP(6)) \
              ON DUPLICATE KEY UPDATE sha256 = VALUES(sha256), direction = VALUES(direction), \
              state = VALUES(state), statements_total = VALUES(statements_total), \
              statements_applied = VALUES(statements_applied), applied_sha256 = VALUES(applied_sha256), \
              statement_hashes = VALUES(statement_hashes), error = VALUES(error), \
              duration_ms = VALUES(duration_ms), updated_at = VALUES(updated_at)",
-            self.journal
-        );
-        let hashes: Value = if keep_hashes {
-            hasher.shorts().into()
-        } else {
-            Value::NULL
-        };
-        let params: Vec<Value> = vec![
-            m.id.into(),
-            m.sha256.as_str().into(),
-            direction.as_str().into(),
-            state.as_str().into(),
-            (total as u64).into(),
-            (hasher.count() as u64).into(),
-            hasher.digest().into(),
-            hashes,
-            error.into(),
-            duration_ms.into(),
-        ];
-        self.conn.exec_drop(sql, params)
+            self.journal,
+            literal(m.id),
+            hex_only(&m.sha256),
+            direction.as_str(),
+            state.as_str(),
+            hasher.count(),
+            hasher.digest(),
+            if keep_hashes {
+                literal(hasher.shorts())
+            } else {
+                "NULL".into()
+            },
+            error.map(literal).unwrap_or_else(|| "NULL".into()),
+            duration_ms
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "NULL".into()),
+        )
     }
 
-    fn write_history(
-        &mut self,
-        m: &Migration<'_>,
-        direction: Direction,
-    ) -> Result<(), mysql::Error> {
+    fn history_sql(&self, m: &Migration<'_>, direction: Direction) -> String {
         match direction {
-            Direction::Up => self.conn.exec_drop(
-                format!(
-                    "INSERT INTO {} (id, applied_at) VALUES (?, UTC_TIMESTAMP())",
-                    self.history
-                ),
-                (m.id,),
+            Direction::Up => format!(
+                "INSERT INTO {} (id, applied_at) VALUES ({}, UTC_TIMESTAMP())",
+                self.history,
+                literal(m.id)
             ),
-            Direction::Down => self.conn.exec_drop(
-                format!("DELETE FROM {} WHERE id = ?", self.history),
-                (m.id,),
-            ),
+            Direction::Down => format!("DELETE FROM {} WHERE id = {}", self.history, literal(m.id)),
         }
     }
 
@@ -658,10 +678,10 @@ impl Database {
                 let commits = !tx || may_commit(&s.sql);
                 let pre = if !commits && !in_tx {
                     in_tx = true;
-                    self.conn.query_drop("START TRANSACTION")
+                    exec_all(&mut self.conn, "START TRANSACTION")
                 } else if commits && in_tx && i > journaled {
                     // Pending data statements commit with this one: record them with them.
-                    self.write_journal(
+                    let j = self.journal_sql(
                         m,
                         step.direction,
                         JournalState::Running,
@@ -670,11 +690,12 @@ impl Database {
                         true,
                         None,
                         None,
-                    )
+                    );
+                    exec_all(&mut self.conn, &j)
                 } else {
                     Ok(())
                 };
-                let result = pre.and_then(|_| self.conn.query_drop(s.sql.as_ref()));
+                let result = pre.and_then(|_| exec_all(&mut self.conn, &s.sql));
                 if let Err(e) = result {
                     return Err(self.record_failure(
                         m,
@@ -692,8 +713,8 @@ impl Database {
                     in_tx = false;
                     journaled = i + 1;
                     // The last statement's progress is written with the history row below.
-                    if i + 1 < total
-                        && let Err(e) = self.write_journal(
+                    if i + 1 < total {
+                        let mut batch = self.journal_sql(
                             m,
                             step.direction,
                             JournalState::Running,
@@ -702,29 +723,35 @@ impl Database {
                             true,
                             None,
                             None,
-                        )
-                    {
-                        return Err(self.record_failure(
-                            m,
-                            step.direction,
-                            stmts,
-                            total,
-                            i + 1,
-                            &e,
-                            false,
-                            &fail,
-                        ));
+                        );
+                        // Open the next data statement's transaction in the same round trip.
+                        if tx && !may_commit(&stmts[i + 1].sql) {
+                            batch.push_str("; START TRANSACTION");
+                            in_tx = true;
+                        }
+                        if let Err(e) = exec_all(&mut self.conn, &batch) {
+                            return Err(self.record_failure(
+                                m,
+                                step.direction,
+                                stmts,
+                                total,
+                                i + 1,
+                                &e,
+                                in_tx,
+                                &fail,
+                            ));
+                        }
                     }
                 }
             }
         }
         let duration_ms = started.elapsed().as_millis() as u64;
-        let finish = (|| {
-            if !in_tx {
-                self.conn.query_drop("START TRANSACTION")?;
-            }
-            self.write_history(m, step.direction)?;
-            self.write_journal(
+        // History row, journal row and COMMIT: one round trip.
+        let finish = format!(
+            "{}{}; {}; COMMIT",
+            if in_tx { "" } else { "START TRANSACTION; " },
+            self.history_sql(m, step.direction),
+            self.journal_sql(
                 m,
                 step.direction,
                 final_state,
@@ -733,9 +760,9 @@ impl Database {
                 false,
                 None,
                 Some(duration_ms),
-            )?;
-            self.conn.query_drop("COMMIT")
-        })();
+            )
+        );
+        let finish = exec_all(&mut self.conn, &finish);
         if let Err(e) = finish {
             return Err(self.record_failure(m, step.direction, stmts, total, 0, &e, true, &fail));
         }
@@ -774,7 +801,7 @@ impl Database {
         if connection_lost(e) {
             return fail(statement, e, None);
         }
-        if in_tx && let Err(re) = self.conn.query_drop("ROLLBACK") {
+        if in_tx && let Err(re) = exec_all(&mut self.conn, "ROLLBACK") {
             return fail(statement, &re, None);
         }
         // The journal row commits exactly with the data, so it is the truth now.
@@ -790,7 +817,7 @@ impl Database {
             hasher.push(&s.sql);
         }
         let message = fail(statement, e, Some(committed)).to_string();
-        let _ = self.write_journal(
+        let j = self.journal_sql(
             m,
             direction,
             JournalState::Failed,
@@ -800,6 +827,7 @@ impl Database {
             Some(&message),
             None,
         );
+        let _ = exec_all(&mut self.conn, &j);
         fail(statement, e, Some(committed))
     }
 
