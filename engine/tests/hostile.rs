@@ -1082,3 +1082,30 @@ fn single_byte_flips_never_panic() {
         }
     }
 }
+
+#[test]
+fn python_more_than_65535_entries_uses_zip64_count() {
+    let script = r#"
+import io, sys, zipfile
+out = io.BytesIO()
+with zipfile.ZipFile(out, "w") as z:
+    for i in range(70000):
+        z.writestr("a/%d" % i, b"")
+    z.writestr("migrations/1_a.sql", b"SELECT 1;\n")
+sys.stdout.buffer.write(out.getvalue())
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("python3 is needed for this test");
+    assert!(out.status.success());
+    let bytes = out.stdout;
+    let archive = Archive::new(&bytes).unwrap();
+    assert_eq!(archive.directory().entries, 70_001);
+    assert!(archive.directory().zip64.is_some());
+    assert_eq!(
+        read(&bytes).unwrap(),
+        vec![("1_a.sql".to_owned(), b"SELECT 1;\n".to_vec())]
+    );
+}

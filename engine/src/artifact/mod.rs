@@ -54,6 +54,11 @@
 //!   decoder's fast path on small files); any output beyond the declared size, or a
 //!   stream ending short of it, is refused. One inflater per thread is reused.
 //! - **Names** must be UTF-8 for selected entries, whatever flag bit 11 says.
+//! - **Duplicates** are found by sorting the selected names once, after the walk; no set
+//!   of all names is built.
+//! - **Memory.** The walk allocates one vector of 16-byte spans (capacity from the entry
+//!   count only after it is checked against the central-directory size, so at most the
+//!   file size / 46 entries) and candidate lists capped at `max_files`; nothing per entry.
 //! - **Order.** [`Archive::select`] returns entries in central-directory order.
 
 pub mod central;
