@@ -441,6 +441,34 @@ fn ddl_failure_after_ddl_is_journaled_and_resumable() {
 }
 
 #[test]
+fn data_committed_by_a_failing_ddls_implicit_commit_is_journaled() {
+    let mut t = TestDb::new("implicit");
+    t.admin
+        .query_drop("CREATE TABLE t (id int primary key)")
+        .unwrap();
+    t.admin.query_drop("CREATE TABLE taken (id int)").unwrap();
+    // MySQL commits the INSERT before it runs the CREATE, which then fails: the journal
+    // row written inside that transaction commits with the INSERT and says so.
+    let files = Files::new(&[(
+        "1_imp.sql",
+        "-- +migrate Up\nINSERT INTO t VALUES (1);\nCREATE TABLE taken (id int);\nINSERT INTO t VALUES (2);\n-- +migrate Down\n",
+    )]);
+    let mut db = t.connect();
+    let err = run(&mut db, &files, opts(Command::Up)).unwrap_err();
+    let DbError::Migration(f) = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        (f.statement, f.code, f.committed),
+        (2, Some(1050), Some(1)),
+        "{err}"
+    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM t"), 1);
+    let j = t.journal("1_imp.sql").unwrap();
+    assert_eq!((j.0.as_str(), j.2), ("failed", 1));
+}
+
+#[test]
 fn resume_refused_when_a_committed_statement_changed() {
     let mut t = TestDb::new("resumechg");
     let broken = "-- +migrate Up\nCREATE TABLE a (id int);\nCREATE TABLE b (id int,);\n-- +migrate Down\nDROP TABLE b;\nDROP TABLE a;\n";
