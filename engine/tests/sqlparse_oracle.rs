@@ -86,7 +86,7 @@ const LINES: &[&str] = &[
 fn generate(rng: &mut Rng) -> String {
     let n = 1 + rng.next() % 14;
     let mut out = String::new();
-    let crlf = rng.next() % 5 == 0;
+    let crlf = rng.next().is_multiple_of(5);
     for _ in 0..n {
         out.push_str(rng.pick(LINES));
         out.push_str(if crlf { "\r\n" } else { "\n" });
