@@ -314,7 +314,7 @@ mod tests {
     #[test]
     fn record_found_in_every_alignment() {
         for pad in 0..20 {
-            let mut v = eocd(0, 0, 0, &vec![b'x'; pad]);
+            let v = eocd(0, 0, 0, &vec![b'x'; pad]);
             assert_eq!(locate(&v).unwrap().eocd, 0, "{pad}");
             let mut w = vec![0u8; pad];
             w.extend(eocd(0, 0, pad as u32, b""));
