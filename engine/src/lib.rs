@@ -8,10 +8,10 @@
 #![warn(missing_docs)]
 
 pub mod artifact;
-#[cfg(feature = "s3")]
-pub mod fetch;
 #[cfg(feature = "mysql")]
 pub mod db;
+#[cfg(feature = "s3")]
+pub mod fetch;
 pub mod mapped;
 pub mod migration;
 pub mod plan;
