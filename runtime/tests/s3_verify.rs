@@ -82,6 +82,12 @@ fn json(out: &Output) -> serde_json::Value {
 fn verify_reads_an_s3_artifact_like_the_local_file() {
     let zip = artifact();
     let bucket = "lm-cli-verify";
+    // A fresh key per run: a long-lived local S3 server may hold state from earlier runs.
+    let key = format!(
+        "pipeline/{}-{}/source.zip",
+        std::process::id(),
+        std::time::UNIX_EPOCH.elapsed().unwrap().as_nanos()
+    );
     let status = s3_request("PUT", &format!("/{bucket}"), b"");
     assert!(
         status == 200 || status == 409,
@@ -89,11 +95,11 @@ fn verify_reads_an_s3_artifact_like_the_local_file() {
     );
     let status = s3_request(
         "PUT",
-        &format!("/{bucket}/pipeline/source.zip"),
+        &format!("/{bucket}/{key}"),
         &std::fs::read(&zip).unwrap(),
     );
     assert_eq!(status, 200, "upload");
-    let url = format!("s3://{bucket}/pipeline/source.zip");
+    let url = format!("s3://{bucket}/{key}");
 
     let local = cli(&["verify", "--json", "--source", zip.to_str().unwrap()]);
     assert!(local.status.success(), "{local:?}");
