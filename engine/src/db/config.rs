@@ -47,6 +47,9 @@ pub struct ConnConfig {
     pub read_timeout: Option<Duration>,
     /// Socket write timeout.
     pub write_timeout: Option<Duration>,
+    /// Allow the `mysql_clear_password` authentication plugin, which RDS IAM tokens need
+    /// (go-sql-driver's `allowCleartextPasswords=true`). Use it only with TLS on.
+    pub cleartext_password: bool,
 }
 
 /// A connection string or setting that cannot be used. Never holds the password.
@@ -85,6 +88,7 @@ impl Default for ConnConfig {
             connect_timeout: Duration::from_secs(10),
             read_timeout: None,
             write_timeout: Some(Duration::from_secs(60)),
+            cleartext_password: false,
         }
     }
 }
@@ -174,7 +178,8 @@ impl ConnConfig {
             .tcp_connect_timeout(Some(self.connect_timeout))
             .read_timeout(self.read_timeout)
             .write_timeout(self.write_timeout)
-            .tcp_nodelay(true);
+            .tcp_nodelay(true)
+            .enable_cleartext_plugin(self.cleartext_password);
         match self.tls {
             Tls::Off => {}
             Tls::Verify => {
@@ -213,6 +218,13 @@ impl ConnConfig {
                         ));
                     }
                     _ => return Err(bad("expected true, skip-verify or false")),
+                }
+            }
+            "allowCleartextPasswords" => {
+                self.cleartext_password = match value {
+                    "true" | "1" => true,
+                    "false" | "0" | "" => false,
+                    _ => return Err(bad("expected true or false")),
                 }
             }
             // MySQL client style.
@@ -454,6 +466,11 @@ mod tests {
         assert_eq!(c.database.as_deref(), Some("shop"));
         assert_eq!(c.tls, Tls::SkipVerify);
         assert_eq!(c.connect_timeout, Duration::from_secs(5));
+        assert!(!c.cleartext_password);
+        let c =
+            ConnConfig::parse("u:t@tcp(db:3306)/x?tls=true&allowCleartextPasswords=true").unwrap();
+        assert!(c.cleartext_password);
+        assert!(ConnConfig::parse("u@tcp(db:3306)/x?allowCleartextPasswords=maybe").is_err());
         let c = ConnConfig::parse("root@unix(/run/mysqld/mysqld.sock)/x").unwrap();
         assert_eq!(c.socket.as_deref(), Some("/run/mysqld/mysqld.sock"));
         let c = ConnConfig::parse("/only_db").unwrap();

@@ -320,7 +320,9 @@ fn run_blocking(
     };
     let mut conn = config.conn.clone();
     if let Some(token) = password {
+        // An RDS IAM token is sent as a cleartext password; TLS is forced on with it.
         conn.password = Some(token);
+        conn.cleartext_password = true;
     }
     let settings = Settings {
         table: config.table.clone(),
