@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::codepipeline_job::CodePipelineJobEvent;
+use aws_sdk_codepipeline::error::SdkError;
 use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
@@ -752,60 +753,48 @@ pub fn check(source: &Source, dir: &str, limits: &Limits) -> Result<(String, usi
 /// delivery of an event whose first run finished) is logged, not an error.
 pub async fn report(clients: &Clients, job_id: &str, outcome: &Outcome, request_id: &str) {
     let external = truncate(request_id, 1500);
+    // (already has a result, message) for any failure to send.
+    fn classify<E: std::error::Error + 'static, R: std::fmt::Debug>(
+        e: SdkError<E, R>,
+        invalid_state: impl Fn(&E) -> bool,
+    ) -> (bool, String) {
+        (
+            e.as_service_error().is_some_and(invalid_state),
+            aws_smithy_error_chain(&e),
+        )
+    }
+    let success = |summary: &str, percent: i32| {
+        clients
+            .codepipeline
+            .put_job_success_result()
+            .job_id(job_id)
+            .execution_details(
+                ExecutionDetails::builder()
+                    .summary(truncate(summary, SUMMARY_LIMIT))
+                    .external_execution_id(&external)
+                    .percent_complete(percent)
+                    .build(),
+            )
+    };
     let result = match outcome {
-        Outcome::Success { summary, variables } => {
-            let vars: HashMap<String, String> = variables.iter().cloned().collect();
-            clients
-                .codepipeline
-                .put_job_success_result()
-                .job_id(job_id)
-                .execution_details(
-                    ExecutionDetails::builder()
-                        .summary(truncate(summary, SUMMARY_LIMIT))
-                        .external_execution_id(&external)
-                        .percent_complete(100)
-                        .build(),
-                )
-                .set_output_variables(Some(vars))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    (
-                        e.as_service_error()
-                            .is_some_and(|s| s.is_invalid_job_state_exception()),
-                        aws_smithy_error_chain(&e),
-                    )
-                })
-        }
+        Outcome::Success { summary, variables } => success(summary, 100)
+            .set_output_variables(Some(variables.iter().cloned().collect::<HashMap<_, _>>()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(e, |s| s.is_invalid_job_state_exception())),
         Outcome::Continue {
             token,
             summary,
             percent,
         } => {
             let text = serde_json::to_string(token).unwrap_or_default();
-            clients
-                .codepipeline
-                .put_job_success_result()
-                .job_id(job_id)
+            success(summary, *percent)
                 .continuation_token(truncate(&text, TOKEN_LIMIT))
-                .execution_details(
-                    ExecutionDetails::builder()
-                        .summary(truncate(summary, SUMMARY_LIMIT))
-                        .external_execution_id(&external)
-                        .percent_complete(*percent)
-                        .build(),
-                )
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| {
-                    (
-                        e.as_service_error()
-                            .is_some_and(|s| s.is_invalid_job_state_exception()),
-                        aws_smithy_error_chain(&e),
-                    )
-                })
+                .map_err(|e| classify(e, |s| s.is_invalid_job_state_exception()))
         }
         Outcome::Failure {
             configuration,
@@ -830,13 +819,7 @@ pub async fn report(clients: &Clients, job_id: &str, outcome: &Outcome, request_
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| {
-                        (
-                            e.as_service_error()
-                                .is_some_and(|s| s.is_invalid_job_state_exception()),
-                            aws_smithy_error_chain(&e),
-                        )
-                    }),
+                    .map_err(|e| classify(e, |s| s.is_invalid_job_state_exception())),
             }
         }
     };
