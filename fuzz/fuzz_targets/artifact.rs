@@ -21,7 +21,11 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(entries.len() <= limits.max_files);
     for entry in &entries {
-        assert!(!entry.name.contains('/'), "selected name {:?} has a slash", entry.name);
+        assert!(
+            !entry.name.contains('/'),
+            "selected name {:?} has a slash",
+            entry.name
+        );
         assert!(entry.path.ends_with(entry.name));
         if let Ok(file) = archive.read(entry, &limits) {
             assert_eq!(file.name, entry.name);
