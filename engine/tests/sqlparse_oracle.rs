@@ -81,6 +81,15 @@ const LINES: &[&str] = &[
     "x;--y",
     "abc\u{a0};",
     "\u{3000}SELECT 4;\u{3000}",
+    "SELECT 5;\u{b}",
+    "a --b;",
+    "SELECT 7; --",
+    "--;",
+    "\u{b}--x;",
+    "a;\u{c}",
+    // DELIMITER lines are our extension (sql-migrate sees an unterminated statement):
+    // only the non-command form is shared.
+    "DELIMITER;",
 ];
 
 fn generate(rng: &mut Rng) -> String {

@@ -153,8 +153,10 @@ impl<'a> Pending<'a> {
             .unwrap_or(&self.src[self.start..self.end])
     }
 
+    /// Only whitespace so far. `first_line` is set by the first line with anything else,
+    /// so this is O(1): re-trimming the text per line made blank runs quadratic.
     fn is_blank(&self) -> bool {
-        self.text().trim().is_empty()
+        self.first_line.is_none()
     }
 
     /// Appends `line` plus `\n`. `at..next` is the line's span in the source including
@@ -205,6 +207,15 @@ impl<'a> Pending<'a> {
 /// Whether sql-migrate sees `line` as ending a statement: its last word before the first
 /// word starting with `--` ends with `;`.
 fn ends_with_semicolon(line: &str) -> bool {
+    if line.is_ascii() {
+        ends_with_semicolon_ascii(line.as_bytes())
+    } else {
+        ends_with_semicolon_words(line)
+    }
+}
+
+/// The rule as stated, over Unicode whitespace (Go's `strings.Fields`).
+fn ends_with_semicolon_words(line: &str) -> bool {
     let mut last = "";
     for word in line.split_whitespace() {
         if word.starts_with("--") {
@@ -213,6 +224,16 @@ fn ends_with_semicolon(line: &str) -> bool {
         last = word;
     }
     last.ends_with(';')
+}
+
+/// The same rule over ASCII bytes without splitting: cut at the first `--` that starts a
+/// word, then look at the last non-space byte. Go's ASCII whitespace includes `\x0b`.
+fn ends_with_semicolon_ascii(b: &[u8]) -> bool {
+    let space = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r');
+    let end = (0..b.len().saturating_sub(1))
+        .find(|&i| b[i] == b'-' && b[i + 1] == b'-' && (i == 0 || space(b[i - 1])))
+        .unwrap_or(b.len());
+    b[..end].iter().rev().find(|&&c| !space(c)) == Some(&b';')
 }
 
 /// Parses one migration file. `id` is the file's base name, `origin` names it in errors.
@@ -387,9 +408,14 @@ pub fn parse<'a>(
 
 /// `DELIMITER` (any case) as the first word of the line.
 fn is_delimiter_command(line: &str) -> bool {
-    line.split_whitespace()
-        .next()
-        .is_some_and(|w| w.eq_ignore_ascii_case("delimiter"))
+    let word = line.trim_start().as_bytes();
+    // The word is ASCII, so byte 9 (if any) starts a character.
+    word.len() >= 9
+        && word[..9].eq_ignore_ascii_case(b"delimiter")
+        && line.trim_start()[9..]
+            .chars()
+            .next()
+            .is_none_or(char::is_whitespace)
 }
 
 /// Ids must fit `gorp_migrations.id`: `varchar(255)` in MySQL's 3-byte `utf8`.
@@ -606,5 +632,40 @@ mod tests {
     fn last_line_without_newline() {
         let m = ok("-- +migrate Up\nSELECT 1;");
         assert_eq!(texts(&m.up), ["SELECT 1;\n"]);
+    }
+
+    #[test]
+    fn semicolon_rule_fast_path_matches_the_word_rule() {
+        // Every string of up to 6 bytes over the alphabet that matters.
+        let alphabet = [b' ', b'\t', b'\x0b', b'-', b';', b'a'];
+        let mut line = Vec::new();
+        fn walk(line: &mut Vec<u8>, alphabet: &[u8], depth: usize, checked: &mut usize) {
+            let s = std::str::from_utf8(line).unwrap();
+            assert_eq!(
+                ends_with_semicolon_ascii(line),
+                ends_with_semicolon_words(s),
+                "{s:?}"
+            );
+            *checked += 1;
+            if depth > 0 {
+                for &c in alphabet {
+                    line.push(c);
+                    walk(line, alphabet, depth - 1, checked);
+                    line.pop();
+                }
+            }
+        }
+        let mut checked = 0;
+        walk(&mut line, &alphabet, 6, &mut checked);
+        assert_eq!(checked, (0..=6).map(|k| 6usize.pow(k)).sum::<usize>());
+    }
+
+    #[test]
+    fn long_blank_runs_parse_in_linear_time() {
+        // 2 MB of blank lines inside a section: quadratic re-trimming took minutes.
+        let src = format!("-- +migrate Up\n{}SELECT 1;\n", "\n".repeat(2_000_000));
+        let m = ok(&src);
+        assert_eq!(m.up.statements.len(), 1);
+        assert_eq!(m.up.statements[0].line, 2_000_002);
     }
 }
