@@ -13,7 +13,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::migration::order::{compare, version_of};
-use crate::migration::{Migration, Statement, hex};
+use crate::migration::{Migration, MigrationError, Statement, hex};
 
 /// Which way a migration runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -378,6 +378,13 @@ pub enum PlanError {
         /// Statements committed.
         applied: usize,
     },
+    /// A migration the plan would run was not parsed (see [`parse_needed`]); a bug in
+    /// the caller, refused rather than run as empty.
+    #[error("migration {id} was not parsed before planning (a bug in lambda-migrate)")]
+    NotParsed {
+        /// The migration id.
+        id: String,
+    },
 }
 
 fn list(ids: &[String]) -> String {
@@ -418,6 +425,38 @@ fn section<'m, 'a>(m: &'m Migration<'a>, d: Direction) -> &'m [Statement<'a>] {
         Direction::Up => &m.up.statements,
         Direction::Down => &m.down.statements,
     }
+}
+
+/// Parses the statements a run of `command` may use (`None`: `status`). For `up`, `skip`
+/// and `status`, files applied with a recorded checksum they still match are left
+/// unparsed: they parsed when they were applied or adopted, and those commands never use
+/// their statements. `down` and `redo` parse everything.
+pub fn parse_needed(
+    migrations: &mut [Migration<'_>],
+    history: &[HistoryRow],
+    journal: &[JournalRow],
+    command: Option<Command>,
+) -> Result<(), MigrationError> {
+    let lazy = matches!(command, None | Some(Command::Up | Command::Skip));
+    let vouched: HashMap<&str, &str> = if lazy {
+        let applied: HashSet<&str> = history.iter().map(|h| h.id.as_str()).collect();
+        journal
+            .iter()
+            .filter(|j| j.state.vouches_for_checksum() && applied.contains(j.id.as_str()))
+            .filter_map(|j| Some((j.id.as_str(), j.sha256.as_deref()?)))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    for m in migrations.iter_mut() {
+        let unchanged = vouched
+            .get(m.id)
+            .is_some_and(|sha| sha.eq_ignore_ascii_case(&m.sha256));
+        if !unchanged {
+            m.parse()?;
+        }
+    }
+    Ok(())
 }
 
 /// Decides what a run does. Pure: `migrations` must be in apply order (as
@@ -469,7 +508,7 @@ pub fn plan(
                 applied: p.row.statements_applied,
             });
         };
-        let stmts = section(&migrations[index], p.row.direction);
+        let stmts = section(parsed(&migrations[index])?, p.row.direction);
         if !opts.resume || wanted != Some(p.row.direction) {
             return Err(PlanError::Partial {
                 id: p.row.id.clone(),
@@ -559,12 +598,23 @@ pub fn plan(
         }
     }
 
+    for i in steps.iter().map(|s| s.index).chain(adopt.iter().copied()) {
+        parsed(&migrations[i])?;
+    }
     Ok(Plan {
         steps,
         adopt,
         drift,
         unknown: unknown.iter().map(|s| s.to_string()).collect(),
     })
+}
+
+fn parsed<'m, 'a>(m: &'m Migration<'a>) -> Result<&'m Migration<'a>, PlanError> {
+    if m.parsed {
+        Ok(m)
+    } else {
+        Err(PlanError::NotParsed { id: m.id.into() })
+    }
 }
 
 /// sql-migrate sorts ids whose digits overflow as if they had no version; planning only
@@ -797,6 +847,8 @@ mod tests {
             origin: id,
             version: version_of(id).unwrap(),
             sha256: format!("sha-of-{id}"),
+            bytes: b"",
+            parsed: true,
             up: Section {
                 statements: up
                     .iter()
@@ -1281,5 +1333,58 @@ mod tests {
         }
         assert_eq!(JournalState::parse("bogus"), None);
         assert_eq!(Direction::parse("up"), Some(Direction::Up));
+    }
+
+    #[test]
+    fn up_parses_only_what_is_not_applied_unchanged() {
+        const FILE: &[u8] =
+            b"-- +migrate Up\nCREATE TABLE t (a int);\n-- +migrate Down\nDROP TABLE t;\n";
+        const CHANGED: &[u8] =
+            b"-- +migrate Up\nCREATE TABLE t (b int);\n-- +migrate Down\nDROP TABLE t;\n";
+        let files: [(&str, &[u8]); 4] = [
+            ("1_same.sql", FILE),
+            ("2_changed.sql", CHANGED),
+            ("3_unrecorded.sql", FILE),
+            ("4_new.sql", FILE),
+        ];
+        let scan = || crate::migration::scan(files.iter().map(|(id, b)| (*id, *id, *b))).unwrap();
+        let mut ms = scan();
+        assert!(ms.iter().all(|m| !m.parsed && m.up.statements.is_empty()));
+        let history = hist(&["1_same.sql", "2_changed.sql", "3_unrecorded.sql"]);
+        let recorded = crate::migration::checksum(FILE);
+        let journal: Vec<JournalRow> = ["1_same.sql", "2_changed.sql"]
+            .iter()
+            .map(|id| JournalRow {
+                sha256: Some(recorded.clone()),
+                ..applied_row(&mig(id, &[]))
+            })
+            .collect();
+        let parsed = |ms: &[Migration<'_>]| ms.iter().map(|m| m.parsed).collect::<Vec<_>>();
+
+        parse_needed(&mut ms, &history, &journal, Some(Command::Up)).unwrap();
+        // Only the file applied with a checksum it still matches is skipped.
+        assert_eq!(parsed(&ms), [false, true, true, true]);
+        assert_eq!(ms[3].up.statements.len(), 1);
+        let mut o = Options::new(Command::Up);
+        o.allow_drift = true;
+        let p = plan(&ms, &history, &journal, &o).unwrap();
+        assert_eq!(p.steps.len(), 1);
+        assert_eq!(p.adopt, [2]);
+
+        // `down` needs the statements of everything applied.
+        let mut ms = scan();
+        parse_needed(&mut ms, &history, &journal, Some(Command::Down)).unwrap();
+        assert_eq!(parsed(&ms), [true; 4]);
+    }
+
+    #[test]
+    fn planning_refuses_unparsed_migrations_it_would_run() {
+        let mut ms = set(&["1_a.sql", "2_b.sql"]);
+        ms[1].parsed = false;
+        let err = plan(&ms, &[], &[], &Options::new(Command::Up)).unwrap_err();
+        assert!(
+            matches!(err, PlanError::NotParsed { ref id } if id == "2_b.sql"),
+            "{err}"
+        );
     }
 }

@@ -94,8 +94,9 @@ impl Files {
         )
     }
 
+    /// Scanned, not parsed: runs parse what they need, as the binaries do.
     fn load(&self) -> Vec<Migration<'_>> {
-        migration::load(
+        migration::scan(
             self.0
                 .iter()
                 .map(|(id, text)| (id.as_str(), id.as_str(), text.as_bytes())),
@@ -122,13 +123,14 @@ fn opts(command: Command) -> Options {
 }
 
 fn run(db: &mut Database, files: &Files, o: Options) -> Result<Vec<String>, DbError> {
-    let ms = files.load();
-    db.run(&ms, &o, Duration::from_secs(5), |_| {}).map(|r| {
-        r.steps
-            .iter()
-            .map(|s| format!("{} {}", s.state, s.id))
-            .collect()
-    })
+    let mut ms = files.load();
+    db.run(&mut ms, &o, Duration::from_secs(5), |_| {})
+        .map(|r| {
+            r.steps
+                .iter()
+                .map(|s| format!("{} {}", s.state, s.id))
+                .collect()
+        })
 }
 
 #[test]
@@ -243,9 +245,9 @@ fn catch_up_applies_older_unapplied() {
     run(&mut db, &files, opts(Command::Up)).unwrap();
     // A branch merged an older migration.
     files.set("2_b.sql", &table("b"));
-    let ms = files.load();
+    let mut ms = files.load();
     let report = db
-        .run(&ms, &opts(Command::Up), Duration::from_secs(5), |_| {})
+        .run(&mut ms, &opts(Command::Up), Duration::from_secs(5), |_| {})
         .unwrap();
     assert_eq!(report.steps.len(), 1);
     assert_eq!(report.steps[0].id, "2_b.sql");
@@ -294,8 +296,8 @@ fn drift_refused_before_anything_is_applied() {
     assert!(!t.table_exists("b"));
     let mut o = opts(Command::Up);
     o.allow_drift = true;
-    let ms = files.load();
-    let r = db.run(&ms, &o, Duration::from_secs(5), |_| {}).unwrap();
+    let mut ms = files.load();
+    let r = db.run(&mut ms, &o, Duration::from_secs(5), |_| {}).unwrap();
     assert_eq!(r.drift.len(), 1);
     assert_eq!(r.drift[0].id, "1_a.sql");
     assert_eq!(r.steps.len(), 1);
@@ -314,16 +316,16 @@ fn checksums_adopted_from_sql_migrate_rows() {
         .query_drop("INSERT INTO gorp_migrations VALUES ('1_a.sql', UTC_TIMESTAMP())")
         .unwrap();
     let mut db = t.connect();
-    let ms = files.load();
+    let mut ms = files.load();
     let r = db
-        .run(&ms, &opts(Command::Up), Duration::from_secs(5), |_| {})
+        .run(&mut ms, &opts(Command::Up), Duration::from_secs(5), |_| {})
         .unwrap();
     assert_eq!(r.adopted, ["1_a.sql"]);
     assert_eq!(r.steps.len(), 1);
     assert_eq!(t.journal("1_a.sql").unwrap().0, "adopted");
     // Adopted once: the next run finds nothing to adopt and verifies the checksum.
     let r = db
-        .run(&ms, &opts(Command::Up), Duration::from_secs(5), |_| {})
+        .run(&mut ms, &opts(Command::Up), Duration::from_secs(5), |_| {})
         .unwrap();
     assert!(r.adopted.is_empty() && r.steps.is_empty());
 }
@@ -425,8 +427,8 @@ fn ddl_failure_after_ddl_is_journaled_and_resumable() {
     files.set("1_x.sql", &broken.replace("(id int,)", "(id int)"));
     let mut o = opts(Command::Up);
     o.resume = true;
-    let ms = files.load();
-    let r = db.run(&ms, &o, Duration::from_secs(5), |_| {}).unwrap();
+    let mut ms = files.load();
+    let r = db.run(&mut ms, &o, Duration::from_secs(5), |_| {}).unwrap();
     assert_eq!(r.steps[0].resumed_from, 1);
     assert_eq!(r.steps[0].statements, 3);
     assert_eq!(r.steps.len(), 2);
@@ -491,7 +493,8 @@ fn resume_refused_when_a_committed_statement_changed() {
         "{err}"
     );
     // resolve records the manual fix, journaled; then up carries on.
-    let ms = files.load();
+    let mut ms = files.load();
+    ms.iter_mut().for_each(|m| m.parse().unwrap());
     db.resolve(
         "1_x.sql",
         ms.iter().find(|m| m.id == "1_x.sql"),
@@ -553,9 +556,14 @@ fn lock_not_obtained_while_held() {
         .unwrap()
         .unwrap();
     assert_eq!(got, Some(1));
-    let ms = files.load();
+    let mut ms = files.load();
     let err = db
-        .run(&ms, &opts(Command::Up), Duration::from_millis(300), |_| {})
+        .run(
+            &mut ms,
+            &opts(Command::Up),
+            Duration::from_millis(300),
+            |_| {},
+        )
         .unwrap_err();
     assert!(matches!(err, DbError::LockTimeout { .. }), "{err}");
     assert!(!t.table_exists("a"));
@@ -579,8 +587,8 @@ fn custom_table_name() {
         ..Settings::default()
     };
     let mut db = Database::connect(&t.cfg, &settings).unwrap();
-    let ms = files.load();
-    db.run(&ms, &opts(Command::Up), Duration::from_secs(5), |_| {})
+    let mut ms = files.load();
+    db.run(&mut ms, &opts(Command::Up), Duration::from_secs(5), |_| {})
         .unwrap();
     assert_eq!(t.count("SELECT COUNT(*) FROM schema_history"), 1);
     assert_eq!(t.count("SELECT COUNT(*) FROM schema_history_journal"), 1);

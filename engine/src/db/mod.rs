@@ -42,7 +42,7 @@ use mysql::{Conn, Value};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::migration::{Migration, Statement, hex};
+use crate::migration::{Migration, MigrationError, Statement, hex};
 use crate::plan::{
     self, Action, Direction, Drift, HistoryRow, JournalRow, JournalState, Options, Plan, PlanError,
     StatementHasher,
@@ -121,6 +121,9 @@ pub enum DbError {
     /// Planning refused; nothing was changed.
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// A migration file the run needs does not parse; nothing was changed.
+    #[error(transparent)]
+    Parse(#[from] MigrationError),
     /// A migration failed.
     #[error(transparent)]
     Migration(Box<MigrationFailure>),
@@ -864,11 +867,12 @@ impl Database {
         Ok(report)
     }
 
-    /// Locks, reads, plans and executes: a whole `up`/`down`/`redo`/`skip`. The lock is
-    /// released when this returns, whatever happened.
+    /// Locks, reads, parses what the run needs ([`plan::parse_needed`]), plans and
+    /// executes: a whole `up`/`down`/`redo`/`skip`. The lock is released when this
+    /// returns, whatever happened.
     pub fn run(
         &mut self,
-        migrations: &[Migration<'_>],
+        migrations: &mut [Migration<'_>],
         opts: &Options,
         lock_timeout: Duration,
         progress: impl FnMut(&StepReport),
@@ -876,6 +880,7 @@ impl Database {
         self.lock(lock_timeout)?;
         let result = (|| {
             let (history, journal) = self.read_state(true)?;
+            plan::parse_needed(migrations, &history, &journal, Some(opts.command))?;
             let plan = plan::plan(migrations, &history, &journal, opts)?;
             self.execute(migrations, &plan, progress)
         })();

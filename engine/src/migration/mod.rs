@@ -22,6 +22,11 @@ pub struct Migration<'a> {
     pub version: Option<i64>,
     /// SHA-256 of the file with every CRLF replaced by LF, lowercase hex.
     pub sha256: String,
+    /// The file's bytes.
+    pub bytes: &'a [u8],
+    /// Whether `up` and `down` hold the file's statements. [`scan`] leaves them empty
+    /// until [`Migration::parse`]: a run need not parse files already applied unchanged.
+    pub parsed: bool,
     /// The `-- +migrate Up` section.
     pub up: Section<'a>,
     /// The `-- +migrate Down` section.
@@ -77,14 +82,35 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
+impl<'a> Migration<'a> {
+    /// Parses the statements into `up` and `down`, once.
+    pub fn parse(&mut self) -> Result<(), MigrationError> {
+        if !self.parsed {
+            (self.up, self.down) = parse::sections(self.origin, self.bytes)?;
+            self.parsed = true;
+        }
+        Ok(())
+    }
+}
+
 /// Parses every file and sorts the result in sql-migrate's apply order.
 pub fn load<'a>(
     files: impl IntoIterator<Item = (&'a str, &'a str, &'a [u8])>,
 ) -> Result<Vec<Migration<'a>>, MigrationError> {
-    let mut out = Vec::new();
-    for (id, origin, bytes) in files {
-        out.push(parse::parse(id, origin, bytes)?);
-    }
+    let mut out = scan(files)?;
+    out.iter_mut().try_for_each(Migration::parse)?;
+    Ok(out)
+}
+
+/// Checks every file's id and checksums it, in sql-migrate's apply order, without
+/// parsing statements: [`Migration::parse`] does that for the ones a run needs.
+pub fn scan<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a str, &'a [u8])>,
+) -> Result<Vec<Migration<'a>>, MigrationError> {
+    let mut out = files
+        .into_iter()
+        .map(|(id, origin, bytes)| parse::header(id, origin, bytes))
+        .collect::<Result<Vec<_>, _>>()?;
     sort(&mut out);
     Ok(out)
 }

@@ -242,14 +242,48 @@ pub fn parse<'a>(
     origin: &'a str,
     bytes: &'a [u8],
 ) -> Result<Migration<'a>, MigrationError> {
+    let mut m = header(id, origin, bytes)?;
+    m.parse()?;
+    Ok(m)
+}
+
+/// Checks `id` and computes the version and checksum, leaving the statements unparsed
+/// (see [`Migration::parse`]).
+pub fn header<'a>(
+    id: &'a str,
+    origin: &'a str,
+    bytes: &'a [u8],
+) -> Result<Migration<'a>, MigrationError> {
+    let err = |kind| MigrationError {
+        origin: origin.to_owned(),
+        line: None,
+        kind,
+    };
+    check_id(id).map_err(err)?;
+    let version =
+        version_of(id).map_err(|()| err(ParseErrorKind::VersionTooLarge(id.to_owned())))?;
+    Ok(Migration {
+        id,
+        origin,
+        version,
+        sha256: checksum(bytes),
+        bytes,
+        parsed: false,
+        up: Section::default(),
+        down: Section::default(),
+    })
+}
+
+/// Parses the statements of `bytes` into its Up and Down sections.
+pub(super) fn sections<'a>(
+    origin: &str,
+    bytes: &'a [u8],
+) -> Result<(Section<'a>, Section<'a>), MigrationError> {
     let err = |line: Option<usize>, kind| MigrationError {
         origin: origin.to_owned(),
         line,
         kind,
     };
-    check_id(id).map_err(|kind| err(None, kind))?;
-    let version =
-        version_of(id).map_err(|()| err(None, ParseErrorKind::VersionTooLarge(id.to_owned())))?;
     let src = std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()]
             .iter()
@@ -396,14 +430,7 @@ pub fn parse<'a>(
         ));
     }
 
-    Ok(Migration {
-        id,
-        origin,
-        version,
-        sha256: checksum(bytes),
-        up,
-        down,
-    })
+    Ok((up, down))
 }
 
 /// `DELIMITER` (any case) as the first word of the line.

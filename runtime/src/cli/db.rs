@@ -164,6 +164,7 @@ pub fn db_failure(e: DbError) -> Failure {
         | DbError::NoDatabase
         | DbError::BadJournal { .. }
         | DbError::Plan(_)
+        | DbError::Parse(_)
         | DbError::Resolve { .. } => Exit::BadInput,
     };
     Failure {

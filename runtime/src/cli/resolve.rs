@@ -4,7 +4,7 @@
 use clap::Args;
 
 use super::db::{DbArgs, db_failure};
-use super::verify::with_migrations;
+use super::verify::{migration_failure, with_migrations};
 use super::{Exit, Failure};
 
 /// Arguments of `resolve`.
@@ -27,9 +27,13 @@ pub struct ResolveArgs {
 /// Runs `resolve`.
 pub fn run(a: &ResolveArgs) -> Result<Exit, Failure> {
     let r = a.db.resolve()?;
-    with_migrations(&r.source, |_, migrations| {
+    with_migrations(&r.source, |source, migrations| {
         let mut db = r.connect()?;
-        let m = migrations.iter().find(|m| m.id == a.id);
+        let mut m = migrations.iter_mut().find(|m| m.id == a.id);
+        if let Some(m) = m.as_deref_mut() {
+            m.parse().map_err(|e| migration_failure(source, e))?;
+        }
+        let m = m.as_deref();
         db.resolve(&a.id, m, a.applied, r.settings.lock_timeout)
             .map_err(db_failure)?;
         let what = if a.applied { "applied" } else { "rolled back" };

@@ -6,7 +6,7 @@ use engine::plan::{self, StatusRow};
 use serde::Serialize;
 
 use super::db::{DbArgs, db_failure};
-use super::verify::with_migrations;
+use super::verify::{migration_failure, with_migrations};
 use super::{Exit, Failure};
 
 /// Arguments of `status`.
@@ -26,9 +26,11 @@ struct JsonStatus<'a> {
 /// Runs `status`.
 pub fn run(a: &StatusArgs) -> Result<Exit, Failure> {
     let r = a.db.resolve()?;
-    with_migrations(&r.source, |_, migrations| {
+    with_migrations(&r.source, |source, migrations| {
         let mut db = r.connect()?;
         let (history, journal) = db.read_state(false).map_err(db_failure)?;
+        plan::parse_needed(migrations, &history, &journal, None)
+            .map_err(|e| migration_failure(source, e))?;
         let rows = plan::status(migrations, &history, &journal);
         if a.db.json {
             let out = JsonStatus {

@@ -7,7 +7,7 @@ use engine::plan::{self, Command, Options};
 use serde::Serialize;
 
 use super::db::{DbArgs, db_failure};
-use super::verify::with_migrations;
+use super::verify::{migration_failure, with_migrations};
 use super::{Exit, Failure};
 
 /// Arguments of `up`.
@@ -180,12 +180,13 @@ fn run(
     opts.ignore_unknown = r.ignore_unknown;
     opts.allow_drift = args.allow_drift;
     let json = args.json;
-    with_migrations(&r.source, |_, migrations| {
+    with_migrations(&r.source, |source, migrations| {
         let mut db = r.connect()?;
         let result: Result<RunReport, DbError> = if dry_run {
             // No lock: nothing is written, and a dry run must not wait behind a real one.
             (|| {
                 let (history, journal) = db.read_state(false)?;
+                plan::parse_needed(migrations, &history, &journal, Some(opts.command))?;
                 let p = plan::plan(migrations, &history, &journal, &opts)?;
                 Ok(RunReport {
                     steps: p
@@ -260,7 +261,10 @@ fn run(
                     };
                     print_json(command, dry_run, &done, failure, Some(e.to_string()));
                 }
-                Err(db_failure(e))
+                Err(match e {
+                    DbError::Parse(e) => migration_failure(source, e),
+                    e => db_failure(e),
+                })
             }
         }
     })

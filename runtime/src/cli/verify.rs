@@ -1,7 +1,7 @@
 //! `lambda-migrate verify`: read, check and parse every migration without a database.
 
 use clap::Args;
-use engine::migration::{self, Migration};
+use engine::migration::{self, Migration, MigrationError};
 use engine::source::{Source, SourceFile};
 use serde::Serialize;
 
@@ -38,13 +38,14 @@ struct Row<'a> {
     down_notransaction: bool,
 }
 
-/// Opens and reads `args`' source, then parses and orders its migrations; failures are
-/// bad input. `with` gets the migrations. An S3 fetch's cost goes to stderr.
+/// Opens and reads `args`' source, then checks and orders its migrations without parsing
+/// their statements (see [`migration::scan`]); failures are bad input. `with` gets the
+/// migrations and parses what it needs. An S3 fetch's cost goes to stderr.
 pub fn with_migrations<T>(
     args: &SourceArgs,
-    with: impl FnOnce(&Source, &[Migration<'_>]) -> Result<T, Failure>,
+    with: impl FnOnce(&Source, &mut [Migration<'_>]) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
-    with_opened(args, |opened, migrations| {
+    with_files(args, false, |opened, migrations| {
         if let Some(fetch) = &opened.fetch {
             eprintln!("{}", fetch.human());
         }
@@ -52,10 +53,21 @@ pub fn with_migrations<T>(
     })
 }
 
-/// [`with_migrations`], handing `with` the opened source with its fetch cost.
-pub fn with_opened<T>(
+/// A migration file that does not parse, as bad input naming the artifact it is in.
+pub fn migration_failure(source: &Source, e: MigrationError) -> Failure {
+    match source {
+        // Inside an archive, the origin is the entry's path: say which archive.
+        Source::Zip { .. } => Failure::bad_input(format!("{}: {e}", source.display())),
+        Source::Dir { .. } => Failure::bad_input(e),
+    }
+}
+
+/// Opens `args`' source, reads and scans its files (and parses them all when `parse`),
+/// and hands `with` the migrations with the opened source and its fetch cost.
+fn with_files<T>(
     args: &SourceArgs,
-    with: impl FnOnce(&Opened, &[Migration<'_>]) -> Result<T, Failure>,
+    parse: bool,
+    with: impl FnOnce(&Opened, &mut [Migration<'_>]) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
     let limits = args.limits();
     let opened = open_source(args)?;
@@ -63,18 +75,20 @@ pub fn with_opened<T>(
     let files: Vec<SourceFile<'_>> = source
         .files(&args.dir, &limits)
         .map_err(Failure::bad_input)?;
-    let migrations = migration::load(files.iter().map(|f| (f.name, f.origin, f.data.as_ref())))
-        .map_err(|e| match source {
-            // Inside an archive, the origin is the entry's path: say which archive.
-            Source::Zip { .. } => Failure::bad_input(format!("{}: {e}", source.display())),
-            Source::Dir { .. } => Failure::bad_input(e),
-        })?;
-    with(&opened, &migrations)
+    let mut migrations = migration::scan(files.iter().map(|f| (f.name, f.origin, f.data.as_ref())))
+        .map_err(|e| migration_failure(source, e))?;
+    if parse {
+        migrations
+            .iter_mut()
+            .try_for_each(Migration::parse)
+            .map_err(|e| migration_failure(source, e))?;
+    }
+    with(&opened, &mut migrations)
 }
 
 /// Runs `verify`.
 pub fn run(args: &VerifyArgs) -> Result<Exit, Failure> {
-    with_opened(&args.source, |opened, migrations| {
+    with_files(&args.source, true, |opened, migrations| {
         let report = Report {
             source: opened.source.display(),
             fetch: opened.fetch.clone(),

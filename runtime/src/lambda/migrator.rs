@@ -293,8 +293,10 @@ fn run_blocking(
 ) -> Result<MigratorReport, MigratorError> {
     let limits = Limits::default();
     let files = source.files(dir, &limits)?;
-    let migrations = migration::load(files.iter().map(|f| (f.name, f.origin, f.data.as_ref())))
-        .map_err(|e| MigratorError::Migration(format!("{}: {e}", source.display())))?;
+    let bad = |e| MigratorError::Migration(format!("{}: {e}", source.display()));
+    // Statements are parsed after the database is read: files applied unchanged are not.
+    let mut migrations =
+        migration::scan(files.iter().map(|f| (f.name, f.origin, f.data.as_ref()))).map_err(bad)?;
     let digest = migration::digest(&migrations);
     if let Some(expected) = &event.expected_digest
         && *expected != digest
@@ -343,7 +345,7 @@ fn run_blocking(
                 _ => event.limit,
             };
             let run = db
-                .run(&migrations, &opts, config.lock_timeout, |step| {
+                .run(&mut migrations, &opts, config.lock_timeout, |step| {
                     info!(
                         id = %step.id,
                         statements = step.statements,
@@ -371,6 +373,8 @@ fn run_blocking(
             let mut opts = Options::new(Command::Up);
             opts.limit = event.limit;
             let (history, journal) = db.read_state(false).map_err(db_error)?;
+            plan::parse_needed(&mut migrations, &history, &journal, Some(opts.command))
+                .map_err(bad)?;
             let planned = plan::plan(&migrations, &history, &journal, &opts)
                 .map_err(|e| db_error(DbError::Plan(e)))?;
             report.pending = planned
@@ -382,6 +386,7 @@ fn run_blocking(
         }
         MigratorCommand::Status => {
             let (history, journal) = db.read_state(false).map_err(db_error)?;
+            plan::parse_needed(&mut migrations, &history, &journal, None).map_err(bad)?;
             let rows = plan::status(&migrations, &history, &journal);
             report.pending = rows
                 .iter()
@@ -429,6 +434,7 @@ fn db_error(e: DbError) -> MigratorError {
         DbError::NoDatabase => ErrorKind::Configuration,
         DbError::LockTimeout { .. } => ErrorKind::LockTimeout,
         DbError::Plan(_) => ErrorKind::Drift,
+        DbError::Parse(_) => ErrorKind::BadMigration,
         DbError::Migration(_) | DbError::Query { .. } => ErrorKind::Sql,
         DbError::BadJournal { .. } | DbError::Resolve { .. } => ErrorKind::Internal,
     };
