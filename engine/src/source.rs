@@ -148,9 +148,11 @@ fn read_dir(path: &Path, limits: &Limits) -> Result<Source, SourceError> {
         source,
     };
     let mut files = Vec::new();
+    // One read buffer for every file: most migrations are small, and reading into a
+    // fresh Vec costs a probe read or a stat per file.
+    let mut buf = vec![0u8; 64 * 1024];
     for entry in fs::read_dir(path).map_err(|e| io_err(path, e))? {
         let entry = entry.map_err(|e| io_err(path, e))?;
-        let file_path = entry.path();
         let name = entry.file_name();
         let Some(name) = name.to_str() else {
             return Err(SourceError::BadName {
@@ -161,9 +163,18 @@ fn read_dir(path: &Path, limits: &Limits) -> Result<Source, SourceError> {
         if !name.ends_with(".sql") {
             continue;
         }
-        // Follows symlinks, as sql-migrate's file source does; directories are skipped.
-        let meta = fs::metadata(&file_path).map_err(|e| io_err(&file_path, e))?;
-        if !meta.is_file() {
+        let file_path = entry.path();
+        // The entry's type comes with the listing; only symlinks need a stat. Symlinks
+        // are followed, as sql-migrate's file source does; directories are skipped.
+        let kind = entry.file_type().map_err(|e| io_err(&file_path, e))?;
+        let is_file = if kind.is_symlink() {
+            fs::metadata(&file_path)
+                .map_err(|e| io_err(&file_path, e))?
+                .is_file()
+        } else {
+            kind.is_file()
+        };
+        if !is_file {
             continue;
         }
         if files.len() >= limits.max_files {
@@ -172,25 +183,92 @@ fn read_dir(path: &Path, limits: &Limits) -> Result<Source, SourceError> {
                 limit: limits.max_files,
             });
         }
-        let too_large = || SourceError::TooLarge {
-            path: file_path.display().to_string(),
-            limit: limits.max_file_size,
-        };
-        if meta.len() > limits.max_file_size {
-            return Err(too_large());
-        }
-        let mut data = Vec::with_capacity(meta.len() as usize);
-        // Bounded read: the file may grow between stat and read.
-        fs::File::open(&file_path)
-            .and_then(|f| f.take(limits.max_file_size + 1).read_to_end(&mut data))
-            .map_err(|e| io_err(&file_path, e))?;
-        if data.len() as u64 > limits.max_file_size {
-            return Err(too_large());
-        }
+        let data = fs::File::open(&file_path)
+            .and_then(|f| read_bounded(f, limits.max_file_size, &mut buf))
+            .map_err(|e| io_err(&file_path, e))?
+            .ok_or_else(|| SourceError::TooLarge {
+                path: file_path.display().to_string(),
+                limit: limits.max_file_size,
+            })?;
         files.push((name.to_owned(), file_path.display().to_string(), data));
     }
     Ok(Source::Dir {
         path: path.to_path_buf(),
         files,
     })
+}
+
+/// Reads `file` to its end through `buf`; `None` when it holds more than `limit` bytes
+/// (checked while reading: the file may grow after it was listed).
+fn read_bounded(mut file: fs::File, limit: u64, buf: &mut [u8]) -> io::Result<Option<Vec<u8>>> {
+    let mut data = Vec::new();
+    loop {
+        let n = match file.read(buf) {
+            Ok(0) => return Ok(Some(data)),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if (data.len() + n) as u64 > limit {
+            return Ok(None);
+        }
+        data.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(s: &Source) -> Vec<(String, usize)> {
+        let mut v: Vec<(String, usize)> = s
+            .files("migrations", &Limits::default())
+            .unwrap()
+            .iter()
+            .map(|f| (f.name.to_string(), f.data.len()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn directory_takes_sql_files_and_followed_symlinks_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        fs::write(p.join("1_a.sql"), "-- +migrate Up\n").unwrap();
+        fs::write(p.join("notes.txt"), "x").unwrap();
+        fs::create_dir(p.join("2_dir.sql")).unwrap();
+        // Larger than the read buffer: read in several pieces.
+        fs::write(p.join("3_big.sql"), vec![b'x'; 200_000]).unwrap();
+        std::os::unix::fs::symlink(p.join("1_a.sql"), p.join("4_link.sql")).unwrap();
+        std::os::unix::fs::symlink(p.join("2_dir.sql"), p.join("5_dirlink.sql")).unwrap();
+        let s = Source::open(p, &Limits::default()).unwrap();
+        assert_eq!(
+            names(&s),
+            [
+                ("1_a.sql".to_string(), 15),
+                ("3_big.sql".to_string(), 200_000),
+                ("4_link.sql".to_string(), 15)
+            ]
+        );
+    }
+
+    #[test]
+    fn directory_file_over_the_limit_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("1_a.sql"), vec![b'x'; 100_001]).unwrap();
+        let limits = Limits {
+            max_file_size: 100_000,
+            ..Limits::default()
+        };
+        match Source::open(dir.path(), &limits) {
+            Err(e @ SourceError::TooLarge { .. }) => {
+                assert!(e.to_string().contains("1_a.sql"), "{e}")
+            }
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("accepted a file over the limit"),
+        }
+        fs::write(dir.path().join("1_a.sql"), vec![b'x'; 100_000]).unwrap();
+        assert!(Source::open(dir.path(), &limits).is_ok());
+    }
 }
