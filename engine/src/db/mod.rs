@@ -469,8 +469,23 @@ impl Database {
         &mut self,
         create: bool,
     ) -> Result<(Vec<HistoryRow>, Vec<JournalRow>), DbError> {
+        self.read(create, true)
+    }
+
+    /// [`Database::read_state`]; `applied_at` is read only when `times` (runs never
+    /// show it, and a no-op run's cost is mostly these two reads).
+    fn read(
+        &mut self,
+        create: bool,
+        times: bool,
+    ) -> Result<(Vec<HistoryRow>, Vec<JournalRow>), DbError> {
         let history_q = format!(
-            "SELECT id, DATE_FORMAT(applied_at, '%Y-%m-%d %H:%i:%s') FROM {}",
+            "SELECT id, {} FROM {}",
+            if times {
+                "DATE_FORMAT(applied_at, '%Y-%m-%d %H:%i:%s')"
+            } else {
+                "NULL"
+            },
             self.history
         );
         let history: Vec<(String, Option<String>)> = match self.conn.query(&history_q) {
@@ -702,7 +717,39 @@ impl Database {
                 } else {
                     Ok(())
                 };
-                let result = pre.and_then(|_| exec_all(&mut self.conn, &s.sql));
+                // The statement, then (after an implicit commit) the journal row that
+                // records it; a failure in either is reported the same way.
+                let result = 'statement: {
+                    if let Err(e) = pre.and_then(|_| exec_all(&mut self.conn, &s.sql)) {
+                        break 'statement Err(e);
+                    }
+                    hasher.push(&s.sql);
+                    if !commits {
+                        break 'statement Ok(());
+                    }
+                    in_tx = false;
+                    journaled = i + 1;
+                    // The last statement's progress is written with the history row below.
+                    if i + 1 == total {
+                        break 'statement Ok(());
+                    }
+                    let mut batch = self.journal_sql(
+                        m,
+                        step.direction,
+                        JournalState::Running,
+                        total,
+                        &hasher,
+                        true,
+                        None,
+                        None,
+                    );
+                    // Open the next data statement's transaction in the same round trip.
+                    if tx && !may_commit(&stmts[i + 1].sql) {
+                        batch.push_str("; START TRANSACTION");
+                        in_tx = true;
+                    }
+                    exec_all(&mut self.conn, &batch)
+                };
                 if let Err(e) = result {
                     return Err(self.record_failure(
                         m,
@@ -714,41 +761,6 @@ impl Database {
                         in_tx,
                         &fail,
                     ));
-                }
-                hasher.push(&s.sql);
-                if commits {
-                    in_tx = false;
-                    journaled = i + 1;
-                    // The last statement's progress is written with the history row below.
-                    if i + 1 < total {
-                        let mut batch = self.journal_sql(
-                            m,
-                            step.direction,
-                            JournalState::Running,
-                            total,
-                            &hasher,
-                            true,
-                            None,
-                            None,
-                        );
-                        // Open the next data statement's transaction in the same round trip.
-                        if tx && !may_commit(&stmts[i + 1].sql) {
-                            batch.push_str("; START TRANSACTION");
-                            in_tx = true;
-                        }
-                        if let Err(e) = exec_all(&mut self.conn, &batch) {
-                            return Err(self.record_failure(
-                                m,
-                                step.direction,
-                                stmts,
-                                total,
-                                i + 1,
-                                &e,
-                                in_tx,
-                                &fail,
-                            ));
-                        }
-                    }
                 }
             }
         }
@@ -883,7 +895,7 @@ impl Database {
     ) -> Result<RunReport, DbError> {
         self.lock(lock_timeout)?;
         let result = (|| {
-            let (history, journal) = self.read_state(true)?;
+            let (history, journal) = self.read(true, false)?;
             plan::parse_needed(migrations, &history, &journal, Some(opts.command))?;
             let plan = plan::plan(migrations, &history, &journal, opts)?;
             self.execute(migrations, &plan, progress)
