@@ -626,6 +626,27 @@ impl Database {
         )
     }
 
+    /// The journal upsert for a migration part-way: its committed statements and their
+    /// hashes, which `--resume` checks.
+    fn running_sql(
+        &self,
+        m: &Migration<'_>,
+        direction: Direction,
+        total: usize,
+        hasher: &StatementHasher,
+    ) -> String {
+        self.journal_sql(
+            m,
+            direction,
+            JournalState::Running,
+            total,
+            hasher,
+            true,
+            None,
+            None,
+        )
+    }
+
     fn history_sql(&self, m: &Migration<'_>, direction: Direction) -> String {
         match direction {
             Direction::Up => format!(
@@ -703,16 +724,7 @@ impl Database {
                     exec_all(&mut self.conn, "START TRANSACTION")
                 } else if commits && in_tx && i > journaled {
                     // Pending data statements commit with this one: record them with them.
-                    let j = self.journal_sql(
-                        m,
-                        step.direction,
-                        JournalState::Running,
-                        total,
-                        &hasher,
-                        true,
-                        None,
-                        None,
-                    );
+                    let j = self.running_sql(m, step.direction, total, &hasher);
                     exec_all(&mut self.conn, &j)
                 } else {
                     Ok(())
@@ -733,16 +745,7 @@ impl Database {
                     if i + 1 == total {
                         break 'statement Ok(());
                     }
-                    let mut batch = self.journal_sql(
-                        m,
-                        step.direction,
-                        JournalState::Running,
-                        total,
-                        &hasher,
-                        true,
-                        None,
-                        None,
-                    );
+                    let mut batch = self.running_sql(m, step.direction, total, &hasher);
                     // Open the next data statement's transaction in the same round trip.
                     if tx && !may_commit(&stmts[i + 1].sql) {
                         batch.push_str("; START TRANSACTION");
