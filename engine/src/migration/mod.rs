@@ -127,3 +127,41 @@ pub fn digest(migrations: &[Migration<'_>]) -> String {
     }
     hex(&hasher.finalize())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksum_is_sha256_with_crlf_as_lf() {
+        let plain = |b: &[u8]| {
+            let mut lf = Vec::new();
+            let mut i = 0;
+            while i < b.len() {
+                if b[i..].starts_with(b"\r\n") {
+                    lf.push(b'\n');
+                    i += 2;
+                } else {
+                    lf.push(b[i]);
+                    i += 1;
+                }
+            }
+            hex(&Sha256::digest(&lf))
+        };
+        for input in [
+            &b""[..],
+            b"a\nb\n",
+            b"a\r\nb\r\n",
+            b"\r",
+            b"a\r",
+            b"\r\r\n",
+            b"a\rb\r\n\r",
+            b"\r\n\r\n\n\r",
+            b"lone\rcr\rthen\r\ncrlf",
+        ] {
+            assert_eq!(checksum(input), plain(input), "{input:?}");
+        }
+        assert_eq!(checksum(b"a\r\nb"), checksum(b"a\nb"));
+        assert_ne!(checksum(b"a\rb"), checksum(b"a\nb"));
+    }
+}
