@@ -230,9 +230,14 @@ fn ends_with_semicolon_words(line: &str) -> bool {
 /// word, then look at the last non-space byte. Go's ASCII whitespace includes `\x0b`.
 fn ends_with_semicolon_ascii(b: &[u8]) -> bool {
     let space = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r');
-    let end = (0..b.len().saturating_sub(1))
-        .find(|&i| b[i] == b'-' && b[i + 1] == b'-' && (i == 0 || space(b[i - 1])))
-        .unwrap_or(b.len());
+    // Most lines hold no `-` at all: `contains` on bytes is a memchr.
+    let end = if b.contains(&b'-') {
+        (0..b.len() - 1)
+            .find(|&i| b[i] == b'-' && b[i + 1] == b'-' && (i == 0 || space(b[i - 1])))
+            .unwrap_or(b.len())
+    } else {
+        b.len()
+    };
     b[..end].iter().rev().find(|&&c| !space(c)) == Some(&b';')
 }
 
