@@ -382,6 +382,24 @@ fn exit_codes_json_and_no_password_in_output() {
     assert_eq!(db.q("SELECT COUNT(*) FROM a"), "1");
     std::fs::remove_file(dir.path().join("2_bad.sql")).unwrap();
 
+    // A pending file that does not parse (found after the history is read, since
+    // applied files are not parsed again): exit 2, file and line named, nothing run.
+    write(
+        dir.path(),
+        "3_broken.sql",
+        "-- +migrate Up\nCREATE TABLE broken (id int);\nINSERT INTO broken VALUES (1)\n",
+    );
+    let o = run(&db, dir.path(), &["up"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("3_broken.sql:3: "), "{err}");
+    assert_eq!(
+        db.q("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'broken'"),
+        "0"
+    );
+    assert_eq!(db.q("SELECT COUNT(*) FROM gorp_migrations"), "1");
+    std::fs::remove_file(dir.path().join("3_broken.sql")).unwrap();
+
     // Bad configuration: exit 2, and the password never shows.
     let o = cli(&db, dir.path(), &["status"])
         .env("DATABASE_URL", "mysql://lm:Sup3r-S3cret@127.0.0.1:1/x")
