@@ -297,6 +297,18 @@ async fn a_crashing_runtime_is_an_exit_error_and_unknown_functions_are_404() {
     let body: Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
     assert_eq!(body["errorType"], "Runtime.ExitError", "{body}");
 
+    // A bootstrap that cannot be started at all is a function error too, not a hang.
+    fake.function(json!({"name": "absent", "command": ["/nonexistent/bootstrap"]}));
+    let out = lambda(&fake)
+        .invoke()
+        .function_name("absent")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.function_error(), Some("Unhandled"));
+    let body: Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(body["errorType"], "Runtime.InvalidEntrypoint", "{body}");
+
     let missing = lambda(&fake)
         .invoke()
         .function_name("nope")
