@@ -609,6 +609,28 @@ pub fn plan(
     })
 }
 
+/// The newest migration, in apply order, that is applied once `steps` have all run on
+/// `history` (history rows without a file do not count).
+pub fn last_applied<'m>(
+    migrations: &'m [Migration<'_>],
+    history: &[HistoryRow],
+    steps: &[Step],
+) -> Option<&'m str> {
+    let mut applied: HashSet<&str> = history.iter().map(|h| h.id.as_str()).collect();
+    for s in steps {
+        let id = migrations[s.index].id;
+        match s.direction {
+            Direction::Up => applied.insert(id),
+            Direction::Down => applied.remove(id),
+        };
+    }
+    migrations
+        .iter()
+        .rev()
+        .find(|m| applied.contains(m.id))
+        .map(|m| m.id)
+}
+
 fn parsed<'m, 'a>(m: &'m Migration<'a>) -> Result<&'m Migration<'a>, PlanError> {
     if m.parsed {
         Ok(m)
@@ -1386,5 +1408,26 @@ mod tests {
             matches!(err, PlanError::NotParsed { ref id } if id == "2_b.sql"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn last_applied_after_the_steps() {
+        let ms = set(&["1_a.sql", "2_b.sql", "3_c.sql"]);
+        let h = hist(&["1_a.sql", "2_b.sql", "9_gone.sql"]);
+        let last = |o: Options| {
+            let p = plan(&ms, &h, &[], &o).unwrap();
+            last_applied(&ms, &h, &p.steps).map(str::to_owned)
+        };
+        let mut o = Options::new(Command::Up);
+        o.ignore_unknown = true;
+        assert_eq!(last(o).as_deref(), Some("3_c.sql"));
+        o.command = Command::Redo;
+        assert_eq!(last(o).as_deref(), Some("2_b.sql"));
+        o.command = Command::Down;
+        o.limit = Some(1);
+        assert_eq!(last(o).as_deref(), Some("1_a.sql"));
+        o.limit = None;
+        assert_eq!(last(o).as_deref(), None);
+        assert_eq!(last_applied(&ms, &[], &[]), None);
     }
 }

@@ -242,6 +242,18 @@ pub struct RunReport {
     pub drift: Vec<Drift>,
     /// History rows without a file let through by `ignore_unknown`.
     pub unknown: Vec<String>,
+    /// The newest migration (in apply order) applied once the run is done.
+    pub last_applied: Option<String>,
+}
+
+/// A plan with the state it was made from.
+pub struct Planned {
+    /// What the run would do.
+    pub plan: Plan,
+    /// The history as read.
+    pub history: Vec<HistoryRow>,
+    /// The journal as read.
+    pub journal: Vec<JournalRow>,
 }
 
 /// Builds a failure report from (1-based statement, error, statements committed).
@@ -514,11 +526,15 @@ impl Database {
         );
         // Progress hashes and errors matter only for unfinished rows; leaving them out
         // of the others keeps a no-op run's read small.
+        let unfinished = format!(
+            "state IN ('{}', '{}')",
+            JournalState::Running.as_str(),
+            JournalState::Failed.as_str()
+        );
         let journal_q = format!(
             "SELECT id, sha256, direction, state, statements_applied, \
-             IF(state IN ('running', 'failed'), applied_sha256, NULL), \
-             IF(state IN ('running', 'failed'), statement_hashes, NULL), \
-             IF(state IN ('running', 'failed'), error, NULL) FROM {}",
+             IF({unfinished}, applied_sha256, NULL), IF({unfinished}, statement_hashes, NULL), \
+             IF({unfinished}, error, NULL) FROM {}",
             self.journal
         );
         let raw: Vec<Raw> = match self.conn.query(&journal_q) {
@@ -870,6 +886,7 @@ impl Database {
                 .collect(),
             drift: plan.drift.clone(),
             unknown: plan.unknown.clone(),
+            last_applied: None,
         };
         for step in &plan.steps {
             match self.run_step(&migrations[step.index], step) {
@@ -886,6 +903,25 @@ impl Database {
         Ok(report)
     }
 
+    /// Reads the history and journal (creating the tables when `create`), parses what
+    /// `opts.command` needs ([`plan::parse_needed`]) and plans. Takes no lock: with
+    /// `create` off it changes nothing, so a dry run never waits behind a real one.
+    pub fn planned(
+        &mut self,
+        migrations: &mut [Migration<'_>],
+        opts: &Options,
+        create: bool,
+    ) -> Result<Planned, DbError> {
+        let (history, journal) = self.read(create, false)?;
+        plan::parse_needed(migrations, &history, &journal, Some(opts.command))?;
+        let plan = plan::plan(migrations, &history, &journal, opts)?;
+        Ok(Planned {
+            plan,
+            history,
+            journal,
+        })
+    }
+
     /// Locks, reads, parses what the run needs ([`plan::parse_needed`]), plans and
     /// executes: a whole `up`/`down`/`redo`/`skip`. The lock is released when this
     /// returns, whatever happened.
@@ -898,10 +934,11 @@ impl Database {
     ) -> Result<RunReport, DbError> {
         self.lock(lock_timeout)?;
         let result = (|| {
-            let (history, journal) = self.read(true, false)?;
-            plan::parse_needed(migrations, &history, &journal, Some(opts.command))?;
-            let plan = plan::plan(migrations, &history, &journal, opts)?;
-            self.execute(migrations, &plan, progress)
+            let p = self.planned(migrations, opts, true)?;
+            let last_applied = plan::last_applied(migrations, &p.history, &p.plan.steps);
+            let mut report = self.execute(migrations, &p.plan, progress)?;
+            report.last_applied = last_applied.map(str::to_owned);
+            Ok(report)
         })();
         self.unlock();
         result

@@ -440,14 +440,11 @@ pub(super) fn sections<'a>(
 
 /// `DELIMITER` (any case) as the first word of the line.
 fn is_delimiter_command(line: &str) -> bool {
-    let word = line.trim_start().as_bytes();
-    // The word is ASCII, so byte 9 (if any) starts a character.
-    word.len() >= 9
-        && word[..9].eq_ignore_ascii_case(b"delimiter")
-        && line.trim_start()[9..]
-            .chars()
-            .next()
-            .is_none_or(char::is_whitespace)
+    let line = line.trim_start();
+    // The keyword is ASCII, so when it matches, byte 9 starts a character.
+    line.len() >= 9
+        && line.as_bytes()[..9].eq_ignore_ascii_case(b"delimiter")
+        && line[9..].chars().next().is_none_or(char::is_whitespace)
 }
 
 /// Ids must fit `gorp_migrations.id`: `varchar(255)` in MySQL's 3-byte `utf8`.

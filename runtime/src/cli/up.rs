@@ -185,9 +185,7 @@ fn run(
         let result: Result<RunReport, DbError> = if dry_run {
             // No lock: nothing is written, and a dry run must not wait behind a real one.
             (|| {
-                let (history, journal) = db.read_state(false)?;
-                plan::parse_needed(migrations, &history, &journal, Some(opts.command))?;
-                let p = plan::plan(migrations, &history, &journal, &opts)?;
+                let p = db.planned(migrations, &opts, false)?.plan;
                 Ok(RunReport {
                     steps: p
                         .steps
@@ -219,6 +217,7 @@ fn run(
                         .collect(),
                     drift: p.drift,
                     unknown: p.unknown,
+                    last_applied: None,
                 })
             })()
         } else {

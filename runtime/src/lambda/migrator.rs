@@ -365,24 +365,25 @@ fn run_blocking(
                     duration_ms: s.duration_ms,
                 })
                 .collect();
-            let (history, journal) = db.read_state(false).map_err(db_error)?;
-            let rows = plan::status(&migrations, &history, &journal);
-            report.last_applied = last_applied(&rows);
+            report.last_applied = run.last_applied;
         }
         MigratorCommand::Plan => {
             let mut opts = Options::new(Command::Up);
             opts.limit = event.limit;
-            let (history, journal) = db.read_state(false).map_err(db_error)?;
-            plan::parse_needed(&mut migrations, &history, &journal, Some(opts.command))
-                .map_err(bad)?;
-            let planned = plan::plan(&migrations, &history, &journal, &opts)
-                .map_err(|e| db_error(DbError::Plan(e)))?;
+            let planned = db
+                .planned(&mut migrations, &opts, false)
+                .map_err(db_error)?;
             report.pending = planned
+                .plan
                 .steps
                 .iter()
                 .map(|s| migrations[s.index].id.to_owned())
                 .collect();
-            report.last_applied = last_applied(&plan::status(&migrations, &history, &journal));
+            report.last_applied = last_applied(&plan::status(
+                &migrations,
+                &planned.history,
+                &planned.journal,
+            ));
         }
         MigratorCommand::Status => {
             let (history, journal) = db.read_state(false).map_err(db_error)?;
