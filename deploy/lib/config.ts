@@ -112,7 +112,22 @@ export interface DeployConfig {
    * (AWS's AWSLambdaVPCAccessExecutionRole, broader, for accounts where the scoped form is refused).
    */
   readonly vpcAccessPolicy: 'scoped' | 'managed';
+  /** ALLOWED_COMMANDS for the migrator: the commands it runs, lowercase, without duplicates. */
+  readonly migratorCommands: readonly MigratorCommand[];
+  /** Whether the pipeline runs `plan` and waits for a manual approval before migrating. */
+  readonly reviewedPipeline: boolean;
+  /** An SNS topic the approval action notifies, when reviewedPipeline=true. */
+  readonly approvalTopicArn?: string;
 }
+
+/** Every command the migrator knows; `migratorCommands` picks a subset of these. */
+export const MIGRATOR_COMMANDS = ['verify', 'plan', 'status', 'up', 'down', 'redo', 'skip', 'resolve'] as const;
+
+/** One of the migrator's commands. */
+export type MigratorCommand = (typeof MIGRATOR_COMMANDS)[number];
+
+/** The commands the migrator runs unless told otherwise: everything that cannot undo a migration. */
+export const DEFAULT_MIGRATOR_COMMANDS: readonly MigratorCommand[] = ['verify', 'plan', 'status', 'up', 'resolve'];
 
 /** Raised when context values are missing or invalid; lists every problem at once. */
 export class ConfigError extends Error {
@@ -169,6 +184,9 @@ export const CONTEXT_KEYS = [
   'fetchMode',
   'pipelineName',
   'vpcAccessPolicy',
+  'migratorCommands',
+  'reviewedPipeline',
+  'approvalTopicArn',
 ] as const;
 
 /** CloudWatch Logs accepts only these retention periods. */
@@ -198,6 +216,8 @@ const RTB_ID = /^rtb-[0-9a-f]{8,17}$/;
 const RESOURCE_ID = /^(db|cluster)-[A-Za-z0-9]{1,64}$/;
 const CONNECTION_ARN = /^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection\/[A-Za-z0-9-]+$/;
 const LAYER_ARN = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$/;
+const COMMAND = new RegExp(`^(${MIGRATOR_COMMANDS.join('|')})$`, 'i');
+const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
 const SECRET_ID = /^[A-Za-z0-9/_+=.@:-]{1,2048}$/;
 const HOST = /^[A-Za-z0-9.-]{1,253}$/;
 // Users and schema names end up in an IAM ARN and in SQL identifiers; keep to the safe subset.
@@ -412,6 +432,27 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
   const pipelineName = optional('pipelineName', PIPELINE_NAME, 'a pipeline name');
   const vpcAccessPolicy = oneOf('vpcAccessPolicy', ['scoped', 'managed'] as const, 'scoped');
 
+  // Names are matched case-insensitively (list() trims each), then normalised to lowercase.
+  const commandsBefore = problems.length;
+  const commandNames = list('migratorCommands', COMMAND, `a command (one of ${MIGRATOR_COMMANDS.join(', ')})`);
+  const badCommands = problems.length > commandsBefore;
+  const rawCommands = read('migratorCommands');
+  const migratorCommands =
+    rawCommands === undefined || rawCommands === null || rawCommands === ''
+      ? [...DEFAULT_MIGRATOR_COMMANDS]
+      : dedupe(commandNames.map((c) => c.toLowerCase() as MigratorCommand));
+  const reviewedPipeline = bool('reviewedPipeline', false);
+  // The trigger runs up (and polls status while a long run continues), plus plan in a reviewed pipeline.
+  const pipelineNeeds: MigratorCommand[] = reviewedPipeline ? ['plan', 'up', 'status'] : ['up', 'status'];
+  const missing = pipelineNeeds.filter((c) => !migratorCommands.includes(c));
+  if (!badCommands && missing.length > 0) {
+    problems.push(`migratorCommands: the pipeline needs ${missing.join(', ')} (it runs ${pipelineNeeds.join(', ')})`);
+  }
+  const approvalTopicArn = optional('approvalTopicArn', SNS_TOPIC_ARN, 'a standard SNS topic ARN');
+  if (approvalTopicArn !== undefined && !reviewedPipeline) {
+    problems.push('approvalTopicArn: only used with reviewedPipeline=true');
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -445,5 +486,13 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
     fetchMode,
     pipelineName,
     vpcAccessPolicy,
+    migratorCommands,
+    reviewedPipeline,
+    approvalTopicArn,
   };
+}
+
+/** The items in first-seen order, each once. */
+function dedupe<T>(items: readonly T[]): T[] {
+  return [...new Set(items)];
 }

@@ -9,6 +9,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { DeployConfig } from './config';
 
@@ -35,6 +36,8 @@ export class LambdaMigrateStack extends cdk.Stack {
   readonly artifactKey?: kms.Key;
   /** The S3 gateway endpoint, when createS3Endpoint=true. */
   readonly s3Endpoint?: ec2.CfnVPCEndpoint;
+  /** Attach to an operator's user or role to let the laptop CLI invoke the migrator (`--via-lambda`), and nothing else. */
+  readonly operatorPolicy: iam.ManagedPolicy;
 
   /** Builds the stack from a validated configuration. */
   constructor(scope: Construct, id: string, props: LambdaMigrateStackProps) {
@@ -105,6 +108,8 @@ export class LambdaMigrateStack extends cdk.Stack {
       MIGRATIONS_DIR: cfg.migrationsDir,
       MIGRATIONS_TABLE: cfg.migrationsTable,
       LOCK_TIMEOUT_SECS: String(cfg.lockTimeoutSecs),
+      // The migrator refuses any other command, whoever invokes it (the trigger or an operator).
+      ALLOWED_COMMANDS: cfg.migratorCommands.join(','),
     };
     switch (cfg.dbAuth.kind) {
       case 'secret':
@@ -223,6 +228,7 @@ export class LambdaMigrateStack extends cdk.Stack {
             output: sourceOutput,
           });
 
+    const migrate = new actions.LambdaInvokeAction({ actionName: 'Migrate', lambda: this.trigger, inputs: [sourceOutput] });
     this.pipeline = new codepipeline.Pipeline(this, 'Pipeline', {
       pipelineName: cfg.pipelineName,
       pipelineType: codepipeline.PipelineType.V2,
@@ -230,10 +236,21 @@ export class LambdaMigrateStack extends cdk.Stack {
       restartExecutionOnUpdate: false,
       stages: [
         { stageName: 'Source', actions: [sourceAction] },
-        {
-          stageName: 'Migrate',
-          actions: [new actions.LambdaInvokeAction({ actionName: 'Migrate', lambda: this.trigger, inputs: [sourceOutput] })],
-        },
+        ...(cfg.reviewedPipeline ? this.reviewStages(cfg, sourceOutput) : []),
+        { stageName: 'Migrate', actions: [migrate] },
+      ],
+    });
+
+    // Operator access ----------------------------------------------------------------------------
+    // Unattached: an administrator attaches it to whoever runs `lambda-migrate --via-lambda`.
+    // Qualified ARNs too, so a published version or alias of the migrator can be called.
+    this.operatorPolicy = new iam.ManagedPolicy(this, 'OperatorPolicy', {
+      description: 'lambda-migrate operators: invoke the migrator (the commands in its ALLOWED_COMMANDS) and nothing else',
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['lambda:InvokeFunction'],
+          resources: [this.migrator.functionArn, `${this.migrator.functionArn}:*`],
+        }),
       ],
     });
 
@@ -241,6 +258,36 @@ export class LambdaMigrateStack extends cdk.Stack {
     new cdk.CfnOutput(this, 'TriggerFunctionName', { value: this.trigger.functionName });
     new cdk.CfnOutput(this, 'PipelineName', { value: this.pipeline.pipelineName });
     new cdk.CfnOutput(this, 'ArtifactBucketName', { value: this.artifactBucket.bucketName });
+    new cdk.CfnOutput(this, 'OperatorPolicyArn', {
+      value: this.operatorPolicy.managedPolicyArn,
+      description: 'Attach to an operator to allow lambda-migrate --via-lambda <MigratorFunctionName>',
+    });
+  }
+
+  /**
+   * The stages of a reviewed pipeline: `Plan` runs the trigger with `{"command":"plan"}` on the
+   * same source artifact as `Migrate`; `Approve` shows what it found and waits for a person.
+   */
+  private reviewStages(cfg: DeployConfig, source: codepipeline.Artifact): codepipeline.StageProps[] {
+    const plan = new actions.LambdaInvokeAction({
+      actionName: 'Plan',
+      lambda: this.trigger,
+      inputs: [source],
+      userParameters: { command: 'plan' },
+      variablesNamespace: 'Plan',
+    });
+    const approve = new actions.ManualApprovalAction({
+      actionName: 'Approve',
+      additionalInformation:
+        `Pending migrations: ${plan.variable('PendingCount')} (${plan.variable('PendingIds')}). ` +
+        'Approving applies the migrations pending when the Migrate stage runs.',
+      notificationTopic:
+        cfg.approvalTopicArn === undefined ? undefined : sns.Topic.fromTopicArn(this, 'ApprovalTopic', cfg.approvalTopicArn),
+    });
+    return [
+      { stageName: 'Plan', actions: [plan] },
+      { stageName: 'Approve', actions: [approve] },
+    ];
   }
 
   /** Grants what Lambda needs to attach the migrator to the VPC, scoped unless told otherwise. */
