@@ -42,6 +42,9 @@ describe('context', () => {
     assert.equal(c.artifactEncryption, 's3');
     assert.equal(c.migratorFetchesArtifact, true);
     assert.equal(c.vpcAccessPolicy, 'scoped');
+    assert.deepEqual(c.migratorCommands, ['verify', 'plan', 'status', 'up', 'resolve']);
+    assert.equal(c.reviewedPipeline, false);
+    assert.equal(c.approvalTopicArn, undefined);
     assert.deepEqual(c.dbAuth, {
       kind: 'secret',
       secretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-AbCdEf',
@@ -106,6 +109,8 @@ describe('context', () => {
       ['stackName', '1stack'],
       ['subnetIds', '[not json'],
       ['fetchMode', 'lazy'],
+      ['reviewedPipeline', 'yes'],
+      ['approvalTopicArn', 'arn:aws:sqs:eu-west-1:123456789012:approvals'],
     ];
     for (const [key, value] of cases) {
       const p = problems({ [key]: value });
@@ -157,6 +162,39 @@ describe('context', () => {
     assert.ok(problems({ migratorTimeoutSecs: 900 }).some((m) => m.startsWith('migratorTimeoutSecs:')));
     assert.ok(problems({ triggerTimeoutSecs: 901 }).some((m) => m.startsWith('triggerTimeoutSecs:')));
     assert.ok(problems({ lockTimeoutSecs: 300, migratorTimeoutSecs: 300 }).some((m) => m.startsWith('lockTimeoutSecs:')));
+  });
+
+  it('normalises migratorCommands: lowercase, trimmed, each once, in the given order', () => {
+    assert.deepEqual(load({ migratorCommands: ' Status, UP ,down,status,DOWN ' }).migratorCommands, ['status', 'up', 'down']);
+    assert.deepEqual(load({ migratorCommands: ['up', 'status', 'Redo', 'skip'] }).migratorCommands, ['up', 'status', 'redo', 'skip']);
+    assert.deepEqual(load({ migratorCommands: '["verify","up","status"]' }).migratorCommands, ['verify', 'up', 'status']);
+  });
+
+  it('rejects unknown migrator commands, naming each one', () => {
+    const p = problems({ migratorCommands: 'up,status,drop,Migrate' });
+    const bad = p.filter((m) => m.startsWith('migratorCommands:'));
+    assert.equal(bad.length, 2, p.join(' | '));
+    assert.match(bad[0], /"drop" is not a command \(one of verify, plan, status, up, down, redo, skip, resolve\)/);
+    assert.match(bad[1], /"Migrate" is not a command/);
+    assert.ok(problems({ migratorCommands: 'up,,status' }).some((m) => m.startsWith('migratorCommands: "" is not')));
+  });
+
+  it('keeps the commands the pipeline runs in migratorCommands', () => {
+    assert.deepEqual(problems({ migratorCommands: 'status,plan' }), ['migratorCommands: the pipeline needs up (it runs up, status)']);
+    assert.deepEqual(problems({ migratorCommands: 'up' }), ['migratorCommands: the pipeline needs status (it runs up, status)']);
+    assert.deepEqual(problems({ migratorCommands: [] }), ['migratorCommands: the pipeline needs up, status (it runs up, status)']);
+    assert.deepEqual(problems({ migratorCommands: 'up,status', reviewedPipeline: true }), [
+      'migratorCommands: the pipeline needs plan (it runs plan, up, status)',
+    ]);
+    assert.deepEqual(load({ migratorCommands: 'up,status' }).migratorCommands, ['up', 'status']);
+  });
+
+  it('takes an approval topic only for a reviewed pipeline', () => {
+    const topic = 'arn:aws:sns:eu-west-1:123456789012:schema-approvals';
+    assert.deepEqual(problems({ approvalTopicArn: topic }), ['approvalTopicArn: only used with reviewedPipeline=true']);
+    const c = load({ reviewedPipeline: 'true', approvalTopicArn: topic });
+    assert.equal(c.reviewedPipeline, true);
+    assert.equal(c.approvalTopicArn, topic);
   });
 
   it('needs route tables exactly when creating the S3 endpoint', () => {

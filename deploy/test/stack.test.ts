@@ -15,6 +15,7 @@ function ids(stack: LambdaMigrateStack) {
     migratorRole: id(stack.migrator.role as unknown as { node: { defaultChild?: unknown } }),
     triggerRole: id(stack.trigger.role as unknown as { node: { defaultChild?: unknown } }),
     bucket: id(stack.artifactBucket),
+    operatorPolicy: id(stack.operatorPolicy),
   };
 }
 
@@ -29,6 +30,12 @@ function roleStatements(template: Template, roleId: string) {
     .map((s) => s.statement);
 }
 
+/** The pipeline's stages as synthesized. */
+function stages(template: Template): { Name: string; Actions: Record<string, any>[] }[] {
+  const pipelines = Object.values(template.findResources('AWS::CodePipeline::Pipeline'));
+  assert.equal(pipelines.length, 1);
+  return pipelines[0].Properties.Stages;
+}
 
 describe('functions', () => {
   it('run on provided.al2023 with handler bootstrap, x86_64 by default', () => {
@@ -128,6 +135,14 @@ describe('functions', () => {
     assert.equal(triggerEnv.DB_PASSWORD, undefined, 'the trigger never sees the password');
   });
 
+  it('tell the migrator which commands it runs: by default all but down, redo and skip', () => {
+    let { stack, template } = synth();
+    assert.equal(fnProps(template, ids(stack).migrator).Environment.Variables.ALLOWED_COMMANDS, 'verify,plan,status,up,resolve');
+    assert.equal(fnProps(template, ids(stack).trigger).Environment.Variables.ALLOWED_COMMANDS, undefined);
+    ({ stack, template } = synth({ migratorCommands: 'UP, status ,Down,up,  redo' }));
+    assert.equal(fnProps(template, ids(stack).migrator).Environment.Variables.ALLOWED_COMMANDS, 'up,status,down,redo');
+  });
+
   it('pass the migrations folder to both functions and the fetch mode to the migrator', () => {
     const { stack, template } = synth({ migrationsDir: 'db/migrations', fetchMode: 'selective' });
     const { migrator, trigger } = ids(stack);
@@ -162,7 +177,11 @@ describe('functions', () => {
   });
 
   it('synthesize without warnings or errors', () => {
-    for (const ctx of [{}, { createS3Endpoint: true, routeTableIds: 'rtb-0ddddddddddddddd4', artifactEncryption: 'kms' }]) {
+    for (const ctx of [
+      {},
+      { createS3Endpoint: true, routeTableIds: 'rtb-0ddddddddddddddd4', artifactEncryption: 'kms' },
+      { reviewedPipeline: true, approvalTopicArn: 'arn:aws:sns:eu-west-1:123456789012:schema-approvals' },
+    ]) {
       const { stack } = synth(ctx);
       Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
       Annotations.fromStack(stack).hasNoError('*', Match.anyValue());
@@ -187,6 +206,8 @@ describe('IAM', () => {
       repository: 'example/app-schema',
       createS3Endpoint: true,
       routeTableIds: 'rtb-0ddddddddddddddd4',
+      reviewedPipeline: true,
+      approvalTopicArn: 'arn:aws:sns:eu-west-1:123456789012:schema-approvals',
     }],
   ] as const) {
     it(`uses Resource "*" only for actions IAM cannot scope (${name})`, () => {
@@ -207,21 +228,43 @@ describe('IAM', () => {
     assert.match(found.join('\n'), /wildcard action lambda:\*/);
   });
 
-  it('lets the trigger invoke only the migrator, and nothing else invoke the migrator', () => {
+  it('lets the trigger invoke only the migrator, and nothing but the operator policy invoke the migrator', () => {
     const { stack, template } = synth();
-    const { migrator, trigger, triggerRole } = ids(stack);
+    const { migrator, trigger, triggerRole, operatorPolicy } = ids(stack);
     const invokes = statements(template).filter((s) => asList(s.statement.Action).includes('lambda:InvokeFunction'));
     const fromTrigger = invokes.filter((s) => JSON.stringify(s.roles).includes(triggerRole));
     assert.equal(fromTrigger.length, 1);
     assert.deepEqual(asList(fromTrigger[0].statement.Action), ['lambda:InvokeFunction']);
     assert.deepEqual(asList(fromTrigger[0].statement.Resource as unknown[]), [{ 'Fn::GetAtt': [migrator, 'Arn'] }]);
-    // The only other invoke grant is the pipeline's, on the trigger.
-    for (const s of invokes.filter((s) => !JSON.stringify(s.roles).includes(triggerRole))) {
+    // The operator policy is checked on its own below; the only other invoke grant is the pipeline's, on the trigger.
+    const others = invokes.filter((s) => !JSON.stringify(s.roles).includes(triggerRole) && s.policy !== operatorPolicy);
+    assert.ok(others.length > 0, 'the pipeline may invoke the trigger');
+    for (const s of others) {
       assert.ok(!JSON.stringify(s.statement.Resource).includes(migrator), `${s.policy} may invoke the migrator`);
       assert.ok(JSON.stringify(s.statement.Resource).includes(trigger), `${s.policy} invokes something unexpected`);
     }
     // No resource policy lets anything else call the migrator.
     template.resourcePropertiesCountIs('AWS::Lambda::Permission', { FunctionName: Match.anyValue() }, 0);
+  });
+
+  it('offers operators a managed policy that may only invoke the migrator, and outputs its ARN', () => {
+    const { stack, template } = synth();
+    const { migrator, operatorPolicy } = ids(stack);
+    const policies = template.findResources('AWS::IAM::ManagedPolicy');
+    assert.deepEqual(Object.keys(policies), [operatorPolicy]);
+    const props = policies[operatorPolicy].Properties;
+    // Unattached: an administrator decides who is an operator.
+    for (const key of ['Roles', 'Users', 'Groups']) assert.equal(props[key], undefined, key);
+    assert.deepEqual(props.PolicyDocument.Statement, [
+      {
+        Effect: 'Allow',
+        Action: 'lambda:InvokeFunction',
+        Resource: [{ 'Fn::GetAtt': [migrator, 'Arn'] }, { 'Fn::Join': ['', [{ 'Fn::GetAtt': [migrator, 'Arn'] }, ':*']] }],
+      },
+    ]);
+    const outputs = template.toJSON().Outputs;
+    assert.deepEqual(outputs.OperatorPolicyArn.Value, { Ref: operatorPolicy });
+    assert.deepEqual(outputs.MigratorFunctionName.Value, { Ref: migrator });
   });
 
   it('gives the trigger no S3, KMS or database permissions', () => {
@@ -340,6 +383,50 @@ describe('pipeline', () => {
         },
       ],
     });
+  });
+
+  it('has no Plan or Approve stage unless reviewedPipeline=true', () => {
+    for (const ctx of [{}, { reviewedPipeline: 'false' }]) {
+      assert.deepEqual(stages(synth(ctx).template).map((st) => st.Name), ['Source', 'Migrate']);
+    }
+  });
+
+  it('with reviewedPipeline=true, plans, waits for approval showing the plan, then migrates the same artifact', () => {
+    const { stack, template } = synth({ reviewedPipeline: true });
+    const { trigger } = ids(stack);
+    const st = stages(template);
+    assert.deepEqual(st.map((s) => s.Name), ['Source', 'Plan', 'Approve', 'Migrate']);
+    const [source, plan, approve, migrate] = st.map((s) => {
+      assert.equal(s.Actions.length, 1, s.Name);
+      return s.Actions[0];
+    });
+    assert.deepEqual(plan.ActionTypeId, { Category: 'Invoke', Owner: 'AWS', Provider: 'Lambda', Version: '1' });
+    assert.deepEqual(plan.Configuration.FunctionName, { Ref: trigger });
+    assert.deepEqual(JSON.parse(plan.Configuration.UserParameters), { command: 'plan' });
+    assert.equal(plan.Namespace, 'Plan');
+    // Plan and Migrate read the artifact the source stage produced for this execution.
+    assert.deepEqual(plan.InputArtifacts, source.OutputArtifacts);
+    assert.deepEqual(migrate.InputArtifacts, source.OutputArtifacts);
+    assert.deepEqual(migrate.Configuration.FunctionName, { Ref: trigger });
+    assert.equal(migrate.Configuration.UserParameters, undefined, 'Migrate runs the default command, up');
+    assert.deepEqual(approve.ActionTypeId, { Category: 'Approval', Owner: 'AWS', Provider: 'Manual', Version: '1' });
+    assert.match(approve.Configuration.CustomData, /#\{Plan\.PendingCount\}/);
+    assert.match(approve.Configuration.CustomData, /#\{Plan\.PendingIds\}/);
+    assert.ok(approve.Configuration.CustomData.length <= 500, 'CodePipeline limits CustomData to 500 characters');
+    assert.equal(approve.Configuration.NotificationArn, undefined);
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+  });
+
+  it('notifies the approval topic, and lets only the approval action publish to it', () => {
+    const topic = 'arn:aws:sns:eu-west-1:123456789012:schema-approvals';
+    const { template } = synth({ reviewedPipeline: 'true', approvalTopicArn: topic });
+    const approve = stages(template).find((s) => s.Name === 'Approve')!.Actions[0];
+    assert.equal(approve.Configuration.NotificationArn, topic);
+    const publish = statements(template).filter((s) => asList(s.statement.Action).some((a) => a.startsWith('sns:')));
+    assert.equal(publish.length, 1);
+    assert.deepEqual(asList(publish[0].statement.Action), ['sns:Publish']);
+    assert.deepEqual(asList(publish[0].statement.Resource as unknown[]), [topic]);
+    assert.deepEqual(overbroad(template), []);
   });
 
   it('can use a CodeStar connection for GitHub or Bitbucket', () => {
