@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod artifact;
+pub mod command;
 #[cfg(feature = "mysql")]
 pub mod db;
 #[cfg(feature = "s3")]

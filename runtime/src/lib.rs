@@ -1,9 +1,17 @@
-//! lambda-migrate's runtime: the command line ([`cli`]) and, later, the Lambda handlers.
-//! Each binary is a thin translation of its input into engine calls and of the engine's
-//! results into output.
+//! lambda-migrate's front ends: the command line ([`cli`]), the remote path to the
+//! migrator ([`wire`], [`inline`]) and the two Lambda functions ([`lambda`]). Each only
+//! translates its input into an engine [`Request`](engine::command::Request) and the
+//! report or error that comes back into its output; the commands themselves live in
+//! [`engine::command`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod cli;
+#[cfg(feature = "remote")]
+pub mod inline;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod source;
+pub mod text;
+#[cfg(feature = "remote")]
+pub mod wire;

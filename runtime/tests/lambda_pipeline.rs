@@ -458,3 +458,229 @@ fn a_migration_longer_than_the_trigger_is_followed_up_with_a_continuation_token(
     );
     assert!(commands.len() >= 2, "{commands:?}");
 }
+
+// ---- Operating without a bastion: every command through the migrator ----------------
+
+const CLI: &str = env!("CARGO_BIN_EXE_lambda-migrate");
+const BROKEN_SEED: &str = "-- +migrate Up\nCREATE TABLE audit (id int primary key);\nINSERT INTO no_such_table VALUES (1);\n\n-- +migrate Down\nDROP TABLE audit;\n";
+const FIXED_SEED: &str = "-- +migrate Up\nCREATE TABLE audit (id int primary key);\nINSERT INTO audit VALUES (1);\n\n-- +migrate Down\nDROP TABLE audit;\n";
+
+impl Pipeline {
+    /// Runs the CLI with `args`, `--via-lambda migrator` when `remote`, else against the
+    /// test database directly.
+    fn cli(&self, remote: bool, args: &[&str]) -> std::process::Output {
+        let mut c = std::process::Command::new(CLI);
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_ACCESS_KEY_ID", "AKIAOPERATOR")
+            .env("AWS_SECRET_ACCESS_KEY", "operator-secret")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL_LAMBDA", self.fake.url())
+            .env("AWS_ENDPOINT_URL_S3", &self.s3);
+        if remote {
+            c.env("LAMBDA_MIGRATE_VIA_LAMBDA", "migrator");
+        } else {
+            c.env("DATABASE_URL", self.db.url());
+        }
+        c.args(args).output().unwrap()
+    }
+
+    fn s3_url(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+}
+
+fn out(o: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn migrations_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, body) in files {
+        std::fs::write(dir.path().join(name), body).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn a_partial_migration_is_fixed_from_a_laptop_through_the_migrator() {
+    let p = Pipeline::new(Options::default());
+    let broken = p.upload(&[
+        ("migrations/1_create_users.sql", CREATE_USERS),
+        ("migrations/2_audit.sql", BROKEN_SEED),
+    ]);
+    let job = p.run(&broken).pop().unwrap();
+    assert_eq!(job["status"], "Failed", "{job:#}");
+    let message = failure_message(&job);
+    // The pipeline's message words the remedy as a command through the migrator.
+    assert!(
+        message.contains("statement 2") && message.contains("--via-lambda migrator up --resume"),
+        "{message}"
+    );
+
+    // From a laptop: the state, through the migrator, of the artifact the pipeline ran.
+    let o = p.cli(true, &["status", "--source", &p.s3_url(&broken)]);
+    assert!(o.status.success(), "{}", out(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let row = text.lines().find(|l| l.starts_with("2_audit.sql")).unwrap();
+    assert!(
+        row.contains("partial") && row.contains("1 of 2 statements committed"),
+        "{text}"
+    );
+    // A plain `up` refuses to guess, with its own exit code and a remedy in CLI terms.
+    let o = p.cli(true, &["up", "--source", &p.s3_url(&broken)]);
+    assert_eq!(o.status.code(), Some(6), "{}", out(&o));
+
+    // The file is fixed on the laptop and the run resumed with the local folder inline.
+    let fixed = migrations_dir(&[
+        ("1_create_users.sql", CREATE_USERS),
+        ("2_audit.sql", FIXED_SEED),
+    ]);
+    let dir = fixed.path().to_str().unwrap();
+    let o = p.cli(true, &["up", "--resume", "--source", dir]);
+    assert!(o.status.success(), "{}", out(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("applied  2_audit.sql (1 statements")
+            && text.contains("resumed after statement 1"),
+        "{text}"
+    );
+    assert_eq!(
+        support::sql(Some(&p.db.name), "SELECT COUNT(*) FROM audit").trim(),
+        "1"
+    );
+
+    // The next pipeline run, on the fixed artifact, succeeds with nothing left to do.
+    let good = p.upload(&[
+        ("migrations/1_create_users.sql", CREATE_USERS),
+        ("migrations/2_audit.sql", FIXED_SEED),
+    ]);
+    let job = p.run(&good).pop().unwrap();
+    assert_eq!(job["status"], "Succeeded", "{job:#}");
+    p.assert_logs_clean();
+}
+
+#[test]
+fn resolve_runs_remotely_and_a_command_the_deployment_does_not_allow_is_refused() {
+    let p = Pipeline::new(Options::default());
+    let broken = migrations_dir(&[
+        ("1_create_users.sql", CREATE_USERS),
+        ("2_audit.sql", BROKEN_SEED),
+    ]);
+    let dir = broken.path().to_str().unwrap();
+    let o = p.cli(true, &["up", "--source", dir]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no_such_table"), "{err}");
+
+    // `down` is not in the default ALLOWED_COMMANDS: refused, and nothing ran.
+    let calls_before = p.migrator_invokes().len();
+    let o = p.cli(true, &["down", "--source", dir]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("`down` is not allowed here"), "{err}");
+    assert_eq!(p.migrator_invokes().len(), calls_before + 1);
+    assert!(p.db.tables().contains(&"users".to_owned()));
+
+    // A person dropped the half-made table; they record it through the migrator.
+    support::sql(Some(&p.db.name), "DROP TABLE audit");
+    let o = p.cli(
+        true,
+        &["resolve", "2_audit.sql", "--rolled-back", "--source", dir],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "recorded 2_audit.sql as rolled back"
+    );
+    let o = p.cli(true, &["status", "--json", "--source", dir]);
+    let status: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(status["migrations"][1]["state"], "pending", "{status:#}");
+
+    // Flags that describe a database here make no sense remotely.
+    let o = p.cli(
+        true,
+        &["status", "--database", "mysql://x@y/z", "--source", dir],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--database"));
+}
+
+#[test]
+fn local_and_remote_reports_are_byte_identical() {
+    let p = Pipeline::new(Options::default());
+    let files = migrations_dir(&[
+        ("1_create_users.sql", CREATE_USERS),
+        ("2_seed_users.sql", SEED_USERS),
+        ("3_audit.sql", FIXED_SEED),
+    ]);
+    let dir = files.path().to_str().unwrap();
+    let o = p.cli(false, &["up", "--limit", "1", "--source", dir]);
+    assert!(o.status.success(), "{}", out(&o));
+    for args in [
+        &["status", "--json", "--source", dir][..],
+        &["plan", "--json", "--source", dir],
+        &["status", "--source", dir],
+        &["plan", "--source", dir],
+    ] {
+        let local = p.cli(false, args);
+        let remote = p.cli(true, args);
+        assert!(local.status.success(), "{}", out(&local));
+        assert_eq!(
+            String::from_utf8_lossy(&local.stdout),
+            String::from_utf8_lossy(&remote.stdout),
+            "{args:?}"
+        );
+        assert_eq!(local.status.code(), remote.status.code());
+    }
+}
+
+#[test]
+fn an_inline_source_over_the_invoke_limit_says_to_use_s3() {
+    let p = Pipeline::new(Options::default());
+    let dir = tempfile::tempdir().unwrap();
+    // Incompressible bytes: seven files of 1 MiB each.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for i in 0..7 {
+        let bytes: Vec<u8> = (0..1 << 20)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        std::fs::write(dir.path().join(format!("{i}_big.sql")), bytes).unwrap();
+    }
+    let o = p.cli(true, &["verify", "--source", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--source s3://"), "{err}");
+    assert!(p.migrator_invokes().is_empty());
+}
+
+#[test]
+fn a_plan_action_publishes_what_an_approval_shows() {
+    let p = Pipeline::new(Options::default());
+    let key = p.upload(&[
+        ("migrations/1_create_users.sql", CREATE_USERS),
+        ("migrations/2_seed_users.sql", SEED_USERS),
+    ]);
+    let id = p.fake.start_job(
+        "trigger",
+        &p.bucket,
+        &key,
+        json!({"user_parameters": r#"{"command":"plan"}"#}),
+    );
+    let job = p.fake.wait_job(&id, WAIT).pop().unwrap();
+    assert_eq!(job["status"], "Succeeded", "{job:#}");
+    let vars = &result(&job)["outputVariables"];
+    assert_eq!(vars["PendingCount"], "2", "{job:#}");
+    assert_eq!(vars["PendingIds"], "1_create_users.sql, 2_seed_users.sql");
+    assert!(p.db.applied().is_empty(), "plan applied something");
+}

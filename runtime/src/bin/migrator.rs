@@ -1,7 +1,8 @@
 //! The `migrator` Lambda: applies migrations inside the VPC. See
 //! [`lambda_migrate::lambda::migrator`].
 
-use lambda_migrate::lambda::{self, event::MigratorEvent, migrator::Migrator};
+use lambda_migrate::lambda::{self, migrator::Migrator};
+use lambda_migrate::wire::MigratorEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main(flavor = "current_thread")]

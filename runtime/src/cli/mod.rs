@@ -1,28 +1,42 @@
-//! The `lambda-migrate` command line: argument parsing, exit codes, error printing.
-//! Each subcommand lives in its own module.
+//! The `lambda-migrate` command line: arguments in, one engine
+//! [`Request`](engine::command::Request) out, run here ([`local`]) or inside the migrator
+//! function (`--via-lambda`, [`remote`]), and the report rendered the same either way.
+//!
+//! Exit codes come from [`engine::command::ErrorKind::exit_code`]: 0 done, 1 a migration
+//! failed, 2 bad input or configuration (nothing applied), 3 the lock was not obtained,
+//! 4 drift, 5 unknown history rows, 6 a partial migration blocks the run, 7 the database
+//! or the migrator function could not be reached, 8 internal error.
 
-#[cfg(feature = "mysql")]
-pub mod db;
+pub mod args;
+pub mod local;
 pub mod new;
-#[cfg(feature = "mysql")]
-pub mod resolve;
-pub mod source;
-#[cfg(feature = "mysql")]
-pub mod status;
-#[cfg(feature = "mysql")]
-pub mod up;
-pub mod verify;
+#[cfg(feature = "remote")]
+pub mod remote;
+pub mod render;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
-use engine::Limits;
+use clap::{Parser, Subcommand};
+#[cfg(feature = "mysql")]
+use engine::command::CommandName;
+
+use args::{Invocation, VerifyArgs};
+#[cfg(feature = "mysql")]
+use args::{PlanArgs, RedoArgs, ResolveArgs, RunArgs, StatusArgs};
 
 /// Applies sql-migrate migrations to MySQL from a zip artifact or a directory.
 #[derive(Debug, Parser)]
 #[command(name = "lambda-migrate", version, about, max_term_width = 100)]
 pub struct Cli {
+    /// Run the command inside the migrator Lambda FUNCTION (name or ARN) instead of here:
+    /// no direct database connection needed. A local --source is sent inline.
+    #[arg(
+        long,
+        global = true,
+        env = "LAMBDA_MIGRATE_VIA_LAMBDA",
+        value_name = "FUNCTION"
+    )]
+    pub via_lambda: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -32,120 +46,104 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read, check and parse every migration, and list them in apply order.
-    Verify(verify::VerifyArgs),
-    /// Apply pending migrations (with sql-migrate's catch-up of older unapplied ones).
-    #[cfg(feature = "mysql")]
-    Up(up::UpArgs),
-    /// Revert applied migrations, newest first (default: one).
-    #[cfg(feature = "mysql")]
-    Down(up::DownArgs),
-    /// Revert the newest applied migration and apply it again.
-    #[cfg(feature = "mysql")]
-    Redo(up::RedoArgs),
-    /// Show every migration: applied when, checksum, partial state.
-    #[cfg(feature = "mysql")]
-    Status(status::StatusArgs),
+    Verify(VerifyArgs),
     /// Show what `up` would do; change nothing.
     #[cfg(feature = "mysql")]
-    Plan(up::PlanArgs),
+    Plan(PlanArgs),
+    /// Show every migration: applied when, checksum, partial state.
+    #[cfg(feature = "mysql")]
+    Status(StatusArgs),
+    /// Apply pending migrations (with sql-migrate's catch-up of older unapplied ones).
+    #[cfg(feature = "mysql")]
+    Up(RunArgs),
+    /// Revert applied migrations, newest first (default: one).
+    #[cfg(feature = "mysql")]
+    Down(RunArgs),
+    /// Revert the newest applied migration and apply it again.
+    #[cfg(feature = "mysql")]
+    Redo(RedoArgs),
     /// Record pending migrations as applied without running them.
     #[cfg(feature = "mysql")]
-    Skip(up::SkipArgs),
+    Skip(RunArgs),
     /// Record by hand that a partial migration is now applied or rolled back.
     #[cfg(feature = "mysql")]
-    Resolve(resolve::ResolveArgs),
+    Resolve(ResolveArgs),
     /// Create an empty migration file named YYYYMMDDHHMMSS-NAME.sql.
     New(new::NewArgs),
-}
-
-/// Where the migrations come from; shared by every subcommand that reads them.
-#[derive(Debug, Clone, Args)]
-pub struct SourceArgs {
-    /// A zip artifact or a directory of .sql files.
-    #[arg(long, default_value = "./migrations", value_name = "ZIP|DIR")]
-    pub source: PathBuf,
-    /// The migrations folder inside a zip artifact.
-    #[arg(long, default_value = "migrations", value_name = "NAME")]
-    pub dir: String,
-    /// Largest migration file accepted, in bytes.
-    #[arg(long, default_value_t = Limits::default().max_file_size, value_name = "BYTES")]
-    pub max_file_size: u64,
-}
-
-impl SourceArgs {
-    /// The reader limits these arguments ask for.
-    pub fn limits(&self) -> Limits {
-        Limits {
-            max_file_size: self.max_file_size,
-            ..Limits::default()
-        }
-    }
-}
-
-/// The process exit codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// Everything asked for was done.
-    Ok = 0,
-    /// A migration failed.
-    MigrationFailed = 1,
-    /// Bad input or configuration: nothing was applied.
-    BadInput = 2,
-    /// The migration lock was not obtained.
-    LockTimeout = 3,
-}
-
-impl From<Exit> for ExitCode {
-    fn from(e: Exit) -> ExitCode {
-        ExitCode::from(e as u8)
-    }
 }
 
 /// A failure to report: the exit code and a one-line message.
 #[derive(Debug)]
 pub struct Failure {
-    /// How the process exits.
-    pub exit: Exit,
+    /// The process exit code.
+    pub code: u8,
     /// What went wrong, for stderr.
     pub message: String,
 }
 
 impl Failure {
-    /// Bad input or configuration.
+    /// Bad input or configuration (exit 2).
     pub fn bad_input(message: impl std::fmt::Display) -> Failure {
         Failure {
-            exit: Exit::BadInput,
+            code: engine::command::ErrorKind::BadRequest.exit_code(),
             message: message.to_string(),
         }
     }
 }
 
+impl Command {
+    /// The engine request this command stands for; `None` for `new`, which only writes
+    /// a file here.
+    fn invocation(&self) -> Option<Invocation<'_>> {
+        Some(match self {
+            Command::Verify(a) => a.invocation(),
+            #[cfg(feature = "mysql")]
+            Command::Plan(a) => a.invocation(),
+            #[cfg(feature = "mysql")]
+            Command::Status(a) => a.invocation(),
+            #[cfg(feature = "mysql")]
+            Command::Up(a) => a.invocation(CommandName::Up),
+            #[cfg(feature = "mysql")]
+            Command::Down(a) => a.invocation(CommandName::Down),
+            #[cfg(feature = "mysql")]
+            Command::Redo(a) => a.invocation(),
+            #[cfg(feature = "mysql")]
+            Command::Skip(a) => a.invocation(CommandName::Skip),
+            #[cfg(feature = "mysql")]
+            Command::Resolve(a) => a.invocation(),
+            Command::New(_) => return None,
+        })
+    }
+}
+
+fn dispatch(cli: &Cli) -> Result<(), Failure> {
+    let Some(inv) = cli.command.invocation() else {
+        let Command::New(a) = &cli.command else {
+            unreachable!("only `new` has no engine request")
+        };
+        if cli.via_lambda.is_some() {
+            return Err(Failure::bad_input(
+                "`new` creates a file here; it does not run --via-lambda",
+            ));
+        }
+        return new::run(a);
+    };
+    match cli.via_lambda.as_deref().filter(|f| !f.is_empty()) {
+        #[cfg(feature = "remote")]
+        Some(function) => remote::run(function, inv),
+        #[cfg(not(feature = "remote"))]
+        Some(_) => Err(Failure::bad_input(
+            "this build has no --via-lambda support (build with the `remote` feature)",
+        )),
+        None => local::run(inv),
+    }
+}
+
 /// Parses the arguments, runs the subcommand, prints any failure as one `error:` line.
 pub fn main() -> ExitCode {
-    #[cfg(feature = "mysql")]
-    let cli = Cli::parse_from(db::sql_migrate_flags(std::env::args_os()));
-    #[cfg(not(feature = "mysql"))]
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Verify(args) => verify::run(&args),
-        #[cfg(feature = "mysql")]
-        Command::Up(args) => up::up(&args),
-        #[cfg(feature = "mysql")]
-        Command::Down(args) => up::down(&args),
-        #[cfg(feature = "mysql")]
-        Command::Redo(args) => up::redo(&args),
-        #[cfg(feature = "mysql")]
-        Command::Status(args) => status::run(&args),
-        #[cfg(feature = "mysql")]
-        Command::Plan(args) => up::plan(&args),
-        #[cfg(feature = "mysql")]
-        Command::Skip(args) => up::skip(&args),
-        #[cfg(feature = "mysql")]
-        Command::Resolve(args) => resolve::run(&args),
-        Command::New(args) => new::run(&args),
-    };
-    match result {
-        Ok(exit) => exit.into(),
+    let cli = Cli::parse_from(args::sql_migrate_flags(std::env::args_os()));
+    match dispatch(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             // One line, whatever the message holds (file names and SQL are untrusted).
             let line: String = failure
@@ -154,7 +152,7 @@ pub fn main() -> ExitCode {
                 .map(|c| if c.is_control() { ' ' } else { c })
                 .collect();
             eprintln!("error: {line}");
-            failure.exit.into()
+            ExitCode::from(failure.code)
         }
     }
 }

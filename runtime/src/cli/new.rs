@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 
-use super::{Exit, Failure};
+use super::Failure;
 
 /// Arguments of `new`.
 #[derive(Debug, Args)]
@@ -44,7 +44,7 @@ pub fn timestamp(unix: u64) -> String {
 }
 
 /// Runs `new`.
-pub fn run(a: &NewArgs) -> Result<Exit, Failure> {
+pub fn run(a: &NewArgs) -> Result<(), Failure> {
     if a.name.is_empty()
         || a.name.contains(['/', '\\', '\0'])
         || a.name.chars().any(char::is_control)
@@ -73,7 +73,7 @@ pub fn run(a: &NewArgs) -> Result<Exit, Failure> {
     f.write_all(TEMPLATE.as_bytes())
         .map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))?;
     println!("Created migration {}", path.display());
-    Ok(Exit::Ok)
+    Ok(())
 }
 
 #[cfg(test)]

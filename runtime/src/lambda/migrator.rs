@@ -1,180 +1,102 @@
-//! The `migrator` Lambda: reads the artifact named by the event from S3, checks it
-//! against the digest the trigger validated, and runs the command against MySQL through
-//! the engine (on a blocking thread: the engine's database API is synchronous).
+//! The `migrator` Lambda: runs any command of the engine's command layer inside the VPC.
+//! It reads the artifact named by the event from S3 (or the zip sent inline by a remote
+//! CLI), checks it against the digest the trigger validated, and runs the command against
+//! MySQL (on a blocking thread: the engine's database API is synchronous).
 //!
-//! Failures are Lambda function errors whose `errorType` is an [`ErrorKind`] and whose
-//! `errorMessage` names the migration, the statement and the server's error.
+//! A deployment chooses which commands it runs (`ALLOWED_COMMANDS`); any other is
+//! refused before anything is read. Failures are Lambda function errors whose
+//! `errorType` is an [`ErrorKind`] name and whose `errorMessage` names the migration,
+//! the statement and the server's error, with the remedy worded as a remote command.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use engine::db::{ConnConfig, Database, DbError, Settings, Tls};
-use engine::fetch::{FetchError, Mode, ObjectRef};
-use engine::migration;
-use engine::plan::{self, Command, Options};
-use engine::source::Source;
-use engine::{Limits, SourceError};
+use engine::Limits;
+use engine::command::{
+    self, Allowed, CommandError, ErrorKind, Executed, Frontend, Input, Report, RequestError,
+};
+use engine::db::spec::{ConnSpec, Resolved};
+use engine::db::{Database, Tls};
+use engine::fetch::{FetchOptions, ObjectRef, StaticCredentials};
 use lambda_runtime::Diagnostic;
 use tracing::{error, info};
 
-use super::artifact;
-use super::event::{
-    AppliedMigration, ErrorKind, FetchReport, MigratorCommand, MigratorEvent, MigratorReport,
-    StatusEntry,
-};
 use super::rds_iam;
-use super::text::one_line;
+use crate::inline;
+use crate::source::{self, Opened};
+use crate::text::one_line;
+use crate::wire::{AppliedMigration, MigratorEvent, MigratorReport};
 
 /// The migrator's settings, from its environment.
 #[derive(Debug, Clone)]
 pub struct MigratorConfig {
     /// The migrations folder inside the artifact (`MIGRATIONS_DIR`, default `migrations`).
     pub dir: String,
-    /// sql-migrate's history table (`MIGRATIONS_TABLE`, default `gorp_migrations`).
-    pub table: String,
-    /// How long to wait for the migration lock (`LOCK_TIMEOUT_SECS`, default 60).
-    pub lock_timeout: Duration,
-    /// How to fetch the artifact (`FETCH_MODE`: full, selective, auto).
-    pub fetch_mode: Mode,
-    /// Temp space a full download may use (`TMP_CAPACITY_MB`, default 512: Lambda's
-    /// default ephemeral storage; raise it with the function's).
-    pub tmp_capacity: u64,
+    /// How to fetch the artifact (`FETCH_MODE`, `TMP_CAPACITY_MB`).
+    pub fetch: FetchOptions,
     /// Authenticate with an RDS IAM token instead of a password (`DB_IAM_AUTH=true`).
     pub iam_auth: bool,
-    /// Where and how to connect: `DATABASE_URL`, else `DB_HOST`, `DB_PORT`, `DB_USER`,
-    /// `DB_PASSWORD`, `DB_NAME`; TLS from `DB_TLS` and `DB_CA_BUNDLE`.
-    pub conn: ConnConfig,
+    /// Where and how to connect (see [`ConnSpec`]: `DATABASE_URL` or `DB_*`, `DB_TLS`,
+    /// `DB_CA_BUNDLE`, `MIGRATIONS_TABLE`, `LOCK_TIMEOUT_SECS`).
+    pub db: Resolved,
+    /// The commands this deployment runs (`ALLOWED_COMMANDS`, comma-separated; default
+    /// `verify,plan,status,up,resolve`).
+    pub allowed: Allowed,
+    /// This function's name, for remedies worded as remote commands.
+    pub function: Option<String>,
 }
 
 impl MigratorConfig {
     /// Reads the settings through `get` (the process environment in production).
     pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Result<MigratorConfig, String> {
         let nonempty = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-        let lock_timeout = match nonempty("LOCK_TIMEOUT_SECS") {
-            None => 60,
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| format!("LOCK_TIMEOUT_SECS={v:?} is not a whole number"))?,
-        };
-        let tmp_mb: u64 = match nonempty("TMP_CAPACITY_MB") {
-            None => 512,
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| format!("TMP_CAPACITY_MB={v:?} is not a whole number"))?,
-        };
         let iam_auth = match nonempty("DB_IAM_AUTH").as_deref().map(str::trim) {
             None | Some("false" | "0" | "no") => false,
             Some("true" | "1" | "yes") => true,
             Some(v) => return Err(format!("DB_IAM_AUTH={v:?}: expected true or false")),
         };
-        let mut conn = match nonempty("DATABASE_URL") {
-            Some(url) => ConnConfig::parse(&url).map_err(|e| format!("DATABASE_URL: {e}"))?,
-            None => ConnConfig::from_vars(|k| get(k))
-                .map_err(|e| e.to_string())?
-                .ok_or("set DATABASE_URL or DB_HOST (with DB_USER, DB_PASSWORD, DB_NAME)")?,
-        };
-        if let Some(tls) = nonempty("DB_TLS") {
-            conn.tls = match tls.trim().to_ascii_lowercase().as_str() {
-                "required" | "true" | "verify" | "verify_ca" | "verify_identity" => Tls::Verify,
-                "skip-verify" => Tls::SkipVerify,
-                "false" | "off" | "disabled" => Tls::Off,
-                _ => {
-                    return Err(format!(
-                        "DB_TLS={tls:?}: expected required, skip-verify or disabled"
-                    ));
-                }
-            };
-        }
-        if let Some(ca) = nonempty("DB_CA_BUNDLE") {
-            if !std::path::Path::new(&ca).is_file() {
-                return Err(format!("DB_CA_BUNDLE={ca:?} is not a readable file"));
-            }
-            conn.ca = Some(ca.into());
-            if conn.tls == Tls::Off {
-                conn.tls = Tls::Verify;
-            }
-        }
+        let mut db = ConnSpec::default()
+            .resolve(|k| get(k))
+            .map_err(|e| e.to_string())?;
         if iam_auth {
             // The token is only accepted over TLS.
-            if conn.tls == Tls::Off {
-                conn.tls = Tls::Verify;
+            if db.conn.tls == Tls::Off {
+                db.conn.tls = Tls::Verify;
             }
-            if conn.user.is_empty() {
+            if db.conn.user.is_empty() {
                 return Err("DB_IAM_AUTH=true needs DB_USER".into());
             }
         }
+        let allowed = match nonempty("ALLOWED_COMMANDS") {
+            None => Allowed::default_set(),
+            Some(list) => Allowed::parse(&list).map_err(|e| format!("ALLOWED_COMMANDS: {e}"))?,
+        };
+        let dir = nonempty("MIGRATIONS_DIR").unwrap_or_else(|| "migrations".into());
         Ok(MigratorConfig {
-            dir: nonempty("MIGRATIONS_DIR").unwrap_or_else(|| "migrations".into()),
-            table: nonempty("MIGRATIONS_TABLE").unwrap_or_else(|| "gorp_migrations".into()),
-            lock_timeout: Duration::from_secs(lock_timeout),
-            fetch_mode: artifact::mode_from_env(nonempty("FETCH_MODE").as_deref())?,
-            tmp_capacity: tmp_mb.saturating_mul(1 << 20),
+            fetch: source::fetch_options(&dir, &Limits::default(), |k| get(k))?,
+            dir,
             iam_auth,
-            conn,
+            db,
+            allowed,
+            function: nonempty("AWS_LAMBDA_FUNCTION_NAME"),
         })
     }
 }
 
-/// Why an invocation failed. Every message names what it is about; none carries a
-/// credential, password or token.
-#[derive(Debug, thiserror::Error)]
-pub enum MigratorError {
-    /// The event lacks something or is contradictory.
-    #[error("bad event: {0}")]
-    BadEvent(String),
-    /// The environment is wrong.
-    #[error("configuration: {0}")]
-    Configuration(String),
-    /// The artifact could not be fetched (or its zip structure was refused while
-    /// selecting).
-    #[error("{0}")]
-    Fetch(#[from] FetchError),
-    /// The artifact's migrations could not be read.
-    #[error("{0}")]
-    Source(#[from] SourceError),
-    /// A migration file does not parse.
-    #[error("{0}")]
-    Migration(String),
-    /// The migrations are not the set the trigger validated.
-    #[error(
-        "{artifact}: the migrations' digest is {actual}, but {expected} was validated; \
-         the artifact or MIGRATIONS_DIR differs from what the trigger checked"
-    )]
-    DigestMismatch {
-        /// The artifact.
-        artifact: String,
-        /// What the event expected.
-        expected: String,
-        /// What was read.
-        actual: String,
-    },
-    /// The database said no: a kind and a message naming migration and statement.
-    #[error("{message}")]
-    Database {
-        /// Which kind of database failure.
-        kind: ErrorKind,
-        /// What happened.
-        message: String,
-    },
-    /// An unexpected condition (a panicked worker thread).
-    #[error("internal error: {0}")]
-    Internal(String),
+/// Why an invocation failed: a kind and a message that names what it is about and never
+/// carries a credential, password or token.
+#[derive(Debug)]
+pub struct MigratorError {
+    /// The `errorType`.
+    pub kind: ErrorKind,
+    /// The `errorMessage`.
+    pub message: String,
 }
 
 impl MigratorError {
-    /// The `errorType` kind.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            MigratorError::BadEvent(_) => ErrorKind::BadEvent,
-            MigratorError::Configuration(_) => ErrorKind::Configuration,
-            MigratorError::Fetch(FetchError::Zip { .. }) => ErrorKind::BadArtifact,
-            MigratorError::Fetch(_) => ErrorKind::Fetch,
-            MigratorError::Source(_) => ErrorKind::BadArtifact,
-            MigratorError::Migration(_) => ErrorKind::BadMigration,
-            MigratorError::DigestMismatch { .. } => ErrorKind::DigestMismatch,
-            MigratorError::Database { kind, .. } => *kind,
-            MigratorError::Internal(_) => ErrorKind::Internal,
+    fn new(kind: ErrorKind, message: impl Into<String>) -> MigratorError {
+        MigratorError {
+            kind,
+            message: message.into(),
         }
     }
 }
@@ -182,8 +104,8 @@ impl MigratorError {
 impl From<MigratorError> for Diagnostic {
     fn from(e: MigratorError) -> Diagnostic {
         Diagnostic {
-            error_type: e.kind().as_str().to_owned(),
-            error_message: e.to_string(),
+            error_type: e.kind.as_str().to_owned(),
+            error_message: e.message,
         }
     }
 }
@@ -210,62 +132,83 @@ impl Migrator {
         let config = self
             .config
             .as_ref()
-            .map_err(|e| MigratorError::Configuration(e.clone()))?;
-        let (Some(bucket), Some(key)) = (event.bucket_name.clone(), event.object_key.clone())
-        else {
-            return Err(MigratorError::BadEvent(
-                "BucketName and ObjectKey are required".into(),
-            ));
+            .map_err(|e| MigratorError::new(ErrorKind::Configuration, e.clone()))?;
+        let frontend = Frontend::Migrator {
+            function: config.function.clone(),
         };
-        if bucket.is_empty() || key.is_empty() {
-            return Err(MigratorError::BadEvent(
-                "BucketName and ObjectKey must not be empty".into(),
-            ));
-        }
-        let object = ObjectRef { bucket, key };
+        let refused = |e: RequestError| {
+            let e = CommandError::from(e);
+            MigratorError::new(e.kind(), e.message(&frontend))
+        };
+        // Refused before anything is read or connected to.
+        config
+            .allowed
+            .check(event.request.command)
+            .map_err(refused)?;
+        event.request.validate().map_err(refused)?;
         let dir = event.dir.clone().unwrap_or_else(|| config.dir.clone());
         info!(
-            command = event.command.as_str(),
-            object = %object,
+            command = event.request.command.as_str(),
             dir = %dir,
-            limit = ?event.limit,
+            inline = event.inline_zip.is_some(),
             "invocation"
         );
-        let (source, fetch) = artifact::fetch_source(
-            &object,
-            event.credentials.as_ref(),
-            None,
-            &dir,
-            config.fetch_mode,
-            Some(config.tmp_capacity),
-        )
-        .await?;
-        info!(
-            mode = %fetch.mode,
-            bytes = fetch.bytes_fetched,
-            requests = fetch.requests,
-            ms = fetch.duration_ms,
-            "artifact fetched"
-        );
-        let password = if config.iam_auth {
-            let c = &config.conn;
-            Some(
+        let opened = open(config, &event, &dir)
+            .await
+            .map_err(|e| MigratorError::new(e.kind(), e.message(&frontend)))?;
+        if let Some(f) = &opened.fetch {
+            info!(mode = %f.mode, bytes = f.bytes_fetched, requests = f.requests, ms = f.duration_ms, "artifact fetched");
+        }
+        let mut conn = config.db.conn.clone();
+        if config.iam_auth {
+            let c = &config.db.conn;
+            // An RDS IAM token is sent as a cleartext password; TLS is forced on with it.
+            conn.password = Some(
                 rds_iam::token_from_env(&c.host, c.port, &c.user)
                     .await
-                    .map_err(|e| MigratorError::Configuration(e.to_string()))?,
+                    .map_err(|e| MigratorError::new(ErrorKind::Configuration, e.to_string()))?,
+            );
+            conn.cleartext_password = true;
+        }
+        let settings = config.db.settings.clone();
+        let fetch = opened.fetch.clone();
+        let source_name = opened.source.display();
+        let request = event.request.clone();
+        let expected = event.expected_digest.clone();
+        let worker = tokio::task::spawn_blocking(move || {
+            let limits = Limits::default();
+            let input = Input {
+                source: &opened.source,
+                dir: &dir,
+                limits: &limits,
+                fetch: opened.fetch.clone(),
+                expected_digest: expected.as_deref(),
+            };
+            command::execute(
+                &request,
+                &input,
+                || Database::connect(&conn, &settings),
+                settings.lock_timeout,
+                |step| {
+                    info!(
+                        id = %step.id,
+                        statements = step.statements,
+                        ms = step.duration_ms,
+                        state = step.state.as_str(),
+                        "migration done"
+                    )
+                },
             )
-        } else {
-            None
-        };
-        let config = config.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            run_blocking(&config, &source, &dir, &event, password, fetch)
-        })
-        .await
-        .map_err(|e| MigratorError::Internal(format!("the worker thread failed: {e}")))?;
+        });
+        let result = worker.await.map_err(|e| {
+            MigratorError::new(
+                ErrorKind::Internal,
+                format!("the worker thread failed: {e}"),
+            )
+        })?;
         match result {
-            Ok(mut report) => {
-                report.total_ms = started.elapsed().as_millis() as u64;
+            Ok(done) => {
+                let report = summary(&event, done, source_name, fetch, started);
                 info!(
                     applied = report.applied.len(),
                     pending = report.pending.len(),
@@ -275,88 +218,66 @@ impl Migrator {
                 Ok(report)
             }
             Err(e) => {
-                error!(kind = e.kind().as_str(), message = %one_line(&e.to_string()), "failed");
-                Err(e)
+                let message = e.message(&frontend);
+                error!(kind = e.kind().as_str(), message = %one_line(&message), "failed");
+                Err(MigratorError::new(e.kind(), message))
             }
         }
     }
 }
 
-/// Reads and checks the migrations, then runs the command against the database.
-fn run_blocking(
+/// Opens the event's source: the inline zip, or the S3 object.
+async fn open(
     config: &MigratorConfig,
-    source: &Source,
-    dir: &str,
     event: &MigratorEvent,
-    password: Option<String>,
-    fetch: FetchReport,
-) -> Result<MigratorReport, MigratorError> {
-    let limits = Limits::default();
-    let files = source.files(dir, &limits)?;
-    let bad = |e| MigratorError::Migration(format!("{}: {e}", source.display()));
-    // Statements are parsed after the database is read: files applied unchanged are not.
-    let mut migrations =
-        migration::scan(files.iter().map(|f| (f.name, f.origin, f.data.as_ref()))).map_err(bad)?;
-    let digest = migration::digest(&migrations);
-    if let Some(expected) = &event.expected_digest
-        && *expected != digest
-    {
-        return Err(MigratorError::DigestMismatch {
-            artifact: source.display(),
-            expected: expected.clone(),
-            actual: digest,
+    dir: &str,
+) -> Result<Opened, CommandError> {
+    if let Some(zip) = &event.inline_zip {
+        if event.bucket_name.is_some() || event.object_key.is_some() {
+            return Err(CommandError::Configuration(
+                "bad event: give either inline_zip or BucketName and ObjectKey".into(),
+            ));
+        }
+        let source = inline::open(zip)
+            .map_err(|e| CommandError::Configuration(format!("bad event: {e}")))?;
+        return Ok(Opened {
+            source,
+            fetch: None,
         });
     }
-    let mut report = MigratorReport {
-        command: event.command,
-        source: source.display(),
-        digest,
-        migrations: migrations.len(),
-        applied: Vec::new(),
-        pending: Vec::new(),
-        status: None,
-        lock_held: None,
-        last_applied: None,
-        fetch: Some(fetch),
-        total_ms: 0,
+    let (Some(bucket), Some(key)) = (event.bucket_name.clone(), event.object_key.clone()) else {
+        return Err(CommandError::Configuration(
+            "bad event: BucketName and ObjectKey (or inline_zip) are required".into(),
+        ));
     };
-    let mut conn = config.conn.clone();
-    if let Some(token) = password {
-        // An RDS IAM token is sent as a cleartext password; TLS is forced on with it.
-        conn.password = Some(token);
-        conn.cleartext_password = true;
+    if bucket.is_empty() || key.is_empty() {
+        return Err(CommandError::Configuration(
+            "bad event: BucketName and ObjectKey must not be empty".into(),
+        ));
     }
-    let settings = Settings {
-        table: config.table.clone(),
-        schema: None,
-        lock_timeout: config.lock_timeout,
+    let credentials = event.credentials.as_ref().map(|c| StaticCredentials {
+        access_key_id: c.access_key_id.clone(),
+        secret_access_key: c.secret_access_key.clone(),
+        session_token: c.session_token.clone(),
+    });
+    let opts = FetchOptions {
+        dir: dir.to_owned(),
+        ..config.fetch.clone()
     };
-    let mut db = Database::connect(&conn, &settings).map_err(db_error)?;
-    match event.command {
-        MigratorCommand::Up | MigratorCommand::Down => {
-            let mut opts = Options::new(if event.command == MigratorCommand::Up {
-                Command::Up
-            } else {
-                Command::Down
-            });
-            opts.limit = match event.command {
-                // Reverting is explicit: one migration unless told otherwise.
-                MigratorCommand::Down => Some(event.limit.unwrap_or(1)),
-                _ => event.limit,
-            };
-            let run = db
-                .run(&mut migrations, &opts, config.lock_timeout, |step| {
-                    info!(
-                        id = %step.id,
-                        statements = step.statements,
-                        ms = step.duration_ms,
-                        state = step.state,
-                        "migration done"
-                    );
-                })
-                .map_err(db_error)?;
-            report.applied = run
-                .steps
+    Ok(source::fetch(&ObjectRef { bucket, key }, credentials, None, &opts).await?)
+}
+
+/// The answer: the trigger's summary fields, and the command's whole report.
+fn summary(
+    event: &MigratorEvent,
+    done: Executed,
+    source: String,
+    fetch: Option<engine::command::FetchSummary>,
+    started: Instant,
+) -> MigratorReport {
+    let (applied, last_applied, lock_held) = match &done.report {
+        Report::Run(r) if !r.dry_run => (
+            r.migrations
                 .iter()
                 .map(|s| AppliedMigration {
                     id: s.id.clone(),
@@ -364,90 +285,33 @@ fn run_blocking(
                     statements: s.statements,
                     duration_ms: s.duration_ms,
                 })
-                .collect();
-            report.last_applied = run.last_applied;
-        }
-        MigratorCommand::Plan => {
-            let mut opts = Options::new(Command::Up);
-            opts.limit = event.limit;
-            let planned = db
-                .planned(&mut migrations, &opts, false)
-                .map_err(db_error)?;
-            report.pending = planned
-                .plan
-                .steps
-                .iter()
-                .map(|s| migrations[s.index].id.to_owned())
-                .collect();
-            report.last_applied = last_applied(&plan::status(
-                &migrations,
-                &planned.history,
-                &planned.journal,
-            ));
-        }
-        MigratorCommand::Status => {
-            let (history, journal) = db.read_state(false).map_err(db_error)?;
-            plan::parse_needed(&mut migrations, &history, &journal, None).map_err(bad)?;
-            let rows = plan::status(&migrations, &history, &journal);
-            report.pending = rows
-                .iter()
-                .filter(|r| matches!(r.state, "pending" | "catch-up" | "partial"))
-                .map(|r| r.id.clone())
-                .collect();
-            report.last_applied = last_applied(&rows);
-            report.status = Some(
-                rows.into_iter()
-                    .map(|r| StatusEntry {
-                        id: r.id,
-                        state: r.state.to_owned(),
-                        applied_at: r.applied_at,
-                        checksum: r.checksum.to_owned(),
-                        note: r.note,
-                    })
-                    .collect(),
-            );
-            // A lock taken without waiting means no run holds it; give it straight back.
-            report.lock_held = Some(match db.lock(Duration::ZERO) {
-                Ok(()) => {
-                    db.unlock();
-                    false
-                }
-                Err(DbError::LockTimeout { .. }) => true,
-                Err(e) => return Err(db_error(e)),
-            });
-        }
-    }
-    Ok(report)
-}
-
-/// The newest applied migration in apply order.
-fn last_applied(rows: &[plan::StatusRow]) -> Option<String> {
-    rows.iter()
-        .rev()
-        .find(|r| r.state == "applied")
-        .map(|r| r.id.clone())
-}
-
-/// Classifies a database error for the trigger.
-fn db_error(e: DbError) -> MigratorError {
-    let kind = match &e {
-        DbError::Connect { .. } => ErrorKind::Connection,
-        DbError::NoDatabase => ErrorKind::Configuration,
-        DbError::LockTimeout { .. } => ErrorKind::LockTimeout,
-        DbError::Plan(_) => ErrorKind::Drift,
-        DbError::Parse(_) => ErrorKind::BadMigration,
-        DbError::Migration(_) | DbError::Query { .. } => ErrorKind::Sql,
-        DbError::BadJournal { .. } | DbError::Resolve { .. } => ErrorKind::Internal,
+                .collect(),
+            r.last_applied.clone(),
+            None,
+        ),
+        Report::Status(s) => (Vec::new(), s.last_applied(), Some(s.lock_held)),
+        _ => (Vec::new(), None, None),
     };
-    MigratorError::Database {
-        kind,
-        message: e.to_string(),
+    MigratorReport {
+        command: event.request.command,
+        source,
+        digest: done.digest,
+        migrations: done.migrations,
+        applied,
+        pending: done.report.pending(),
+        lock_held,
+        last_applied,
+        fetch,
+        total_ms: started.elapsed().as_millis() as u64,
+        report: serde_json::to_value(&done.report).expect("a report always serializes"),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use engine::command::CommandName;
+    use std::time::Duration;
 
     fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |k| {
@@ -467,29 +331,30 @@ mod tests {
         );
         let c =
             MigratorConfig::from_env(&env(&[("DB_HOST", "db"), ("DB_PASSWORD", "pw")])).unwrap();
-        assert_eq!((c.conn.host.as_str(), c.conn.port), ("db", 3306));
-        assert_eq!(c.conn.tls, Tls::Off);
+        assert_eq!((c.db.conn.host.as_str(), c.db.conn.port), ("db", 3306));
+        assert_eq!(c.db.conn.tls, Tls::Off);
         assert_eq!(c.dir, "migrations");
-        assert_eq!(c.table, "gorp_migrations");
-        assert_eq!(c.lock_timeout, Duration::from_secs(60));
-        assert_eq!(c.fetch_mode, Mode::Auto);
-        assert_eq!(c.tmp_capacity, 512 << 20);
+        assert_eq!(c.db.settings.table, "gorp_migrations");
+        assert_eq!(c.db.settings.lock_timeout, Duration::from_secs(60));
+        assert_eq!(c.fetch.tmp_capacity, 512 << 20);
+        assert_eq!(c.allowed, Allowed::default_set());
         assert!(!c.iam_auth);
     }
 
     #[test]
     fn bad_values_are_named() {
-        let e = MigratorConfig::from_env(&env(&[("DB_HOST", "h"), ("LOCK_TIMEOUT_SECS", "soon")]))
-            .unwrap_err();
-        assert!(e.contains("LOCK_TIMEOUT_SECS"), "{e}");
-        let e = MigratorConfig::from_env(&env(&[("DB_HOST", "h"), ("DB_IAM_AUTH", "maybe")]))
-            .unwrap_err();
-        assert!(e.contains("DB_IAM_AUTH"), "{e}");
-        let e = MigratorConfig::from_env(&env(&[("DB_HOST", "h"), ("DB_TLS", "sometimes")]))
-            .unwrap_err();
-        assert!(e.contains("DB_TLS"), "{e}");
+        for (name, value) in [
+            ("LOCK_TIMEOUT_SECS", "soon"),
+            ("DB_IAM_AUTH", "maybe"),
+            ("DB_TLS", "sometimes"),
+            ("ALLOWED_COMMANDS", "up,drop"),
+            ("FETCH_MODE", "fast"),
+        ] {
+            let e = MigratorConfig::from_env(&env(&[("DB_HOST", "h"), (name, value)])).unwrap_err();
+            assert!(e.contains(name), "{e}");
+        }
         let e = MigratorConfig::from_env(&env(&[("DATABASE_URL", "postgres://x")])).unwrap_err();
-        assert!(e.contains("DATABASE_URL"), "{e}");
+        assert!(e.contains("mysql://"), "{e}");
     }
 
     #[test]
@@ -501,23 +366,31 @@ mod tests {
         ]))
         .unwrap();
         assert!(c.iam_auth);
-        assert_eq!(c.conn.tls, Tls::Verify);
+        assert_eq!(c.db.conn.tls, Tls::Verify);
         let c =
             MigratorConfig::from_env(&env(&[("DATABASE_URL", "mysql://u:hunter2@h/db")])).unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 
-    #[test]
-    fn errors_map_to_their_kind() {
-        let d: Diagnostic = MigratorError::Configuration("x".into()).into();
-        assert_eq!(d.error_type, "ConfigurationError");
-        let d: Diagnostic = MigratorError::DigestMismatch {
-            artifact: "s3://b/k".into(),
-            expected: "aa".into(),
-            actual: "bb".into(),
-        }
-        .into();
-        assert_eq!(d.error_type, "DigestMismatch");
-        assert!(d.error_message.contains("s3://b/k"));
+    #[tokio::test]
+    async fn a_command_the_deployment_does_not_allow_is_refused_before_anything_runs() {
+        let m = Migrator {
+            config: MigratorConfig::from_env(&env(&[
+                ("DB_HOST", "203.0.113.1"),
+                ("ALLOWED_COMMANDS", "status"),
+            ])),
+        };
+        // No bucket, no database reachable: a refusal must come before either matters.
+        let e = m
+            .handle(MigratorEvent {
+                request: engine::command::Request::new(CommandName::Down),
+                ..MigratorEvent::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotAllowed);
+        assert!(e.message.contains("`down` is not allowed"), "{}", e.message);
+        let d: Diagnostic = e.into();
+        assert_eq!(d.error_type, "CommandNotAllowed");
     }
 }

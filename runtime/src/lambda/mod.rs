@@ -2,11 +2,8 @@
 //! the `trigger` (CodePipeline's job worker outside the VPC). The binaries only wire these
 //! into `lambda_runtime`.
 
-pub mod artifact;
-pub mod event;
 pub mod migrator;
 pub mod rds_iam;
-pub mod text;
 pub mod trigger;
 
 /// Installs the log subscriber: JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON` (Lambda's

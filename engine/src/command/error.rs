@@ -1,0 +1,379 @@
+//! How a command fails: one [`CommandError`], classified by [`ErrorKind`] (the CLI's exit
+//! code and the migrator's `errorType`), with a [`Remedy`] that each front end words in
+//! its own terms.
+
+use crate::migration::MigrationError;
+use crate::plan::Direction;
+use crate::source::SourceError;
+
+use super::request::RequestError;
+
+/// The kinds of failure, distinct wherever an operator would act differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The request (arguments, event, `UserParameters`) is malformed or contradictory.
+    BadRequest,
+    /// The deployment does not let the migrator run this command.
+    NotAllowed,
+    /// The settings are wrong (database settings, IAM auth, CA bundle, environment).
+    Configuration,
+    /// The artifact could not be fetched.
+    Fetch,
+    /// The artifact is not a readable zip, or its migrations folder is unusable.
+    BadArtifact,
+    /// A migration file does not parse or its id is unusable.
+    BadMigration,
+    /// The migrations differ from the set the caller validated.
+    DigestMismatch,
+    /// Applied migrations' files changed since they were applied.
+    Drift,
+    /// The history has rows without a migration file.
+    UnknownMigrations,
+    /// A migration was left part-way and blocks further runs.
+    Partial,
+    /// Another run holds the migration lock.
+    LockTimeout,
+    /// The database could not be reached or refused the login.
+    Connection,
+    /// A statement failed.
+    Sql,
+    /// A bug or an unexpected condition.
+    Internal,
+}
+
+impl ErrorKind {
+    /// Every kind.
+    pub const ALL: [ErrorKind; 14] = [
+        ErrorKind::BadRequest,
+        ErrorKind::NotAllowed,
+        ErrorKind::Configuration,
+        ErrorKind::Fetch,
+        ErrorKind::BadArtifact,
+        ErrorKind::BadMigration,
+        ErrorKind::DigestMismatch,
+        ErrorKind::Drift,
+        ErrorKind::UnknownMigrations,
+        ErrorKind::Partial,
+        ErrorKind::LockTimeout,
+        ErrorKind::Connection,
+        ErrorKind::Sql,
+        ErrorKind::Internal,
+    ];
+
+    /// The name: the migrator's `errorType`, and `error_kind` in JSON reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::BadRequest => "BadRequest",
+            ErrorKind::NotAllowed => "CommandNotAllowed",
+            ErrorKind::Configuration => "ConfigurationError",
+            ErrorKind::Fetch => "FetchError",
+            ErrorKind::BadArtifact => "BadArtifact",
+            ErrorKind::BadMigration => "BadMigration",
+            ErrorKind::DigestMismatch => "DigestMismatch",
+            ErrorKind::Drift => "Drift",
+            ErrorKind::UnknownMigrations => "UnknownMigrations",
+            ErrorKind::Partial => "PartialMigration",
+            ErrorKind::LockTimeout => "LockTimeout",
+            ErrorKind::Connection => "ConnectionError",
+            ErrorKind::Sql => "SqlError",
+            ErrorKind::Internal => "InternalError",
+        }
+    }
+
+    /// The kind a name spells, if it is one of ours.
+    pub fn parse(s: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The CLI's exit code: 1 a migration failed, 2 bad input or configuration (nothing
+    /// applied), 3 lock not obtained, 4 drift, 5 unknown history rows, 6 a partial
+    /// migration blocks the run, 7 the database could not be reached, 8 internal error.
+    pub const fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::Sql => 1,
+            ErrorKind::BadRequest
+            | ErrorKind::NotAllowed
+            | ErrorKind::Configuration
+            | ErrorKind::Fetch
+            | ErrorKind::BadArtifact
+            | ErrorKind::BadMigration
+            | ErrorKind::DigestMismatch => 2,
+            ErrorKind::LockTimeout => 3,
+            ErrorKind::Drift => 4,
+            ErrorKind::UnknownMigrations => 5,
+            ErrorKind::Partial => 6,
+            ErrorKind::Connection => 7,
+            ErrorKind::Internal => 8,
+        }
+    }
+}
+
+/// What an operator can do about a failure. Front ends word it: the CLI names its own
+/// flags, the migrator names the remote command that does the same through it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remedy {
+    /// Fix the file if needed, then continue the partial migration with `--resume`, or
+    /// record by hand what was done.
+    Resume {
+        /// The migration.
+        id: String,
+        /// The direction that was running.
+        direction: Direction,
+    },
+    /// Only a person can settle it: fix by hand, then record the outcome.
+    Resolve {
+        /// The migration.
+        id: String,
+    },
+    /// Proceed over changed files.
+    AllowDrift,
+    /// Proceed over history rows without a file.
+    IgnoreUnknown,
+}
+
+/// Who words a remedy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frontend {
+    /// The command line, running where it is (locally, or `--via-lambda`'s output of a
+    /// local rendering): remedies name its flags.
+    Cli,
+    /// The migrator function, read in a pipeline's failure or a remote CLI's output:
+    /// remedies name the remote command. `function` is its name, when known.
+    Migrator {
+        /// The function's name (`AWS_LAMBDA_FUNCTION_NAME`).
+        function: Option<String>,
+    },
+}
+
+impl Frontend {
+    fn command(&self, args: &str) -> String {
+        match self {
+            Frontend::Cli => format!("`{args}`"),
+            Frontend::Migrator { function } => format!(
+                "`lambda-migrate --via-lambda {} {args}`",
+                function.as_deref().unwrap_or("MIGRATOR")
+            ),
+        }
+    }
+}
+
+impl Remedy {
+    /// The remedy in `frontend`'s terms.
+    pub fn words(&self, frontend: &Frontend) -> String {
+        let resolve = |id: &str| {
+            format!(
+                "{} or {}",
+                frontend.command(&format!("resolve {id} --applied")),
+                frontend.command(&format!("resolve {id} --rolled-back"))
+            )
+        };
+        match self {
+            Remedy::Resume { id, direction } => format!(
+                "fix the file if needed and continue with {}, or fix it by hand and record that with {}",
+                frontend.command(&format!("{direction} --resume")),
+                resolve(id)
+            ),
+            Remedy::Resolve { id } => {
+                format!("fix it by hand, then record that with {}", resolve(id))
+            }
+            Remedy::AllowDrift => format!(
+                "to proceed anyway, run again with --allow-drift (e.g. {})",
+                frontend.command("up --allow-drift")
+            ),
+            Remedy::IgnoreUnknown => format!(
+                "to proceed anyway, run again with --ignore-unknown (e.g. {})",
+                frontend.command("up --ignore-unknown")
+            ),
+        }
+    }
+}
+
+/// Why a command failed. Messages name the file, migration and statement where there is
+/// one, and never a password.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The request is malformed, or not allowed here.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The settings are unusable.
+    #[error("configuration: {0}")]
+    Configuration(String),
+    /// The migrations could not be read.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The artifact could not be fetched.
+    #[cfg(feature = "s3")]
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
+    /// A migration file is unusable.
+    #[error("{prefix}{error}")]
+    Migration {
+        /// `ARTIFACT: ` for files inside an archive, else empty.
+        prefix: String,
+        /// What is wrong.
+        error: MigrationError,
+    },
+    /// The migrations are not the set the caller validated.
+    #[error(
+        "{artifact}: the migrations' digest is {actual}, but {expected} was validated; \
+         the artifact or its migrations folder differs from what was checked"
+    )]
+    DigestMismatch {
+        /// The artifact.
+        artifact: String,
+        /// What the caller expected.
+        expected: String,
+        /// What was read.
+        actual: String,
+    },
+    /// The database part failed.
+    #[cfg(feature = "mysql")]
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+}
+
+impl CommandError {
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CommandError::Request(RequestError::NotAllowed { .. }) => ErrorKind::NotAllowed,
+            CommandError::Request(_) => ErrorKind::BadRequest,
+            CommandError::Configuration(_) => ErrorKind::Configuration,
+            CommandError::Source(_) => ErrorKind::BadArtifact,
+            #[cfg(feature = "s3")]
+            CommandError::Fetch(crate::fetch::FetchError::Zip { .. }) => ErrorKind::BadArtifact,
+            #[cfg(feature = "s3")]
+            CommandError::Fetch(_) => ErrorKind::Fetch,
+            CommandError::Migration { .. } => ErrorKind::BadMigration,
+            CommandError::DigestMismatch { .. } => ErrorKind::DigestMismatch,
+            #[cfg(feature = "mysql")]
+            CommandError::Db(e) => db_kind(e),
+        }
+    }
+
+    /// What an operator can do about it, if anything specific.
+    pub fn remedy(&self) -> Option<Remedy> {
+        match self {
+            #[cfg(feature = "mysql")]
+            CommandError::Db(e) => db_remedy(e),
+            _ => None,
+        }
+    }
+
+    /// The whole message for `frontend`: what went wrong, then what to do about it.
+    pub fn message(&self, frontend: &Frontend) -> String {
+        match self.remedy() {
+            Some(r) => format!("{self}; {}", r.words(frontend)),
+            None => self.to_string(),
+        }
+    }
+
+    /// The command-line failure for a migration file that does not parse, naming the
+    /// archive it is in when it came from one.
+    pub fn migration(source: &crate::source::Source, error: MigrationError) -> CommandError {
+        let prefix = match source {
+            crate::source::Source::Zip { .. } => format!("{}: ", source.display()),
+            crate::source::Source::Dir { .. } => String::new(),
+        };
+        CommandError::Migration { prefix, error }
+    }
+}
+
+#[cfg(feature = "mysql")]
+fn db_kind(e: &crate::db::DbError) -> ErrorKind {
+    use crate::db::DbError;
+    use crate::plan::PlanError;
+    match e {
+        DbError::Connect { .. } => ErrorKind::Connection,
+        DbError::NoDatabase => ErrorKind::Configuration,
+        DbError::LockTimeout { .. } => ErrorKind::LockTimeout,
+        DbError::Plan(PlanError::Unknown { .. }) => ErrorKind::UnknownMigrations,
+        DbError::Plan(PlanError::Drift { .. }) => ErrorKind::Drift,
+        DbError::Plan(
+            PlanError::Partial { .. }
+            | PlanError::ResumeChanged { .. }
+            | PlanError::PartialWithoutFile { .. },
+        ) => ErrorKind::Partial,
+        DbError::Plan(PlanError::NotParsed { .. }) => ErrorKind::Internal,
+        DbError::Parse(_) => ErrorKind::BadMigration,
+        DbError::Migration(_) | DbError::Query { .. } => ErrorKind::Sql,
+        DbError::Resolve { .. } => ErrorKind::BadRequest,
+        DbError::BadJournal { .. } => ErrorKind::Internal,
+    }
+}
+
+#[cfg(feature = "mysql")]
+fn db_remedy(e: &crate::db::DbError) -> Option<Remedy> {
+    use crate::db::DbError;
+    use crate::plan::PlanError;
+    match e {
+        DbError::Plan(PlanError::Unknown { .. }) => Some(Remedy::IgnoreUnknown),
+        DbError::Plan(PlanError::Drift { .. }) => Some(Remedy::AllowDrift),
+        DbError::Plan(PlanError::Partial { id, direction, .. }) => Some(Remedy::Resume {
+            id: id.clone(),
+            direction: *direction,
+        }),
+        DbError::Plan(
+            PlanError::ResumeChanged { id, .. } | PlanError::PartialWithoutFile { id, .. },
+        ) => Some(Remedy::Resolve { id: id.clone() }),
+        DbError::Migration(f) if f.connection_lost || f.committed.is_some_and(|c| c > 0) => {
+            Some(Remedy::Resume {
+                id: f.id.clone(),
+                direction: f.direction,
+            })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::CommandName;
+
+    #[test]
+    fn kinds_round_trip_and_exit_codes_are_distinct_where_it_matters() {
+        for k in ErrorKind::ALL {
+            assert_eq!(ErrorKind::parse(k.as_str()), Some(k));
+        }
+        let codes: Vec<u8> = [
+            ErrorKind::Sql,
+            ErrorKind::BadRequest,
+            ErrorKind::LockTimeout,
+            ErrorKind::Drift,
+            ErrorKind::UnknownMigrations,
+            ErrorKind::Partial,
+            ErrorKind::Connection,
+        ]
+        .map(ErrorKind::exit_code)
+        .to_vec();
+        let mut dedup = codes.clone();
+        dedup.sort_unstable();
+        dedup.dedup();
+        assert_eq!(dedup.len(), codes.len(), "{codes:?}");
+    }
+
+    #[test]
+    fn remedies_are_worded_per_front_end() {
+        let r = Remedy::Resume {
+            id: "2_b.sql".into(),
+            direction: Direction::Up,
+        };
+        let local = r.words(&Frontend::Cli);
+        assert!(local.contains("`up --resume`"), "{local}");
+        assert!(local.contains("`resolve 2_b.sql --applied`"), "{local}");
+        let remote = r.words(&Frontend::Migrator {
+            function: Some("db-migrator".into()),
+        });
+        assert!(
+            remote.contains("`lambda-migrate --via-lambda db-migrator up --resume`"),
+            "{remote}"
+        );
+        let kind = CommandError::Request(RequestError::NotAllowed {
+            command: CommandName::Down,
+            allowed: "up".into(),
+        })
+        .kind();
+        assert_eq!(kind, ErrorKind::NotAllowed);
+    }
+}

@@ -1,0 +1,188 @@
+//! What a command reports: typed, serialisable both ways, so that a report made by the
+//! migrator and read back by a remote CLI renders exactly as one made locally.
+
+use serde::{Deserialize, Serialize};
+
+use super::request::{CommandName, Resolution};
+use crate::plan::StatusRow;
+
+/// What fetching an S3 source cost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchSummary {
+    /// The object, `s3://bucket/key`.
+    pub object: String,
+    /// `full` or `selective`.
+    pub mode: String,
+    /// The object's size in bytes.
+    pub object_size: u64,
+    /// Body bytes received.
+    pub bytes_fetched: u64,
+    /// GET requests sent.
+    pub requests: u64,
+    /// Wall time of the fetch in milliseconds.
+    pub duration_ms: u64,
+}
+
+impl FetchSummary {
+    /// One line for stderr.
+    pub fn human(&self) -> String {
+        format!(
+            "fetched {}: {} mode, {} of {} bytes in {} request(s), {} ms",
+            self.object,
+            self.mode,
+            self.bytes_fetched,
+            self.object_size,
+            self.requests,
+            self.duration_ms
+        )
+    }
+}
+
+/// One migration as `verify` reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyRow {
+    /// The migration id.
+    pub id: String,
+    /// The file's checksum.
+    pub sha256: String,
+    /// Statements in the Up section.
+    pub up_statements: usize,
+    /// Statements in the Down section.
+    pub down_statements: usize,
+    /// The Up section is `notransaction`.
+    pub up_notransaction: bool,
+    /// The Down section is `notransaction`.
+    pub down_notransaction: bool,
+}
+
+/// `verify`'s report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    /// Where the migrations came from.
+    pub source: String,
+    /// How an S3 source was fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch: Option<FetchSummary>,
+    /// The set digest.
+    pub digest: String,
+    /// Every migration, in apply order.
+    pub migrations: Vec<VerifyRow>,
+}
+
+/// `status`'s report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// Always `status`.
+    pub command: CommandName,
+    /// Every migration and unknown history row, in apply order.
+    pub migrations: Vec<StatusRow>,
+    /// Whether a run holds the migration lock right now.
+    pub lock_held: bool,
+}
+
+impl StatusReport {
+    /// The newest migration, in apply order, that is applied.
+    pub fn last_applied(&self) -> Option<String> {
+        self.migrations
+            .iter()
+            .rev()
+            .find(|r| r.state == crate::plan::MigrationState::Applied)
+            .map(|r| r.id.clone())
+    }
+}
+
+/// `resolve`'s report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolveReport {
+    /// Always `resolve`.
+    pub command: CommandName,
+    /// The migration.
+    pub id: String,
+    /// What was recorded.
+    pub state: Resolution,
+}
+
+/// The report of a command that plans: `plan`, `up`, `down`, `redo`, `skip`.
+#[cfg(feature = "mysql")]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// The command.
+    pub command: CommandName,
+    /// Nothing was changed (`plan`, `--dry-run`).
+    pub dry_run: bool,
+    /// Everything asked for was done.
+    pub ok: bool,
+    /// Each migration run, reverted, recorded or (dry run) planned, in order.
+    pub migrations: Vec<crate::db::StepReport>,
+    /// Ids whose checksum was adopted (applied before without one).
+    pub adopted: Vec<String>,
+    /// Checksum mismatches let through by `allow_drift`.
+    pub drift: Vec<crate::plan::Drift>,
+    /// History rows without a file let through by `ignore_unknown`.
+    pub unknown: Vec<String>,
+    /// The newest migration (in apply order) applied once the run is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_applied: Option<String>,
+    /// The migration that failed, and what is committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<crate::db::MigrationFailure>,
+    /// The kind of failure ([`super::ErrorKind`]'s name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<String>,
+    /// The failure's message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Any command's report.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Report {
+    /// `verify`.
+    Verify(VerifyReport),
+    /// `status`.
+    Status(StatusReport),
+    /// `resolve`.
+    Resolve(ResolveReport),
+    /// `plan`, `up`, `down`, `redo`, `skip`.
+    #[cfg(feature = "mysql")]
+    Run(RunSummary),
+}
+
+impl Report {
+    /// Reads a report of `command` back from its JSON form.
+    pub fn from_value(
+        command: CommandName,
+        json: serde_json::Value,
+    ) -> Result<Report, serde_json::Error> {
+        Ok(match command {
+            CommandName::Verify => Report::Verify(serde_json::from_value(json)?),
+            CommandName::Status => Report::Status(serde_json::from_value(json)?),
+            CommandName::Resolve => Report::Resolve(serde_json::from_value(json)?),
+            #[cfg(feature = "mysql")]
+            _ => Report::Run(serde_json::from_value(json)?),
+            #[cfg(not(feature = "mysql"))]
+            _ => {
+                use serde::de::Error;
+                return Err(serde_json::Error::custom(format!(
+                    "`{command}` reports need the `mysql` feature"
+                )));
+            }
+        })
+    }
+
+    /// Ids still to apply: what `plan` would run, or what `status` shows as pending.
+    pub fn pending(&self) -> Vec<String> {
+        match self {
+            Report::Status(s) => s
+                .migrations
+                .iter()
+                .filter(|r| r.state.pending())
+                .map(|r| r.id.clone())
+                .collect(),
+            #[cfg(feature = "mysql")]
+            Report::Run(r) if r.dry_run => r.migrations.iter().map(|s| s.id.clone()).collect(),
+            _ => Vec::new(),
+        }
+    }
+}

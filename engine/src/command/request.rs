@@ -1,0 +1,350 @@
+//! What a front end asks for: a [`Request`], the same whether it comes from the command
+//! line, a migrator event or a pipeline's `UserParameters`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{Command, Options};
+
+/// The commands, by name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CommandName {
+    /// Read, check and parse every migration; no database.
+    Verify,
+    /// What `up` would do; changes nothing.
+    Plan,
+    /// Every migration's state, and whether a run holds the lock.
+    Status,
+    /// Apply pending migrations. The default: the seed's migrator event, which names no
+    /// command, means `up`.
+    #[default]
+    Up,
+    /// Revert applied migrations, newest first.
+    Down,
+    /// Revert the newest applied migration and apply it again.
+    Redo,
+    /// Record pending migrations as applied without running them.
+    Skip,
+    /// Record by hand what a person did about a partial migration.
+    Resolve,
+}
+
+impl CommandName {
+    /// Every command, in the order help texts list them.
+    pub const ALL: [CommandName; 8] = [
+        CommandName::Verify,
+        CommandName::Plan,
+        CommandName::Status,
+        CommandName::Up,
+        CommandName::Down,
+        CommandName::Redo,
+        CommandName::Skip,
+        CommandName::Resolve,
+    ];
+
+    /// The command's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandName::Verify => "verify",
+            CommandName::Plan => "plan",
+            CommandName::Status => "status",
+            CommandName::Up => "up",
+            CommandName::Down => "down",
+            CommandName::Redo => "redo",
+            CommandName::Skip => "skip",
+            CommandName::Resolve => "resolve",
+        }
+    }
+
+    /// The command a name spells, if any.
+    pub fn parse(s: &str) -> Option<CommandName> {
+        CommandName::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Whether the command only reads (a pipeline may run it before an approval).
+    pub fn read_only(self) -> bool {
+        matches!(
+            self,
+            CommandName::Verify | CommandName::Plan | CommandName::Status
+        )
+    }
+}
+
+impl fmt::Display for CommandName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What `resolve` records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Resolution {
+    /// The migration is now fully applied.
+    Applied,
+    /// The migration is now fully rolled back (not applied).
+    RolledBack,
+}
+
+impl Resolution {
+    /// The words for messages: `applied` or `rolled back`.
+    pub fn words(self) -> &'static str {
+        match self {
+            Resolution::Applied => "applied",
+            Resolution::RolledBack => "rolled back",
+        }
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A command with its options. Options a command does not take are refused by
+/// [`Request::validate`] rather than ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// What to do; `up` when absent.
+    #[serde(default)]
+    pub command: CommandName,
+    /// At most this many migrations; `0` means all. Absent: all, except `down` (one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// Show what would be done; change nothing (`up`, `down`, `redo`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub dry_run: bool,
+    /// Continue a partial migration from its first uncommitted statement.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub resume: bool,
+    /// Proceed although applied migrations' files changed (reported).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_drift: bool,
+    /// Ignore history rows that have no migration file.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub ignore_unknown: bool,
+    /// The migration `resolve` records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// What `resolve` records about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Resolution>,
+}
+
+/// A request that asks for something its command does not do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// An option the command does not take.
+    #[error("`{command}` does not take `{option}`")]
+    Option {
+        /// The command.
+        command: CommandName,
+        /// The option's name.
+        option: &'static str,
+    },
+    /// `resolve` without an id or an outcome.
+    #[error("`resolve` needs the migration id and an outcome (applied or rolled-back)")]
+    Resolve,
+    /// The deployment does not let the migrator run this command.
+    #[error("`{command}` is not allowed here (allowed: {allowed})")]
+    NotAllowed {
+        /// The command.
+        command: CommandName,
+        /// The allowed commands, comma-separated.
+        allowed: String,
+    },
+}
+
+impl Request {
+    /// A request for `command` with every option off.
+    pub fn new(command: CommandName) -> Request {
+        Request {
+            command,
+            ..Request::default()
+        }
+    }
+
+    /// Refuses options the command does not take.
+    pub fn validate(&self) -> Result<(), RequestError> {
+        use CommandName::*;
+        let c = self.command;
+        let takes = |option: &'static str, ok: bool, set: bool| {
+            if set && !ok {
+                Err(RequestError::Option { command: c, option })
+            } else {
+                Ok(())
+            }
+        };
+        takes(
+            "limit",
+            matches!(c, Plan | Up | Down | Skip),
+            self.limit.is_some(),
+        )?;
+        takes("dry_run", matches!(c, Up | Down | Redo), self.dry_run)?;
+        takes("resume", matches!(c, Plan | Up | Down), self.resume)?;
+        let runs = matches!(c, Plan | Up | Down | Redo | Skip | Status);
+        takes("allow_drift", runs, self.allow_drift)?;
+        takes("ignore_unknown", runs, self.ignore_unknown)?;
+        takes("id", c == Resolve, self.id.is_some())?;
+        takes("resolution", c == Resolve, self.resolution.is_some())?;
+        if c == Resolve
+            && (self.id.as_deref().is_none_or(str::is_empty) || self.resolution.is_none())
+        {
+            return Err(RequestError::Resolve);
+        }
+        Ok(())
+    }
+
+    /// The planning options of a command that plans (`plan` plans an `up`); `None` for
+    /// `verify`, `status` and `resolve`.
+    pub fn options(&self) -> Option<Options> {
+        let command = match self.command {
+            CommandName::Plan | CommandName::Up => Command::Up,
+            CommandName::Down => Command::Down,
+            CommandName::Redo => Command::Redo,
+            CommandName::Skip => Command::Skip,
+            CommandName::Verify | CommandName::Status | CommandName::Resolve => return None,
+        };
+        let mut o = Options::new(command);
+        o.limit = match (self.command, self.limit) {
+            // Reverting is explicit: one migration unless told otherwise (sql-migrate's).
+            (CommandName::Down, None) => Some(1),
+            (_, None | Some(0)) => None,
+            (_, Some(n)) => Some(n),
+        };
+        o.resume = self.resume;
+        o.allow_drift = self.allow_drift;
+        o.ignore_unknown = self.ignore_unknown;
+        Some(o)
+    }
+
+    /// Whether this request may change the database (`verify`, `plan`, `status` and dry
+    /// runs never do).
+    pub fn writes(&self) -> bool {
+        !(self.command.read_only() || self.dry_run)
+    }
+}
+
+/// The commands a deployment lets the migrator run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allowed(Vec<CommandName>);
+
+impl Allowed {
+    /// The default: everything but `down`, `redo` and `skip`, which a pipeline never needs
+    /// and which change history in ways an operator should choose to allow.
+    pub fn default_set() -> Allowed {
+        Allowed(vec![
+            CommandName::Verify,
+            CommandName::Plan,
+            CommandName::Status,
+            CommandName::Up,
+            CommandName::Resolve,
+        ])
+    }
+
+    /// Parses a comma-separated list (`ALLOWED_COMMANDS`); `all` allows every command.
+    pub fn parse(list: &str) -> Result<Allowed, String> {
+        let mut out = Vec::new();
+        for word in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            if word.eq_ignore_ascii_case("all") {
+                return Ok(Allowed(CommandName::ALL.to_vec()));
+            }
+            let c = CommandName::parse(&word.to_ascii_lowercase())
+                .ok_or_else(|| format!("{word:?} is not a command"))?;
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        Ok(Allowed(out))
+    }
+
+    /// Refuses a command the deployment does not allow.
+    pub fn check(&self, command: CommandName) -> Result<(), RequestError> {
+        if self.0.contains(&command) {
+            Ok(())
+        } else {
+            Err(RequestError::NotAllowed {
+                command,
+                allowed: self.to_string(),
+            })
+        }
+    }
+}
+
+impl fmt::Display for Allowed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.0.iter().map(|c| c.as_str()).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seeds_event_is_up() {
+        let r: Request = serde_json::from_str("{}").unwrap();
+        assert_eq!(r, Request::new(CommandName::Up));
+        r.validate().unwrap();
+        assert_eq!(r.options().unwrap().limit, None);
+    }
+
+    #[test]
+    fn round_trip_and_defaults() {
+        let r = Request {
+            command: CommandName::Resolve,
+            id: Some("1_a.sql".into()),
+            resolution: Some(Resolution::RolledBack),
+            ..Request::default()
+        };
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(
+            json,
+            r#"{"command":"resolve","id":"1_a.sql","resolution":"rolled-back"}"#
+        );
+        assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), r);
+        r.validate().unwrap();
+        let down: Request = serde_json::from_str(r#"{"command":"down"}"#).unwrap();
+        assert_eq!(down.options().unwrap().limit, Some(1));
+        let all: Request = serde_json::from_str(r#"{"command":"down","limit":0}"#).unwrap();
+        assert_eq!(all.options().unwrap().limit, None);
+    }
+
+    #[test]
+    fn options_a_command_does_not_take_are_refused() {
+        let mut r = Request::new(CommandName::Status);
+        r.resume = true;
+        assert_eq!(
+            r.validate(),
+            Err(RequestError::Option {
+                command: CommandName::Status,
+                option: "resume"
+            })
+        );
+        assert_eq!(
+            Request::new(CommandName::Resolve).validate(),
+            Err(RequestError::Resolve)
+        );
+        assert!(serde_json::from_str::<Request>(r#"{"command":"drop"}"#).is_err());
+    }
+
+    #[test]
+    fn allowed_commands() {
+        let a = Allowed::default_set();
+        assert_eq!(a.to_string(), "verify,plan,status,up,resolve");
+        assert!(a.check(CommandName::Up).is_ok());
+        let e = a.check(CommandName::Down).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`down` is not allowed here (allowed: verify,plan,status,up,resolve)"
+        );
+        assert_eq!(
+            Allowed::parse(" Status, plan,status ").unwrap().to_string(),
+            "status,plan"
+        );
+        assert_eq!(Allowed::parse("all").unwrap().0.len(), 8);
+        assert!(Allowed::parse("up,drop").unwrap_err().contains("drop"));
+    }
+}

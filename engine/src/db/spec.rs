@@ -1,0 +1,249 @@
+//! One connection spec for every front end: the CLI's flags, the migrator's environment
+//! and sql-migrate's `dbconfig.yml` all fill a [`ConnSpec`], and [`ConnSpec::resolve`]
+//! turns it into connection settings the same way everywhere, so an option works the
+//! same wherever it is given.
+//!
+//! Precedence, highest first: what the front end set explicitly (a flag), then the
+//! environment (`DATABASE_URL`, `DB_TLS`, `DB_CA_BUNDLE`, `MIGRATIONS_TABLE`,
+//! `LOCK_TIMEOUT_SECS`), then the `dbconfig.yml` environment, then the `DB_HOST`-style
+//! variables.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::config::{ConfigError, ConnConfig, Tls};
+use super::dbconfig::{self, DbConfigError};
+use super::{DEFAULT_TABLE, Settings};
+
+/// Everything that can describe a connection, before one is chosen.
+#[derive(Debug, Clone, Default)]
+pub struct ConnSpec {
+    /// A `mysql://` URL or go-sql-driver DSN (`--database`); else `DATABASE_URL`.
+    pub url: Option<String>,
+    /// sql-migrate's configuration file (`--config`); else `./dbconfig.yml` if it exists
+    /// and `look_for_config` is set.
+    pub config_file: Option<PathBuf>,
+    /// Look for `./dbconfig.yml` when no file is named (the CLI does; a Lambda does not).
+    pub look_for_config: bool,
+    /// The environment in the configuration file (default `development`).
+    pub config_env: Option<String>,
+    /// TLS mode (`--tls`); else `DB_TLS`.
+    pub tls: Option<Tls>,
+    /// CA bundle (`--tls-ca`); else `DB_CA_BUNDLE`. Implies TLS.
+    pub ca: Option<PathBuf>,
+    /// TCP connect timeout.
+    pub connect_timeout: Option<Duration>,
+    /// Socket read timeout.
+    pub read_timeout: Option<Duration>,
+    /// The history table (`--table`); else `MIGRATIONS_TABLE`, the file's, `gorp_migrations`.
+    pub table: Option<String>,
+    /// The schema holding the tables; else the file's, else the connection's database.
+    pub schema: Option<String>,
+    /// How long to wait for the migration lock; else `LOCK_TIMEOUT_SECS`, else 60 s.
+    pub lock_timeout: Option<Duration>,
+}
+
+/// A resolved spec.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// Where and how to connect.
+    pub conn: ConnConfig,
+    /// Tables, schema, lock timeout.
+    pub settings: Settings,
+    /// The configuration file's migrations `dir`, when one was read.
+    pub dir: Option<String>,
+    /// The configuration file's `ignoreunknown`.
+    pub ignore_unknown: bool,
+}
+
+/// Why a spec cannot be used. Never holds a password.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The URL, DSN or `DB_*` variables are unusable.
+    #[error(transparent)]
+    Conn(#[from] ConfigError),
+    /// The configuration file is unusable.
+    #[error(transparent)]
+    File(#[from] DbConfigError),
+    /// An environment variable has a value we cannot use.
+    #[error("{name}={value:?}: {expected}")]
+    Var {
+        /// The variable.
+        name: &'static str,
+        /// Its value (never a secret's).
+        value: String,
+        /// What would do.
+        expected: &'static str,
+    },
+}
+
+/// Parses a TLS mode as the CLI, `DB_TLS`, the stack's `dbTls` and go-sql-driver's `tls`
+/// parameter spell it.
+pub fn parse_tls(s: &str) -> Option<Tls> {
+    Some(match s.trim().to_ascii_lowercase().as_str() {
+        "required" | "true" | "verify" | "verify_ca" | "verify_identity" | "verify-full" => {
+            Tls::Verify
+        }
+        "skip-verify" => Tls::SkipVerify,
+        "false" | "off" | "disabled" => Tls::Off,
+        _ => return None,
+    })
+}
+
+impl ConnSpec {
+    /// Resolves the spec; `var` looks up environment variables.
+    pub fn resolve(&self, var: impl Fn(&str) -> Option<String>) -> Result<Resolved, SpecError> {
+        let env = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let config_path = self.config_file.clone().or_else(|| {
+            Some(PathBuf::from("dbconfig.yml")).filter(|p| self.look_for_config && p.is_file())
+        });
+        let file = match &config_path {
+            Some(p) => Some(dbconfig::load(
+                p,
+                self.config_env.as_deref().unwrap_or("development"),
+                &var,
+            )?),
+            None => None,
+        };
+        let mut conn = if let Some(url) = self.url.clone().or_else(|| env("DATABASE_URL")) {
+            ConnConfig::parse(&url)?
+        } else if let Some(f) = &file {
+            f.conn.clone()
+        } else {
+            ConnConfig::from_vars(&var)?.ok_or(ConfigError::Missing)?
+        };
+        let tls = match self.tls {
+            Some(t) => Some(t),
+            None => match env("DB_TLS") {
+                Some(v) => Some(parse_tls(&v).ok_or(SpecError::Var {
+                    name: "DB_TLS",
+                    value: v,
+                    expected: "expected required, skip-verify or disabled",
+                })?),
+                None => None,
+            },
+        };
+        if let Some(t) = tls {
+            conn.tls = t;
+        }
+        if let Some(ca) = self
+            .ca
+            .clone()
+            .or_else(|| env("DB_CA_BUNDLE").map(PathBuf::from))
+        {
+            if !ca.is_file() {
+                return Err(SpecError::Var {
+                    name: "DB_CA_BUNDLE",
+                    value: ca.display().to_string(),
+                    expected: "not a readable file",
+                });
+            }
+            conn.ca = Some(ca);
+            if conn.tls == Tls::Off {
+                conn.tls = Tls::Verify;
+            }
+        }
+        if let Some(t) = self.connect_timeout {
+            conn.connect_timeout = t;
+        }
+        if let Some(t) = self.read_timeout {
+            conn.read_timeout = Some(t);
+        }
+        let lock_timeout = match self.lock_timeout {
+            Some(t) => t,
+            None => match env("LOCK_TIMEOUT_SECS") {
+                Some(v) => Duration::from_secs(v.trim().parse().map_err(|_| SpecError::Var {
+                    name: "LOCK_TIMEOUT_SECS",
+                    value: v,
+                    expected: "expected a whole number of seconds",
+                })?),
+                None => Settings::default().lock_timeout,
+            },
+        };
+        let settings = Settings {
+            table: self
+                .table
+                .clone()
+                .or_else(|| env("MIGRATIONS_TABLE"))
+                .or_else(|| file.as_ref().and_then(|f| f.table.clone()))
+                .unwrap_or_else(|| DEFAULT_TABLE.into()),
+            schema: self
+                .schema
+                .clone()
+                .or_else(|| file.as_ref().and_then(|f| f.schema.clone())),
+            lock_timeout,
+        };
+        Ok(Resolved {
+            conn,
+            settings,
+            ignore_unknown: file.as_ref().is_some_and(|f| f.ignore_unknown),
+            dir: file.map(|f| f.dir),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn the_environment_fills_what_no_flag_sets() {
+        let r = ConnSpec::default()
+            .resolve(env(&[
+                ("DB_HOST", "db"),
+                ("DB_PASSWORD", "pw"),
+                ("DB_TLS", "skip-verify"),
+                ("MIGRATIONS_TABLE", "history"),
+                ("LOCK_TIMEOUT_SECS", "5"),
+            ]))
+            .unwrap();
+        assert_eq!((r.conn.host.as_str(), r.conn.port), ("db", 3306));
+        assert_eq!(r.conn.tls, Tls::SkipVerify);
+        assert_eq!(r.settings.table, "history");
+        assert_eq!(r.settings.lock_timeout, Duration::from_secs(5));
+        let flags = ConnSpec {
+            url: Some("mysql://u@h/d".into()),
+            tls: Some(Tls::Off),
+            table: Some("t".into()),
+            ..ConnSpec::default()
+        };
+        let r = flags
+            .resolve(env(&[
+                ("DATABASE_URL", "mysql://x@y/z"),
+                ("DB_TLS", "required"),
+            ]))
+            .unwrap();
+        assert_eq!(r.conn.host, "h");
+        assert_eq!(r.conn.tls, Tls::Off);
+        assert_eq!(r.settings.table, "t");
+    }
+
+    #[test]
+    fn bad_values_are_named_and_missing_settings_said() {
+        let e = ConnSpec::default()
+            .resolve(env(&[("DB_HOST", "h"), ("DB_TLS", "sometimes")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("DB_TLS"), "{e}");
+        let e = ConnSpec::default()
+            .resolve(env(&[("DB_HOST", "h"), ("LOCK_TIMEOUT_SECS", "soon")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("LOCK_TIMEOUT_SECS"), "{e}");
+        assert!(matches!(
+            ConnSpec::default().resolve(env(&[])),
+            Err(SpecError::Conn(ConfigError::Missing))
+        ));
+        for v in ["required", "true", "verify_identity"] {
+            assert_eq!(parse_tls(v), Some(Tls::Verify));
+        }
+        assert_eq!(parse_tls("disabled"), Some(Tls::Off));
+    }
+}

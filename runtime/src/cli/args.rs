@@ -1,0 +1,376 @@
+//! The command line's arguments, and their translation into an engine
+//! [`Request`](engine::command::Request) plus where the migrations and the database are.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+#[cfg(feature = "mysql")]
+use std::time::Duration;
+
+use clap::Args;
+use engine::Limits;
+#[cfg(feature = "mysql")]
+use engine::command::Resolution;
+use engine::command::{CommandName, Request};
+#[cfg(feature = "mysql")]
+use engine::db::config::parse_duration;
+#[cfg(feature = "mysql")]
+use engine::db::spec::ConnSpec;
+
+/// Where the migrations come from; shared by every subcommand that reads them.
+#[derive(Debug, Clone, Args)]
+pub struct SourceArgs {
+    /// A zip artifact, a directory of .sql files, or s3://bucket/key [default: the
+    /// config's dir, else ./migrations].
+    #[arg(long, value_name = "ZIP|DIR|S3")]
+    pub source: Option<PathBuf>,
+    /// The migrations folder inside a zip artifact.
+    #[arg(long, default_value = "migrations", value_name = "NAME")]
+    pub dir: String,
+    /// Largest migration file accepted, in bytes.
+    #[arg(long, default_value_t = Limits::default().max_file_size, value_name = "BYTES")]
+    pub max_file_size: u64,
+    /// Print one JSON object on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl SourceArgs {
+    /// The reader limits these arguments ask for.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_file_size: self.max_file_size,
+            ..Limits::default()
+        }
+    }
+}
+
+/// Arguments of `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Where the migrations come from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+/// Flags shared by the database subcommands.
+#[cfg(feature = "mysql")]
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Where the migrations come from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// The database: mysql://user:pass@host:port/db or user:pass@tcp(host:port)/db.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    pub database: Option<String>,
+    /// sql-migrate's configuration file (read when given, or when ./dbconfig.yml exists).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The environment in the configuration file.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    /// The history table [default: MIGRATIONS_TABLE, the config's table, gorp_migrations].
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
+    /// The schema holding the tables [default: the connection's database].
+    #[arg(long, value_name = "NAME")]
+    pub schema: Option<String>,
+    /// Ignore history rows that have no migration file.
+    #[arg(long)]
+    pub ignore_unknown: bool,
+    /// Proceed although applied migrations' files changed (reported).
+    #[arg(long)]
+    pub allow_drift: bool,
+    /// Seconds to wait for the migration lock [default: LOCK_TIMEOUT_SECS, else 60].
+    #[arg(long, value_name = "SECONDS", value_parser = duration_arg)]
+    pub lock_timeout: Option<Duration>,
+    /// Require TLS and verify the server's certificate [default: DB_TLS].
+    #[arg(long)]
+    pub tls: bool,
+    /// CA bundle (PEM) to verify the server with (e.g. RDS's); implies --tls
+    /// [default: DB_CA_BUNDLE].
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+    /// Connect timeout, e.g. 10s.
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
+    pub connect_timeout: Option<Duration>,
+    /// Read timeout, e.g. 10m [default: none].
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
+    pub read_timeout: Option<Duration>,
+}
+
+#[cfg(feature = "mysql")]
+fn duration_arg(s: &str) -> Result<Duration, String> {
+    parse_duration(s).ok_or_else(|| format!("not a duration: {s:?} (e.g. 60, 30s, 2m)"))
+}
+
+#[cfg(feature = "mysql")]
+impl DbArgs {
+    /// The connection spec these flags describe.
+    pub fn spec(&self) -> ConnSpec {
+        ConnSpec {
+            url: self.database.clone().filter(|u| !u.is_empty()),
+            config_file: self.config.clone(),
+            look_for_config: true,
+            config_env: self.env.clone(),
+            tls: self.tls.then_some(engine::db::Tls::Verify),
+            ca: self.tls_ca.clone(),
+            connect_timeout: self.connect_timeout,
+            read_timeout: self.read_timeout,
+            table: self.table.clone(),
+            schema: self.schema.clone(),
+            lock_timeout: self.lock_timeout,
+        }
+    }
+
+    /// The flags that describe the database here, which a remote run cannot use (the
+    /// migrator has its own settings): their names, if any were given.
+    pub fn local_only(&self) -> Vec<&'static str> {
+        let mut set = Vec::new();
+        let mut flag = |on: bool, name| {
+            if on {
+                set.push(name)
+            }
+        };
+        flag(self.database.is_some(), "--database/DATABASE_URL");
+        flag(self.config.is_some(), "--config");
+        flag(self.env.is_some(), "--env");
+        flag(self.table.is_some(), "--table");
+        flag(self.schema.is_some(), "--schema");
+        flag(self.lock_timeout.is_some(), "--lock-timeout");
+        flag(self.tls, "--tls");
+        flag(self.tls_ca.is_some(), "--tls-ca");
+        flag(self.connect_timeout.is_some(), "--connect-timeout");
+        flag(self.read_timeout.is_some(), "--read-timeout");
+        set
+    }
+
+    fn request(&self, command: CommandName) -> Request {
+        let runs = command != CommandName::Resolve;
+        Request {
+            allow_drift: runs && self.allow_drift,
+            ignore_unknown: runs && self.ignore_unknown,
+            ..Request::new(command)
+        }
+    }
+}
+
+/// Arguments of `up`, `down` and `skip`.
+#[cfg(feature = "mysql")]
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// At most N migrations (0: all) [default: all; `down`: 1].
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Show what would be done; change nothing (not for `skip`).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Continue a partial migration from its first uncommitted statement (not for `skip`).
+    #[arg(long)]
+    pub resume: bool,
+    /// Shared database flags.
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// Arguments of `plan`.
+#[cfg(feature = "mysql")]
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Plan at most N migrations (0: all).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Plan resuming a partial migration.
+    #[arg(long)]
+    pub resume: bool,
+    /// Shared database flags.
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// Arguments of `redo`.
+#[cfg(feature = "mysql")]
+#[derive(Debug, Args)]
+pub struct RedoArgs {
+    /// Show what would be done; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Shared database flags.
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// Arguments of `status`.
+#[cfg(feature = "mysql")]
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Shared database flags.
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// Arguments of `resolve`.
+#[cfg(feature = "mysql")]
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("outcome").required(true).args(["applied", "rolled_back"])))]
+pub struct ResolveArgs {
+    /// The migration id (file name).
+    pub id: String,
+    /// The migration is now fully applied.
+    #[arg(long)]
+    pub applied: bool,
+    /// The migration is now fully rolled back (not applied).
+    #[arg(long)]
+    pub rolled_back: bool,
+    /// Shared database flags.
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// A command to run through the engine's command layer: the request, where the
+/// migrations are, and where the database is (`None` for `verify`).
+pub struct Invocation<'a> {
+    /// The request.
+    pub request: Request,
+    /// Where the migrations come from, and `--json`.
+    pub source: &'a SourceArgs,
+    /// The database flags.
+    #[cfg(feature = "mysql")]
+    pub db: Option<&'a DbArgs>,
+}
+
+impl VerifyArgs {
+    /// As an engine request.
+    pub fn invocation(&self) -> Invocation<'_> {
+        Invocation {
+            request: Request::new(CommandName::Verify),
+            source: &self.source,
+            #[cfg(feature = "mysql")]
+            db: None,
+        }
+    }
+}
+
+#[cfg(feature = "mysql")]
+fn with_db(request: Request, db: &DbArgs) -> Invocation<'_> {
+    Invocation {
+        request,
+        source: &db.source,
+        db: Some(db),
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl RunArgs {
+    /// As an engine request for `command` (`up`, `down` or `skip`).
+    pub fn invocation(&self, command: CommandName) -> Invocation<'_> {
+        let mut r = self.db.request(command);
+        r.limit = self.limit;
+        r.dry_run = self.dry_run;
+        r.resume = self.resume;
+        with_db(r, &self.db)
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl PlanArgs {
+    /// As an engine request.
+    pub fn invocation(&self) -> Invocation<'_> {
+        let mut r = self.db.request(CommandName::Plan);
+        r.limit = self.limit;
+        r.resume = self.resume;
+        with_db(r, &self.db)
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl RedoArgs {
+    /// As an engine request.
+    pub fn invocation(&self) -> Invocation<'_> {
+        let mut r = self.db.request(CommandName::Redo);
+        r.dry_run = self.dry_run;
+        with_db(r, &self.db)
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl StatusArgs {
+    /// As an engine request.
+    pub fn invocation(&self) -> Invocation<'_> {
+        with_db(self.db.request(CommandName::Status), &self.db)
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl ResolveArgs {
+    /// As an engine request.
+    pub fn invocation(&self) -> Invocation<'_> {
+        let mut r = self.db.request(CommandName::Resolve);
+        r.id = Some(self.id.clone());
+        r.resolution = Some(if self.applied {
+            Resolution::Applied
+        } else {
+            Resolution::RolledBack
+        });
+        with_db(r, &self.db)
+    }
+}
+
+/// Rewrites sql-migrate's single-dash flags (`-config=x`, `-env x`, `-limit=1`,
+/// `-dryrun`) to ours, so its users' scripts keep working.
+pub fn sql_migrate_flags(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    args.into_iter()
+        .map(|a| {
+            let Some(s) = a.to_str() else { return a };
+            for (old, new) in [
+                ("-config", "--config"),
+                ("-env", "--env"),
+                ("-limit", "--limit"),
+                ("-dryrun", "--dry-run"),
+            ] {
+                if s == old {
+                    return OsString::from(new);
+                }
+                if let Some(v) = s.strip_prefix(old).and_then(|r| r.strip_prefix('=')) {
+                    return OsString::from(format!("{new}={v}"));
+                }
+            }
+            a
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_dash_flags() {
+        let got = sql_migrate_flags(
+            [
+                "x",
+                "up",
+                "-config=c.yml",
+                "-env",
+                "prod",
+                "-limit=2",
+                "-dryrun",
+                "-l",
+            ]
+            .map(OsString::from),
+        );
+        assert_eq!(
+            got,
+            [
+                "x",
+                "up",
+                "--config=c.yml",
+                "--env",
+                "prod",
+                "--limit=2",
+                "--dry-run",
+                "-l"
+            ]
+            .map(OsString::from)
+        );
+    }
+}

@@ -1,0 +1,158 @@
+//! `--via-lambda FUNCTION`: run the command inside the migrator function and print what
+//! the local command would print. The request goes as the migrator's event; an
+//! `s3://` source is passed through, a local one is sent inline as a zip of its migration
+//! files. Credentials, region and endpoint come from the standard AWS chain
+//! (`AWS_ENDPOINT_URL_LAMBDA` included).
+
+use std::time::Duration;
+
+use engine::command::{ErrorKind, Request};
+use engine::fetch::ObjectRef;
+
+use super::args::Invocation;
+use super::{Failure, render};
+use crate::inline;
+use crate::text::one_line;
+use crate::wire::{self, Invoked, MigratorEvent, SYNC_PAYLOAD_LIMIT};
+
+/// How long a remote command may take: past Lambda's 15-minute maximum.
+const READ_TIMEOUT: Duration = Duration::from_secs(16 * 60);
+
+/// Exit code when the function could not be invoked at all.
+const UNREACHABLE: u8 = ErrorKind::Connection.exit_code();
+
+/// Runs `inv` in `function`.
+pub fn run(function: &str, inv: Invocation<'_>) -> Result<(), Failure> {
+    let json = inv.source.json;
+    let request = inv.request;
+    let refuse = |message: String| fail(&request, ErrorKind::BadRequest, message, json);
+    if let Some(db) = inv.db {
+        let local = db.local_only();
+        if !local.is_empty() {
+            return Err(refuse(format!(
+                "{} cannot be used with --via-lambda: the migrator connects with its own settings",
+                local.join(", ")
+            )));
+        }
+    }
+    let event = event(request.clone(), inv.source).map_err(refuse)?;
+    let payload = serde_json::to_vec(&event).expect("an event always serializes");
+    if payload.len() > SYNC_PAYLOAD_LIMIT {
+        return Err(refuse(format!(
+            "the migrations sent inline make a {} byte request, over Lambda's {} byte limit \
+             for a synchronous invocation; upload the artifact to S3 and pass --source s3://BUCKET/KEY",
+            payload.len(),
+            SYNC_PAYLOAD_LIMIT
+        )));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| refuse(format!("cannot start the I/O runtime: {e}")))?;
+    let invoked = runtime.block_on(async {
+        let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let client =
+            aws_sdk_lambda::Client::from_conf(wire::lambda_client(&shared, READ_TIMEOUT).build());
+        wire::invoke(&client, function, payload, READ_TIMEOUT).await
+    });
+    match invoked {
+        Invoked::Report(r) => {
+            let report = r.typed().map_err(|e| {
+                fail(
+                    &request,
+                    ErrorKind::Internal,
+                    format!("{function} answered a report this CLI cannot read: {e}"),
+                    json,
+                )
+            })?;
+            if let (Some(fetch), false) = (&r.fetch, json) {
+                eprintln!("{}", fetch.human());
+            }
+            render::report(&mut std::io::stdout().lock(), &report, json, false);
+            Ok(())
+        }
+        Invoked::FunctionError(e) => Err(match ErrorKind::parse(&e.error_type) {
+            Some(kind) => fail(&request, kind, e.error_message, json),
+            // Lambda's own failures: a timeout, a crash, an init error.
+            None => fail(
+                &request,
+                ErrorKind::Sql,
+                format!(
+                    "the migrator failed ({}): {}",
+                    e.error_type,
+                    one_line(&e.error_message)
+                ),
+                json,
+            ),
+        }),
+        Invoked::CallFailed { message, .. } => Err(Failure {
+            code: UNREACHABLE,
+            message,
+        }),
+        Invoked::StillRunning => Err(Failure {
+            code: UNREACHABLE,
+            message: format!(
+                "{function} did not answer within {} s",
+                READ_TIMEOUT.as_secs()
+            ),
+        }),
+    }
+}
+
+/// The migrator event for `request` on `source`.
+fn event(request: Request, source: &super::args::SourceArgs) -> Result<MigratorEvent, String> {
+    let mut event = MigratorEvent {
+        request,
+        ..MigratorEvent::default()
+    };
+    let path = source
+        .source
+        .clone()
+        .unwrap_or_else(|| "./migrations".into());
+    match path.to_str().filter(|s| s.starts_with("s3://")) {
+        Some(url) => {
+            let object = ObjectRef::parse(url).map_err(|e| e.to_string())?;
+            event.bucket_name = Some(object.bucket);
+            event.object_key = Some(object.key);
+            event.dir = Some(source.dir.clone());
+        }
+        None => {
+            let limits = source.limits();
+            let opened = crate::source::open_local(&path, &limits).map_err(|e| e.to_string())?;
+            let files = opened
+                .source
+                .files(&source.dir, &limits)
+                .map_err(|e| e.to_string())?;
+            let zip = inline::zip(&files).map_err(|e| format!("{}: {e}", path.display()))?;
+            if aws_smithy_types::base64::encoded_length(zip.len()) > SYNC_PAYLOAD_LIMIT {
+                return Err(format!(
+                    "{}: the migrations are {} bytes zipped, too large to send inline (Lambda \
+                     takes at most {SYNC_PAYLOAD_LIMIT} bytes synchronously); upload the artifact \
+                     to S3 and pass --source s3://BUCKET/KEY",
+                    path.display(),
+                    zip.len()
+                ));
+            }
+            event.inline_zip = Some(aws_smithy_types::base64::encode(&zip));
+            event.dir = Some(inline::DIR.into());
+        }
+    }
+    Ok(event)
+}
+
+/// A remote failure of `kind`: its JSON object with `--json`, and the exit and message.
+fn fail(request: &Request, kind: ErrorKind, message: String, json: bool) -> Failure {
+    if json {
+        render::failure_json(
+            &mut std::io::stdout().lock(),
+            request,
+            kind.as_str(),
+            &message,
+            None,
+        );
+    }
+    Failure {
+        code: kind.exit_code(),
+        message,
+    }
+}

@@ -1,0 +1,222 @@
+//! Rendering a command's report or failure: text for people, or one JSON object on
+//! stdout with `--json`. Local and remote runs both come through here, so they print
+//! the same thing.
+
+use std::io::Write;
+
+use engine::command::{Report, Request, VerifyReport};
+#[cfg(feature = "mysql")]
+use engine::command::{ResolveReport, RunSummary, StatusReport};
+#[cfg(feature = "mysql")]
+use engine::db::{StepReport, StepState};
+use serde::Serialize;
+
+/// A failed command's JSON object, for commands that have no report of their own to
+/// carry the failure.
+#[derive(Serialize)]
+struct FailedJson<'a> {
+    command: &'a str,
+    ok: bool,
+    error_kind: &'a str,
+    error: &'a str,
+}
+
+/// Prints `report`. `streamed` says a run's steps were already printed as they ran.
+pub fn report(out: &mut dyn Write, report: &Report, json: bool, streamed: bool) {
+    if json {
+        let _ = writeln!(out, "{}", to_json(report));
+        return;
+    }
+    match report {
+        Report::Verify(r) => verify_table(out, r),
+        #[cfg(feature = "mysql")]
+        Report::Status(r) => status_table(out, r),
+        #[cfg(feature = "mysql")]
+        Report::Resolve(r) => resolve_line(out, r),
+        #[cfg(feature = "mysql")]
+        Report::Run(r) => run_text(out, r, streamed),
+        #[cfg(not(feature = "mysql"))]
+        _ => {
+            let _ = streamed;
+        }
+    }
+}
+
+fn to_json(v: &impl Serialize) -> String {
+    serde_json::to_string(v).expect("a report always serializes")
+}
+
+/// Prints a failure's JSON object (text mode prints nothing here: the `error:` line on
+/// stderr says it all). `partial` is a failed run's summary when there is one.
+pub fn failure_json(
+    out: &mut dyn Write,
+    request: &Request,
+    kind: &str,
+    message: &str,
+    #[cfg(feature = "mysql")] partial: Option<&RunSummary>,
+) {
+    #[cfg(feature = "mysql")]
+    if let Some(run) = partial {
+        let _ = writeln!(out, "{}", to_json(run));
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        to_json(&FailedJson {
+            command: request.command.as_str(),
+            ok: false,
+            error_kind: kind,
+            error: message,
+        })
+    );
+}
+
+fn verify_table(out: &mut dyn Write, report: &VerifyReport) {
+    let width = report
+        .migrations
+        .iter()
+        .map(|r| r.id.chars().count())
+        .max()
+        .unwrap_or(2)
+        .max(2);
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:<64}  {:>4}  {:>4}  NOTRANSACTION",
+        "ID", "SHA256", "UP", "DOWN"
+    );
+    for r in &report.migrations {
+        let notx = match (r.up_notransaction, r.down_notransaction) {
+            (true, true) => "up,down",
+            (true, false) => "up",
+            (false, true) => "down",
+            (false, false) => "-",
+        };
+        let _ = writeln!(
+            out,
+            "{:<width$}  {}  {:>4}  {:>4}  {notx}",
+            r.id, r.sha256, r.up_statements, r.down_statements
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{} migration(s) from {}, digest {}",
+        report.migrations.len(),
+        report.source,
+        report.digest
+    );
+}
+
+#[cfg(feature = "mysql")]
+fn status_table(out: &mut dyn Write, report: &StatusReport) {
+    let rows = &report.migrations;
+    let w = rows
+        .iter()
+        .map(|r| r.id.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("MIGRATION".len());
+    let _ = writeln!(
+        out,
+        "{:<w$}  {:<19}  {:<8}  {:<10}  NOTE",
+        "MIGRATION", "APPLIED (UTC)", "STATE", "CHECKSUM"
+    );
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "{:<w$}  {:<19}  {:<8}  {:<10}  {}",
+            r.id,
+            r.applied_at.as_deref().unwrap_or("no"),
+            r.state.as_str(),
+            r.checksum.as_str(),
+            r.note.as_deref().unwrap_or("")
+        );
+    }
+    let applied = rows.iter().filter(|r| r.applied_at.is_some()).count();
+    let _ = writeln!(out, "{} migration(s), {applied} applied", rows.len());
+    if report.lock_held {
+        let _ = writeln!(out, "a migration run holds the lock right now");
+    }
+}
+
+#[cfg(feature = "mysql")]
+fn resolve_line(out: &mut dyn Write, r: &ResolveReport) {
+    let _ = writeln!(out, "recorded {} as {}", r.id, r.state.words());
+}
+
+/// One line for a migration a run completed (or, dry, would run).
+#[cfg(feature = "mysql")]
+pub fn step_line(out: &mut dyn Write, s: &StepReport) {
+    let mut extra = String::new();
+    if s.catch_up {
+        extra.push_str(", catch-up");
+    }
+    if s.resumed_from > 0 {
+        extra.push_str(&format!(", resumed after statement {}", s.resumed_from));
+    }
+    let verb = match s.state {
+        StepState::Planned => {
+            let _ = writeln!(
+                out,
+                "would {} {} ({} statements{extra})",
+                s.direction,
+                s.id,
+                s.statements_total - s.resumed_from
+            );
+            return;
+        }
+        StepState::Applied => "applied ",
+        StepState::Reverted => "reverted",
+        StepState::Skipped => "skipped ",
+    };
+    let _ = writeln!(
+        out,
+        "{verb} {} ({} statements, {} ms{extra})",
+        s.id, s.statements, s.duration_ms
+    );
+}
+
+#[cfg(feature = "mysql")]
+fn run_text(out: &mut dyn Write, r: &RunSummary, streamed: bool) {
+    if !streamed {
+        r.migrations.iter().for_each(|s| step_line(out, s));
+    }
+    if !r.adopted.is_empty() {
+        let _ = writeln!(
+            out,
+            "note: recorded checksums for {} migration(s) applied without one (e.g. by sql-migrate): {}",
+            r.adopted.len(),
+            short_list(&r.adopted)
+        );
+    }
+    for d in &r.drift {
+        let _ = writeln!(
+            out,
+            "warning: {} changed since applied (recorded {}, file {}); proceeding (--allow-drift)",
+            d.id, d.recorded, d.file
+        );
+    }
+    if !r.unknown.is_empty() {
+        let _ = writeln!(
+            out,
+            "note: ignoring {} history row(s) without a file: {}",
+            r.unknown.len(),
+            short_list(&r.unknown)
+        );
+    }
+    let n = r.migrations.len();
+    let _ = match (n, r.dry_run) {
+        (0, _) => writeln!(out, "nothing to do"),
+        (_, true) => writeln!(out, "{n} migration(s) planned, nothing changed"),
+        (_, false) => writeln!(out, "{n} migration(s) done"),
+    };
+}
+
+#[cfg(feature = "mysql")]
+fn short_list(ids: &[String]) -> String {
+    if ids.len() <= 5 {
+        ids.join(", ")
+    } else {
+        format!("{}, … ({} more)", ids[..5].join(", "), ids.len() - 5)
+    }
+}

@@ -1,0 +1,103 @@
+//! The trigger's settings and the AWS clients it calls.
+
+use std::time::Duration;
+
+use tracing::warn;
+
+use crate::wire;
+
+/// The trigger's settings, from its environment.
+#[derive(Debug, Clone)]
+pub struct TriggerConfig {
+    /// The migrator's function name or ARN (`FunctionName`, as the seed).
+    pub function_name: Option<String>,
+    /// The migrator's configured timeout (`MIGRATOR_TIMEOUT_SECS`, default 900): the
+    /// Invoke read timeout is longer than this.
+    pub migrator_timeout: Duration,
+    /// Time kept back before this invocation's own deadline to report to CodePipeline
+    /// (`TRIGGER_MARGIN_MS`, default 15,000).
+    pub margin: Duration,
+    /// Pause between `status` checks on a follow-up (`TRIGGER_POLL_MS`, default 5,000).
+    pub poll_interval: Duration,
+    /// The migrations folder inside the artifact (`MIGRATIONS_DIR`, default `migrations`).
+    pub dir: String,
+}
+
+impl TriggerConfig {
+    /// Reads the settings through `get` (the process environment in production).
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<TriggerConfig, String> {
+        let num = |name: &str, default: u64| -> Result<u64, String> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{name}={v:?} is not a whole number")),
+            }
+        };
+        Ok(TriggerConfig {
+            function_name: get("FunctionName").filter(|s| !s.is_empty()),
+            migrator_timeout: Duration::from_secs(num("MIGRATOR_TIMEOUT_SECS", 900)?),
+            margin: Duration::from_millis(num("TRIGGER_MARGIN_MS", 15_000)?),
+            poll_interval: Duration::from_millis(num("TRIGGER_POLL_MS", 5_000)?),
+            dir: get("MIGRATIONS_DIR")
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "migrations".into()),
+        })
+    }
+
+    /// The Invoke read timeout: longer than the migrator can run.
+    pub fn read_timeout(&self) -> Duration {
+        self.migrator_timeout + Duration::from_secs(60)
+    }
+}
+
+/// The AWS clients the trigger calls.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    /// Lambda, for invoking the migrator: retries off, long read timeout.
+    pub lambda: aws_sdk_lambda::Client,
+    /// CodePipeline, for the job result.
+    pub codepipeline: aws_sdk_codepipeline::Client,
+    /// The region, for the S3 client built from the artifact credentials.
+    pub region: Option<String>,
+}
+
+impl Clients {
+    /// Clients from the default configuration chain (endpoint URLs from
+    /// `AWS_ENDPOINT_URL_LAMBDA` / `AWS_ENDPOINT_URL_CODEPIPELINE` are honoured).
+    pub async fn from_env(config: &TriggerConfig) -> Clients {
+        let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let mut lambda_conf = wire::lambda_client(&shared, config.read_timeout());
+        // Keep-alive probes keep a connection that is silent for up to 15 minutes (the
+        // migrator's run) from being dropped by NAT or load balancer idle timeouts.
+        match keepalive_client() {
+            Ok(client) => lambda_conf = lambda_conf.http_client(client),
+            Err(e) => warn!(error = %e, "TCP keep-alive unavailable; using the default client"),
+        }
+        let lambda_conf = lambda_conf.build();
+        Clients {
+            lambda: aws_sdk_lambda::Client::from_conf(lambda_conf),
+            codepipeline: aws_sdk_codepipeline::Client::new(&shared),
+            region: shared.region().map(|r| r.to_string()),
+        }
+    }
+}
+
+/// An HTTPS client whose sockets send TCP keep-alive probes every 30 seconds. Its
+/// connections' work runs on the current Tokio runtime.
+fn keepalive_client() -> Result<aws_smithy_http_client::pool::Client, String> {
+    use aws_smithy_http_client::pool::{
+        Client, ConnectionPool, DriverSpawner, Partition, PartitionId,
+    };
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let runtime = tokio::runtime::Handle::try_current().map_err(|e| e.to_string())?;
+    let id = PartitionId::from_index(0);
+    let pool = ConnectionPool::builder()
+        .partitions([Partition::new(id, DriverSpawner::tokio(runtime))])
+        .tcp_keepalive(Duration::from_secs(30))
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .build_https()
+        .map_err(|e| e.to_string())?;
+    Client::from_partition(&pool, id).map_err(|e| e.to_string())
+}

@@ -1,0 +1,301 @@
+//! The migrator's wire contract: the event it accepts, the report it answers with, the
+//! error payload Lambda returns when it fails, and the one synchronous Invoke that the
+//! trigger and the remote CLI (`--via-lambda`) both use.
+
+use std::fmt;
+use std::time::Duration;
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use engine::command::{CommandName, FetchSummary, Report, Request};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::text::{one_line, truncate};
+
+/// Lambda's limit on a synchronous invocation's request payload.
+pub const SYNC_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
+
+/// Temporary credentials for reading the artifact (CodePipeline's `artifactCredentials`).
+/// `Debug` shows only the access key id.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactCredentials {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: String,
+    /// The session token, for temporary credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<String>,
+}
+
+impl fmt::Debug for ArtifactCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ArtifactCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The migrator's event. `BucketName` and `ObjectKey` are the seed's Go migrator's
+/// contract, unchanged; the command and its options ([`Request`]'s fields, `up` when
+/// absent) and everything else are optional and ours.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigratorEvent {
+    /// The artifact's bucket.
+    #[serde(
+        rename = "BucketName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub bucket_name: Option<String>,
+    /// The artifact's key.
+    #[serde(rename = "ObjectKey", default, skip_serializing_if = "Option::is_none")]
+    pub object_key: Option<String>,
+    /// Instead of an S3 object: a zip of the migration files, base64-encoded (the remote
+    /// CLI's local source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline_zip: Option<String>,
+    /// What to do.
+    #[serde(flatten)]
+    pub request: Request,
+    /// The set digest the caller validated: the migrator refuses a different set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_digest: Option<String>,
+    /// The migrations folder inside the artifact; `MIGRATIONS_DIR` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    /// Credentials for reading the artifact; the function's role when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<ArtifactCredentials>,
+}
+
+/// One migration a run applied (or reverted, for `down`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedMigration {
+    /// The migration id.
+    pub id: String,
+    /// The file's checksum.
+    pub sha256: String,
+    /// Statements sent.
+    pub statements: usize,
+    /// Time spent on it.
+    pub duration_ms: u64,
+}
+
+/// The migrator's answer to a successful invocation: a summary for the trigger, and the
+/// command's whole report for the remote CLI to render.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MigratorReport {
+    /// The command that ran.
+    pub command: CommandName,
+    /// Where the migrations came from.
+    pub source: String,
+    /// The set digest of the migrations read.
+    pub digest: String,
+    /// How many migrations the artifact holds.
+    pub migrations: usize,
+    /// What this run applied, reverted or recorded, in order.
+    #[serde(default)]
+    pub applied: Vec<AppliedMigration>,
+    /// Ids a run would still apply (`plan`, `status`), in order.
+    #[serde(default)]
+    pub pending: Vec<String>,
+    /// Whether another run holds the migration lock (`status` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_held: Option<bool>,
+    /// The newest applied migration after the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_applied: Option<String>,
+    /// How the artifact was fetched, when it came from S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch: Option<FetchSummary>,
+    /// Wall time of the whole invocation.
+    pub total_ms: u64,
+    /// The command's report, as the CLI prints it with `--json`.
+    pub report: Value,
+}
+
+impl MigratorReport {
+    /// The command's typed report.
+    pub fn typed(&self) -> Result<Report, serde_json::Error> {
+        Report::from_value(self.command, self.report.clone())
+    }
+}
+
+/// The body of a failed invocation, as Lambda returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorPayload {
+    /// What kind of failure: an [`engine::command::ErrorKind`] name, or Lambda's own
+    /// (`Sandbox.Timedout`, `Runtime.ExitError`, ...).
+    #[serde(default)]
+    pub error_type: String,
+    /// What went wrong.
+    #[serde(default)]
+    pub error_message: String,
+}
+
+/// The result of one Invoke of the migrator.
+#[derive(Debug, Clone)]
+pub enum Invoked {
+    /// The migrator answered with its report.
+    Report(Box<MigratorReport>),
+    /// The migrator failed: `X-Amz-Function-Error` was set, the body is the error.
+    FunctionError(ErrorPayload),
+    /// The caller's time ran out before the migrator answered; it keeps running.
+    StillRunning,
+    /// The Invoke call itself failed (no such function, denied, network).
+    CallFailed {
+        /// The error and its causes.
+        message: String,
+        /// The function does not exist or may not be invoked: a setup fault.
+        configuration: bool,
+    },
+}
+
+/// A Lambda client for invoking the migrator: retries off (a retried synchronous Invoke
+/// would run the migrator twice) and a read timeout of `read_timeout`. Endpoint, region
+/// and credentials come from the standard chain (`AWS_ENDPOINT_URL_LAMBDA` included).
+pub fn lambda_client(
+    shared: &aws_config::SdkConfig,
+    read_timeout: Duration,
+) -> aws_sdk_lambda::config::Builder {
+    aws_sdk_lambda::config::Builder::from(shared)
+        .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+        .timeout_config(
+            aws_sdk_lambda::config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .read_timeout(read_timeout)
+                .build(),
+        )
+}
+
+/// Invokes the migrator synchronously with `payload` (an event's JSON) and waits at most
+/// `wait`.
+pub async fn invoke(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    payload: Vec<u8>,
+    wait: Duration,
+) -> Invoked {
+    let call = lambda
+        .invoke()
+        .function_name(function)
+        .invocation_type(InvocationType::RequestResponse)
+        .payload(Blob::new(payload))
+        .send();
+    let out = match tokio::time::timeout(wait, call).await {
+        Err(_) => return Invoked::StillRunning,
+        Ok(Err(e)) => {
+            let configuration = e.as_service_error().is_some_and(|s| {
+                s.is_resource_not_found_exception() || s.is_invalid_parameter_value_exception()
+            }) || e
+                .raw_response()
+                .is_some_and(|r| matches!(r.status().as_u16(), 403 | 404));
+            return Invoked::CallFailed {
+                message: format!("invoking {function} failed: {}", error_chain(&e)),
+                configuration,
+            };
+        }
+        Ok(Ok(out)) => out,
+    };
+    let body = out.payload().map(|b| b.as_ref()).unwrap_or_default();
+    // Invoke answers 200 when the function fails: the failure is only in FunctionError.
+    if out.function_error().is_some() {
+        let payload =
+            serde_json::from_slice::<ErrorPayload>(body).unwrap_or_else(|_| ErrorPayload {
+                error_type: out.function_error().unwrap_or("Unhandled").to_owned(),
+                error_message: truncate(&String::from_utf8_lossy(body), 5000),
+            });
+        return Invoked::FunctionError(payload);
+    }
+    match serde_json::from_slice::<MigratorReport>(body) {
+        Ok(report) => Invoked::Report(Box::new(report)),
+        Err(e) => Invoked::CallFailed {
+            message: format!(
+                "{function} answered something that is not a migrator report ({e}): {}",
+                truncate(&String::from_utf8_lossy(body), 500)
+            ),
+            configuration: true,
+        },
+    }
+}
+
+/// An error and its sources, on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    one_line(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::command::Resolution;
+
+    #[test]
+    fn the_seeds_event_parses_unchanged() {
+        let e: MigratorEvent =
+            serde_json::from_str(r#"{"BucketName":"b","ObjectKey":"k/a.zip"}"#).unwrap();
+        assert_eq!(e.bucket_name.as_deref(), Some("b"));
+        assert_eq!(e.object_key.as_deref(), Some("k/a.zip"));
+        assert_eq!(e.request, Request::new(CommandName::Up));
+        assert!(e.expected_digest.is_none() && e.credentials.is_none());
+    }
+
+    #[test]
+    fn every_command_and_option_round_trips() {
+        let e = MigratorEvent {
+            bucket_name: Some("b".into()),
+            object_key: Some("k".into()),
+            request: Request {
+                command: CommandName::Resolve,
+                id: Some("2_b.sql".into()),
+                resolution: Some(Resolution::Applied),
+                ..Request::default()
+            },
+            expected_digest: Some("ab".into()),
+            dir: Some("db/migrations".into()),
+            credentials: Some(ArtifactCredentials {
+                access_key_id: "AKIA".into(),
+                secret_access_key: "secret".into(),
+                session_token: None,
+            }),
+            ..MigratorEvent::default()
+        };
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(json.contains(r#""command":"resolve""#), "{json}");
+        assert_eq!(serde_json::from_str::<MigratorEvent>(&json).unwrap(), e);
+        let up: MigratorEvent =
+            serde_json::from_str(r#"{"command":"up","resume":true,"limit":2}"#).unwrap();
+        assert!(up.request.resume);
+        assert_eq!(up.request.limit, Some(2));
+    }
+
+    #[test]
+    fn unknown_commands_are_refused() {
+        assert!(serde_json::from_str::<MigratorEvent>(r#"{"command":"drop"}"#).is_err());
+    }
+
+    #[test]
+    fn credentials_debug_hides_the_secrets() {
+        let c = ArtifactCredentials {
+            access_key_id: "AKIAID".into(),
+            secret_access_key: "s3cr3t".into(),
+            session_token: Some("t0k3n".into()),
+        };
+        let shown = format!("{c:?}");
+        assert!(shown.contains("AKIAID"));
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains("t0k3n"),
+            "{shown}"
+        );
+    }
+}
