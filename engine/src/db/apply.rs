@@ -1,0 +1,200 @@
+//! Running one migration step: its statements, transactions around them, the journal
+//! row that commits exactly with the data, and the report when a statement fails.
+
+use std::time::Instant;
+
+use super::commit::may_commit;
+use super::sql::{connection_lost, exec_all};
+use super::{Database, MigrationFailure, StepReport};
+use crate::migration::{Migration, Statement};
+use crate::plan::{self, Action, Direction, JournalState, StatementHasher};
+
+/// Builds a failure report from (1-based statement, error, statements committed).
+type FailFn<'f> = dyn Fn(usize, &mysql::Error, Option<usize>) -> Box<MigrationFailure> + 'f;
+
+impl Database {
+    /// Runs one step. On failure, reports what is committed now.
+    pub(super) fn run_step(
+        &mut self,
+        m: &Migration<'_>,
+        step: &plan::Step,
+    ) -> Result<StepReport, Box<MigrationFailure>> {
+        let started = Instant::now();
+        let section = match step.direction {
+            Direction::Up => &m.up,
+            Direction::Down => &m.down,
+        };
+        let stmts: &[Statement<'_>] = &section.statements;
+        let total = stmts.len();
+        let tx = !section.no_transaction;
+        let final_state = match (step.action, step.direction) {
+            (Action::Record, _) => JournalState::Skipped,
+            (Action::Run, Direction::Up) => JournalState::Applied,
+            (Action::Run, Direction::Down) => JournalState::Reverted,
+        };
+        let fail = |statement: usize, e: &mysql::Error, committed: Option<usize>| {
+            let (code, message) = match e {
+                mysql::Error::MySqlError(me) => (Some(me.code), me.message.clone()),
+                other => (None, other.to_string()),
+            };
+            Box::new(MigrationFailure {
+                id: m.id.to_string(),
+                direction: step.direction,
+                statement,
+                total,
+                line: statement
+                    .checked_sub(1)
+                    .and_then(|i| stmts.get(i))
+                    .map(|s| s.line),
+                code,
+                message,
+                committed,
+                connection_lost: connection_lost(e),
+                completed: Vec::new(),
+            })
+        };
+
+        let mut hasher = StatementHasher::new();
+        let resume_from = step.resume_from.min(total);
+        for s in &stmts[..resume_from] {
+            hasher.push(&s.sql);
+        }
+        let mut journaled = resume_from;
+        let mut in_tx = false;
+        if step.action == Action::Run {
+            for (i, s) in stmts.iter().enumerate().skip(resume_from) {
+                let commits = !tx || may_commit(&s.sql);
+                let pre = if !commits && !in_tx {
+                    in_tx = true;
+                    exec_all(&mut self.conn, "START TRANSACTION")
+                } else if commits && in_tx && i > journaled {
+                    // Pending data statements commit with this one: record them with them.
+                    let j = self.running_sql(m, step.direction, total, &hasher);
+                    exec_all(&mut self.conn, &j)
+                } else {
+                    Ok(())
+                };
+                // The statement, then (after an implicit commit) the journal row that
+                // records it; a failure in either is reported the same way.
+                let result = 'statement: {
+                    if let Err(e) = pre.and_then(|_| exec_all(&mut self.conn, &s.sql)) {
+                        break 'statement Err(e);
+                    }
+                    hasher.push(&s.sql);
+                    if !commits {
+                        break 'statement Ok(());
+                    }
+                    in_tx = false;
+                    journaled = i + 1;
+                    // The last statement's progress is written with the history row below.
+                    if i + 1 == total {
+                        break 'statement Ok(());
+                    }
+                    let mut batch = self.running_sql(m, step.direction, total, &hasher);
+                    // Open the next data statement's transaction in the same round trip.
+                    if tx && !may_commit(&stmts[i + 1].sql) {
+                        batch.push_str("; START TRANSACTION");
+                        in_tx = true;
+                    }
+                    exec_all(&mut self.conn, &batch)
+                };
+                if let Err(e) = result {
+                    return Err(self.record_failure(
+                        m,
+                        step.direction,
+                        stmts,
+                        total,
+                        i + 1,
+                        &e,
+                        in_tx,
+                        &fail,
+                    ));
+                }
+            }
+        }
+        let duration_ms = started.elapsed().as_millis() as u64;
+        // History row, journal row and COMMIT: one round trip.
+        let finish = format!(
+            "{}{}; {}; COMMIT",
+            if in_tx { "" } else { "START TRANSACTION; " },
+            self.history_sql(m, step.direction),
+            self.journal_sql(
+                m,
+                step.direction,
+                final_state,
+                total,
+                &hasher,
+                false,
+                None,
+                Some(duration_ms),
+            )
+        );
+        let finish = exec_all(&mut self.conn, &finish);
+        if let Err(e) = finish {
+            return Err(self.record_failure(m, step.direction, stmts, total, 0, &e, true, &fail));
+        }
+        Ok(StepReport {
+            id: m.id.to_string(),
+            sha256: m.sha256.clone(),
+            direction: step.direction,
+            action: step.action,
+            statements: if step.action == Action::Run {
+                total - resume_from
+            } else {
+                0
+            },
+            statements_total: total,
+            resumed_from: resume_from,
+            catch_up: step.catch_up,
+            duration_ms: started.elapsed().as_millis() as u64,
+            state: final_state.as_str(),
+        })
+    }
+
+    /// After a failure: roll back what is uncommitted, read back what the journal says is
+    /// committed, and record the failure there.
+    #[allow(clippy::too_many_arguments)]
+    fn record_failure(
+        &mut self,
+        m: &Migration<'_>,
+        direction: Direction,
+        stmts: &[Statement<'_>],
+        total: usize,
+        statement: usize,
+        e: &mysql::Error,
+        in_tx: bool,
+        fail: &FailFn<'_>,
+    ) -> Box<MigrationFailure> {
+        if connection_lost(e) {
+            return fail(statement, e, None);
+        }
+        if in_tx && let Err(re) = exec_all(&mut self.conn, "ROLLBACK") {
+            return fail(statement, &re, None);
+        }
+        // The journal row commits exactly with the data, so it is the truth now.
+        let committed = match self.journal_applied(m.id) {
+            Ok(n) => n
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+                .unwrap_or(0),
+            Err(_) => return fail(statement, e, None),
+        };
+        let committed = committed.min(total);
+        let mut hasher = StatementHasher::new();
+        for s in &stmts[..committed] {
+            hasher.push(&s.sql);
+        }
+        let message = fail(statement, e, Some(committed)).to_string();
+        let j = self.journal_sql(
+            m,
+            direction,
+            JournalState::Failed,
+            total,
+            &hasher,
+            true,
+            Some(&message),
+            None,
+        );
+        let _ = exec_all(&mut self.conn, &j);
+        fail(statement, e, Some(committed))
+    }
+}

@@ -1,0 +1,78 @@
+//! The migration lock: one `GET_LOCK` per schema and history table, so two runs never
+//! apply migrations to the same tables at once.
+
+use std::time::Duration;
+
+use mysql::prelude::Queryable;
+use sha2::{Digest, Sha256};
+
+use super::sql::query_err;
+use super::{Database, DbError};
+use crate::migration::hex;
+
+impl Database {
+    /// Takes the migration lock, waiting up to `timeout`.
+    pub fn lock(&mut self, timeout: Duration) -> Result<(), DbError> {
+        // The name is made of [A-Za-z0-9_.:-] only (see `lock_name`), so it can be a literal.
+        let got: Option<Option<i64>> = self
+            .conn
+            .query_first(format!(
+                "SELECT GET_LOCK('{}', {:.3})",
+                self.lock_name,
+                timeout.as_secs_f64()
+            ))
+            .map_err(query_err("taking the migration lock"))?;
+        match got.flatten() {
+            Some(1) => {
+                self.locked = true;
+                Ok(())
+            }
+            _ => Err(DbError::LockTimeout {
+                name: self.lock_name.clone(),
+                timeout,
+            }),
+        }
+    }
+
+    /// Releases the lock if held; errors are ignored (closing the connection releases it).
+    pub fn unlock(&mut self) {
+        if self.locked {
+            self.locked = false;
+            let _ = self
+                .conn
+                .query_drop(format!("DO RELEASE_LOCK('{}')", self.lock_name));
+        }
+    }
+}
+
+/// The `GET_LOCK` name for a schema and table: readable when it can be, else hashed;
+/// always at most 64 characters of `[A-Za-z0-9_.:-]`.
+pub fn lock_name(schema: &str, table: &str) -> String {
+    let plain = format!("lambda-migrate:{schema}.{table}");
+    let safe = plain
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+    if safe && plain.len() <= 64 {
+        plain
+    } else {
+        let digest = Sha256::digest(format!("{schema}\0{table}").as_bytes());
+        format!("lambda-migrate:{}", &hex(&digest)[..40])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_names() {
+        assert_eq!(
+            lock_name("shop", "gorp_migrations"),
+            "lambda-migrate:shop.gorp_migrations"
+        );
+        let long = lock_name(&"s".repeat(60), "gorp_migrations");
+        assert!(long.len() <= 64 && long.starts_with("lambda-migrate:"));
+        let odd = lock_name("x'); DROP", "t");
+        assert!(!odd.contains('\''));
+    }
+}

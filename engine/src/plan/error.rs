@@ -1,0 +1,121 @@
+//! Why planning refuses a run, worded so the message says what to do next.
+
+use super::{Direction, Drift, JournalState};
+
+/// Why a run refuses to start. Nothing has been changed when planning fails.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// History rows without a migration file (sql-migrate's "unknown migration in
+    /// database").
+    #[error(
+        "unknown migration in database: {} (no such file; pass --ignore-unknown to ignore)",
+        list(ids)
+    )]
+    Unknown {
+        /// The ids, in apply order.
+        ids: Vec<String>,
+    },
+    /// Applied migrations whose files changed since.
+    #[error(
+        "checksum mismatch: {} changed since applied (recorded {}, file {}){}; pass --allow-drift to proceed",
+        drift[0].id,
+        short(&drift[0].recorded),
+        short(&drift[0].file),
+        more(drift.len())
+    )]
+    Drift {
+        /// Every mismatch.
+        drift: Vec<Drift>,
+    },
+    /// A migration was left part-way by an earlier run.
+    #[error(
+        "migration {id} ({direction}) is partial: statements 1..{applied} of {total} are committed \
+         ({}){}; fix it, then run with --resume to continue from statement {} (line {}), \
+         or record what you did by hand with `resolve {id} --applied` or `--rolled-back`",
+        state_words(*state),
+        error.as_ref().map(|e| format!("; it stopped on: {e}")).unwrap_or_default(),
+        applied + 1,
+        next_line.map(|l| l.to_string()).unwrap_or_else(|| "?".into())
+    )]
+    Partial {
+        /// The migration id.
+        id: String,
+        /// The direction that was running.
+        direction: Direction,
+        /// Statements committed.
+        applied: usize,
+        /// Statements in the file's section now.
+        total: usize,
+        /// Line of the next statement to run, if the file has one.
+        next_line: Option<usize>,
+        /// `running` (interrupted) or `failed`.
+        state: JournalState,
+        /// The recorded error.
+        error: Option<String>,
+    },
+    /// A partial migration cannot be resumed: its committed statements changed.
+    #[error(
+        "cannot resume {id} ({direction}): {}; the database holds the old text, so fix it by hand \
+         and run `resolve {id} --applied` or `--rolled-back`",
+        match (statement, line) {
+            (Some(s), Some(l)) => format!("statement {s} (line {l}) was committed but differs in the file now"),
+            (Some(s), None) => format!("the file now has fewer than the {s} committed statements"),
+            _ => "the committed statements differ from the file now".to_string(),
+        }
+    )]
+    ResumeChanged {
+        /// The migration id.
+        id: String,
+        /// The direction that was running.
+        direction: Direction,
+        /// 1-based number of the first statement that differs, when known.
+        statement: Option<usize>,
+        /// Its line in the file, when the file still has it.
+        line: Option<usize>,
+    },
+    /// A partial migration has no file any more.
+    #[error(
+        "migration {id} is partial ({applied} statements committed) but has no file; \
+         run `resolve {id} --applied` or `--rolled-back`"
+    )]
+    PartialWithoutFile {
+        /// The migration id.
+        id: String,
+        /// Statements committed.
+        applied: usize,
+    },
+    /// A migration the plan would run was not parsed (see [`parse_needed`]); a bug in
+    /// the caller, refused rather than run as empty.
+    #[error("migration {id} was not parsed before planning (a bug in lambda-migrate)")]
+    NotParsed {
+        /// The migration id.
+        id: String,
+    },
+}
+
+fn list(ids: &[String]) -> String {
+    match ids.len() {
+        0 => String::new(),
+        1..=5 => ids.join(", "),
+        n => format!("{} and {} more", ids[..5].join(", "), n - 5),
+    }
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
+
+fn more(n: usize) -> String {
+    if n > 1 {
+        format!(" and {} more migrations changed", n - 1)
+    } else {
+        String::new()
+    }
+}
+
+fn state_words(state: JournalState) -> &'static str {
+    match state {
+        JournalState::Failed => "a statement failed",
+        _ => "the run was interrupted",
+    }
+}

@@ -1,0 +1,342 @@
+//! Planning: what a run applies, reverts or records, decided from the migration files,
+//! the history table (sql-migrate's `gorp_migrations`) and lambda-migrate's journal.
+//!
+//! Everything here is a pure function over records, so every rule (sql-migrate's
+//! catch-up, unknown rows, checksum drift, adopting checksums, resuming a partial
+//! migration) is tested without a database. The `db` module reads the records, calls
+//! [`plan`] and executes the result.
+
+mod checks;
+mod error;
+mod records;
+mod status;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use crate::migration::order::{compare, version_of};
+use crate::migration::{Migration, MigrationError, Statement};
+use checks::{check_resume, checksums, find_partial};
+pub use error::PlanError;
+pub use records::{Direction, HistoryRow, JournalRow, JournalState, StatementHasher, short_hash};
+pub use status::{StatusRow, status};
+
+/// What a run was asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Apply pending migrations (with sql-migrate's catch-up).
+    Up,
+    /// Revert applied migrations, newest first.
+    Down,
+    /// Revert the newest applied migration and apply it again.
+    Redo,
+    /// Record pending migrations as applied without running them.
+    Skip,
+}
+
+/// Options of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// What to do.
+    pub command: Command,
+    /// At most this many migrations (`None`: no limit).
+    pub limit: Option<usize>,
+    /// Rows in the history table without a file are ignored instead of refused.
+    pub ignore_unknown: bool,
+    /// Checksum mismatches are reported instead of refused.
+    pub allow_drift: bool,
+    /// Continue a partial migration from its first uncommitted statement.
+    pub resume: bool,
+}
+
+impl Options {
+    /// Options for `command` with everything else off.
+    pub fn new(command: Command) -> Self {
+        Options {
+            command,
+            limit: None,
+            ignore_unknown: false,
+            allow_drift: false,
+            resume: false,
+        }
+    }
+}
+
+/// How a step treats its migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Run the statements and write the history row.
+    Run,
+    /// Only write the history row (`skip`).
+    Record,
+}
+
+/// One migration to run, in plan order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// Index into the migrations passed to [`plan`].
+    pub index: usize,
+    /// Which section runs.
+    pub direction: Direction,
+    /// Run it or only record it.
+    pub action: Action,
+    /// sql-migrate's catch-up: it sorts before the newest applied migration but was
+    /// never applied.
+    pub catch_up: bool,
+    /// Statements already committed by an earlier, interrupted run (resume); 0 otherwise.
+    pub resume_from: usize,
+}
+
+/// An applied migration whose file no longer matches the checksum recorded for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Drift {
+    /// The migration id.
+    pub id: String,
+    /// The checksum recorded when it was applied.
+    pub recorded: String,
+    /// The file's checksum now.
+    pub file: String,
+}
+
+/// The outcome of planning.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// What to run, in order.
+    pub steps: Vec<Step>,
+    /// Indices of applied migrations with no checksum recorded yet (applied by
+    /// sql-migrate): the run records the file's checksum for them.
+    pub adopt: Vec<usize>,
+    /// Checksum mismatches that `allow_drift` let through.
+    pub drift: Vec<Drift>,
+    /// History rows without a file that `ignore_unknown` let through.
+    pub unknown: Vec<String>,
+}
+
+fn section<'m, 'a>(m: &'m Migration<'a>, d: Direction) -> &'m [Statement<'a>] {
+    match d {
+        Direction::Up => &m.up.statements,
+        Direction::Down => &m.down.statements,
+    }
+}
+
+/// Parses the statements a run of `command` may use (`None`: `status`). For `up`, `skip`
+/// and `status`, files applied with a recorded checksum they still match are left
+/// unparsed: they parsed when they were applied or adopted, and those commands never use
+/// their statements. `down` and `redo` parse everything.
+pub fn parse_needed(
+    migrations: &mut [Migration<'_>],
+    history: &[HistoryRow],
+    journal: &[JournalRow],
+    command: Option<Command>,
+) -> Result<(), MigrationError> {
+    let lazy = matches!(command, None | Some(Command::Up | Command::Skip));
+    let vouched: HashMap<&str, &str> = if lazy {
+        let applied: HashSet<&str> = history.iter().map(|h| h.id.as_str()).collect();
+        journal
+            .iter()
+            .filter(|j| j.state.vouches_for_checksum() && applied.contains(j.id.as_str()))
+            .filter_map(|j| Some((j.id.as_str(), j.sha256.as_deref()?)))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    for m in migrations.iter_mut() {
+        let unchanged = vouched
+            .get(m.id)
+            .is_some_and(|sha| sha.eq_ignore_ascii_case(&m.sha256));
+        if !unchanged {
+            m.parse()?;
+        }
+    }
+    Ok(())
+}
+
+/// Decides what a run does. Pure: `migrations` must be in apply order (as
+/// [`crate::migration::load`] returns them); the history and journal are as read.
+pub fn plan(
+    migrations: &[Migration<'_>],
+    history: &[HistoryRow],
+    journal: &[JournalRow],
+    opts: &Options,
+) -> Result<Plan, PlanError> {
+    let by_id: HashMap<&str, usize> = migrations
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.id, i))
+        .collect();
+    let applied: HashSet<&str> = history.iter().map(|h| h.id.as_str()).collect();
+    let journal_by_id: HashMap<&str, &JournalRow> =
+        journal.iter().map(|j| (j.id.as_str(), j)).collect();
+
+    let mut unknown: Vec<&str> = history
+        .iter()
+        .map(|h| h.id.as_str())
+        .filter(|id| !by_id.contains_key(id))
+        .collect();
+    unknown.sort_by(|a, b| compare(a, loose_version(a), b, loose_version(b)));
+    if !unknown.is_empty() && !opts.ignore_unknown {
+        return Err(PlanError::Unknown {
+            ids: unknown.iter().map(|s| s.to_string()).collect(),
+        });
+    }
+
+    let (drift, adopt) = checksums(migrations, history, &by_id, &journal_by_id);
+    if !drift.is_empty() && !opts.allow_drift {
+        return Err(PlanError::Drift { drift });
+    }
+
+    let partial = find_partial(journal, &applied, &by_id);
+    let mut steps = Vec::new();
+    let mut resumed: Option<usize> = None;
+    if let Some(p) = partial {
+        let wanted = match opts.command {
+            Command::Up => Some(Direction::Up),
+            Command::Down => Some(Direction::Down),
+            Command::Redo | Command::Skip => None,
+        };
+        let Some(index) = p.index else {
+            return Err(PlanError::PartialWithoutFile {
+                id: p.row.id.clone(),
+                applied: p.row.statements_applied,
+            });
+        };
+        let stmts = section(parsed(&migrations[index])?, p.row.direction);
+        if !opts.resume || wanted != Some(p.row.direction) {
+            return Err(PlanError::Partial {
+                id: p.row.id.clone(),
+                direction: p.row.direction,
+                applied: p.row.statements_applied,
+                total: stmts.len(),
+                next_line: stmts.get(p.row.statements_applied).map(|s| s.line),
+                state: p.row.state,
+                error: p.row.error.clone(),
+            });
+        }
+        check_resume(p.row, stmts)?;
+        steps.push(Step {
+            index,
+            direction: p.row.direction,
+            action: Action::Run,
+            catch_up: false,
+            resume_from: p.row.statements_applied,
+        });
+        resumed = Some(index);
+    }
+
+    let limit = opts.limit.unwrap_or(usize::MAX);
+    match opts.command {
+        Command::Up | Command::Skip => {
+            let action = if opts.command == Command::Skip {
+                Action::Record
+            } else {
+                Action::Run
+            };
+            let newest = history
+                .iter()
+                .map(|h| h.id.as_str())
+                .max_by(|a, b| compare(a, loose_version(a), b, loose_version(b)));
+            for (i, m) in migrations.iter().enumerate() {
+                if steps.len() >= limit {
+                    break;
+                }
+                if applied.contains(m.id) || resumed == Some(i) {
+                    continue;
+                }
+                let catch_up = newest.is_some_and(|n| {
+                    compare(m.id, m.version, n, loose_version(n)) == std::cmp::Ordering::Less
+                });
+                steps.push(Step {
+                    index: i,
+                    direction: Direction::Up,
+                    action,
+                    catch_up,
+                    resume_from: 0,
+                });
+            }
+        }
+        Command::Down => {
+            for (i, m) in migrations.iter().enumerate().rev() {
+                if steps.len() >= limit {
+                    break;
+                }
+                if applied.contains(m.id) && resumed != Some(i) {
+                    steps.push(Step {
+                        index: i,
+                        direction: Direction::Down,
+                        action: Action::Run,
+                        catch_up: false,
+                        resume_from: 0,
+                    });
+                }
+            }
+        }
+        Command::Redo => {
+            if let Some((i, _)) = migrations
+                .iter()
+                .enumerate()
+                .rev()
+                .find(|(_, m)| applied.contains(m.id))
+            {
+                for direction in [Direction::Down, Direction::Up] {
+                    steps.push(Step {
+                        index: i,
+                        direction,
+                        action: Action::Run,
+                        catch_up: false,
+                        resume_from: 0,
+                    });
+                }
+            }
+        }
+    }
+
+    for i in steps.iter().map(|s| s.index).chain(adopt.iter().copied()) {
+        parsed(&migrations[i])?;
+    }
+    Ok(Plan {
+        steps,
+        adopt,
+        drift,
+        unknown: unknown.iter().map(|s| s.to_string()).collect(),
+    })
+}
+
+/// The newest migration, in apply order, that is applied once `steps` have all run on
+/// `history` (history rows without a file do not count).
+pub fn last_applied<'m>(
+    migrations: &'m [Migration<'_>],
+    history: &[HistoryRow],
+    steps: &[Step],
+) -> Option<&'m str> {
+    let mut applied: HashSet<&str> = history.iter().map(|h| h.id.as_str()).collect();
+    for s in steps {
+        let id = migrations[s.index].id;
+        match s.direction {
+            Direction::Up => applied.insert(id),
+            Direction::Down => applied.remove(id),
+        };
+    }
+    migrations
+        .iter()
+        .rev()
+        .find(|m| applied.contains(m.id))
+        .map(|m| m.id)
+}
+
+fn parsed<'m, 'a>(m: &'m Migration<'a>) -> Result<&'m Migration<'a>, PlanError> {
+    if m.parsed {
+        Ok(m)
+    } else {
+        Err(PlanError::NotParsed { id: m.id.into() })
+    }
+}
+
+/// sql-migrate sorts ids whose digits overflow as if they had no version; planning only
+/// needs an order for them, never a refusal.
+fn loose_version(id: &str) -> Option<i64> {
+    version_of(id).ok().flatten()
+}
