@@ -1,30 +1,98 @@
 //! Which statements may end the open transaction (MySQL's implicit commit), which
 //! decides when the journal row must be written.
+//!
+//! One migration statement can be several server statements: sql-migrate splits only at
+//! a `;` that ends a line, so `INSERT …; CREATE TABLE …;` on one line reaches the server
+//! as one multi-statement text. Every statement of the text counts.
 
-/// Whether a statement may end the open transaction (MySQL's implicit commit). Only
-/// statements that can never commit are `false`; anything unrecognised is `true`, which
-/// costs a journal write but is never wrong.
+/// Whether a statement text may end the open transaction (MySQL's implicit commit).
+/// Each top-level `;`-separated statement of the text is judged; the text may commit if
+/// any of them may. Only statements that can never commit are `false`; anything
+/// unrecognised (an empty text, an unterminated quote or comment, an executable comment
+/// `/*! … */`) is `true`, which costs a journal write but is never wrong.
 pub fn may_commit(sql: &str) -> bool {
-    let mut s = sql.trim_start();
-    loop {
-        if let Some(rest) = s.strip_prefix("--").or_else(|| s.strip_prefix('#')) {
-            s = rest
-                .split_once('\n')
-                .map(|x| x.1)
-                .unwrap_or("")
-                .trim_start();
-        } else if s.starts_with("/*") && !s.starts_with("/*!") && !s.starts_with("/*M!") {
-            match s[2..].find("*/") {
-                Some(end) => s = s[2 + end + 2..].trim_start(),
-                None => return true,
+    // Whether a backslash escapes inside a string depends on the server's sql_mode
+    // (NO_BACKSLASH_ESCAPES), which is not known here: the text may commit if it may
+    // under either reading.
+    any_part_may_commit(sql, true) || any_part_may_commit(sql, false)
+}
+
+/// Splits `sql` at top-level `;` (outside quotes, backticks and comments) and judges each
+/// part by its first word.
+fn any_part_may_commit(sql: &str, backslash_escapes: bool) -> bool {
+    let b = sql.as_bytes();
+    let mut i = 0;
+    // Where the current part's first code starts, and whether it holds an executable
+    // comment.
+    let mut first: Option<usize> = None;
+    let mut executable = false;
+    let mut any_code = false;
+    while i < b.len() {
+        match b[i] {
+            b';' => {
+                if part_may_commit(sql, first, executable) {
+                    return true;
+                }
+                any_code |= first.is_some();
+                first = None;
+                executable = false;
+                i += 1;
             }
-        } else {
-            break;
+            c if c.is_ascii_whitespace() => i += 1,
+            b'#' => i = line_end(b, i),
+            b'-' if b.get(i + 1) == Some(&b'-')
+                && b.get(i + 2)
+                    .is_none_or(|c| c.is_ascii_whitespace() || c.is_ascii_control()) =>
+            {
+                i = line_end(b, i)
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let body = &b[i + 2..];
+                if body.starts_with(b"!") || body.starts_with(b"M!") {
+                    // MySQL runs what is inside: judge it as code, and the part as
+                    // possibly committing whatever it says.
+                    executable = true;
+                    first.get_or_insert(i);
+                    i += 2;
+                } else {
+                    match find(body, b"*/") {
+                        Some(end) => i += 2 + end + 2,
+                        None => return true,
+                    }
+                }
+            }
+            q @ (b'\'' | b'"' | b'`') => {
+                first.get_or_insert(i);
+                match quoted_end(b, i, q, backslash_escapes && q != b'`') {
+                    Some(end) => i = end,
+                    None => return true,
+                }
+            }
+            _ => {
+                first.get_or_insert(i);
+                i += 1;
+            }
         }
     }
-    let word: String = s
+    if part_may_commit(sql, first, executable) {
+        return true;
+    }
+    // A text with no statement at all is unrecognised.
+    !(any_code || first.is_some())
+}
+
+/// Judges one part by its first word; a part with no code (only comments and blanks,
+/// e.g. after the final `;`) runs nothing.
+fn part_may_commit(sql: &str, first: Option<usize>, executable: bool) -> bool {
+    let Some(start) = first else {
+        return false;
+    };
+    if executable {
+        return true;
+    }
+    let word: String = sql[start..]
         .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
         .take(8)
         .collect::<String>()
         .to_ascii_uppercase();
@@ -32,6 +100,39 @@ pub fn may_commit(sql: &str) -> bool {
         word.as_str(),
         "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "REPLACE" | "WITH" | "DO"
     )
+}
+
+/// The index just past the newline ending the line at `i` (or the end of the text).
+fn line_end(b: &[u8], i: usize) -> usize {
+    b[i..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(b.len(), |n| i + n + 1)
+}
+
+/// The index just past the quote closing the one at `start`; `None` if unterminated. A
+/// doubled quote is part of the text, as is a character after a backslash when
+/// `backslash` is set.
+fn quoted_end(b: &[u8], start: usize, q: u8, backslash: bool) -> Option<usize> {
+    let mut i = start + 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if backslash => i += 2,
+            c if c == q => {
+                if b.get(i + 1) == Some(&q) {
+                    i += 2;
+                } else {
+                    return Some(i + 1);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]
@@ -63,6 +164,73 @@ mod tests {
             "(SELECT 1)",
         ] {
             assert!(may_commit(ddl), "{ddl}");
+        }
+    }
+
+    #[test]
+    fn every_statement_of_a_multi_statement_text_counts() {
+        for commits in [
+            "INSERT INTO t2 VALUES (1); CREATE TABLE t3 (id int);",
+            "INSERT INTO t VALUES (1);CREATE TABLE t3 (id int)",
+            "UPDATE t SET a = 1;\n-- then\nDROP TABLE u;",
+            "DELETE FROM t; /* x */ ALTER TABLE t ADD b int",
+            "SELECT 1; SELECT 2; TRUNCATE t",
+            // `--` without a blank after it is two minus signs, not a comment.
+            "SELECT 1--1; CREATE TABLE x (a int)",
+            "CREATE PROCEDURE p() BEGIN INSERT INTO t VALUES (1); END",
+        ] {
+            assert!(may_commit(commits), "{commits}");
+        }
+        for data in [
+            "INSERT INTO t VALUES (1); INSERT INTO u VALUES (2);",
+            "INSERT INTO t VALUES (1);  ",
+            "DELETE FROM t;;",
+            "INSERT INTO t VALUES (1); -- done",
+            "INSERT INTO t VALUES (1); # done\n",
+            "INSERT INTO t VALUES (1); /* done */",
+        ] {
+            assert!(!may_commit(data), "{data}");
+        }
+    }
+
+    #[test]
+    fn quotes_and_comments_hide_semicolons() {
+        for data in [
+            "INSERT INTO t VALUES ('a; CREATE TABLE x (a int)')",
+            "INSERT INTO t VALUES (\"a; DROP TABLE t\")",
+            "INSERT INTO `we;ird` VALUES (1)",
+            "INSERT INTO `a``; DROP TABLE t` VALUES (1)",
+            "INSERT INTO t VALUES ('it''s; DROP TABLE t')",
+            "INSERT INTO t VALUES (1) -- ; CREATE TABLE x\n",
+            "# ; DROP TABLE t\nINSERT INTO t VALUES (1)",
+            "/* ; DROP TABLE t */ INSERT INTO t VALUES (1)",
+        ] {
+            assert!(!may_commit(data), "{data}");
+        }
+        for unsure in [
+            // Unterminated: what follows cannot be judged.
+            "INSERT INTO t VALUES ('abc; DROP TABLE t",
+            "INSERT INTO t VALUES (1); /* CREATE",
+            "INSERT INTO `t; DROP TABLE t",
+            // With backslash escapes off the string ends at `\'` and `c'` opens one
+            // that never ends.
+            "INSERT INTO t VALUES ('a\\'b; c')",
+            // With backslash escapes off the string ends at `\'`, and a CREATE follows.
+            "INSERT INTO t VALUES ('a\\'); CREATE TABLE x (a int); -- ')",
+        ] {
+            assert!(may_commit(unsure), "{unsure}");
+        }
+    }
+
+    #[test]
+    fn executable_comments_count_as_committing() {
+        for text in [
+            "INSERT /*! IGNORE */ INTO t VALUES (1)",
+            "INSERT INTO t VALUES (1); /*!50001 CREATE VIEW v AS SELECT 1 */",
+            "/*M!100100 DROP TABLE t */",
+            "INSERT INTO t VALUES (1) /*!; DROP TABLE t */",
+        ] {
+            assert!(may_commit(text), "{text}");
         }
     }
 }
