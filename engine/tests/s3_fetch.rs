@@ -555,12 +555,14 @@ fn write_if_changed(path: &Path, bytes: &[u8]) {
 }
 
 /// A stored or deflated entry for [`assemble`]; `junk` bytes follow its data and count
-/// in its compressed size.
+/// in its compressed size; a deflated entry's stream starts with `empty_blocks` empty
+/// stored blocks (valid deflate that produces nothing).
 struct Part {
     name: String,
     data: Vec<u8>,
     deflate: bool,
     junk: usize,
+    empty_blocks: usize,
 }
 
 impl Part {
@@ -570,6 +572,7 @@ impl Part {
             data: data.to_vec(),
             deflate: false,
             junk: 0,
+            empty_blocks: 0,
         }
     }
 }
@@ -581,8 +584,8 @@ fn assemble(parts: &[Part], base: usize, comment: &[u8]) -> Vec<u8> {
     for p in parts {
         let offset = (base + out.len()) as u32;
         let mut body = if p.deflate {
-            let mut e =
-                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            let empty = [0u8, 0, 0, 0xFF, 0xFF].repeat(p.empty_blocks);
+            let mut e = flate2::write::DeflateEncoder::new(empty, flate2::Compression::default());
             e.write_all(&p.data).unwrap();
             e.finish().unwrap()
         } else {
@@ -633,7 +636,10 @@ fn hidden_beyond_tail() -> Vec<u8> {
     let outer_len = assemble(&parts, 0, b"").len();
     // The comment: padding, then the evil archive at its absolute offset, ending at EOF.
     let pad = 64_000;
-    let evil = vec![Part::stored(format!("{DIR}/1_a.sql"), b"DROP DATABASE prod;\n")];
+    let evil = vec![Part::stored(
+        format!("{DIR}/1_a.sql"),
+        b"DROP DATABASE prod;\n",
+    )];
     let mut comment = vec![b' '; pad];
     comment.extend(assemble(&evil, outer_len + pad, b""));
     let bytes = assemble(&parts, 0, &comment);
@@ -693,13 +699,21 @@ async fn hostile_corpus_decides_the_same_in_every_mode() {
         .into_iter()
         .map(|c| (c.name.to_owned(), c.bytes, Some(c.refused)))
         .collect();
-    cases.push(("hidden-beyond-tail".into(), hidden_beyond_tail(), Some(true)));
+    cases.push((
+        "hidden-beyond-tail".into(),
+        hidden_beyond_tail(),
+        Some(true),
+    ));
     cases.push(("overdeclared-entry".into(), overdeclared(), None));
     let dir = work_dir("corpus");
     for (name, bytes, refused) in &cases {
         let local = decide_local(bytes);
         if let Some(refused) = refused {
-            assert_eq!(local.is_err(), *refused, "{name}: the local reader's verdict");
+            assert_eq!(
+                local.is_err(),
+                *refused,
+                "{name}: the local reader's verdict"
+            );
         }
         let path = dir.join(format!("{name}.zip"));
         write_if_changed(&path, bytes);
@@ -709,8 +723,11 @@ async fn hostile_corpus_decides_the_same_in_every_mode() {
             assert!(
                 same(&got, &local),
                 "{name} ({mode}): fetched {:?}, local {:?}",
-                got.as_ref().map(|f| f.iter().map(|x| &x.0).collect::<Vec<_>>()),
-                local.as_ref().map(|f| f.iter().map(|x| &x.0).collect::<Vec<_>>()),
+                got.as_ref()
+                    .map(|f| f.iter().map(|x| &x.0).collect::<Vec<_>>()),
+                local
+                    .as_ref()
+                    .map(|f| f.iter().map(|x| &x.0).collect::<Vec<_>>()),
             );
         }
     }
@@ -732,6 +749,37 @@ async fn overdeclared_entry_pulls_only_what_its_size_needs() {
         "fetched {fetched} bytes of a {}-byte object",
         bytes.len()
     );
+}
+
+/// A valid deflate stream padded far beyond what its size needs (10,000 bytes of empty
+/// blocks for 41 bytes): the selective mode fetches only the cap, and refuses the entry
+/// by name instead of letting the reader inflate zeros. (Full mode reads it; this is the
+/// one place the modes differ, on a stream no writer produces.)
+#[tokio::test]
+async fn stream_longer_than_the_cap_is_refused_by_name() {
+    let client = client();
+    let mut m = Part::stored(format!("{DIR}/1_a.sql"), UP);
+    m.deflate = true;
+    m.empty_blocks = 2000;
+    // A filler after it keeps the migration out of the first request's tail.
+    let filler = Part::stored("z/filler.bin", &[7u8; 200_000]);
+    let bytes = assemble(&[m, filler], 0, b"");
+    assert!(
+        decide_local(&bytes).is_ok(),
+        "the padded stream is valid deflate"
+    );
+    let path = work_dir("corpus").join("padded-stream.zip");
+    write_if_changed(&path, &bytes);
+    let object = put(&client, "lm-corpus", "padded-stream.zip", &path).await;
+    let tmp = tempfile::tempdir().unwrap();
+    match fetch::fetch(&client, &object, &opts(Mode::Selective, tmp.path())).await {
+        Err(e @ FetchError::StreamTooLong { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains("migrations/1_a.sql"), "{msg}");
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("a capped stream that does not end in the fetched bytes passed"),
+    }
 }
 
 /// The selective mode stops at its budget before sending the request that would pass
@@ -760,7 +808,10 @@ async fn selective_budget_is_enforced() {
             assert!(e.to_string().contains(&budget.to_string()), "{e}");
         }
         Err(e) => panic!("wrong error: {e}"),
-        Ok(f) => panic!("fetched {} bytes within a budget of {budget}", f.stats.bytes_fetched),
+        Ok(f) => panic!(
+            "fetched {} bytes within a budget of {budget}",
+            f.stats.bytes_fetched
+        ),
     }
     assert_nothing_left(tmp.path());
 }
@@ -774,7 +825,10 @@ struct Tmpfs {
 
 impl Tmpfs {
     fn mount(size: &str) -> Tmpfs {
-        let dir = tempfile::Builder::new().prefix("lm-tmpfs-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("lm-tmpfs-")
+            .tempdir()
+            .unwrap();
         run(Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(dir.path()));

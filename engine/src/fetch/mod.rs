@@ -383,7 +383,11 @@ pub async fn fetch(
         release: mode == Mode::Full,
     };
     // Full mode writes the whole file: reserve it all before the first byte.
-    let first_range = if mode == Mode::Full { 0..len } else { start..end };
+    let first_range = if mode == Mode::Full {
+        0..len
+    } else {
+        start..end
+    };
     reserve(&ctx, opts, &[first_range])?;
     if let Some(first) = first {
         ctx.stream(first.body, start..end, &header).await?;
@@ -466,10 +470,7 @@ async fn selective(ctx: &Ctx<'_>, have: &mut Have, opts: &FetchOptions) -> Resul
     // than the central one, or a capped entry's data descriptor, costs one more round.
     let exact = {
         let map = ctx.lock();
-        plans
-            .iter()
-            .flat_map(|p| p.exact(&map))
-            .collect::<Vec<_>>()
+        plans.iter().flat_map(|p| p.exact(&map)).collect::<Vec<_>>()
     };
     fill(ctx, have, opts, exact).await?;
 

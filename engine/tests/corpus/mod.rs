@@ -14,10 +14,15 @@ pub struct Case {
 
 /// The corpus.
 pub fn hostile() -> Vec<Case> {
-    let benign = stored_zip(&[("migrations/1_a.sql", b"-- +migrate Up\nSELECT 1;\n")], 0, b"");
+    let benign = stored_zip(
+        &[("migrations/1_a.sql", b"-- +migrate Up\nSELECT 1;\n")],
+        0,
+        b"",
+    );
     // A second archive whose offsets are absolute (as `zip -A` leaves them) hidden in
     // the comment: two valid end records.
-    let evil = |base: usize| stored_zip(&[("migrations/1_a.sql", b"DROP DATABASE x;\n")], base, b"");
+    let evil =
+        |base: usize| stored_zip(&[("migrations/1_a.sql", b"DROP DATABASE x;\n")], base, b"");
     let outer_len = benign.len();
     let ambiguous = stored_zip(
         &[("migrations/1_a.sql", b"-- +migrate Up\nSELECT 1;\n")],
@@ -38,10 +43,26 @@ pub fn hostile() -> Vec<Case> {
     doubled[at..].copy_from_slice(&22u16.to_le_bytes());
     doubled.extend_from_slice(&eocd);
     vec![
-        Case { name: "benign", bytes: benign, refused: false },
-        Case { name: "zip-in-comment", bytes: ambiguous, refused: true },
-        Case { name: "relative-zip-in-comment", bytes: relative, refused: false },
-        Case { name: "two-end-records", bytes: doubled, refused: true },
+        Case {
+            name: "benign",
+            bytes: benign,
+            refused: false,
+        },
+        Case {
+            name: "zip-in-comment",
+            bytes: ambiguous,
+            refused: true,
+        },
+        Case {
+            name: "relative-zip-in-comment",
+            bytes: relative,
+            refused: false,
+        },
+        Case {
+            name: "two-end-records",
+            bytes: doubled,
+            refused: true,
+        },
     ]
 }
 
