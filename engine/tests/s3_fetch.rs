@@ -2,8 +2,9 @@
 //! `scripts/start-moto` (endpoint `LM_TEST_S3_ENDPOINT`, default http://127.0.0.1:5000).
 //! Without it these tests fail, saying so: they never skip.
 //!
-//! Artifacts are written by Info-ZIP's `zip` (a real writer) or, for one layout no writer
-//! produces on request, assembled byte by byte.
+//! Artifacts are written by Info-ZIP's `zip` (a real writer) or, for layouts no writer
+//! produces on request (the hostile ones), assembled byte by byte. Temp-space tests mount
+//! a small tmpfs (they run as root, like CI).
 
 use std::fs;
 use std::io::Write;
@@ -96,6 +97,15 @@ fn run(cmd: &mut Command) {
     assert!(st.success(), "{cmd:?} failed: {st}");
 }
 
+/// Copies the repository's migrations into `to`.
+fn copy_repo_migrations(to: &Path) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    for e in fs::read_dir(&repo).unwrap() {
+        let e = e.unwrap();
+        fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
 /// The repository's migrations, with files before and after them.
 fn small_artifact() -> &'static PathBuf {
     static ART: OnceLock<PathBuf> = OnceLock::new();
@@ -106,11 +116,7 @@ fn small_artifact() -> &'static PathBuf {
         fs::create_dir_all(src.join("docs")).unwrap();
         fs::create_dir_all(src.join(DIR)).unwrap();
         fs::create_dir_all(src.join("zz")).unwrap();
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
-        for e in fs::read_dir(&repo).unwrap() {
-            let e = e.unwrap();
-            fs::copy(e.path(), src.join(DIR).join(e.file_name())).unwrap();
-        }
+        copy_repo_migrations(&src.join(DIR));
         fs::write(src.join("docs/readme.txt"), "not a migration\n".repeat(100)).unwrap();
         fs::write(src.join("zz/notes.sql"), "-- +migrate Up\nSELECT 1;\n").unwrap();
         let out = d.join("small.zip");
@@ -424,14 +430,17 @@ async fn local_headers_longer_than_estimated_are_completed() {
     let bodies: Vec<Vec<u8>> = (1..=3)
         .map(|i| format!("-- +migrate Up\nCREATE TABLE x{i} (id INT);\n").into_bytes())
         .collect();
-    let mut entries: Vec<(String, Vec<u8>, usize)> = names
+    let mut entries: Vec<Part> = names
         .iter()
         .zip(&bodies)
-        .map(|(n, b)| (n.clone(), b.clone(), 300))
+        .map(|(n, b)| Part {
+            local_pad: 300,
+            ..Part::stored(n.clone(), b)
+        })
         .collect();
     // A filler after the migrations keeps them out of the tail request.
-    entries.push(("z/filler.bin".into(), vec![7u8; 200_000], 0));
-    let zip = build_zip(&entries);
+    entries.push(Part::stored("z/filler.bin", &[7u8; 200_000]));
+    let zip = assemble(&entries, 0, b"");
     let path = work_dir("longlocal").join("longlocal.zip");
     fs::File::create(&path).unwrap().write_all(&zip).unwrap();
     let want = local_files(&path);
@@ -446,56 +455,6 @@ async fn local_headers_longer_than_estimated_are_completed() {
     // Tail (holding the directory), the estimated entries, the rest of them.
     assert_eq!(fetched.stats.requests, 3);
     assert_eq!(files(&source(fetched, &object)), want);
-}
-
-/// A minimal stored zip: `(name, data, local extra padding)`.
-fn build_zip(entries: &[(String, Vec<u8>, usize)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut central = Vec::new();
-    for (name, data, pad) in entries {
-        let offset = out.len() as u32;
-        let crc = crc32fast::hash(data);
-        let len = data.len() as u32;
-        let header = |sig: u32, central: bool, extra: usize| {
-            let mut h = sig.to_le_bytes().to_vec();
-            if central {
-                h.extend_from_slice(&[20, 3]); // made by: Unix
-            }
-            h.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]); // needed, flags, stored, time, date
-            h.extend_from_slice(&crc.to_le_bytes());
-            h.extend_from_slice(&len.to_le_bytes());
-            h.extend_from_slice(&len.to_le_bytes());
-            h.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            h.extend_from_slice(&(extra as u16).to_le_bytes());
-            if central {
-                h.extend_from_slice(&[0; 6]); // comment, disk, internal attributes
-                h.extend_from_slice(&(0o100644u32 << 16).to_le_bytes());
-                h.extend_from_slice(&offset.to_le_bytes());
-            }
-            h.extend_from_slice(name.as_bytes());
-            h
-        };
-        out.extend(header(0x0403_4b50, false, pad + 4 * usize::from(*pad > 0)));
-        if *pad > 0 {
-            // An unregistered extra block: id, length, padding.
-            out.extend_from_slice(&0x6c6du16.to_le_bytes());
-            out.extend_from_slice(&(*pad as u16).to_le_bytes());
-            out.extend(std::iter::repeat_n(0u8, *pad));
-        }
-        out.extend_from_slice(data);
-        central.extend(header(0x0201_4b50, true, 0));
-    }
-    let cd_offset = out.len() as u32;
-    out.extend_from_slice(&central);
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    let n = (entries.len() as u16).to_le_bytes();
-    out.extend_from_slice(&n);
-    out.extend_from_slice(&n);
-    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
-    out.extend_from_slice(&cd_offset.to_le_bytes());
-    out.extend_from_slice(&[0, 0]);
-    out
 }
 
 // ------------------------------------------------------------ hostile artifacts
@@ -556,13 +515,15 @@ fn write_if_changed(path: &Path, bytes: &[u8]) {
 
 /// A stored or deflated entry for [`assemble`]; `junk` bytes follow its data and count
 /// in its compressed size; a deflated entry's stream starts with `empty_blocks` empty
-/// stored blocks (valid deflate that produces nothing).
+/// stored blocks (valid deflate that produces nothing); the local header alone carries
+/// a `local_pad`-byte extra field.
 struct Part {
     name: String,
     data: Vec<u8>,
     deflate: bool,
     junk: usize,
     empty_blocks: usize,
+    local_pad: usize,
 }
 
 impl Part {
@@ -573,6 +534,7 @@ impl Part {
             deflate: false,
             junk: 0,
             empty_blocks: 0,
+            local_pad: 0,
         }
     }
 }
@@ -597,15 +559,22 @@ fn assemble(parts: &[Part], base: usize, comment: &[u8]) -> Vec<u8> {
         fixed.extend_from_slice(&(body.len() as u32).to_le_bytes());
         fixed.extend_from_slice(&(p.data.len() as u32).to_le_bytes());
         fixed.extend_from_slice(&(p.name.len() as u16).to_le_bytes());
-        fixed.extend_from_slice(&[0, 0]);
+        let local_extra = p.local_pad + 4 * usize::from(p.local_pad > 0);
         out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
         out.extend_from_slice(&fixed);
+        out.extend_from_slice(&(local_extra as u16).to_le_bytes());
         out.extend_from_slice(p.name.as_bytes());
+        if p.local_pad > 0 {
+            // An unregistered extra block: id, length, padding.
+            out.extend_from_slice(&0x6c6du16.to_le_bytes());
+            out.extend_from_slice(&(p.local_pad as u16).to_le_bytes());
+            out.resize(out.len() + p.local_pad, 0);
+        }
         out.extend_from_slice(&body);
         central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
         central.extend_from_slice(&[20, 3]);
         central.extend_from_slice(&fixed);
-        central.extend_from_slice(&[0; 6]);
+        central.extend_from_slice(&[0; 8]); // extra, comment, disk, internal attributes
         central.extend_from_slice(&(0o100644u32 << 16).to_le_bytes());
         central.extend_from_slice(&offset.to_le_bytes());
         central.extend_from_slice(p.name.as_bytes());
@@ -776,6 +745,7 @@ async fn stream_longer_than_the_cap_is_refused_by_name() {
         Err(e @ FetchError::StreamTooLong { .. }) => {
             let msg = e.to_string();
             assert!(msg.contains("migrations/1_a.sql"), "{msg}");
+            assert!(e.is_bad_artifact());
         }
         Err(e) => panic!("wrong error: {e}"),
         Ok(_) => panic!("a capped stream that does not end in the fetched bytes passed"),
@@ -806,6 +776,7 @@ async fn selective_budget_is_enforced() {
             assert_eq!(*b, budget);
             assert!(*needed > budget, "{e}");
             assert!(e.to_string().contains(&budget.to_string()), "{e}");
+            assert!(e.is_bad_artifact());
         }
         Err(e) => panic!("wrong error: {e}"),
         Ok(f) => panic!(
@@ -858,11 +829,7 @@ fn thirty_mb_artifact() -> &'static PathBuf {
         let src = d.join("src");
         let _ = fs::remove_dir_all(&src);
         fs::create_dir_all(src.join(DIR)).unwrap();
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
-        for e in fs::read_dir(&repo).unwrap() {
-            let e = e.unwrap();
-            fs::copy(e.path(), src.join(DIR).join(e.file_name())).unwrap();
-        }
+        copy_repo_migrations(&src.join(DIR));
         // xorshift: incompressible, so the zip stays 30 MB.
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
         let noise: Vec<u8> = (0..30 << 20)
@@ -912,6 +879,10 @@ async fn full_mode_on_a_small_temp_filesystem_is_a_clear_error() {
             assert!(msg.contains(&needed.to_string()), "{msg}");
             assert!(msg.contains(&available.to_string()), "{msg}");
             assert!(msg.contains(&fs8.path().display().to_string()), "{msg}");
+            assert!(
+                !e.is_bad_artifact(),
+                "the environment's fault, not the artifact's"
+            );
         }
         Err(e) => panic!("wrong error: {e}"),
         Ok(_) => panic!("a {len}-byte object fetched in full into 8 MiB"),

@@ -177,3 +177,17 @@ pub enum FetchError {
         source: ZipError,
     },
 }
+
+impl FetchError {
+    /// Whether the artifact's bytes are at fault (refused by the reader, or naming far
+    /// more data than reading its migrations needs), as opposed to S3, the network or
+    /// the temp directory.
+    pub fn is_bad_artifact(&self) -> bool {
+        matches!(
+            self,
+            FetchError::Zip { .. }
+                | FetchError::OverBudget { .. }
+                | FetchError::StreamTooLong { .. }
+        )
+    }
+}
