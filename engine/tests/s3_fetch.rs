@@ -2,8 +2,9 @@
 //! `scripts/start-moto` (endpoint `LM_TEST_S3_ENDPOINT`, default http://127.0.0.1:5000).
 //! Without it these tests fail, saying so: they never skip.
 //!
-//! Artifacts are written by Info-ZIP's `zip` (a real writer) or, for one layout no writer
-//! produces on request, assembled byte by byte.
+//! Artifacts are written by Info-ZIP's `zip` (a real writer) or, for layouts no writer
+//! produces on request (the hostile ones), assembled byte by byte. Temp-space tests mount
+//! a small tmpfs (they run as root, like CI).
 
 use std::fs;
 use std::io::Write;
@@ -96,6 +97,15 @@ fn run(cmd: &mut Command) {
     assert!(st.success(), "{cmd:?} failed: {st}");
 }
 
+/// Copies the repository's migrations into `to`.
+fn copy_repo_migrations(to: &Path) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    for e in fs::read_dir(&repo).unwrap() {
+        let e = e.unwrap();
+        fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
 /// The repository's migrations, with files before and after them.
 fn small_artifact() -> &'static PathBuf {
     static ART: OnceLock<PathBuf> = OnceLock::new();
@@ -106,11 +116,7 @@ fn small_artifact() -> &'static PathBuf {
         fs::create_dir_all(src.join("docs")).unwrap();
         fs::create_dir_all(src.join(DIR)).unwrap();
         fs::create_dir_all(src.join("zz")).unwrap();
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
-        for e in fs::read_dir(&repo).unwrap() {
-            let e = e.unwrap();
-            fs::copy(e.path(), src.join(DIR).join(e.file_name())).unwrap();
-        }
+        copy_repo_migrations(&src.join(DIR));
         fs::write(src.join("docs/readme.txt"), "not a migration\n".repeat(100)).unwrap();
         fs::write(src.join("zz/notes.sql"), "-- +migrate Up\nSELECT 1;\n").unwrap();
         let out = d.join("small.zip");
@@ -424,14 +430,17 @@ async fn local_headers_longer_than_estimated_are_completed() {
     let bodies: Vec<Vec<u8>> = (1..=3)
         .map(|i| format!("-- +migrate Up\nCREATE TABLE x{i} (id INT);\n").into_bytes())
         .collect();
-    let mut entries: Vec<(String, Vec<u8>, usize)> = names
+    let mut entries: Vec<Part> = names
         .iter()
         .zip(&bodies)
-        .map(|(n, b)| (n.clone(), b.clone(), 300))
+        .map(|(n, b)| Part {
+            local_pad: 300,
+            ..Part::stored(n.clone(), b)
+        })
         .collect();
     // A filler after the migrations keeps them out of the tail request.
-    entries.push(("z/filler.bin".into(), vec![7u8; 200_000], 0));
-    let zip = build_zip(&entries);
+    entries.push(Part::stored("z/filler.bin", &[7u8; 200_000]));
+    let zip = assemble(&entries, 0, b"");
     let path = work_dir("longlocal").join("longlocal.zip");
     fs::File::create(&path).unwrap().write_all(&zip).unwrap();
     let want = local_files(&path);
@@ -448,52 +457,460 @@ async fn local_headers_longer_than_estimated_are_completed() {
     assert_eq!(files(&source(fetched, &object)), want);
 }
 
-/// A minimal stored zip: `(name, data, local extra padding)`.
-fn build_zip(entries: &[(String, Vec<u8>, usize)]) -> Vec<u8> {
+// ------------------------------------------------------------ hostile artifacts
+
+mod corpus;
+
+/// What reading an artifact decided: the migrations, or the reader's refusal.
+type Decision = Result<Vec<(String, Vec<u8>)>, engine::artifact::ZipError>;
+
+fn decide_local(bytes: &[u8]) -> Decision {
+    engine::artifact::read_migrations(bytes, DIR, &Limits::default()).map(|files| {
+        files
+            .into_iter()
+            .map(|f| (f.name.to_owned(), f.data.into_owned()))
+            .collect()
+    })
+}
+
+/// Fetches `object` in `mode` and reads it; a refusal by the fetch's own reading of the
+/// end records counts as the reader's. Returns the decision and the bytes fetched.
+async fn decide_fetched(client: &Client, object: &ObjectRef, mode: Mode) -> (Decision, u64) {
+    let tmp = tempfile::tempdir().unwrap();
+    match fetch::fetch(client, object, &opts(mode, tmp.path())).await {
+        Err(FetchError::Zip { source, .. }) => (Err(source), 0),
+        Err(e) => panic!("{object} ({mode}): {e}"),
+        Ok(fetched) => {
+            let n = fetched.stats.bytes_fetched;
+            let s = source(fetched, object);
+            let d = s.files(DIR, &Limits::default()).map_err(|e| match e {
+                engine::source::SourceError::Zip { source, .. } => source,
+                e => panic!("{object} ({mode}): {e}"),
+            });
+            let d = d.map(|files| {
+                files
+                    .into_iter()
+                    .map(|f| (f.name.to_owned(), f.data.into_owned()))
+                    .collect()
+            });
+            (d, n)
+        }
+    }
+}
+
+fn same(a: &Decision, b: &Decision) -> bool {
+    match (a, b) {
+        (Ok(a), Ok(b)) => a == b,
+        (Err(a), Err(b)) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        _ => false,
+    }
+}
+
+/// Writes `bytes` to `path` unless it already holds them (so `put` need not upload again).
+fn write_if_changed(path: &Path, bytes: &[u8]) {
+    if fs::read(path).ok().as_deref() != Some(bytes) {
+        fs::write(path, bytes).unwrap();
+    }
+}
+
+/// A stored or deflated entry for [`assemble`]; `junk` bytes follow its data and count
+/// in its compressed size; a deflated entry's stream starts with `empty_blocks` empty
+/// stored blocks (valid deflate that produces nothing); the local header alone carries
+/// a `local_pad`-byte extra field.
+struct Part {
+    name: String,
+    data: Vec<u8>,
+    deflate: bool,
+    junk: usize,
+    empty_blocks: usize,
+    local_pad: usize,
+}
+
+impl Part {
+    fn stored(name: impl Into<String>, data: &[u8]) -> Part {
+        Part {
+            name: name.into(),
+            data: data.to_vec(),
+            deflate: false,
+            junk: 0,
+            empty_blocks: 0,
+            local_pad: 0,
+        }
+    }
+}
+
+/// A zip of `parts` whose offsets start at `base`, with an end-record `comment`.
+fn assemble(parts: &[Part], base: usize, comment: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut central = Vec::new();
-    for (name, data, pad) in entries {
-        let offset = out.len() as u32;
-        let crc = crc32fast::hash(data);
-        let len = data.len() as u32;
-        let header = |sig: u32, central: bool, extra: usize| {
-            let mut h = sig.to_le_bytes().to_vec();
-            if central {
-                h.extend_from_slice(&[20, 3]); // made by: Unix
-            }
-            h.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]); // needed, flags, stored, time, date
-            h.extend_from_slice(&crc.to_le_bytes());
-            h.extend_from_slice(&len.to_le_bytes());
-            h.extend_from_slice(&len.to_le_bytes());
-            h.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            h.extend_from_slice(&(extra as u16).to_le_bytes());
-            if central {
-                h.extend_from_slice(&[0; 6]); // comment, disk, internal attributes
-                h.extend_from_slice(&(0o100644u32 << 16).to_le_bytes());
-                h.extend_from_slice(&offset.to_le_bytes());
-            }
-            h.extend_from_slice(name.as_bytes());
-            h
+    for p in parts {
+        let offset = (base + out.len()) as u32;
+        let mut body = if p.deflate {
+            let empty = [0u8, 0, 0, 0xFF, 0xFF].repeat(p.empty_blocks);
+            let mut e = flate2::write::DeflateEncoder::new(empty, flate2::Compression::default());
+            e.write_all(&p.data).unwrap();
+            e.finish().unwrap()
+        } else {
+            p.data.clone()
         };
-        out.extend(header(0x0403_4b50, false, pad + 4 * usize::from(*pad > 0)));
-        if *pad > 0 {
+        body.resize(body.len() + p.junk, 0xA5);
+        let mut fixed = vec![20, 0, 0, 0, 8 * u8::from(p.deflate), 0, 0, 0, 0x21, 0];
+        fixed.extend_from_slice(&crc32fast::hash(&p.data).to_le_bytes());
+        fixed.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        fixed.extend_from_slice(&(p.data.len() as u32).to_le_bytes());
+        fixed.extend_from_slice(&(p.name.len() as u16).to_le_bytes());
+        let local_extra = p.local_pad + 4 * usize::from(p.local_pad > 0);
+        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        out.extend_from_slice(&fixed);
+        out.extend_from_slice(&(local_extra as u16).to_le_bytes());
+        out.extend_from_slice(p.name.as_bytes());
+        if p.local_pad > 0 {
             // An unregistered extra block: id, length, padding.
             out.extend_from_slice(&0x6c6du16.to_le_bytes());
-            out.extend_from_slice(&(*pad as u16).to_le_bytes());
-            out.extend(std::iter::repeat_n(0u8, *pad));
+            out.extend_from_slice(&(p.local_pad as u16).to_le_bytes());
+            out.resize(out.len() + p.local_pad, 0);
         }
-        out.extend_from_slice(data);
-        central.extend(header(0x0201_4b50, true, 0));
+        out.extend_from_slice(&body);
+        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+        central.extend_from_slice(&[20, 3]);
+        central.extend_from_slice(&fixed);
+        central.extend_from_slice(&[0; 8]); // extra, comment, disk, internal attributes
+        central.extend_from_slice(&(0o100644u32 << 16).to_le_bytes());
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(p.name.as_bytes());
     }
-    let cd_offset = out.len() as u32;
+    let cd_offset = (base + out.len()) as u32;
     out.extend_from_slice(&central);
     out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
     out.extend_from_slice(&[0; 4]);
-    let n = (entries.len() as u16).to_le_bytes();
+    let n = (parts.len() as u16).to_le_bytes();
     out.extend_from_slice(&n);
     out.extend_from_slice(&n);
     out.extend_from_slice(&(central.len() as u32).to_le_bytes());
     out.extend_from_slice(&cd_offset.to_le_bytes());
-    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&(comment.len() as u16).to_le_bytes());
+    out.extend_from_slice(comment);
     out
+}
+
+const UP: &[u8] = b"-- +migrate Up\nCREATE TABLE t (id INT);\n";
+
+/// An archive hidden in the comment of another whose central directory lies before the
+/// selective mode's first request: both end records are valid, so the reader refuses
+/// it as ambiguous, and the fetch must fetch the outer directory to see that.
+fn hidden_beyond_tail() -> Vec<u8> {
+    let mut parts = vec![Part::stored(format!("{DIR}/1_a.sql"), UP)];
+    // 400 more entries make the outer directory about 20 KB.
+    parts.extend((0..400).map(|i| Part::stored(format!("assets/file-{i:04}.txt"), b"x")));
+    let outer_len = assemble(&parts, 0, b"").len();
+    // The comment: padding, then the evil archive at its absolute offset, ending at EOF.
+    let pad = 64_000;
+    let evil = vec![Part::stored(
+        format!("{DIR}/1_a.sql"),
+        b"DROP DATABASE prod;\n",
+    )];
+    let mut comment = vec![b' '; pad];
+    comment.extend(assemble(&evil, outer_len + pad, b""));
+    let bytes = assemble(&parts, 0, &comment);
+    let cd_offset = u32::from_le_bytes(bytes[outer_len - 6..outer_len - 2].try_into().unwrap());
+    assert!(
+        (bytes.len() as u64 - u64::from(cd_offset)) > fetch::TAIL_LEN + 10_000,
+        "the outer directory must start before the tail"
+    );
+    bytes
+}
+
+/// A deflated migration declaring 8 MB of compressed data: a 60-byte stream, then junk.
+fn overdeclared() -> Vec<u8> {
+    let mut m = Part::stored(format!("{DIR}/1_a.sql"), UP);
+    m.deflate = true;
+    m.junk = 8 << 20;
+    assemble(&[m, Part::stored("z/after.txt", b"after")], 0, b"")
+}
+
+/// The reader's own account of what its end-record decision reads: a copy holding only
+/// the tail and what `eocd::wanted` asks for (asked until it asks nothing new) locates
+/// the same directory, or refuses the same way, as the whole file. No S3 involved.
+#[test]
+fn wanted_ranges_make_a_sparse_copy_locate_as_the_whole() {
+    let mut cases: Vec<(String, Vec<u8>)> = corpus::hostile()
+        .into_iter()
+        .map(|c| (c.name.to_owned(), c.bytes))
+        .collect();
+    cases.push(("hidden-beyond-tail".into(), hidden_beyond_tail()));
+    for (name, bytes) in &cases {
+        let tail = bytes.len().saturating_sub(fetch::TAIL_LEN as usize);
+        let mut sparse = vec![0u8; bytes.len()];
+        sparse[tail..].copy_from_slice(&bytes[tail..]);
+        for _ in 0..3 {
+            for r in engine::artifact::eocd::wanted(&sparse) {
+                let r = r.start as usize..r.end as usize;
+                sparse[r.clone()].copy_from_slice(&bytes[r]);
+            }
+        }
+        let whole = Archive::new(bytes).map(|a| a.directory().offset);
+        let part = Archive::new(&sparse).map(|a| a.directory().offset);
+        let same = match (&whole, &part) {
+            (Ok(a), Ok(b)) => a == b,
+            (Err(a), Err(b)) => std::mem::discriminant(a) == std::mem::discriminant(b),
+            _ => false,
+        };
+        assert!(same, "{name}: whole {whole:?}, sparse {part:?}");
+    }
+}
+
+/// Every hostile artifact, uploaded: selective and full mode decide exactly as reading
+/// the bytes locally (the same files, or a refusal of the same kind).
+#[tokio::test]
+async fn hostile_corpus_decides_the_same_in_every_mode() {
+    let client = client();
+    let mut cases: Vec<(String, Vec<u8>, Option<bool>)> = corpus::hostile()
+        .into_iter()
+        .map(|c| (c.name.to_owned(), c.bytes, Some(c.refused)))
+        .collect();
+    cases.push((
+        "hidden-beyond-tail".into(),
+        hidden_beyond_tail(),
+        Some(true),
+    ));
+    cases.push(("overdeclared-entry".into(), overdeclared(), None));
+    let dir = work_dir("corpus");
+    for (name, bytes, refused) in &cases {
+        let local = decide_local(bytes);
+        if let Some(refused) = refused {
+            assert_eq!(
+                local.is_err(),
+                *refused,
+                "{name}: the local reader's verdict"
+            );
+        }
+        let path = dir.join(format!("{name}.zip"));
+        write_if_changed(&path, bytes);
+        let object = put(&client, "lm-corpus", &format!("{name}.zip"), &path).await;
+        for mode in [Mode::Selective, Mode::Full] {
+            let (got, _) = decide_fetched(&client, &object, mode).await;
+            assert!(
+                same(&got, &local),
+                "{name} ({mode}): fetched {:?}, local {:?}",
+                got.as_ref()
+                    .map(|f| f.iter().map(|x| &x.0).collect::<Vec<_>>()),
+                local
+                    .as_ref()
+                    .map(|f| f.iter().map(|x| &x.0).collect::<Vec<_>>()),
+            );
+        }
+    }
+}
+
+/// An entry declaring far more compressed bytes than its size needs pulls only what a
+/// deflate stream of that size can need, not its declared 8 MB.
+#[tokio::test]
+async fn overdeclared_entry_pulls_only_what_its_size_needs() {
+    let client = client();
+    let bytes = overdeclared();
+    let path = work_dir("corpus").join("overdeclared-cap.zip");
+    write_if_changed(&path, &bytes);
+    let object = put(&client, "lm-corpus", "overdeclared-cap.zip", &path).await;
+    let (got, fetched) = decide_fetched(&client, &object, Mode::Selective).await;
+    assert!(same(&got, &decide_local(&bytes)));
+    assert!(
+        fetched < fetch::TAIL_LEN + 64 * 1024,
+        "fetched {fetched} bytes of a {}-byte object",
+        bytes.len()
+    );
+}
+
+/// A valid deflate stream padded far beyond what its size needs (10,000 bytes of empty
+/// blocks for 41 bytes): the selective mode fetches only the cap, and refuses the entry
+/// by name instead of letting the reader inflate zeros. (Full mode reads it; this is the
+/// one place the modes differ, on a stream no writer produces.)
+#[tokio::test]
+async fn stream_longer_than_the_cap_is_refused_by_name() {
+    let client = client();
+    let mut m = Part::stored(format!("{DIR}/1_a.sql"), UP);
+    m.deflate = true;
+    m.empty_blocks = 2000;
+    // A filler after it keeps the migration out of the first request's tail.
+    let filler = Part::stored("z/filler.bin", &[7u8; 200_000]);
+    let bytes = assemble(&[m, filler], 0, b"");
+    assert!(
+        decide_local(&bytes).is_ok(),
+        "the padded stream is valid deflate"
+    );
+    let path = work_dir("corpus").join("padded-stream.zip");
+    write_if_changed(&path, &bytes);
+    let object = put(&client, "lm-corpus", "padded-stream.zip", &path).await;
+    let tmp = tempfile::tempdir().unwrap();
+    match fetch::fetch(&client, &object, &opts(Mode::Selective, tmp.path())).await {
+        Err(e @ FetchError::StreamTooLong { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains("migrations/1_a.sql"), "{msg}");
+            assert!(e.is_bad_artifact());
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("a capped stream that does not end in the fetched bytes passed"),
+    }
+}
+
+/// The selective mode stops at its budget before sending the request that would pass
+/// it, naming what it needed.
+#[tokio::test]
+async fn selective_budget_is_enforced() {
+    let client = client();
+    let path = large_artifact();
+    let object = put(&client, "lm-large-budget", "large.zip", path).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let budget = 200 * 1024;
+    let o = FetchOptions {
+        selective_budget: budget,
+        ..opts(Mode::Selective, tmp.path())
+    };
+    match fetch::fetch(&client, &object, &o).await {
+        Err(e @ FetchError::OverBudget { .. }) => {
+            let FetchError::OverBudget {
+                needed, budget: b, ..
+            } = &e
+            else {
+                unreachable!()
+            };
+            assert_eq!(*b, budget);
+            assert!(*needed > budget, "{e}");
+            assert!(e.to_string().contains(&budget.to_string()), "{e}");
+            assert!(e.is_bad_artifact());
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(f) => panic!(
+            "fetched {} bytes within a budget of {budget}",
+            f.stats.bytes_fetched
+        ),
+    }
+    assert_nothing_left(tmp.path());
+}
+
+// ------------------------------------------------------------ temp disk space
+
+/// A small tmpfs mounted on a fresh directory for one test, unmounted when dropped.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Tmpfs {
+        let dir = tempfile::Builder::new()
+            .prefix("lm-tmpfs-")
+            .tempdir()
+            .unwrap();
+        run(Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path()));
+        Tmpfs { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+/// An honest 30 MB artifact: the repository's migrations and 30 MB of incompressible data.
+fn thirty_mb_artifact() -> &'static PathBuf {
+    static ART: OnceLock<PathBuf> = OnceLock::new();
+    ART.get_or_init(|| {
+        let d = work_dir("thirty");
+        let out = d.join("thirty.zip");
+        if out.exists() {
+            return out;
+        }
+        let src = d.join("src");
+        let _ = fs::remove_dir_all(&src);
+        fs::create_dir_all(src.join(DIR)).unwrap();
+        copy_repo_migrations(&src.join(DIR));
+        // xorshift: incompressible, so the zip stays 30 MB.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let noise: Vec<u8> = (0..30 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        fs::write(src.join("blob.bin"), noise).unwrap();
+        let tmp = d.join("thirty.zip.tmp");
+        let _ = fs::remove_file(&tmp);
+        run(Command::new("zip")
+            .current_dir(&src)
+            .args(["-q", "-r", "-X", "-0"])
+            .arg(&tmp)
+            .args(["blob.bin", DIR]));
+        fs::rename(&tmp, &out).unwrap();
+        let _ = fs::remove_dir_all(&src);
+        out
+    })
+}
+
+/// Full mode on a temp filesystem too small for the object: a clear error naming the
+/// space needed and available, before a byte is written (a write through the map into a
+/// full filesystem would be SIGBUS). Selective mode still fits.
+#[tokio::test]
+async fn full_mode_on_a_small_temp_filesystem_is_a_clear_error() {
+    let client = client();
+    let path = thirty_mb_artifact();
+    let len = fs::metadata(path).unwrap().len();
+    assert!(len > 30 << 20);
+    let object = put(&client, "lm-thirty", "thirty.zip", path).await;
+    let fs8 = Tmpfs::mount("8m");
+    match fetch::fetch(&client, &object, &opts(Mode::Full, fs8.path())).await {
+        Err(e @ FetchError::NoSpace { .. }) => {
+            let FetchError::NoSpace {
+                needed, available, ..
+            } = &e
+            else {
+                unreachable!()
+            };
+            assert!(*needed >= len, "{e}");
+            assert!(*available <= 8 << 20, "{e}");
+            let msg = e.to_string();
+            assert!(msg.contains(&needed.to_string()), "{msg}");
+            assert!(msg.contains(&available.to_string()), "{msg}");
+            assert!(msg.contains(&fs8.path().display().to_string()), "{msg}");
+            assert!(
+                !e.is_bad_artifact(),
+                "the environment's fault, not the artifact's"
+            );
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("a {len}-byte object fetched in full into 8 MiB"),
+    }
+    assert_nothing_left(fs8.path());
+
+    let fetched = fetch::fetch(&client, &object, &opts(Mode::Selective, fs8.path()))
+        .await
+        .unwrap();
+    assert_eq!(files(&source(fetched, &object)), local_files(path));
+}
+
+/// Selective mode on a nearly full temp filesystem: the same clear error, not SIGBUS.
+#[tokio::test]
+async fn selective_mode_on_a_nearly_full_temp_filesystem_is_a_clear_error() {
+    let client = client();
+    let path = large_artifact();
+    let object = put(&client, "lm-large-full-disk", "large.zip", path).await;
+    let fs1 = Tmpfs::mount("1m");
+    // Leave 32 KiB: less than the first request's tail.
+    fs::write(fs1.path().join("filler"), vec![1u8; (1 << 20) - (32 << 10)]).unwrap();
+    match fetch::fetch(&client, &object, &opts(Mode::Selective, fs1.path())).await {
+        Err(FetchError::NoSpace {
+            needed, available, ..
+        }) => assert!(needed > available && available <= 32 << 10),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("fetched into 32 KiB"),
+    }
+    fs::remove_file(fs1.path().join("filler")).unwrap();
+    assert_nothing_left(fs1.path());
 }

@@ -218,6 +218,46 @@ fn merge(eocd: u64, sentinel: u64, zip64: u64, field: &'static str) -> Result<u6
     }
 }
 
+/// The byte ranges [`locate`] judges beyond the end of the file, for a reader working on
+/// a partially fetched copy (zeros where nothing was fetched): for every candidate end
+/// record (comment ending at the end of the file), the ZIP64 record its locator names and
+/// the central directory it names, from its offset up to the candidate's end records.
+/// Ranges are clipped to the file. Ask again after fetching them: a ZIP64 record, once
+/// present, may name a directory elsewhere. When every range asked for is present,
+/// `locate` decides as it would on the whole file. The last `22 + 65,535 + 20` bytes (the
+/// records and their locators) must be present first.
+pub fn wanted(data: &[u8]) -> Vec<std::ops::Range<u64>> {
+    let len = data.len();
+    let mut out = Vec::new();
+    if len < EOCD_LEN {
+        return out;
+    }
+    let clip = |start: u64, end: u64| start.min(len as u64)..end.min(len as u64);
+    for p in len.saturating_sub(EOCD_LEN + MAX_COMMENT)..=len - EOCD_LEN {
+        let comment = le16(data, p + 20).map_or(usize::MAX, usize::from);
+        if !sig_at(data, p, EOCD_SIG) || p + EOCD_LEN + comment != len {
+            continue;
+        }
+        let range = match candidate(data, p) {
+            Ok(dir) if dir.entries == 0 && dir.size == 0 => continue,
+            Ok(dir) => clip(dir.offset, dir.end.max(dir.offset.saturating_add(4))),
+            Err(ZipError::Zip64RecordMissing { offset }) => {
+                clip(offset, offset.saturating_add(ZIP64_LEN as u64))
+            }
+            // The directory ends at the end records: the ZIP64 record when there is one
+            // (then `p` over-asks by the record and locator, a few dozen bytes).
+            Err(ZipError::NoCentralDirectory { offset }) => {
+                clip(offset, (p as u64).max(offset.saturating_add(4)))
+            }
+            Err(_) => continue,
+        };
+        if !range.is_empty() {
+            out.push(range);
+        }
+    }
+    out
+}
+
 /// Checks the accepted records: one disk, parts back to back, a count the size can hold.
 fn validate(dir: &Directory) -> Result<(), ZipError> {
     let split_zip64 = dir

@@ -59,6 +59,58 @@ pub enum FetchError {
         /// The configured temp capacity in bytes.
         capacity: u64,
     },
+    /// The temp file's filesystem has less free space than the bytes about to be written
+    /// (checked, and the space reserved, before anything is written through the map).
+    #[error(
+        "{object}: not enough space in the temp directory {dir}: {needed} bytes needed, \
+         {available} available"
+    )]
+    NoSpace {
+        /// The object.
+        object: String,
+        /// The temp directory.
+        dir: String,
+        /// Bytes about to be written (rounded up to whole pages).
+        needed: u64,
+        /// Bytes free on its filesystem.
+        available: u64,
+    },
+    /// The selective mode would download more than its budget: the archive names
+    /// directories or entries far larger than reading its migrations needs.
+    #[error(
+        "{object}: the selective fetch would download {needed} bytes, more than its budget \
+         of {budget} bytes"
+    )]
+    OverBudget {
+        /// The object.
+        object: String,
+        /// Bytes fetched so far plus the ranges asked for next.
+        needed: u64,
+        /// The budget ([`super::FetchOptions::selective_budget`]).
+        budget: u64,
+    },
+    /// A selected entry declares a compressed size larger than any deflate stream of its
+    /// uncompressed size needs; the selective mode fetched only that much of it, and its
+    /// stream does not end within those bytes.
+    #[error(
+        "{object}: {name}: declares {compressed} compressed bytes for {uncompressed} bytes; \
+         only the first {fetched} were fetched and the deflate stream does not end in them \
+         ({source})"
+    )]
+    StreamTooLong {
+        /// The object.
+        object: String,
+        /// The entry's path in the archive.
+        name: String,
+        /// The declared compressed size.
+        compressed: u64,
+        /// The declared uncompressed size.
+        uncompressed: u64,
+        /// The bytes of its data fetched.
+        fetched: u64,
+        /// What inflating the fetched bytes said.
+        source: ZipError,
+    },
     /// The object is larger than this machine can map.
     #[error("{object}: the object's size {size} cannot be mapped on this machine")]
     TooLargeToMap {
@@ -124,4 +176,18 @@ pub enum FetchError {
         /// Why the reader refused it.
         source: ZipError,
     },
+}
+
+impl FetchError {
+    /// Whether the artifact's bytes are at fault (refused by the reader, or naming far
+    /// more data than reading its migrations needs), as opposed to S3, the network or
+    /// the temp directory.
+    pub fn is_bad_artifact(&self) -> bool {
+        matches!(
+            self,
+            FetchError::Zip { .. }
+                | FetchError::OverBudget { .. }
+                | FetchError::StreamTooLong { .. }
+        )
+    }
 }

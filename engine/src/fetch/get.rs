@@ -26,6 +26,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) etag: Option<String>,
     /// The object's length.
     pub(crate) len: u64,
+    /// The temp file behind `map`, for reserving its disk space before writes.
+    pub(crate) file: std::fs::File,
     /// Locked only to copy one body chunk in, never across an await.
     pub(crate) map: Mutex<MappedMut>,
     pub(crate) requests: AtomicU64,

@@ -9,12 +9,21 @@
 //! - **Full**: the whole object, in parts of [`FetchOptions::part_size`] fetched
 //!   [`FetchOptions::parallelism`] at a time. Needs the object's size in temp space, so it
 //!   is refused ([`FetchError::TooLargeForTmp`]) above [`FetchOptions::tmp_capacity`].
-//! - **Selective**: only what reading the migrations needs. The first request GETs the
-//!   tail (`Range: bytes=-N`, which also gives the total length), the zip reader locates
-//!   the central directory, a second request GETs the directory if the tail did not hold
-//!   it, the reader selects the migrations folder's entries, and a third round GETs their
-//!   byte ranges (neighbours coalesced into one request, requests issued in parallel).
-//!   The file is sparse: its size is the object's, its disk use what was fetched.
+//! - **Selective**: only what reading the migrations needs, and everything the reader
+//!   judges, so that it decides exactly as on the whole object. The first request GETs
+//!   the tail (`Range: bytes=-N`, which also gives the total length); then the reader is
+//!   asked which ranges its end-record decision reads ([`eocd::wanted`]: the ZIP64 record
+//!   and central directory of every candidate end record), those are fetched, and it is
+//!   asked again until it wants nothing missing. The reader then selects the migrations
+//!   folder's entries, and one more round GETs their byte ranges (neighbours coalesced
+//!   into one request, requests issued in parallel). Everything fetched counts against
+//!   [`FetchOptions::selective_budget`]; one entry pulls at most what a deflate stream of
+//!   its uncompressed size can need. The file is sparse: its size is the object's, its
+//!   disk use what was fetched.
+//!
+//! Disk space is checked against the temp filesystem's free space and reserved
+//! (`fallocate`) before any byte is written through the map, so a full disk is an error
+//! ([`FetchError::NoSpace`]), never a SIGBUS.
 //!
 //! [`Mode::Auto`] (the default) is selective from [`FetchOptions::selective_threshold`]
 //! up. Every fetch reports what it cost in [`FetchStats`].
@@ -38,11 +47,14 @@
 mod error;
 mod get;
 mod ranges;
+mod space;
 
 use std::fmt;
+use std::fs::File;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::Client;
@@ -50,7 +62,8 @@ use serde::Serialize;
 
 pub use error::{FetchError, ObjectRefError};
 
-use crate::artifact::{Archive, Limits, ZipError};
+use crate::artifact::central::Record;
+use crate::artifact::{Archive, Limits, ZipError, eocd};
 use crate::mapped::{Mapped, MappedMut};
 use crate::source::Source;
 use get::Ctx;
@@ -77,6 +90,20 @@ const LOCAL_LEN: u64 = 30;
 
 /// Smallest part size used, whatever the options say, to keep request counts sane.
 const MIN_PART: u64 = 64 * 1024;
+
+/// Rounds of asking the reader which end-record ranges it judges. Two suffice: the
+/// candidates' ZIP64 records, then the directories they name; a third finds nothing.
+const END_ROUNDS: usize = 4;
+
+/// The most compressed bytes one entry of `uncompressed` bytes may pull. No deflate
+/// writer needs more: fixed-Huffman literals take at most 9 bits per byte (1/8 more) and
+/// stored blocks 5 bytes per 64 KiB; a quarter plus 4 KiB covers both with room to spare.
+/// A stored entry's compressed size equals its uncompressed size (the reader checks).
+fn max_stream(uncompressed: u64) -> u64 {
+    uncompressed
+        .saturating_add(uncompressed / 4)
+        .saturating_add(4096)
+}
 
 /// An S3 object: `s3://bucket/key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +189,11 @@ pub struct FetchOptions {
     /// A request fails when its response or body yields nothing for this long
     /// (default 30 s), so a stalled connection cannot hang the fetch.
     pub stall_timeout: Duration,
+    /// Most bytes the selective mode downloads in all, end records, candidate directories
+    /// and entries included (default 256 MiB: a central directory of a million entries
+    /// and a large migrations folder fit many times over). Beyond it the fetch is refused
+    /// ([`FetchError::OverBudget`]) before the request is sent.
+    pub selective_budget: u64,
 }
 
 impl Default for FetchOptions {
@@ -176,6 +208,7 @@ impl Default for FetchOptions {
             dir: "migrations".into(),
             limits: Limits::default(),
             stall_timeout: Duration::from_secs(30),
+            selective_budget: 256 << 20,
         }
     }
 }
@@ -335,12 +368,13 @@ pub async fn fetch(
             size: len,
         });
     }
-    let map = temp_map(&name, opts, len)?;
+    let (file, map) = temp_map(&name, opts, len)?;
     let ctx = Ctx {
         client,
         object,
         etag: first.as_ref().and_then(|f| f.e_tag()).map(str::to_owned),
         len,
+        file,
         map: Mutex::new(map),
         requests: AtomicU64::new(1),
         bytes: AtomicU64::new(0),
@@ -348,6 +382,13 @@ pub async fn fetch(
         parallelism: opts.parallelism,
         release: mode == Mode::Full,
     };
+    // Full mode writes the whole file: reserve it all before the first byte.
+    let first_range = if mode == Mode::Full {
+        0..len
+    } else {
+        start..end
+    };
+    reserve(&ctx, opts, &[first_range])?;
     if let Some(first) = first {
         ctx.stream(first.body, start..end, &header).await?;
     }
@@ -391,39 +432,25 @@ fn resolve(opts: &FetchOptions, len: u64) -> Mode {
     }
 }
 
-/// Locates the central directory (fetching it, and a ZIP64 record, when the tail did not
-/// hold them), selects the migrations, and fetches their entries.
+/// Fetches what the end-record decision judges (asking the reader until it wants
+/// nothing missing), selects the migrations, and fetches their entries.
 async fn selective(ctx: &Ctx<'_>, have: &mut Have, opts: &FetchOptions) -> Result<(), FetchError> {
     let zip_err = |source| FetchError::Zip {
         object: ctx.object.to_string(),
         source,
     };
-    let part = opts.part_size.max(MIN_PART);
-    // The reader names what it misses: the ZIP64 record (when before the tail), then the
-    // central directory. Each is fetched from its start up to what is present; a name
-    // pointing into present bytes is a real refusal. Bounded: each round moves the
-    // lowest present offset down, and there are two things to find.
-    for _ in 0..3 {
-        let need = {
-            let map = ctx.lock();
-            match Archive::new(&map) {
-                Ok(_) => None,
-                Err(
-                    ZipError::NoCentralDirectory { offset }
-                    | ZipError::Zip64RecordMissing { offset },
-                ) if have.lowest().is_some_and(|low| offset < low) => Some(offset),
-                Err(e) => return Err(zip_err(e)),
-            }
-        };
-        let Some(offset) = need else { break };
-        let low = have.lowest().unwrap_or(ctx.len);
-        ctx.get_all(split(std::iter::once(offset..low), part))
-            .await?;
-        have.add(offset..low);
+    // Every candidate end record is judged on real bytes: a candidate whose directory
+    // was not fetched would read as zeros and drop out, leaving another one accepted.
+    for _ in 0..END_ROUNDS {
+        let wanted = eocd::wanted(&ctx.lock());
+        if wanted.iter().all(|r| have.missing(r.clone()).is_empty()) {
+            break;
+        }
+        fill(ctx, have, opts, wanted).await?;
     }
 
     // Byte ranges of the selected entries, estimated from their central records.
-    let (wanted, entries, limit) = {
+    let plans = {
         let map = ctx.lock();
         let archive = Archive::new(&map).map_err(zip_err)?;
         // Entries end before the central directory (the reader checks it).
@@ -431,73 +458,190 @@ async fn selective(ctx: &Ctx<'_>, have: &mut Have, opts: &FetchOptions) -> Resul
         let records = archive
             .candidates(&opts.dir, &opts.limits)
             .map_err(zip_err)?;
-        let mut wanted = Vec::with_capacity(records.len());
-        let mut entries = Vec::with_capacity(records.len());
-        for r in &records {
-            let descriptor = if r.has_descriptor() {
-                DESCRIPTOR_MAX
-            } else {
-                0
-            };
-            let estimate = LOCAL_LEN
-                .saturating_add(r.name.len() as u64)
-                .saturating_add(r.extra.len() as u64)
-                .saturating_add(LOCAL_SLACK)
-                .saturating_add(r.compressed_size)
-                .saturating_add(descriptor);
-            let start = r.local_offset.min(limit);
-            wanted.push(start..start.saturating_add(estimate).min(limit));
-            entries.push((start, r.compressed_size, descriptor));
-        }
-        (wanted, entries, limit)
+        let plans: Vec<Plan> = records
+            .iter()
+            .map(|r| Plan::new(r, &opts.limits, limit))
+            .collect();
+        plans
     };
-    let missing = wanted.into_iter().flat_map(|r| have.missing(r)).collect();
-    let ranges = coalesce(missing, COALESCE_GAP);
-    ctx.get_all(split(ranges.clone(), part)).await?;
-    for r in ranges {
-        have.add(r);
+    fill(ctx, have, opts, plans.iter().map(Plan::estimate).collect()).await?;
+
+    // The exact ranges, now that the local headers are here: a local extra field longer
+    // than the central one, or a capped entry's data descriptor, costs one more round.
+    let exact = {
+        let map = ctx.lock();
+        plans.iter().flat_map(|p| p.exact(&map)).collect::<Vec<_>>()
+    };
+    fill(ctx, have, opts, exact).await?;
+
+    if plans.iter().any(|p| p.pull < p.compressed) {
+        check_capped(ctx, opts)?;
+    }
+    Ok(())
+}
+
+/// What one selected entry needs: its local header, at most `pull` bytes of data, and its
+/// data descriptor.
+struct Plan {
+    start: u64,
+    /// Name and extra field lengths of the central record (the local ones usually match).
+    central_names: u64,
+    compressed: u64,
+    /// Data bytes fetched: the compressed size, capped by [`max_stream`].
+    pull: u64,
+    descriptor: bool,
+    limit: u64,
+}
+
+impl Plan {
+    fn new(r: &Record<'_>, limits: &Limits, limit: u64) -> Plan {
+        Plan {
+            start: r.local_offset.min(limit),
+            central_names: (r.name.len() + r.extra.len()) as u64,
+            compressed: r.compressed_size,
+            pull: pull(r, limits),
+            descriptor: r.has_descriptor(),
+            limit,
+        }
     }
 
-    // Local headers longer than estimated: fetch the rest (rare).
-    let rest = {
-        let map = ctx.lock();
-        let mut rest = Vec::new();
-        for (start, compressed, descriptor) in entries {
-            let field = |at: u64| -> u64 {
-                usize::try_from(at)
-                    .ok()
-                    .and_then(|at| map.get(at..at.checked_add(2)?))
-                    .map_or(0, |b| u64::from(u16::from_le_bytes([b[0], b[1]])))
-            };
-            let end = start
-                .saturating_add(LOCAL_LEN)
-                .saturating_add(field(start.saturating_add(26)))
-                .saturating_add(field(start.saturating_add(28)))
-                .saturating_add(compressed)
-                .saturating_add(descriptor)
-                .min(limit);
-            rest.extend(have.missing(start..end));
-        }
-        rest
+    /// Header, data and descriptor, guessed from the central record.
+    fn estimate(&self) -> Range<u64> {
+        let descriptor = if self.descriptor && self.pull == self.compressed {
+            DESCRIPTOR_MAX
+        } else {
+            0
+        };
+        let len = LOCAL_LEN
+            .saturating_add(self.central_names)
+            .saturating_add(LOCAL_SLACK)
+            .saturating_add(self.pull)
+            .saturating_add(descriptor);
+        self.start..self.start.saturating_add(len).min(self.limit)
+    }
+
+    /// Header, data and descriptor, from the local header in `map`.
+    fn exact(&self, map: &[u8]) -> [Range<u64>; 2] {
+        let field = |at: u64| -> u64 {
+            usize::try_from(at)
+                .ok()
+                .and_then(|at| map.get(at..at.checked_add(2)?))
+                .map_or(0, |b| u64::from(u16::from_le_bytes([b[0], b[1]])))
+        };
+        let data = self
+            .start
+            .saturating_add(LOCAL_LEN)
+            .saturating_add(field(self.start.saturating_add(26)))
+            .saturating_add(field(self.start.saturating_add(28)));
+        let head = self.start..data.saturating_add(self.pull).min(self.limit);
+        let descriptor = if self.descriptor {
+            let at = data.saturating_add(self.compressed).min(self.limit);
+            at..at.saturating_add(DESCRIPTOR_MAX).min(self.limit)
+        } else {
+            0..0
+        };
+        [head, descriptor]
+    }
+}
+
+/// Data bytes fetched for an entry: its compressed size, capped by [`max_stream`] of its
+/// uncompressed size (above the size limit the reader refuses the entry from its record
+/// alone, without reading its data).
+fn pull(r: &Record<'_>, limits: &Limits) -> u64 {
+    let uncompressed = r.uncompressed_size.min(limits.max_file_size);
+    r.compressed_size.min(max_stream(uncompressed))
+}
+
+/// For entries whose data was capped (declared far longer than their size needs): the
+/// fetched bytes must hold the whole stream, or the reader would inflate zeros where the
+/// rest was not fetched. Inflating them now names the entry and the cap instead.
+fn check_capped(ctx: &Ctx<'_>, opts: &FetchOptions) -> Result<(), FetchError> {
+    let map = ctx.lock();
+    let Ok(archive) = Archive::new(&map) else {
+        return Ok(());
     };
-    if !rest.is_empty() {
-        let ranges = coalesce(rest, COALESCE_GAP);
-        ctx.get_all(split(ranges.clone(), part)).await?;
-        for r in ranges {
-            have.add(r);
+    // Any other refusal is the reader's to report, as it would on the whole object.
+    let Ok(entries) = archive.select(&opts.dir, &opts.limits) else {
+        return Ok(());
+    };
+    for e in &entries {
+        let r = &e.record;
+        let pull = pull(r, &opts.limits);
+        if pull >= r.compressed_size {
+            continue;
+        }
+        if let Err(source @ (ZipError::Inflate { .. } | ZipError::InflatedShorter { .. })) =
+            archive.read(e, &opts.limits)
+        {
+            return Err(FetchError::StreamTooLong {
+                object: ctx.object.to_string(),
+                name: e.path.to_owned(),
+                compressed: r.compressed_size,
+                uncompressed: r.uncompressed_size,
+                fetched: pull,
+                source,
+            });
         }
     }
     Ok(())
 }
 
+/// Fetches the parts of `ranges` not present yet, neighbours coalesced: within the
+/// selective budget, into reserved disk space.
+async fn fill(
+    ctx: &Ctx<'_>,
+    have: &mut Have,
+    opts: &FetchOptions,
+    ranges: Vec<Range<u64>>,
+) -> Result<(), FetchError> {
+    let missing = ranges.into_iter().flat_map(|r| have.missing(r)).collect();
+    let ranges = coalesce(missing, COALESCE_GAP);
+    if ranges.is_empty() {
+        return Ok(());
+    }
+    let asked = ranges
+        .iter()
+        .fold(0u64, |n, r| n.saturating_add(r.end - r.start));
+    let needed = ctx.bytes.load(Ordering::Relaxed).saturating_add(asked);
+    if needed > opts.selective_budget {
+        return Err(FetchError::OverBudget {
+            object: ctx.object.to_string(),
+            needed,
+            budget: opts.selective_budget,
+        });
+    }
+    reserve(ctx, opts, &ranges)?;
+    ctx.get_all(split(ranges.iter().cloned(), opts.part_size.max(MIN_PART)))
+        .await?;
+    for r in ranges {
+        have.add(r);
+    }
+    Ok(())
+}
+
+/// Reserves disk space for `ranges` of the temp file before they are written.
+fn reserve(ctx: &Ctx<'_>, opts: &FetchOptions, ranges: &[Range<u64>]) -> Result<(), FetchError> {
+    let object = ctx.object.to_string();
+    space::reserve(&ctx.file, ranges, ctx.len).map_err(|e| match e {
+        space::ReserveError::NoSpace { needed, available } => FetchError::NoSpace {
+            object,
+            dir: opts.tmp_dir.display().to_string(),
+            needed,
+            available,
+        },
+        space::ReserveError::Io(source) => temp_err(&object, opts, source),
+    })
+}
+
 /// Creates an unlinked temp file of `len` bytes (sparse) and maps it writable.
-fn temp_map(name: &str, opts: &FetchOptions, len: u64) -> Result<MappedMut, FetchError> {
+fn temp_map(name: &str, opts: &FetchOptions, len: u64) -> Result<(File, MappedMut), FetchError> {
     let err = |source| temp_err(name, opts, source);
     // tempfile() never gives the file a name that outlives the call (O_TMPFILE, or
     // create-then-unlink), so a crash leaves nothing behind in the temp directory.
     let file = tempfile::tempfile_in(&opts.tmp_dir).map_err(err)?;
     file.set_len(len).map_err(err)?;
-    MappedMut::from_file(&file).map_err(err)
+    let map = MappedMut::from_file(&file).map_err(err)?;
+    Ok((file, map))
 }
 
 fn temp_err(name: &str, opts: &FetchOptions, source: std::io::Error) -> FetchError {

@@ -45,11 +45,6 @@ impl Have {
         }
         out
     }
-
-    /// The lowest offset present, if any.
-    pub(crate) fn lowest(&self) -> Option<u64> {
-        self.ranges.first().map(|r| r.start)
-    }
 }
 
 /// Sorts `ranges` and merges those that overlap or are at most `gap` bytes apart, so that
@@ -102,7 +97,6 @@ mod tests {
         assert_eq!(h.ranges, vec![5..60]);
         h.add(0..0);
         assert_eq!(h.ranges, vec![5..60]);
-        assert_eq!(h.lowest(), Some(5));
     }
 
     #[test]
