@@ -1,6 +1,7 @@
 //! The `lambda-migrate` command line: argument parsing, exit codes, error printing.
 //! Each subcommand lives in its own module.
 
+pub mod broken_pipe;
 #[cfg(feature = "mysql")]
 pub mod db;
 pub mod new;
@@ -122,6 +123,7 @@ impl Failure {
 
 /// Parses the arguments, runs the subcommand, prints any failure as one `error:` line.
 pub fn main() -> ExitCode {
+    broken_pipe::exit_quietly_on_broken_pipe();
     #[cfg(feature = "mysql")]
     let cli = Cli::parse_from(db::sql_migrate_flags(std::env::args_os()));
     #[cfg(not(feature = "mysql"))]
