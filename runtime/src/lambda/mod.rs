@@ -4,6 +4,7 @@
 
 pub mod artifact;
 pub mod event;
+pub mod logging;
 pub mod migrator;
 pub mod rds_iam;
 pub mod text;
