@@ -241,7 +241,7 @@ impl CommandError {
             CommandError::Configuration(_) => ErrorKind::Configuration,
             CommandError::Source(_) => ErrorKind::BadArtifact,
             #[cfg(feature = "s3")]
-            CommandError::Fetch(crate::fetch::FetchError::Zip { .. }) => ErrorKind::BadArtifact,
+            CommandError::Fetch(e) if e.is_bad_artifact() => ErrorKind::BadArtifact,
             #[cfg(feature = "s3")]
             CommandError::Fetch(_) => ErrorKind::Fetch,
             CommandError::Migration { .. } => ErrorKind::BadMigration,

@@ -52,19 +52,20 @@ pub struct ConnConfig {
     pub cleartext_password: bool,
 }
 
-/// A connection string or setting that cannot be used. Never holds the password.
+/// A connection string or setting that cannot be used. It holds only our own static
+/// text, never any part of the input: a malformed string may have its password anywhere.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     /// The URL or DSN does not parse.
     #[error("bad database URL or DSN: {0}")]
-    Syntax(String),
+    Syntax(&'static str),
     /// A parameter has a value we cannot use.
     #[error("bad database parameter {name}: {reason}")]
     Param {
-        /// The parameter.
-        name: String,
+        /// The parameter, as we spell it (only parameters we know are named).
+        name: &'static str,
         /// Why.
-        reason: String,
+        reason: &'static str,
     },
     /// No connection settings were given at all.
     #[error(
@@ -130,7 +131,7 @@ impl ConnConfig {
             parse_url(rest)
         } else if s.contains("://") {
             Err(ConfigError::Syntax(
-                "only mysql:// and mariadb:// URLs are supported".into(),
+                "only mysql:// and mariadb:// URLs are supported",
             ))
         } else {
             parse_dsn(s)
@@ -201,10 +202,13 @@ impl ConnConfig {
     }
 
     fn apply_param(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
-        let bad = |reason: &str| ConfigError::Param {
-            name: name.to_string(),
-            reason: reason.to_string(),
+        // go-sql-driver options that do not change what we do are ignored (sql-migrate
+        // needs parseTime; we always read times as text). Errors name a parameter only by
+        // our own spelling of it: an unknown name may be a piece of a password.
+        let Some(&name) = PARAMS.iter().find(|&&p| p == name) else {
+            return Ok(());
         };
+        let bad = |reason| ConfigError::Param { name, reason };
         match name {
             // go-sql-driver's `tls`; also accepted in URLs.
             "tls" => {
@@ -258,8 +262,6 @@ impl ConnConfig {
             "writeTimeout" | "write-timeout" | "write_timeout" => {
                 self.write_timeout = Some(parse_duration(value).ok_or_else(|| bad("bad duration"))?)
             }
-            // go-sql-driver options that do not change what we do: sql-migrate needs
-            // parseTime; we always read times as text.
             _ => {}
         }
         Ok(())
@@ -276,17 +278,80 @@ impl ConnConfig {
     }
 }
 
+/// The query parameters we act on, in every spelling we accept.
+const PARAMS: [&str; 18] = [
+    "tls",
+    "allowCleartextPasswords",
+    "ssl-mode",
+    "sslmode",
+    "ssl_mode",
+    "ssl-ca",
+    "sslca",
+    "tls-ca",
+    "ca",
+    "timeout",
+    "connect-timeout",
+    "connect_timeout",
+    "readTimeout",
+    "read-timeout",
+    "read_timeout",
+    "writeTimeout",
+    "write-timeout",
+    "write_timeout",
+];
+
 fn parse_port(p: &str) -> Result<u16, ConfigError> {
     p.parse::<u16>()
         .ok()
         .filter(|&p| p != 0)
-        .ok_or_else(|| ConfigError::Syntax("the port is not a number from 1 to 65535".into()))
+        .ok_or(ConfigError::Syntax(
+            "the port is not a number from 1 to 65535",
+        ))
+}
+
+/// A host must look like one: a password that lost its way (`mysql://app:pw:3306/db`,
+/// `user:pw@host/db` in the DSN form) must not be taken for a host and printed with it.
+fn check_host(host: &str) -> Result<(), ConfigError> {
+    if host.is_empty() {
+        return Err(ConfigError::Syntax("no host"));
+    }
+    if !host
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    {
+        return Err(ConfigError::Syntax(
+            "the host holds characters a host name cannot (user and password go before an '@'; write an IPv6 address in [ ])",
+        ));
+    }
+    Ok(())
+}
+
+/// An IPv6 address between `[` and `]`, with an optional `%zone`.
+fn check_ipv6(host: &str) -> Result<(), ConfigError> {
+    let (addr, zone) = host.split_once('%').unwrap_or((host, ""));
+    if addr.parse::<std::net::Ipv6Addr>().is_err()
+        || !zone
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '.' || c == '-' || c == '_')
+    {
+        return Err(ConfigError::Syntax(
+            "the host between [ ] is not an IPv6 address",
+        ));
+    }
+    Ok(())
 }
 
 fn parse_url(rest: &str) -> Result<ConnConfig, ConfigError> {
     let mut c = ConnConfig::default();
     let (main, query) = rest.split_once('?').unwrap_or((rest, ""));
     let (authority, path) = main.split_once('/').unwrap_or((main, ""));
+    // The user info ends at the first '/' or '?': an '@' after one means a password
+    // holds it unencoded, and the database or a parameter would be a piece of it.
+    if path.contains('@') || query.contains('@') {
+        return Err(ConfigError::Syntax(
+            "'@' after the host: percent-encode '/' as %2F and '?' as %3F in the password (and '@' as %40 anywhere)",
+        ));
+    }
     // The password may contain '@' only percent-encoded; the last '@' ends the user info.
     let (userinfo, hostport) = match authority.rfind('@') {
         Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
@@ -303,19 +368,25 @@ fn parse_url(rest: &str) -> Result<ConnConfig, ConfigError> {
     if hostport.starts_with('[') {
         let end = hostport
             .find(']')
-            .ok_or_else(|| ConfigError::Syntax("unclosed [ in host".into()))?;
+            .ok_or(ConfigError::Syntax("unclosed [ in host"))?;
         c.host = hostport[1..end].to_string();
-        if let Some(p) = hostport[end + 1..].strip_prefix(':') {
-            c.port = parse_port(p)?;
+        check_ipv6(&c.host)?;
+        match &hostport[end + 1..] {
+            "" => {}
+            rest => {
+                c.port = parse_port(rest.strip_prefix(':').ok_or(ConfigError::Syntax(
+                    "expected :port after the ] of an IPv6 host",
+                ))?)?
+            }
         }
-    } else if let Some((h, p)) = hostport.rsplit_once(':') {
-        c.host = percent_decode(h)?;
-        c.port = parse_port(p)?;
-    } else if !hostport.is_empty() {
-        c.host = percent_decode(hostport)?;
-    }
-    if c.host.is_empty() {
-        return Err(ConfigError::Syntax("no host".into()));
+    } else {
+        if let Some((h, p)) = hostport.rsplit_once(':') {
+            c.host = percent_decode(h)?;
+            c.port = parse_port(p)?;
+        } else if !hostport.is_empty() {
+            c.host = percent_decode(hostport)?;
+        }
+        check_host(&c.host)?;
     }
     let db = percent_decode(path.trim_end_matches('/'))?;
     c.database = (!db.is_empty()).then_some(db);
@@ -325,9 +396,9 @@ fn parse_url(rest: &str) -> Result<ConnConfig, ConfigError> {
 
 fn parse_dsn(dsn: &str) -> Result<ConnConfig, ConfigError> {
     let mut c = ConnConfig::default();
-    let slash = dsn.rfind('/').ok_or_else(|| {
-        ConfigError::Syntax("expected mysql://… or user:pass@tcp(host:port)/db".into())
-    })?;
+    let slash = dsn.rfind('/').ok_or(ConfigError::Syntax(
+        "expected mysql://… or user:pass@tcp(host:port)/db",
+    ))?;
     let (head, tail) = (&dsn[..slash], &dsn[slash + 1..]);
     let (db, query) = tail.split_once('?').unwrap_or((tail, ""));
     c.database = (!db.is_empty()).then(|| db.to_string());
@@ -350,7 +421,7 @@ fn parse_dsn(dsn: &str) -> Result<ConnConfig, ConfigError> {
             Some((p, a)) => (
                 p,
                 a.strip_suffix(')')
-                    .ok_or_else(|| ConfigError::Syntax("unclosed ( in the DSN's address".into()))?,
+                    .ok_or(ConfigError::Syntax("unclosed ( in the DSN's address"))?,
             ),
             None => (net, ""),
         };
@@ -358,7 +429,17 @@ fn parse_dsn(dsn: &str) -> Result<ConnConfig, ConfigError> {
             "tcp" | "tcp6" | "" => {
                 if !addr.is_empty() {
                     let (h, p) = addr.rsplit_once(':').unwrap_or((addr, "3306"));
-                    c.host = h.trim_start_matches('[').trim_end_matches(']').to_string();
+                    match h.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+                        Some(v6) => {
+                            check_ipv6(v6)?;
+                            c.host = v6.to_string();
+                        }
+                        None if h.is_empty() => {}
+                        None => {
+                            check_host(h)?;
+                            c.host = h.to_string();
+                        }
+                    }
                     c.port = parse_port(p)?;
                 }
             }
@@ -369,10 +450,11 @@ fn parse_dsn(dsn: &str) -> Result<ConnConfig, ConfigError> {
                     addr.to_string()
                 })
             }
-            other => {
-                return Err(ConfigError::Syntax(format!(
-                    "unsupported network {other:?} (expected tcp or unix)"
-                )));
+            // Not named: without an '@' before it, this is the user info, password and all.
+            _ => {
+                return Err(ConfigError::Syntax(
+                    "unsupported network before the address (expected tcp(host:port) or unix(path))",
+                ));
             }
         }
     }
@@ -390,7 +472,7 @@ fn percent_decode(s: &str) -> Result<String, ConfigError> {
                 .get(i + 1..i + 3)
                 .and_then(|h| std::str::from_utf8(h).ok())
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| ConfigError::Syntax("bad %-escape".into()))?;
+                .ok_or(ConfigError::Syntax("bad %-escape"))?;
             out.push(hex);
             i += 3;
         } else {
@@ -398,7 +480,7 @@ fn percent_decode(s: &str) -> Result<String, ConfigError> {
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| ConfigError::Syntax("%-escapes are not UTF-8".into()))
+    String::from_utf8(out).map_err(|_| ConfigError::Syntax("%-escapes are not UTF-8"))
 }
 
 /// Parses `10`, `10s`, `500ms`, `1m30s` (Go's duration form, without hours' fractions).
@@ -508,6 +590,63 @@ mod tests {
         // Errors never echo the input.
         let e = ConnConfig::parse("mysql://app:hunter2@db:99999/shop").unwrap_err();
         assert!(!e.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn malformed_strings_never_echo_a_piece_of_the_password() {
+        // The secret is "s3cr" + a separator + "Et9x"; neither half may appear.
+        let secret_free = |text: &str| !text.contains("s3cr") && !text.contains("Et9x");
+        for bad in [
+            "mysql://app:3306/s3crEt9x@host/db",
+            "mysql://app:s3cr/Et9x@host:3306/db",
+            "mysql://app:s3cr?Et9x@host:3306/db",
+            "mysql://app:1234?s3crEt9x@host/db",
+            "mysql://app:s3crEt9x:3306/db",
+            "mysql://app:s3crEt9x/db",
+            "mysql://app:s3crEt9x@host:33o6/db",
+            "mysql://app:s3crEt9x@[::1/db",
+            "mysql://app:s3crEt9x@[s3cr:Et9x]:3306/db",
+            "mysql://app:s3crEt9x@[::1]x/db",
+            "mysql://app:s3crEt9x@/db?tls=s3crEt9x",
+            "mysql://app:s3cr%zzEt9x@host/db",
+            "mysql://app:s3cr%FFEt9x@host/db",
+            "postgres://app:s3crEt9x@host/db",
+            "app:s3crEt9x",
+            "app:s3cr/Et9x",
+            "app:s3crEt9x@host:3306/db",
+            "app:s3crEt9x@tcp(host:3306/db",
+            "app:s3crEt9x@udp(host:3306)/db",
+            "app:s3crEt9x@tcp(s3cr:Et9x:3306)/db",
+            "app:s3crEt9x@tcp(host:s3crEt9x)/db",
+            "app:s3crEt9x@tcp(host:3306)/db?timeout=s3crEt9x",
+            "app:s3crEt9x@tcp(host:3306)/db?readTimeout=s3cr&ssl-mode=Et9x",
+        ] {
+            let e = ConnConfig::parse(bad).expect_err(bad);
+            let (display, debug) = (e.to_string(), format!("{e:?}"));
+            assert!(secret_free(&display), "{bad} -> {display}");
+            assert!(secret_free(&debug), "{bad} -> {debug}");
+        }
+        // Well-formed: the password is parsed and never shown.
+        for good in [
+            "mysql://app:s3cr%2FEt9x@host:3306/db",
+            "mysql://app:s3cr%3FEt9x@host/db?tls=false",
+            "app:s3cr/Et9x@tcp(host:3306)/db",
+            "app:s3cr?Et9x@tcp([::1]:3306)/db",
+        ] {
+            let c = ConnConfig::parse(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+            assert!(c.password.as_deref().is_some_and(|p| p.starts_with("s3cr")));
+            assert!(
+                secret_free(&c.to_string()) && secret_free(&format!("{c:?}")),
+                "{c}"
+            );
+        }
+        assert_eq!(
+            ConnConfig::parse("mysql://u@[fe80::1%eth0]:3307/d")
+                .unwrap()
+                .host,
+            "fe80::1%eth0"
+        );
+        assert_eq!(ConnConfig::parse("mysql://u@/d").unwrap().host, "127.0.0.1");
     }
 
     #[test]

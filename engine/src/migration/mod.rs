@@ -1,6 +1,7 @@
 //! sql-migrate's migration files: parsing ([`parse`]), ordering ([`order`]) and the
 //! checksum lambda-migrate records for each file.
 
+pub mod collation;
 pub mod order;
 pub mod parse;
 
@@ -102,7 +103,8 @@ pub fn load<'a>(
 }
 
 /// Checks every file's id and checksums it, in sql-migrate's apply order, without
-/// parsing statements: [`Migration::parse`] does that for the ones a run needs.
+/// parsing statements: [`Migration::parse`] does that for the ones a run needs. Two ids
+/// the history table would take for one key ([`collation`]) are refused, naming both.
 pub fn scan<'a>(
     files: impl IntoIterator<Item = (&'a str, &'a str, &'a [u8])>,
 ) -> Result<Vec<Migration<'a>>, MigrationError> {
@@ -111,6 +113,18 @@ pub fn scan<'a>(
         .map(|(id, origin, bytes)| parse::header(id, origin, bytes))
         .collect::<Result<Vec<_>, _>>()?;
     sort(&mut out);
+    if let Some((a, b)) = collation::first_collision(out.iter().map(|m| m.id)) {
+        let (a, b) = (&out[a], &out[b]);
+        return Err(MigrationError {
+            origin: b.origin.to_owned(),
+            line: None,
+            kind: ParseErrorKind::IdCollision {
+                id: b.id.to_owned(),
+                other_id: a.id.to_owned(),
+                other: a.origin.to_owned(),
+            },
+        });
+    }
     Ok(out)
 }
 
@@ -130,6 +144,39 @@ pub fn digest(migrations: &[Migration<'_>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_the_history_table_takes_for_one_key_are_refused_naming_both_files() {
+        let up = b"-- +migrate Up\n".as_slice();
+        let e = scan([
+            ("1_a.sql", "art.zip!migrations/1_a.sql", up),
+            ("2_b.sql", "art.zip!migrations/2_b.sql", up),
+            ("1_A.sql", "art.zip!migrations/1_A.sql", up),
+        ])
+        .unwrap_err();
+        assert!(
+            matches!(e.kind, ParseErrorKind::IdCollision { .. }),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        for part in [
+            "migrations/1_a.sql",
+            "migrations/1_A.sql",
+            "utf8_general_ci",
+        ] {
+            assert!(text.contains(part), "{part} missing: {text}");
+        }
+        for (a, b) in [
+            ("3_café.sql", "3_CAFE.sql"),
+            ("4_straße.sql", "4_strase.sql"),
+        ] {
+            assert!(scan([(a, a, up), (b, b, up)]).is_err(), "{a} {b}");
+        }
+        let distinct = [
+            "1_a.sql", "1_b.sql", "2_ss.sql", "2_ß.sql", "3_ø.sql", "3_o.sql",
+        ];
+        assert!(scan(distinct.map(|id| (id, id, up))).is_ok());
+    }
 
     #[test]
     fn checksum_is_sha256_with_crlf_as_lf() {

@@ -99,6 +99,32 @@ pub enum ParseErrorKind {
         /// Why.
         reason: &'static str,
     },
+    /// The id holds an invisible Unicode format character (general category Cf: bidi
+    /// controls, zero-width characters, the BOM) or a line or paragraph separator, which
+    /// make a name read differently from what it is.
+    #[error(
+        "migration id {id:?} contains the invisible format character U+{code_point:04X}, which makes the name read differently from what it is"
+    )]
+    FormatCharacter {
+        /// The id.
+        id: String,
+        /// The first such character.
+        code_point: u32,
+    },
+    /// `gorp_migrations.id` would take this id and another file's for one key: its
+    /// `utf8_general_ci` collation ignores case, accents and trailing spaces, so the
+    /// second history row would fail as a duplicate (error 1062).
+    #[error(
+        "migration id {id:?} is the same key as {other_id:?} (from {other}) in gorp_migrations.id, whose utf8_general_ci collation ignores case and accents: rename one of them"
+    )]
+    IdCollision {
+        /// This file's id.
+        id: String,
+        /// The other file's id.
+        other_id: String,
+        /// Where the other file came from.
+        other: String,
+    },
 }
 
 /// The statement terminator in force at the end of a file, for messages.
@@ -264,6 +290,17 @@ pub fn header<'a>(
         line: None,
         kind,
     };
+    if let Some(c) = id.chars().find(|&c| is_format(c)) {
+        return Err(MigrationError {
+            // The origin holds the same character: escaped, so the message shows it.
+            origin: origin.escape_debug().to_string(),
+            line: None,
+            kind: ParseErrorKind::FormatCharacter {
+                id: id.to_owned(),
+                code_point: u32::from(c),
+            },
+        });
+    }
     check_id(id).map_err(err)?;
     let version =
         version_of(id).map_err(|()| err(ParseErrorKind::VersionTooLarge(id.to_owned())))?;
@@ -447,6 +484,35 @@ fn is_delimiter_command(line: &str) -> bool {
         && line[9..].chars().next().is_none_or(char::is_whitespace)
 }
 
+/// Unicode's format characters (general category Cf, Unicode 14) in the BMP, plus the
+/// line and paragraph separators U+2028 and U+2029. Those outside the BMP are refused
+/// with every other character there.
+const FORMAT: [(u32, u32); 15] = [
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x2028, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0xE0001, 0xE007F),
+];
+
+/// An invisible character that changes how a name reads (see [`FORMAT`]).
+fn is_format(c: char) -> bool {
+    let c = u32::from(c);
+    FORMAT
+        .iter()
+        .any(|&(first, last)| (first..=last).contains(&c))
+}
+
 /// Ids must fit `gorp_migrations.id`: `varchar(255)` in MySQL's 3-byte `utf8`.
 fn check_id(id: &str) -> Result<(), ParseErrorKind> {
     let bad = |reason| {
@@ -618,6 +684,48 @@ mod tests {
         }
         let long = format!("{}.sql", "a".repeat(252));
         assert!(parse(&long, "o", b"-- +migrate Up\n").is_err());
+    }
+
+    #[test]
+    fn invisible_format_characters_are_refused_by_code_point() {
+        for c in [
+            '\u{202E}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{200B}',
+            '\u{200F}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{2028}',
+            '\u{E0041}',
+        ] {
+            let id = format!("1_ab{c}c.sql");
+            let origin = format!("dir/{id}");
+            let e = parse(&id, &origin, b"-- +migrate Up\n").unwrap_err();
+            assert_eq!(
+                e.kind,
+                ParseErrorKind::FormatCharacter {
+                    id: id.clone(),
+                    code_point: u32::from(c)
+                }
+            );
+            let text = e.to_string();
+            assert!(text.contains(&format!("U+{:04X}", u32::from(c))), "{text}");
+            assert!(text.starts_with("dir/1_ab\\u{"), "{text}");
+            assert!(
+                !text.contains(c),
+                "the message shows the character raw: {text:?}"
+            );
+        }
+        // Visible neighbours are fine.
+        for id in [
+            "1_\u{2010}.sql",
+            "1_\u{2030}.sql",
+            "1_\u{FEFE}.sql",
+            "1_é.sql",
+        ] {
+            parse(id, id, b"-- +migrate Up\n").unwrap();
+        }
     }
 
     #[test]

@@ -1,17 +1,20 @@
 //! The `migrator` Lambda: applies migrations inside the VPC. See
 //! [`lambda_migrate::lambda::migrator`].
 
-use lambda_migrate::lambda::{self, migrator::Migrator};
+use lambda_migrate::lambda::{logging, migrator::Migrator};
 use lambda_migrate::wire::MigratorEvent;
-use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_runtime::{LambdaEvent, service_fn, tracing};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda::init_logging();
+    logging::init();
     let migrator = Migrator::from_env();
     let migrator = &migrator;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<MigratorEvent>| async move {
-        migrator.handle(event.payload).await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<MigratorEvent>| async move {
+            tracing::trace!(request_id = %event.context.request_id, "migrator invoked");
+            migrator.handle(event.payload).await
+        },
+    ))
     .await
 }

@@ -1,12 +1,12 @@
 //! The `trigger` Lambda: CodePipeline's job worker. See [`lambda_migrate::lambda::trigger`].
 
-use lambda_migrate::lambda::{self, trigger};
-use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_migrate::lambda::{logging, trigger};
+use lambda_runtime::{LambdaEvent, service_fn, tracing};
 use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda::init_logging();
+    logging::init();
     let config = trigger::TriggerConfig::from_env(|k| std::env::var(k).ok())?;
     let clients = trigger::Clients::from_env(&config).await;
     let (config, clients) = (&config, &clients);
@@ -14,6 +14,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         // Never an error: Lambda would retry the asynchronous invocation (see the module).
         let deadline = event.context.deadline;
         let request_id = event.context.request_id.clone();
+        tracing::trace!(request_id = %request_id, "trigger invoked");
         Ok::<Value, lambda_runtime::Error>(
             trigger::handle(clients, config, &event.payload, deadline, &request_id).await,
         )

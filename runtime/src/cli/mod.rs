@@ -8,6 +8,7 @@
 //! or the migrator function could not be reached, 8 internal error.
 
 pub mod args;
+pub mod broken_pipe;
 pub mod local;
 pub mod new;
 #[cfg(feature = "remote")]
@@ -141,6 +142,7 @@ fn dispatch(cli: &Cli) -> Result<(), Failure> {
 
 /// Parses the arguments, runs the subcommand, prints any failure as one `error:` line.
 pub fn main() -> ExitCode {
+    broken_pipe::exit_quietly_on_broken_pipe();
     let cli = Cli::parse_from(args::sql_migrate_flags(std::env::args_os()));
     match dispatch(&cli) {
         Ok(()) => ExitCode::SUCCESS,

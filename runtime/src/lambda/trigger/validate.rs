@@ -28,9 +28,12 @@ pub(super) async fn validate(
     });
     let opened = crate::source::fetch(&object, credentials, clients.region.clone(), &opts)
         .await
-        .map_err(|e| match e {
-            FetchError::Zip { .. } => format!("bad artifact: {e}"),
-            _ => format!("reading the artifact failed: {e}"),
+        .map_err(|e: FetchError| {
+            if e.is_bad_artifact() {
+                format!("bad artifact: {e}")
+            } else {
+                format!("reading the artifact failed: {e}")
+            }
         })?;
     if let Some(f) = &opened.fetch {
         info!(bytes = f.bytes_fetched, requests = f.requests, mode = %f.mode, "artifact fetched");
