@@ -18,6 +18,12 @@ pub enum StepState {
     Planned,
 }
 
+impl std::fmt::Display for StepState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl StepState {
     /// The name reports use.
     pub fn as_str(self) -> &'static str {

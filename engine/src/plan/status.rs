@@ -25,6 +25,12 @@ pub enum MigrationState {
     Unknown,
 }
 
+impl std::fmt::Display for MigrationState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl MigrationState {
     /// The name `status` prints.
     pub fn as_str(self) -> &'static str {
@@ -59,6 +65,12 @@ pub enum ChecksumState {
     /// Not applied: nothing to compare.
     #[serde(rename = "-")]
     NotApplicable,
+}
+
+impl std::fmt::Display for ChecksumState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl ChecksumState {
