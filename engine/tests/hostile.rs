@@ -87,7 +87,7 @@ corpus_tests! {
     second_deflate_stream,
     hidden_entry_after_migration,
     bomb_16x64mib,
-    bomb_16x4mib,
+    bomb_16x2mib,
     symlink,
     duplicate,
     prepended_stub,
