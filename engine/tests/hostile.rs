@@ -83,6 +83,8 @@ corpus_tests! {
     second_dot_slash,
     absolute,
     backslash,
+    non_ascii_name_without_utf8_flag,
+    unicode_path_extra,
     deflate_trailing_bytes,
     second_deflate_stream,
     hidden_entry_after_migration,

@@ -198,6 +198,23 @@ pub enum ZipError {
         /// The non-canonical part.
         what: &'static str,
     },
+    /// A selected entry's name is not ASCII and the UTF-8 flag is not set.
+    #[error(
+        "{name}: name is not ASCII and the entry lacks the UTF-8 flag (other tools decode it as CP437)"
+    )]
+    NameEncoding {
+        /// The entry.
+        name: String,
+    },
+    /// An entry's Info-ZIP Unicode Path extra field names another path, and one of the
+    /// two reaches the migrations folder.
+    #[error("{name}: its Unicode Path extra field names {other:?}, which unzip extracts instead")]
+    UnicodePathMismatch {
+        /// The entry, as stored.
+        name: String,
+        /// The name in the extra field.
+        other: String,
+    },
     /// Two selected entries have the same name.
     #[error("{name}: duplicate entry in the migrations folder")]
     Duplicate {

@@ -76,7 +76,11 @@
 //!   writes past a declared size. The total is sized for the worst input, not the
 //!   reader: parsing holds up to ~3.3 bytes of statement records per byte of one-line
 //!   statements, so 12 MiB keeps `verify` near 55 MB at worst.
-//! - **Names** must be UTF-8 for selected entries, whatever flag bit 11 says.
+//! - **Names** of selected entries must be UTF-8, and a non-ASCII one needs flag bit 11
+//!   (Info-ZIP's `zip` leaves it clear; Python then decodes CP437). An Info-ZIP Unicode
+//!   Path extra field (0x7075, which unzip and libarchive use instead of the name) that
+//!   differs from the name is refused when either name reaches the folder; its CRC is
+//!   not trusted to decide whether tools use it.
 //! - **Duplicates** are found by sorting the selected names once, after the walk; no set
 //!   of all names is built.
 //! - **Memory.** The walk allocates one vector of 16-byte spans (capacity from the entry
@@ -263,6 +267,18 @@ impl<'a> Archive<'a> {
             {
                 return Err(flaw.error(rec.name));
             }
+            // Info-ZIP's Unicode Path field renames the entry for unzip and libarchive.
+            if !rec.extra.is_empty()
+                && let Some(other) = name::unicode_path(rec.extra)
+                && other != rec.name
+                && (name::lands_in(n, dir, &mut scratch)
+                    || name::lands_in(strip_dot(other), dir, &mut scratch))
+            {
+                return Err(ZipError::UnicodePathMismatch {
+                    name: lossy(rec.name),
+                    other: lossy(other),
+                });
+            }
             // Only needed for the fallback, which a second top-level folder rules out.
             if one_top {
                 match n.iter().position(|&b| b == b'/') {
@@ -341,6 +357,12 @@ impl<'a> Archive<'a> {
             let path = std::str::from_utf8(rec.name).map_err(|_| ZipError::NotUtf8 {
                 name: lossy(rec.name),
             })?;
+            // Without the flag, Python and the zip crate decode the name as CP437.
+            if !path.is_ascii() && rec.flags & 0x800 == 0 {
+                return Err(ZipError::NameEncoding {
+                    name: path.to_owned(),
+                });
+            }
             check_record(rec, limits)?;
             total = total.saturating_add(rec.uncompressed_size);
             if total > limits.max_total_size {

@@ -130,6 +130,12 @@ pub(crate) fn lands_in<'n>(n: &'n [u8], dir: &[u8], scratch: &mut Vec<&'n [u8]>)
     false
 }
 
+/// The name in an Info-ZIP Unicode Path extra field (0x7075: version, CRC-32 of the
+/// stored name, UTF-8 name), if the entry has one.
+pub(crate) fn unicode_path(extra: &[u8]) -> Option<&[u8]> {
+    super::central::find_extra(extra, 0x7075)?.get(5..)
+}
+
 /// Whether the segments `segs` name something strictly inside the folder `dir`.
 fn under(segs: &[&[u8]], dir: &[u8]) -> bool {
     let mut i = 0;

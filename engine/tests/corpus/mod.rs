@@ -41,6 +41,8 @@ pub struct E {
     pub central_only_at: Option<u64>,
     /// Bytes written after the entry (after its data descriptor), before the next one.
     pub after: Vec<u8>,
+    /// Extra fields added to both headers (after any ZIP64 field).
+    pub extra: Vec<u8>,
 }
 
 pub fn stored(name: impl AsRef<[u8]>, data: &[u8]) -> E {
@@ -61,6 +63,7 @@ pub fn stored(name: impl AsRef<[u8]>, data: &[u8]) -> E {
         zip64: false,
         central_only_at: None,
         after: Vec::new(),
+        extra: Vec::new(),
     }
 }
 
@@ -148,6 +151,7 @@ impl Zip {
             } else {
                 Vec::new()
             };
+            let extra = [extra, e.extra.clone()].concat();
             put32(&mut v, LOCAL_SIG);
             put16(&mut v, if e.zip64 { 45 } else { 20 });
             put16(&mut v, e.flags | if dd { 8 } else { 0 });
@@ -200,6 +204,7 @@ impl Zip {
             } else {
                 Vec::new()
             };
+            let extra = [extra, e.extra.clone()].concat();
             put32(&mut v, CENTRAL_SIG);
             put16(&mut v, e.made_by);
             put16(&mut v, if e.zip64 { 45 } else { 20 });
@@ -328,7 +333,8 @@ fn with(extra: Vec<E>) -> Vec<u8> {
     z.build().bytes
 }
 
-const EVIL: &[u8] = b"-- +migrate Up\nDROP DATABASE production;\n-- +migrate Down\n";
+/// What the hostile entries hold.
+pub const EVIL: &[u8] = b"-- +migrate Up\nDROP DATABASE production;\n-- +migrate Down\n";
 
 /// Every way a mainstream zip reader (Python zipfile, Go archive/zip, Info-ZIP unzip,
 /// libarchive) could read an artifact differently from us, one archive per way, plus
@@ -423,6 +429,23 @@ pub fn hostile() -> Vec<Case> {
         "backslash",
         with(vec![e]),
         &["backslash", "migrations\\3_c.sql"],
+    ));
+
+    // Info-ZIP's zip writes UTF-8 names without the UTF-8 flag: Python reads CP437.
+    let mut e = stored("migrations/3_caf\u{e9}.sql", EVIL);
+    e.flags = 0;
+    cases.push(refused(
+        "non_ascii_name_without_utf8_flag",
+        with(vec![e]),
+        &["lacks the UTF-8 flag", "3_caf\u{e9}.sql"],
+    ));
+    // An entry that unzip extracts under another name, into the folder.
+    let mut e = stored("app/notes.txt", EVIL);
+    e.extra = unicode_path(b"app/notes.txt", b"migrations/3_evil.sql");
+    cases.push(refused(
+        "unicode_path_extra",
+        with(vec![e]),
+        &["Unicode Path", "app/notes.txt", "migrations/3_evil.sql"],
     ));
 
     // Bytes after the deflate stream, inside the declared compressed size.
@@ -534,6 +557,17 @@ pub fn benign() -> Vec<Case> {
     cases.push(accepted("repository", z.build().bytes));
     cases.push(accepted("empty", Zip::default().build().bytes));
     cases
+}
+
+/// An Info-ZIP Unicode Path extra field renaming `stored` to `name`.
+fn unicode_path(stored: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    put16(&mut v, 0x7075);
+    put16(&mut v, 5 + name.len() as u16);
+    v.push(1);
+    put32(&mut v, crc32fast::hash(stored));
+    v.extend_from_slice(name);
+    v
 }
 
 /// `count` deflated files of `size` zero bytes each, sharing one stream.
