@@ -71,7 +71,10 @@ fuzz_target!(|data: &[u8]| {
             .by_index(*i)
             .and_then(|mut f| f.read_to_end(&mut bytes).map_err(Into::into))
             .unwrap_or_else(|e| panic!("the zip crate cannot read {name:?}: {e}"));
-        let mine = ours.iter().find(|f| f.name.as_bytes() == name.as_slice()).unwrap();
+        let mine = ours
+            .iter()
+            .find(|f| f.name.as_bytes() == name.as_slice())
+            .unwrap();
         assert!(*mine.data == *bytes, "different bytes for {name:?}");
     }
 });
