@@ -11,7 +11,7 @@
 //!
 //! Module layout follows the format's parts: [`eocd`] (end of central directory and its
 //! ZIP64 twins), [`central`] (central-directory headers), [`local`] (local headers and
-//! data descriptors), [`error`].
+//! data descriptors), [`error`], and `name` (canonical names, other tools' readings).
 //!
 //! # Decisions
 //!
@@ -35,7 +35,8 @@
 //! - **End record.** Every signature in the last 22 + 65,535 bytes is a candidate; a
 //!   candidate counts only if its comment ends exactly at the end of the file and a
 //!   central-directory header sits at the offset it (or its ZIP64 record) names. Two
-//!   counting candidates: [`ZipError::Ambiguous`]. The ZIP64 locator is looked for just
+//!   counting candidates: [`ZipError::Ambiguous`]; a signature after the counting one
+//!   (in its comment): [`ZipError::EndRecordInComment`]. The ZIP64 locator is looked for just
 //!   before every candidate; when present, the record is read at the offset the locator
 //!   names, must end exactly at the locator, and supplies every EOCD field that is a
 //!   sentinel; a non-sentinel EOCD field that disagrees with it is refused.
@@ -66,7 +67,9 @@
 //!   ZIP64, alignment padding), and counting a longer central one would refuse valid
 //!   archives. Every entry must end before the central directory.
 //! - **Data descriptors.** With or without signature, 4- or 8-byte sizes; the first
-//!   layout matching the central CRC and sizes wins, and one must match.
+//!   layout matching the central CRC and sizes wins, and one must match. For the check
+//!   that nothing follows a selected entry, a matching layout that ends exactly at the
+//!   next entry also counts (an 8-byte descriptor of an empty file reads as 4-byte).
 //! - **Inflate.** Into a buffer of the declared size plus 320 bytes (room for the
 //!   decoder's fast path on small files); any output beyond the declared size, a stream
 //!   ending short of it, or input left after the stream's end is refused. One inflater
@@ -303,12 +306,11 @@ impl<'a> Archive<'a> {
             // The first-byte test spares a `memcmp` call for most entries.
             if n.first() == dir.first()
                 && let Some(rest) = n.strip_prefix(dir)
+                && let Some(rest) = rest.strip_prefix(b"/")
             {
-                if let Some(rest) = rest.strip_prefix(b"/") {
-                    seen_dir = true;
-                    if is_migration(rest) {
-                        primary.push(candidate(rest), limits.max_files);
-                    }
+                seen_dir = true;
+                if is_migration(rest) {
+                    primary.push(candidate(rest), limits.max_files);
                 }
             }
             if !seen_dir
