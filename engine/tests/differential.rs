@@ -1,13 +1,13 @@
 //! Differential test: every archive of the shared corpus (`corpus/`), plus benign
 //! archives from real writers, goes through our reader and through Python's zipfile,
-//! Go's archive/zip and Info-ZIP unzip. For each archive, either we refuse it, or every
+//! Go's archive/zip, Info-ZIP unzip and libarchive's bsdtar. For each archive, either we refuse it, or every
 //! reading by every tool that accepts it has exactly our migrations: the same `.sql`
 //! files directly under `migrations/` (or `<top>/migrations/` for a repository archive),
 //! with the same bytes. A tool missing fails the test: run `.ci/install-deps`.
 //!
 //! Views per tool: Python's names and `ZipFile.read` ("python raw") and what
 //! `extractall` writes ("python extract"); Go's `File` list ("go raw") and its `fs.FS`
-//! ("go fs", cleaned names); what `unzip` writes ("unzip").
+//! ("go fs", cleaned names); what `unzip` and `bsdtar -x` write.
 
 mod corpus;
 
@@ -20,7 +20,8 @@ use std::sync::OnceLock;
 use engine::artifact::{Limits, read_migrations};
 use tempfile::TempDir;
 
-const INSTALL_HINT: &str = "run .ci/install-deps to install python3, golang-go, zip and unzip";
+const INSTALL_HINT: &str =
+    "run .ci/install-deps to install python3, golang-go, zip, unzip and libarchive-tools";
 
 /// Files a tool names, with their bytes (`None`: the tool could not read that file).
 type Files = Vec<(Vec<u8>, Option<Vec<u8>>)>;
@@ -215,23 +216,24 @@ fn go(archive: &Path) -> Vec<(&'static str, Reading)> {
     )
 }
 
-fn unzip(archive: &Path, dir: &Path) -> (&'static str, Reading) {
-    let to = dir.join("unzip");
-    let out = Command::new("unzip")
-        .args(["-qq", "-o"])
-        .arg(archive)
-        .arg("-d")
-        .arg(&to)
+/// Runs an extracting tool into `dir/<view>`: its exit status says whether it accepted
+/// the archive (`ok` lists the accepting codes), the files it wrote are its reading.
+fn extract(
+    view: &'static str,
+    cmd: &mut Command,
+    to: &Path,
+    ok: &[i32],
+) -> (&'static str, Reading) {
+    let out = cmd
         .stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|e| panic!("unzip: {e}: {INSTALL_HINT}"));
-    // 1 is unzip's "warnings, but processing completed".
-    if !matches!(out.status.code(), Some(0 | 1)) {
+        .unwrap_or_else(|e| panic!("{view}: {e}: {INSTALL_HINT}"));
+    if !out.status.code().is_some_and(|c| ok.contains(&c)) {
         let message = String::from_utf8_lossy(&out.stderr).into_owned();
-        return ("unzip", Reading::Refused(message));
+        return (view, Reading::Refused(message));
     }
     let mut files = Files::new();
-    let mut stack = vec![to.clone()];
+    let mut stack = vec![to.to_path_buf()];
     while let Some(d) = stack.pop() {
         let Ok(read) = fs::read_dir(&d) else { continue };
         for e in read {
@@ -240,13 +242,29 @@ fn unzip(archive: &Path, dir: &Path) -> (&'static str, Reading) {
             if meta.is_dir() {
                 stack.push(p);
             } else {
-                let rel = p.strip_prefix(&to).unwrap();
+                let rel = p.strip_prefix(to).unwrap();
                 let name = rel.to_str().unwrap().as_bytes().to_vec();
                 files.push((name, fs::read(&p).ok()));
             }
         }
     }
-    ("unzip", select(&files))
+    (view, select(&files))
+}
+
+fn unzip(archive: &Path, dir: &Path) -> (&'static str, Reading) {
+    let to = dir.join("unzip");
+    let mut cmd = Command::new("unzip");
+    cmd.args(["-qq", "-o"]).arg(archive).arg("-d").arg(&to);
+    // 1 is unzip's "warnings, but processing completed".
+    extract("unzip", &mut cmd, &to, &[0, 1])
+}
+
+fn bsdtar(archive: &Path, dir: &Path) -> (&'static str, Reading) {
+    let to = dir.join("bsdtar");
+    fs::create_dir_all(&to).unwrap();
+    let mut cmd = Command::new("bsdtar");
+    cmd.arg("-xf").arg(archive).arg("-C").arg(&to);
+    extract("bsdtar", &mut cmd, &to, &[0])
 }
 
 /// Every view of every tool on `bytes`.
@@ -257,6 +275,7 @@ fn readings(name: &str, bytes: &[u8]) -> Vec<(&'static str, Reading)> {
     let mut all = python(&archive, dir.path());
     all.extend(go(&archive));
     all.push(unzip(&archive, dir.path()));
+    all.push(bsdtar(&archive, dir.path()));
     all
 }
 
