@@ -11,6 +11,7 @@ fuzz_target!(|data: &[u8]| {
     // reader must enforce them itself.
     let limits = Limits {
         max_file_size: 1 << 20,
+        max_total_size: 4 << 20,
         max_files: 1000,
     };
     let Ok(archive) = Archive::new(data) else {

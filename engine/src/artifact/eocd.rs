@@ -72,6 +72,11 @@ pub fn locate(data: &[u8]) -> Result<Directory, ZipError> {
     let mut accepted: Option<Directory> = None;
     let mut first_err: Option<ZipError> = None;
     let mut comment_mismatch: Option<u64> = None;
+    // The last signature in the file, even one too close to the end to be a record:
+    // other readers take the last one, so it must be the record we use.
+    let mut last = (len - EOCD_LEN + 1..=len - 4)
+        .rev()
+        .find(|&p| sig_at(data, p, EOCD_SIG));
     // Positions `lowest..=len - 22`, from the end, eight at a time: a block without the
     // signature's first byte is skipped with one test.
     let mut hi = len - EOCD_LEN + 1;
@@ -87,6 +92,7 @@ pub fn locate(data: &[u8]) -> Result<Directory, ZipError> {
             if data.get(p) != Some(&FIRST_BYTE) || !sig_at(data, p, EOCD_SIG) {
                 continue;
             }
+            last.get_or_insert(p);
             let comment = le16(data, p + 20).map_or(usize::MAX, usize::from);
             if p + EOCD_LEN + comment != len {
                 comment_mismatch.get_or_insert(p as u64);
@@ -115,6 +121,14 @@ pub fn locate(data: &[u8]) -> Result<Directory, ZipError> {
         (None, None, Some(offset)) => return Err(ZipError::CommentMismatch { offset }),
         (None, None, None) => return Err(ZipError::NoEndRecord),
     };
+    if let Some(signature) = last
+        && signature as u64 != dir.eocd
+    {
+        return Err(ZipError::EndRecordInComment {
+            record: dir.eocd,
+            signature: signature as u64,
+        });
+    }
     validate(&dir)?;
     Ok(dir)
 }
@@ -182,7 +196,13 @@ fn apply_zip64(data: &[u8], l: usize, dir: &mut Directory) -> Result<(), ZipErro
     }
     let g32 = |o: usize| le32(data, r + o).ok_or(ZipError::Zip64RecordMissing { offset });
     let g64 = |o: usize| le64(data, r + o).ok_or(ZipError::Zip64RecordMissing { offset });
-    let record_end = g64(4)?.checked_add(offset + 12);
+    let record_size = g64(4)?;
+    // The fixed part after the signature and size field is 44 bytes; anything more is
+    // extensible data, which readers that assume none (Python) read differently.
+    if record_size != (ZIP64_LEN - 12) as u64 {
+        return Err(ZipError::Zip64ExtensibleData { size: record_size });
+    }
+    let record_end = record_size.checked_add(offset + 12);
     dir.disk = merge(dir.disk.into(), 0xFFFF, g32(16)?.into(), "disk number")? as u32;
     dir.cd_disk = merge(
         dir.cd_disk.into(),

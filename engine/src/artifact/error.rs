@@ -32,6 +32,28 @@ pub enum ZipError {
         /// Offset of the other valid record.
         second: u64,
     },
+    /// An end-of-central-directory signature sits after the start of the record we would
+    /// use (in its comment, or overlapping it): Python, Go and Info-ZIP take the last
+    /// signature, so they would read another archive, or fail.
+    #[error(
+        "end-of-central-directory signature at offset {signature} lies inside the comment of the record at offset {record}: other zip readers take the last one"
+    )]
+    EndRecordInComment {
+        /// Offset of the record whose comment ends at the end of the file.
+        record: u64,
+        /// Offset of the last signature.
+        signature: u64,
+    },
+    /// The ZIP64 end-of-central-directory record is not exactly 56 bytes: extensible
+    /// data (or a forged size). Python reads the 56 bytes just before the locator as the
+    /// record, which extensible data can forge.
+    #[error(
+        "the ZIP64 end-of-central-directory record declares {size} bytes after its size field, not 44: extensible data that readers assuming none read differently"
+    )]
+    Zip64ExtensibleData {
+        /// The record's declared size (after the size field).
+        size: u64,
+    },
     /// The ZIP64 locator names an offset that holds no ZIP64 end-of-central-directory record.
     #[error(
         "no ZIP64 end-of-central-directory record at offset {offset} named by the ZIP64 locator"
@@ -142,28 +164,56 @@ pub enum ZipError {
         name: String,
     },
     /// The entry's path is absolute (leading '/' or a drive letter).
-    #[error("{name}: absolute path")]
+    #[error("{name}: absolute path (other tools may extract it into the migrations folder)")]
     AbsolutePath {
         /// The entry.
         name: String,
     },
     /// The entry's path has a ".." component.
-    #[error("{name}: path has a '..' component")]
+    #[error(
+        "{name}: path has a '..' component (other tools may extract it into the migrations folder)"
+    )]
     ParentComponent {
         /// The entry.
         name: String,
     },
     /// The entry's path has a backslash.
-    #[error("{name}: path has a backslash")]
+    #[error("{name}: path has a backslash (Windows tools read it as a folder separator)")]
     Backslash {
         /// The entry.
         name: String,
     },
     /// The entry's path has a NUL byte.
-    #[error("{name:?}: path has a NUL byte")]
+    #[error("{name:?}: path has a NUL byte (other tools cut the name there)")]
     NulInName {
         /// The entry.
         name: String,
+    },
+    /// An entry that falls under (or, read by some tool, resolves into) the migrations
+    /// folder has a `.` or empty path segment.
+    #[error("{name}: path has {what}; other tools may extract it into the migrations folder")]
+    NotCanonical {
+        /// The entry, as stored.
+        name: String,
+        /// The non-canonical part.
+        what: &'static str,
+    },
+    /// A selected entry's name is not ASCII and the UTF-8 flag is not set.
+    #[error(
+        "{name}: name is not ASCII and the entry lacks the UTF-8 flag (other tools decode it as CP437)"
+    )]
+    NameEncoding {
+        /// The entry.
+        name: String,
+    },
+    /// An entry's Info-ZIP Unicode Path extra field names another path, and one of the
+    /// two reaches the migrations folder.
+    #[error("{name}: its Unicode Path extra field names {other:?}, which unzip extracts instead")]
+    UnicodePathMismatch {
+        /// The entry, as stored.
+        name: String,
+        /// The name in the extra field.
+        other: String,
     },
     /// Two selected entries have the same name.
     #[error("{name}: duplicate entry in the migrations folder")]
@@ -196,6 +246,14 @@ pub enum ZipError {
         compressed: u64,
         /// Declared uncompressed size.
         uncompressed: u64,
+    },
+    /// The selected files together declare more bytes than the budget.
+    #[error("the migration files declare {total} bytes in all, above the budget of {limit} bytes")]
+    TotalTooLarge {
+        /// Sum of the declared uncompressed sizes, up to the entry that crossed the budget.
+        total: u64,
+        /// The budget.
+        limit: u64,
     },
     /// More selected files than the limit.
     #[error("more than {limit} migration files")]
@@ -244,6 +302,24 @@ pub enum ZipError {
         name: String,
         /// What went wrong.
         reason: String,
+    },
+    /// Bytes follow the end of an entry's deflate stream within its declared compressed
+    /// size (a second stream, or a hidden entry a streaming reader would see).
+    #[error("{name}: {extra} bytes follow the end of the deflate stream")]
+    TrailingData {
+        /// The entry.
+        name: String,
+        /// Bytes between the stream's end and the declared compressed size.
+        extra: u64,
+    },
+    /// Bytes lie between the end of a selected entry and whatever follows it (the next
+    /// entry's local header, or the central directory).
+    #[error("{name}: {gap} unaccounted bytes between the end of this entry and the next")]
+    Gap {
+        /// The entry.
+        name: String,
+        /// Bytes between the entry's end and the next entry or the central directory.
+        gap: u64,
     },
     /// The deflate stream ends before the declared size.
     #[error("{name}: inflated to {actual} bytes, declared {declared}")]

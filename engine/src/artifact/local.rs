@@ -107,8 +107,15 @@ pub fn parse<'a>(
 /// central record. It may start with the optional signature and carries 4- or 8-byte
 /// sizes; the layouts are tried in the likely order (`wide` first when the local header
 /// used ZIP64) and the first one that matches the central record and ends at or before
-/// `limit` wins. Returns its length.
-pub fn descriptor(data: &[u8], at: u64, limit: u64, rec: &Record<'_>, wide: bool) -> Option<u64> {
+/// `limit` (and, when `end` is given, ends exactly there) wins. Returns its length.
+pub fn descriptor(
+    data: &[u8],
+    at: u64,
+    limit: u64,
+    rec: &Record<'_>,
+    wide: bool,
+    end: Option<u64>,
+) -> Option<u64> {
     let at = usize::try_from(at).ok()?;
     let signed = sig_at(data, at, DESCRIPTOR_SIG);
     let layouts = [
@@ -120,7 +127,7 @@ pub fn descriptor(data: &[u8], at: u64, limit: u64, rec: &Record<'_>, wide: bool
     layouts.iter().find_map(|&(sig, wide)| {
         let body = at + if sig { 4 } else { 0 };
         let len = body - at + if wide { 20 } else { 12 };
-        if (at + len) as u64 > limit {
+        if (at + len) as u64 > limit || end.is_some_and(|e| e != (at + len) as u64) {
             return None;
         }
         let (csize, usize_) = if wide {
@@ -208,18 +215,20 @@ mod tests {
         signed32.extend_from_slice(&0x1234_5678u32.to_le_bytes());
         signed32.extend_from_slice(&5u32.to_le_bytes());
         signed32.extend_from_slice(&5u32.to_le_bytes());
-        assert_eq!(descriptor(&signed32, 0, 16, &r, false), Some(16));
-        assert_eq!(descriptor(&signed32, 0, 15, &r, false), None);
+        assert_eq!(descriptor(&signed32, 0, 16, &r, false, None), Some(16));
+        assert_eq!(descriptor(&signed32, 0, 15, &r, false, None), None);
         let bare32 = &signed32[4..];
-        assert_eq!(descriptor(bare32, 0, 12, &r, false), Some(12));
+        assert_eq!(descriptor(bare32, 0, 12, &r, false, None), Some(12));
         let mut signed64 = DESCRIPTOR_SIG.to_le_bytes().to_vec();
         signed64.extend_from_slice(&0x1234_5678u32.to_le_bytes());
         signed64.extend_from_slice(&5u64.to_le_bytes());
         signed64.extend_from_slice(&5u64.to_le_bytes());
-        assert_eq!(descriptor(&signed64, 0, 24, &r, true), Some(24));
-        assert_eq!(descriptor(&signed64, 0, 24, &r, false), Some(24));
+        assert_eq!(descriptor(&signed64, 0, 24, &r, true, None), Some(24));
+        assert_eq!(descriptor(&signed64, 0, 24, &r, false, None), Some(24));
+        assert_eq!(descriptor(&signed64, 0, 24, &r, false, Some(24)), Some(24));
+        assert_eq!(descriptor(&signed64, 0, 24, &r, false, Some(20)), None);
         let mut wrong = signed32.clone();
         wrong[4] ^= 1;
-        assert_eq!(descriptor(&wrong, 0, 16, &r, false), None);
+        assert_eq!(descriptor(&wrong, 0, 16, &r, false, None), None);
     }
 }
