@@ -190,6 +190,8 @@ describe('functions', () => {
       {},
       { createS3Endpoint: true, routeTableIds: 'rtb-0ddddddddddddddd4', artifactEncryption: 'kms' },
       { reviewedPipeline: true, approvalTopicArn: 'arn:aws:sns:eu-west-1:123456789012:schema-approvals' },
+      { createAlarmTopic: true, dbSecretKmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' },
+      { alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:ops-alarms', migratorReservedConcurrency: 'none' },
     ]) {
       const { stack } = synth(ctx);
       Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
@@ -205,6 +207,10 @@ describe('functions', () => {
 describe('IAM', () => {
   for (const [name, ctx] of [
     ['secret auth, SSE-S3 artifacts', {}],
+    ['secret auth with its own KMS key, created alarm topic', {
+      dbSecretKmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      createAlarmTopic: true,
+    }],
     ['IAM auth, KMS artifacts, connection source, endpoint', {
       dbSecretArn: undefined,
       dbIamAuth: true,
