@@ -26,18 +26,16 @@ export type SourceConfig =
 /** How the migrator authenticates to the database. */
 export type DbAuthConfig =
   | {
-      /** A password stored in Secrets Manager, resolved by CloudFormation at deploy time. */
+      /** A password in Secrets Manager that the migrator reads at run time (GetSecretValue). */
       readonly kind: 'secret';
-      /** The secret's ARN or name. */
-      readonly secretId: string;
+      /** The secret's full ARN (with its six-character suffix), so IAM can be scoped to it. */
+      readonly secretArn: string;
       /** The JSON key holding the password; empty for a plain-text secret. */
       readonly jsonField: string;
-    }
-  | {
-      /** A password given as plain context (visible in cdk.out and the template). */
-      readonly kind: 'password';
-      /** The password itself. */
-      readonly password: string;
+      /** Whether the stack creates a Secrets Manager interface endpoint in the migrator's subnets. */
+      readonly createEndpoint: boolean;
+      /** The customer-managed KMS key encrypting the secret, when it is not the AWS managed key. */
+      readonly kmsKeyArn?: string;
     }
   | {
       /** RDS IAM database authentication: a short-lived token instead of a password. */
@@ -118,6 +116,10 @@ export interface DeployConfig {
   readonly reviewedPipeline: boolean;
   /** An SNS topic the approval action notifies, when reviewedPipeline=true. */
   readonly approvalTopicArn?: string;
+  /** The migrator's reserved concurrency, or undefined for none. */
+  readonly migratorReservedConcurrency?: number;
+  /** Where alarms and pipeline-failure notifications go: an existing topic, a new one, or nowhere. */
+  readonly alarmTopic: { readonly kind: 'none' } | { readonly kind: 'create' } | { readonly kind: 'existing'; readonly arn: string };
 }
 
 /** Every command the migrator knows; `migratorCommands` picks a subset of these. */
@@ -163,6 +165,8 @@ export const CONTEXT_KEYS = [
   'dbUser',
   'dbSecretArn',
   'dbSecretField',
+  'dbSecretKmsKeyArn',
+  'createSecretsManagerEndpoint',
   'dbPassword',
   'dbIamAuth',
   'dbInstanceResourceId',
@@ -187,6 +191,9 @@ export const CONTEXT_KEYS = [
   'migratorCommands',
   'reviewedPipeline',
   'approvalTopicArn',
+  'migratorReservedConcurrency',
+  'alarmTopicArn',
+  'createAlarmTopic',
 ] as const;
 
 /** CloudWatch Logs accepts only these retention periods. */
@@ -218,7 +225,9 @@ const CONNECTION_ARN = /^arn:aws[a-z-]*:(codestar-connections|codeconnections):[
 const LAYER_ARN = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$/;
 const COMMAND = new RegExp(`^(${MIGRATOR_COMMANDS.join('|')})$`, 'i');
 const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
-const SECRET_ID = /^[A-Za-z0-9/_+=.@:-]{1,2048}$/;
+// A complete secret ARN: the name, then the six random characters Secrets Manager appends.
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}-[A-Za-z0-9]{6}$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/;
 const HOST = /^[A-Za-z0-9.-]{1,253}$/;
 // Users and schema names end up in an IAM ARN and in SQL identifiers; keep to the safe subset.
 const DB_IDENT = /^[A-Za-z0-9_$-]{1,64}$/;
@@ -360,31 +369,54 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
   const dbName = required('dbName', DB_IDENT, 'a database name (letters, digits, _ $ -)');
   const dbUser = required('dbUser', DB_USER, 'a database user name (letters, digits, _ . $ -)');
 
-  // Authentication: exactly one of secret, password, IAM.
-  const secretArn = optional('dbSecretArn', SECRET_ID, 'a Secrets Manager secret ARN or name');
-  const secretField = str('dbSecretField');
-  const password = str('dbPassword');
+  // Authentication: a secret read at run time, or IAM. A plain password is refused: it would sit
+  // in cdk.out, the template and the function's configuration.
+  const secretArn = optional(
+    'dbSecretArn',
+    SECRET_ARN,
+    'a complete Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX; `aws secretsmanager describe-secret --secret-id NAME --query ARN` prints it)',
+  );
+  // An explicit empty string means a plain-text secret, so read the raw value.
+  const rawField = read('dbSecretField');
+  const secretField = rawField === '' ? '' : optional('dbSecretField', /^[^\s]{1,256}$/, 'a JSON key (no spaces)');
+  const secretKmsKeyArn = optional('dbSecretKmsKeyArn', KMS_KEY_ARN, 'a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)');
+  const createSecretsEndpoint = bool('createSecretsManagerEndpoint', true);
   const iam = bool('dbIamAuth', false);
   const resourceId = optional('dbInstanceResourceId', RESOURCE_ID, 'an RDS resource id (db-... or cluster-...)');
-  const chosen = [secretArn !== undefined, password !== undefined, iam].filter(Boolean).length;
-  let dbAuth: DbAuthConfig = { kind: 'password', password: '' };
-  if (chosen !== 1) {
+  if (str('dbPassword') !== undefined) {
     problems.push(
-      chosen === 0
-        ? 'dbSecretArn, dbPassword or dbIamAuth=true: required (how the migrator authenticates)'
-        : 'dbSecretArn, dbPassword, dbIamAuth: give exactly one',
+      'dbPassword: a plain password is no longer accepted (it would be readable in cdk.out, the template and the ' +
+        "function's configuration). Store it in Secrets Manager and pass dbSecretArn (the migrator reads it at run time), " +
+        'or use dbIamAuth=true with dbInstanceResourceId',
     );
+  }
+  let dbAuth: DbAuthConfig = { kind: 'iam', resourceId: '' };
+  if (secretArn !== undefined && iam) {
+    problems.push('dbSecretArn, dbIamAuth: give one, not both');
   } else if (secretArn !== undefined) {
-    dbAuth = { kind: 'secret', secretId: secretArn, jsonField: secretField ?? 'password' };
-  } else if (password !== undefined) {
-    dbAuth = { kind: 'password', password };
-  } else {
+    dbAuth = {
+      kind: 'secret',
+      secretArn,
+      jsonField: secretField ?? 'password',
+      createEndpoint: createSecretsEndpoint,
+      kmsKeyArn: secretKmsKeyArn,
+    };
+  } else if (iam) {
     if (resourceId === undefined) {
       problems.push('dbInstanceResourceId: required with dbIamAuth=true (the DbiResourceId, e.g. db-ABCDEFGHIJKLMNOPQRSTUVWXY)');
     }
     dbAuth = { kind: 'iam', resourceId: resourceId ?? '' };
+  } else if (str('dbPassword') === undefined) {
+    problems.push('dbIamAuth=true or dbSecretArn: required (how the migrator authenticates; IAM auth is recommended)');
   }
-  if (secretField !== undefined && secretArn === undefined) problems.push('dbSecretField: only used with dbSecretArn');
+  if (secretArn === undefined) {
+    if (rawField !== undefined && rawField !== null) problems.push('dbSecretField: only used with dbSecretArn');
+    if (secretKmsKeyArn !== undefined) problems.push('dbSecretKmsKeyArn: only used with dbSecretArn');
+    const rawEndpoint = read('createSecretsManagerEndpoint');
+    if (rawEndpoint !== undefined && rawEndpoint !== null && rawEndpoint !== '') {
+      problems.push('createSecretsManagerEndpoint: only used with dbSecretArn');
+    }
+  }
   if (resourceId !== undefined && !iam) problems.push('dbInstanceResourceId: only used with dbIamAuth=true');
 
   let dbTls = optional('dbTls', /^(required|preferred|disabled)$/, 'one of required, preferred, disabled');
@@ -453,6 +485,18 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
     problems.push('approvalTopicArn: only used with reviewedPipeline=true');
   }
 
+  // At least 2: the trigger polls `status` while the `up` it started still runs.
+  const migratorReservedConcurrency =
+    str('migratorReservedConcurrency') === 'none' ? undefined : int('migratorReservedConcurrency', 5, 2, 1000);
+
+  const alarmTopicArn = optional('alarmTopicArn', SNS_TOPIC_ARN, 'a standard SNS topic ARN');
+  const createAlarmTopic = bool('createAlarmTopic', false);
+  if (alarmTopicArn !== undefined && createAlarmTopic) {
+    problems.push('alarmTopicArn, createAlarmTopic: give an existing topic or ask for a new one, not both');
+  }
+  const alarmTopic: DeployConfig['alarmTopic'] =
+    alarmTopicArn !== undefined ? { kind: 'existing', arn: alarmTopicArn } : createAlarmTopic ? { kind: 'create' } : { kind: 'none' };
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -489,6 +533,8 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
     migratorCommands,
     reviewedPipeline,
     approvalTopicArn,
+    migratorReservedConcurrency,
+    alarmTopic,
   };
 }
 

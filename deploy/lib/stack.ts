@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 import * as cdk from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as codecommit from 'aws-cdk-lib/aws-codecommit';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
@@ -10,8 +12,59 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as codestarNotifications from 'aws-cdk-lib/aws-codestarnotifications';
 import { Construct } from 'constructs';
 import { DeployConfig } from './config';
+
+/** The CloudWatch namespace of the Embedded Metric Format lines both functions print. */
+export const METRICS_NAMESPACE = 'LambdaMigrate';
+
+/** A checkov check the stack does not satisfy on purpose, and why (deploy/README.md has the same table). */
+export interface CheckovSkip {
+  /** The check's id, e.g. CKV_AWS_117. */
+  readonly id: string;
+  /** Why it does not apply; checkov prints it as the suppression comment. */
+  readonly comment: string;
+}
+
+/** Every checkov check the stack suppresses, by id; each suppression in the template uses these words. */
+export const CHECKOV_SKIPS = {
+  bucketAccessLogs: {
+    id: 'CKV_AWS_18',
+    comment: 'Server access logs would need a second bucket (itself unlogged); use CloudTrail S3 data events to audit reads.',
+  },
+  logGroupKms: {
+    id: 'CKV_AWS_158',
+    comment: 'CloudWatch Logs encrypts at rest with a service key; the functions never log secrets, so a paid CMK adds nothing.',
+  },
+  envKms: {
+    id: 'CKV_AWS_173',
+    comment: 'No secret is in the environment (the migrator reads the password at run time); Lambda encrypts it at rest anyway.',
+  },
+  migratorDlq: {
+    id: 'CKV_AWS_116',
+    comment: 'Invoked synchronously only (trigger, operators); a failure goes back to the caller and raises the Errors alarm.',
+  },
+  triggerVpc: {
+    id: 'CKV_AWS_117',
+    comment: 'The trigger only calls the CodePipeline and Lambda APIs and touches no database; in a VPC it would need a NAT or endpoints.',
+  },
+  triggerConcurrency: {
+    id: 'CKV_AWS_115',
+    comment: 'The pipeline bounds its invocations (one per action execution); a reservation would take from the account pool.',
+  },
+  topicKms: {
+    id: 'CKV_AWS_26',
+    comment: 'Alarm and pipeline-failure notices carry no data; a CMK whose policy admits CloudWatch and CodeStar costs more than it protects.',
+  },
+} satisfies Record<string, CheckovSkip>;
+
+/** Records checkov suppressions in a resource's template metadata, where checkov reads them. */
+function skipChecks(construct: Construct, skips: readonly CheckovSkip[]): void {
+  const res = construct.node.defaultChild as cdk.CfnResource;
+  res.addMetadata('checkov', { skip: skips.map((s) => ({ id: s.id, comment: s.comment })) });
+}
 
 /** Props of {@link LambdaMigrateStack}. */
 export interface LambdaMigrateStackProps extends cdk.StackProps {
@@ -38,6 +91,14 @@ export class LambdaMigrateStack extends cdk.Stack {
   readonly s3Endpoint?: ec2.CfnVPCEndpoint;
   /** Attach to an operator's user or role to let the laptop CLI invoke the migrator (`--via-lambda`), and nothing else. */
   readonly operatorPolicy: iam.ManagedPolicy;
+  /** The Secrets Manager interface endpoint, when dbAuth is a secret and createSecretsManagerEndpoint is on. */
+  readonly secretsEndpoint?: ec2.CfnVPCEndpoint;
+  /** Where Lambda puts the trigger's asynchronous invocations that failed. */
+  readonly triggerDeadLetters: sqs.Queue;
+  /** The alarms: migrator Errors, trigger JobFailures (EMF), trigger dead letters. */
+  readonly alarms: { readonly migratorErrors: cloudwatch.Alarm; readonly jobFailures: cloudwatch.Alarm; readonly deadLetters: cloudwatch.Alarm };
+  /** The topic alarms and pipeline-failure notifications go to, when one is configured. */
+  readonly alarmTopic?: sns.ITopic;
 
   /** Builds the stack from a validated configuration. */
   constructor(scope: Construct, id: string, props: LambdaMigrateStackProps) {
@@ -59,9 +120,18 @@ export class LambdaMigrateStack extends cdk.Stack {
       bucketKeyEnabled: this.artifactKey !== undefined,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
+      // An artifact overwritten or deleted during a run stays recoverable.
+      versioned: true,
       // Old source revisions are never re-read once their run is over.
-      lifecycleRules: [{ expiration: cdk.Duration.days(90), abortIncompleteMultipartUploadAfter: cdk.Duration.days(1) }],
+      lifecycleRules: [
+        {
+          expiration: cdk.Duration.days(90),
+          noncurrentVersionExpiration: cdk.Duration.days(30),
+          abortIncompleteMultipartUploadAfter: cdk.Duration.days(1),
+        },
+      ],
     });
+    skipChecks(this.artifactBucket, [CHECKOV_SKIPS.bucketAccessLogs]);
 
     // Network ----------------------------------------------------------------------------------
     // Imported without a lookup so synthesis needs no AWS credentials. The function is given
@@ -93,6 +163,7 @@ export class LambdaMigrateStack extends cdk.Stack {
     const migratorLogs = new logs.LogGroup(this, 'MigratorLogs', {
       retention,
     });
+    skipChecks(migratorLogs, [CHECKOV_SKIPS.logGroupKms]);
     const migratorRole = new iam.Role(this, 'MigratorRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'lambda-migrate migrator: logs, VPC interfaces, database auth, artifact reads',
@@ -113,14 +184,12 @@ export class LambdaMigrateStack extends cdk.Stack {
     };
     switch (cfg.dbAuth.kind) {
       case 'secret':
-        // Resolved by CloudFormation at deploy time: the plaintext ends up in the function's
-        // configuration, but the migrator needs neither a Secrets Manager endpoint nor a NAT.
-        migratorEnv.DB_PASSWORD = cdk.SecretValue.secretsManager(cfg.dbAuth.secretId, {
-          jsonField: cfg.dbAuth.jsonField === '' ? undefined : cfg.dbAuth.jsonField,
-        }).unsafeUnwrap();
-        break;
-      case 'password':
-        migratorEnv.DB_PASSWORD = cfg.dbAuth.password;
+        // Read at run time through GetSecretValue: no password and no {{resolve:...}} reference
+        // in the function's configuration, and a rotated secret is used from the next run on.
+        migratorEnv.DB_SECRET_ARN = cfg.dbAuth.secretArn;
+        migratorEnv.DB_SECRET_FIELD = cfg.dbAuth.jsonField;
+        this.grantSecretRead(migratorRole, cfg.dbAuth.secretArn, cfg.dbAuth.kmsKeyArn);
+        if (cfg.dbAuth.createEndpoint) this.secretsEndpoint = this.secretsManagerEndpoint(cfg, vpc);
         break;
       case 'iam':
         migratorEnv.DB_IAM_AUTH = 'true';
@@ -169,7 +238,9 @@ export class LambdaMigrateStack extends cdk.Stack {
       loggingFormat: lambda.LoggingFormat.JSON,
       // The trigger calls it synchronously; an accidental async call must not re-run migrations.
       retryAttempts: 0,
+      reservedConcurrentExecutions: cfg.migratorReservedConcurrency,
     });
+    skipChecks(this.migrator, [CHECKOV_SKIPS.migratorDlq, CHECKOV_SKIPS.envKms]);
     if (cfg.caBundleLayerArn !== undefined) {
       this.migrator.addLayers(lambda.LayerVersion.fromLayerVersionArn(this, 'CaBundleLayer', cfg.caBundleLayerArn));
     }
@@ -177,6 +248,16 @@ export class LambdaMigrateStack extends cdk.Stack {
     // Trigger ----------------------------------------------------------------------------------
     const triggerLogs = new logs.LogGroup(this, 'TriggerLogs', {
       retention,
+    });
+    skipChecks(triggerLogs, [CHECKOV_SKIPS.logGroupKms]);
+    // CodePipeline invokes the trigger asynchronously: an invocation that fails (a crash or a
+    // timeout before it reported the job) lands here instead of vanishing. The event holds the
+    // job's short-lived artifact credentials, hence encryption and TLS only.
+    this.triggerDeadLetters = new sqs.Queue(this, 'TriggerDeadLetters', {
+      // The AWS managed key (alias/aws/sqs): its key policy admits Lambda's delivery without a grant.
+      encryption: sqs.QueueEncryption.KMS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: cdk.Duration.days(14),
     });
     const triggerRole = new iam.Role(this, 'TriggerRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -207,7 +288,9 @@ export class LambdaMigrateStack extends cdk.Stack {
       loggingFormat: lambda.LoggingFormat.JSON,
       // CodePipeline invokes asynchronously; a retry would start a second migration run for the same job.
       retryAttempts: 0,
+      deadLetterQueue: this.triggerDeadLetters,
     });
+    skipChecks(this.trigger, [CHECKOV_SKIPS.triggerVpc, CHECKOV_SKIPS.triggerConcurrency, CHECKOV_SKIPS.envKms]);
 
     // Pipeline ---------------------------------------------------------------------------------
     const sourceOutput = new codepipeline.Artifact('Source');
@@ -241,6 +324,18 @@ export class LambdaMigrateStack extends cdk.Stack {
       ],
     });
 
+    // Alarms and notifications -----------------------------------------------------------------
+    this.alarmTopic = this.makeAlarmTopic(cfg);
+    this.alarms = this.makeAlarms();
+    if (this.alarmTopic !== undefined) {
+      const action = new cwActions.SnsAction(this.alarmTopic);
+      for (const alarm of Object.values(this.alarms)) alarm.addAlarmAction(action);
+      this.pipeline.notifyOn('ExecutionFailed', this.alarmTopic, {
+        events: [codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_FAILED],
+        detailType: codestarNotifications.DetailType.FULL,
+      });
+    }
+
     // Operator access ----------------------------------------------------------------------------
     // Unattached: an administrator attaches it to whoever runs `lambda-migrate --via-lambda`.
     // Qualified ARNs too, so a published version or alias of the migrator can be called.
@@ -258,6 +353,7 @@ export class LambdaMigrateStack extends cdk.Stack {
     new cdk.CfnOutput(this, 'TriggerFunctionName', { value: this.trigger.functionName });
     new cdk.CfnOutput(this, 'PipelineName', { value: this.pipeline.pipelineName });
     new cdk.CfnOutput(this, 'ArtifactBucketName', { value: this.artifactBucket.bucketName });
+    if (this.alarmTopic !== undefined) new cdk.CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn });
     new cdk.CfnOutput(this, 'OperatorPolicyArn', {
       value: this.operatorPolicy.managedPolicyArn,
       description: 'Attach to an operator to allow lambda-migrate --via-lambda <MigratorFunctionName>',
@@ -288,6 +384,105 @@ export class LambdaMigrateStack extends cdk.Stack {
       { stageName: 'Plan', actions: [plan] },
       { stageName: 'Approve', actions: [approve] },
     ];
+  }
+
+  /** Lets the migrator read the one secret, and decrypt it through Secrets Manager when a CMK is named. */
+  private grantSecretRead(role: iam.Role, secretArn: string, kmsKeyArn: string | undefined): void {
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secretArn] }));
+    if (kmsKeyArn === undefined) return;
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [kmsKeyArn],
+        conditions: {
+          StringEquals: {
+            'kms:ViaService': `secretsmanager.${this.region}.${this.urlSuffix}`,
+            'kms:EncryptionContext:SecretARN': secretArn,
+          },
+        },
+      }),
+    );
+  }
+
+  /**
+   * A Secrets Manager interface endpoint in the migrator's subnets with private DNS, so the SDK's
+   * usual host name reaches it without a NAT; its own security group admits HTTPS from the migrator's.
+   */
+  private secretsManagerEndpoint(cfg: DeployConfig, vpc: ec2.IVpc): ec2.CfnVPCEndpoint {
+    const group = new ec2.SecurityGroup(this, 'SecretsEndpointSecurityGroup', {
+      vpc,
+      description: 'lambda-migrate Secrets Manager endpoint: HTTPS from the migrator only',
+      allowAllOutbound: false,
+    });
+    group.addIngressRule(ec2.Peer.securityGroupId(cfg.securityGroupId), ec2.Port.tcp(443), 'HTTPS from the migrator');
+    return new ec2.CfnVPCEndpoint(this, 'SecretsManagerEndpoint', {
+      vpcId: cfg.vpcId,
+      serviceName: cdk.Fn.join('', ['com.amazonaws.', cdk.Aws.REGION, '.secretsmanager']),
+      vpcEndpointType: 'Interface',
+      subnetIds: [...cfg.subnetIds],
+      securityGroupIds: [group.securityGroupId],
+      privateDnsEnabled: true,
+    });
+  }
+
+  /** The given topic, a new one, or none; a new one admits CloudWatch alarms and CodeStar Notifications of this account. */
+  private makeAlarmTopic(cfg: DeployConfig): sns.ITopic | undefined {
+    if (cfg.alarmTopic.kind === 'existing') return sns.Topic.fromTopicArn(this, 'AlarmTopic', cfg.alarmTopic.arn);
+    if (cfg.alarmTopic.kind === 'none') return undefined;
+    const topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'lambda-migrate alarms',
+      enforceSSL: true,
+    });
+    skipChecks(topic, [CHECKOV_SKIPS.topicKms]);
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        actions: ['sns:Publish'],
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        resources: [topic.topicArn],
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+    );
+    return topic;
+  }
+
+  /**
+   * Alarms that fire on one bad event in 5 minutes and stay quiet without data: the migrator's
+   * Lambda `Errors`, the trigger's `JobFailures` (an EMF metric it prints), and dead letters.
+   */
+  private makeAlarms(): LambdaMigrateStack['alarms'] {
+    const period = cdk.Duration.minutes(5);
+    const alarm = (id: string, metric: cloudwatch.IMetric, description: string) =>
+      new cloudwatch.Alarm(this, id, {
+        metric,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+    return {
+      migratorErrors: alarm(
+        'MigratorErrorsAlarm',
+        this.migrator.metricErrors({ period, statistic: cloudwatch.Stats.SUM }),
+        'The lambda-migrate migrator failed (function error or timeout); see its log group.',
+      ),
+      jobFailures: alarm(
+        'JobFailuresAlarm',
+        new cloudwatch.Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName: 'JobFailures',
+          dimensionsMap: { FunctionName: this.trigger.functionName },
+          statistic: cloudwatch.Stats.SUM,
+          period,
+        }),
+        'The lambda-migrate trigger reported a pipeline job as failed; see the pipeline execution.',
+      ),
+      deadLetters: alarm(
+        'TriggerDeadLettersAlarm',
+        this.triggerDeadLetters.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
+        'A trigger invocation failed without reporting its pipeline job; the event is in the dead-letter queue.',
+      ),
+    };
   }
 
   /** Grants what Lambda needs to attach the migrator to the VPC, scoped unless told otherwise. */

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, defaultCodePath, loadConfig } from '../lib/config';
+import { ConfigError, DbAuthConfig, defaultCodePath, loadConfig } from '../lib/config';
 import { BASE_CONTEXT, DEPLOY_DIR } from './helpers';
 
 /** Loads a config from BASE_CONTEXT plus overrides (`undefined` removes a key). */
@@ -47,9 +47,13 @@ describe('context', () => {
     assert.equal(c.approvalTopicArn, undefined);
     assert.deepEqual(c.dbAuth, {
       kind: 'secret',
-      secretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-AbCdEf',
+      secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-AbCdEf',
       jsonField: 'password',
+      createEndpoint: true,
+      kmsKeyArn: undefined,
     });
+    assert.equal(c.migratorReservedConcurrency, 5);
+    assert.deepEqual(c.alarmTopic, { kind: 'none' });
     assert.ok(c.triggerTimeoutSecs > c.migratorTimeoutSecs);
     assert.ok(c.lockTimeoutSecs < c.migratorTimeoutSecs);
   });
@@ -81,7 +85,7 @@ describe('context', () => {
       dbUser: undefined,
       dbSecretArn: undefined,
     });
-    for (const key of ['repositoryName or connectionArn', 'vpcId', 'subnetIds', 'securityGroupId', 'dbHost', 'dbName', 'dbUser', 'dbSecretArn, dbPassword or dbIamAuth=true']) {
+    for (const key of ['repositoryName or connectionArn', 'vpcId', 'subnetIds', 'securityGroupId', 'dbHost', 'dbName', 'dbUser', 'dbIamAuth=true or dbSecretArn']) {
       assert.ok(p.some((m) => m.startsWith(key + ':')), `no problem reported for ${key}: ${p.join(' | ')}`);
     }
     assert.equal(p.length, 8);
@@ -111,6 +115,14 @@ describe('context', () => {
       ['fetchMode', 'lazy'],
       ['reviewedPipeline', 'yes'],
       ['approvalTopicArn', 'arn:aws:sqs:eu-west-1:123456789012:approvals'],
+      ['alarmTopicArn', 'arn:aws:sqs:eu-west-1:123456789012:alarms'],
+      ['createAlarmTopic', 'yes'],
+      ['migratorReservedConcurrency', '1'],
+      ['migratorReservedConcurrency', 'many'],
+      ['dbSecretArn', 'app-db'],
+      ['dbSecretArn', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db'],
+      ['dbSecretKmsKeyArn', 'alias/aws/secretsmanager'],
+      ['createSecretsManagerEndpoint', 'maybe'],
     ];
     for (const [key, value] of cases) {
       const p = problems({ [key]: value });
@@ -133,8 +145,7 @@ describe('context', () => {
   });
 
   it('requires exactly one way to authenticate, with what it needs', () => {
-    assert.ok(problems({ dbPassword: 'pw' }).some((m) => m.includes('exactly one')));
-    assert.ok(problems({ dbIamAuth: true }).some((m) => m.includes('exactly one')));
+    assert.ok(problems({ dbIamAuth: true, dbInstanceResourceId: 'db-ABC' }).some((m) => m.includes('not both')));
     const iamNoId = problems({ dbSecretArn: undefined, dbIamAuth: 'true' });
     assert.ok(iamNoId.some((m) => m.startsWith('dbInstanceResourceId:')), iamNoId.join(' | '));
     assert.ok(problems({ dbInstanceResourceId: 'db-ABC' }).some((m) => m.startsWith('dbInstanceResourceId:')));
@@ -147,12 +158,50 @@ describe('context', () => {
     assert.deepEqual(iam.dbAuth, { kind: 'iam', resourceId: 'db-ABC' });
     assert.equal(iam.dbTls, 'required');
     assert.equal(iam.dbCaBundle, '/var/task/certs/rds-global-bundle.pem');
-    assert.deepEqual(load({ dbSecretArn: undefined, dbPassword: 'pw' }).dbAuth, { kind: 'password', password: 'pw' });
-    assert.deepEqual(load({ dbSecretField: '' }).dbAuth, {
-      kind: 'secret',
-      secretId: BASE_CONTEXT.dbSecretArn,
-      jsonField: 'password',
-    });
+  });
+
+  it('refuses a plain dbPassword, pointing at a secret or IAM auth, without echoing it', () => {
+    for (const ctx of [{ dbSecretArn: undefined, dbPassword: 'hunter2-pw' }, { dbPassword: 'hunter2-pw' }]) {
+      const p = problems(ctx);
+      assert.deepEqual(p.length, 1, p.join(' | '));
+      assert.match(p[0], /^dbPassword: a plain password is no longer accepted/);
+      assert.match(p[0], /dbSecretArn/);
+      assert.match(p[0], /dbIamAuth=true/);
+      assert.ok(!p[0].includes('hunter2-pw'));
+    }
+  });
+
+  it('reads the secret field, an empty one meaning a plain-text secret, and the secret options only with a secret', () => {
+    const secret = (overrides: Record<string, unknown>) => load(overrides).dbAuth as Extract<DbAuthConfig, { kind: 'secret' }>;
+    assert.equal(secret({ dbSecretField: '' }).jsonField, '');
+    assert.equal(secret({ dbSecretField: 'pass' }).jsonField, 'pass');
+    assert.equal(secret({ createSecretsManagerEndpoint: 'false' }).createEndpoint, false);
+    const key = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    assert.equal(secret({ dbSecretKmsKeyArn: key }).kmsKeyArn, key);
+    const iamOnly = { dbSecretArn: undefined, dbIamAuth: true, dbInstanceResourceId: 'db-ABC' };
+    assert.deepEqual(
+      problems({ ...iamOnly, dbSecretField: '', dbSecretKmsKeyArn: key, createSecretsManagerEndpoint: true }).sort(),
+      [
+        'createSecretsManagerEndpoint: only used with dbSecretArn',
+        'dbSecretField: only used with dbSecretArn',
+        'dbSecretKmsKeyArn: only used with dbSecretArn',
+      ],
+    );
+  });
+
+  it('reserves 5 migrator instances by default, any number from 2, or none', () => {
+    assert.equal(load({ migratorReservedConcurrency: '2' }).migratorReservedConcurrency, 2);
+    assert.equal(load({ migratorReservedConcurrency: 'none' }).migratorReservedConcurrency, undefined);
+    assert.ok(problems({ migratorReservedConcurrency: 1 })[0].startsWith('migratorReservedConcurrency: expected a whole number from 2'));
+  });
+
+  it('takes an existing alarm topic or creates one, not both', () => {
+    const topic = 'arn:aws:sns:eu-west-1:123456789012:ops-alarms';
+    assert.deepEqual(load({ alarmTopicArn: topic }).alarmTopic, { kind: 'existing', arn: topic });
+    assert.deepEqual(load({ createAlarmTopic: 'true' }).alarmTopic, { kind: 'create' });
+    assert.deepEqual(problems({ alarmTopicArn: topic, createAlarmTopic: true }), [
+      'alarmTopicArn, createAlarmTopic: give an existing topic or ask for a new one, not both',
+    ]);
   });
 
   it('keeps the trigger timeout above the migrator timeout and within Lambda limits', () => {

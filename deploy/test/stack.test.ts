@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import * as cdk from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import { LambdaMigrateStack } from '../lib/stack';
-import { asList, overbroad, statements, synth } from './helpers';
+import { CHECKOV_SKIPS, CheckovSkip, LambdaMigrateStack } from '../lib/stack';
+import { asList, DEPLOY_DIR, overbroad, Statement, statements, synth } from './helpers';
 
 /** Logical ids of the stack's main resources. */
 function ids(stack: LambdaMigrateStack) {
@@ -16,6 +18,11 @@ function ids(stack: LambdaMigrateStack) {
     triggerRole: id(stack.trigger.role as unknown as { node: { defaultChild?: unknown } }),
     bucket: id(stack.artifactBucket),
     operatorPolicy: id(stack.operatorPolicy),
+    deadLetters: id(stack.triggerDeadLetters),
+    secretsEndpointGroup: (() => {
+      const group = stack.node.tryFindChild('SecretsEndpointSecurityGroup');
+      return group === undefined ? undefined : id(group as unknown as { node: { defaultChild?: unknown } });
+    })(),
   };
 }
 
@@ -67,7 +74,8 @@ describe('functions', () => {
     });
     assert.equal(fnProps(template, trigger).VpcConfig, undefined);
     // The user's security group is imported read-only: no ingress or egress rules are added to it.
-    assert.equal(Object.keys(template.findResources('AWS::EC2::SecurityGroup')).length, 0);
+    // The only group the stack makes is the Secrets Manager endpoint's own.
+    assert.deepEqual(Object.keys(template.findResources('AWS::EC2::SecurityGroup')), [ids(stack).secretsEndpointGroup]);
     assert.equal(Object.keys(template.findResources('AWS::EC2::SecurityGroupEgress')).length, 0);
     assert.equal(Object.keys(template.findResources('AWS::EC2::SecurityGroupIngress')).length, 0);
   });
@@ -123,11 +131,10 @@ describe('functions', () => {
     assert.equal(env.MIGRATIONS_TABLE, 'gorp_migrations');
     assert.equal(env.LOCK_TIMEOUT_SECS, '30');
     assert.equal(env.DB_IAM_AUTH, undefined);
-    // Resolved by CloudFormation at deploy time, not at synthesis: no secret in cdk.out.
-    assert.equal(
-      env.DB_PASSWORD,
-      '{{resolve:secretsmanager:arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-AbCdEf:SecretString:password::}}',
-    );
+    // The migrator reads the secret at run time: only its ARN and JSON key are configured.
+    assert.equal(env.DB_SECRET_ARN, 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-AbCdEf');
+    assert.equal(env.DB_SECRET_FIELD, 'password');
+    assert.equal(env.DB_PASSWORD, undefined);
     assert.equal(env.FETCH_MODE, undefined);
     const triggerEnv = fnProps(template, trigger).Environment.Variables;
     assert.deepEqual(triggerEnv.FunctionName, { Ref: migrator });
@@ -163,6 +170,8 @@ describe('functions', () => {
     assert.equal(env.DB_TLS, 'required');
     assert.match(env.DB_CA_BUNDLE, /^\//);
     assert.equal(env.DB_PASSWORD, undefined);
+    assert.equal(env.DB_SECRET_ARN, undefined);
+    assert.equal(env.DB_SECRET_FIELD, undefined);
     const connect = roleStatements(template, migratorRole).filter((s) => asList(s.Action).includes('rds-db:connect'));
     assert.equal(connect.length, 1);
     assert.deepEqual(asList(connect[0].Action), ['rds-db:connect']);
@@ -181,6 +190,8 @@ describe('functions', () => {
       {},
       { createS3Endpoint: true, routeTableIds: 'rtb-0ddddddddddddddd4', artifactEncryption: 'kms' },
       { reviewedPipeline: true, approvalTopicArn: 'arn:aws:sns:eu-west-1:123456789012:schema-approvals' },
+      { createAlarmTopic: true, dbSecretKmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' },
+      { alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:ops-alarms', migratorReservedConcurrency: 'none' },
     ]) {
       const { stack } = synth(ctx);
       Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
@@ -196,6 +207,10 @@ describe('functions', () => {
 describe('IAM', () => {
   for (const [name, ctx] of [
     ['secret auth, SSE-S3 artifacts', {}],
+    ['secret auth with its own KMS key, created alarm topic', {
+      dbSecretKmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      createAlarmTopic: true,
+    }],
     ['IAM auth, KMS artifacts, connection source, endpoint', {
       dbSecretArn: undefined,
       dbIamAuth: true,
@@ -273,7 +288,14 @@ describe('IAM', () => {
     const actions = roleStatements(template, triggerRole).flatMap((s) => asList(s.Action));
     assert.deepEqual(
       [...new Set(actions)].sort(),
-      ['codepipeline:PutJobFailureResult', 'codepipeline:PutJobSuccessResult', 'lambda:InvokeFunction', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+      [
+        'codepipeline:PutJobFailureResult',
+        'codepipeline:PutJobSuccessResult',
+        'lambda:InvokeFunction',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'sqs:SendMessage',
+      ],
     );
   });
 
@@ -290,7 +312,6 @@ describe('IAM', () => {
     assert.equal(kmsSts.length, 1);
     assert.deepEqual(asList(kmsSts[0].Action), ['kms:Decrypt']);
     assert.deepEqual(asList(kmsSts[0].Resource as unknown[]), [{ 'Fn::GetAtt': [keyId, 'Arn'] }]);
-    assert.ok(!sts.some((s) => asList(s.Action).some((a) => a.startsWith('secretsmanager:'))));
   });
 
   it('gives the migrator no KMS permission when the bucket uses SSE-S3, and no S3 at all when it does not fetch', () => {
@@ -337,7 +358,10 @@ describe('IAM', () => {
 describe('network', () => {
   it('creates an S3 gateway endpoint on the given route tables when asked', () => {
     const { template } = synth({ createS3Endpoint: 'true', routeTableIds: 'rtb-0ddddddddddddddd4,rtb-0eeeeeeeeeeeeeee5' });
-    template.resourceCountIs('AWS::EC2::VPCEndpoint', 1);
+    const gateways = Object.values(template.findResources('AWS::EC2::VPCEndpoint')).filter(
+      (e) => e.Properties.VpcEndpointType === 'Gateway',
+    );
+    assert.equal(gateways.length, 1);
     template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
       VpcId: 'vpc-0123456789abcdef0',
       VpcEndpointType: 'Gateway',
@@ -346,8 +370,9 @@ describe('network', () => {
     });
   });
 
-  it('creates no endpoint, NAT gateway or VPC resources by default', () => {
-    const { template } = synth();
+  it('creates no endpoint, NAT gateway or VPC resources with IAM auth', () => {
+    const { template } = synth({ dbSecretArn: undefined, dbIamAuth: true, dbInstanceResourceId: 'db-ABC' });
+    template.resourceCountIs('AWS::EC2::SecurityGroup', 0);
     for (const type of ['AWS::EC2::VPCEndpoint', 'AWS::EC2::NatGateway', 'AWS::EC2::VPC', 'AWS::EC2::Subnet', 'AWS::EC2::EIP']) {
       template.resourceCountIs(type, 0);
     }
@@ -471,5 +496,214 @@ describe('pipeline', () => {
         ]),
       },
     });
+  });
+});
+
+const SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-AbCdEf';
+const IAM_AUTH = { dbSecretArn: undefined, dbIamAuth: true, dbInstanceResourceId: 'db-ABCDEFGHIJKLMNOPQRSTUVWXY1' };
+const SECRET_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:ops-alarms';
+
+/** Every Lambda function's environment variables in the template, by logical id. */
+function environments(template: Template): [string, Record<string, unknown>][] {
+  return Object.entries(template.findResources('AWS::Lambda::Function')).map(([id, r]) => [
+    id,
+    r.Properties.Environment?.Variables ?? {},
+  ]);
+}
+
+describe('secrets at run time', () => {
+  it('puts no password and no deploy-time secret reference in any function or anywhere in the template', () => {
+    for (const ctx of [{}, { dbSecretField: '' }, IAM_AUTH, { createAlarmTopic: true, reviewedPipeline: true, artifactEncryption: 'kms' }]) {
+      const { template } = synth(ctx);
+      const envs = environments(template);
+      assert.equal(envs.length, 2);
+      for (const [fn, vars] of envs) {
+        for (const [k, v] of Object.entries(vars)) {
+          assert.doesNotMatch(k, /PASS(WORD)?|PWD|TOKEN/i, `${fn}.${k} for ${JSON.stringify(ctx)}`);
+          assert.ok(!JSON.stringify(v).includes('{{resolve:'), `${fn}.${k} = ${JSON.stringify(v)}`);
+        }
+      }
+      assert.ok(!JSON.stringify(template.toJSON()).includes('{{resolve:'), `a dynamic reference in ${JSON.stringify(ctx)}`);
+    }
+  });
+
+  it('gives the migrator DB_SECRET_ARN and DB_SECRET_FIELD, empty for a plain-text secret', () => {
+    const { stack, template } = synth({ dbSecretField: '' });
+    const { migrator, trigger } = ids(stack);
+    const env = fnProps(template, migrator).Environment.Variables;
+    assert.equal(env.DB_SECRET_ARN, SECRET);
+    assert.equal(env.DB_SECRET_FIELD, '');
+    assert.equal(fnProps(template, trigger).Environment.Variables.DB_SECRET_ARN, undefined);
+  });
+
+  it('grants GetSecretValue on that one secret to the migrator only, and nothing else of Secrets Manager', () => {
+    const { stack, template } = synth();
+    const { migratorRole } = ids(stack);
+    const sm = statements(template).filter((s) => asList(s.statement.Action).some((a) => a.startsWith('secretsmanager:')));
+    assert.equal(sm.length, 1);
+    assert.deepEqual(sm[0].roles, [{ Ref: migratorRole }]);
+    assert.deepEqual(asList(sm[0].statement.Action), ['secretsmanager:GetSecretValue']);
+    assert.deepEqual(asList(sm[0].statement.Resource as unknown[]), [SECRET]);
+    // Without dbSecretKmsKeyArn the secret uses the AWS managed key: no KMS grant is needed.
+    assert.ok(!roleStatements(template, migratorRole).some((s) => asList(s.Action).some((a) => a.startsWith('kms:'))));
+    assert.deepEqual(overbroad(template), []);
+  });
+
+  it('grants kms:Decrypt on the secret key only through Secrets Manager and for that secret, when given', () => {
+    const { stack, template } = synth({ dbSecretKmsKeyArn: SECRET_KEY });
+    const kmsSts = roleStatements(template, ids(stack).migratorRole).filter((s) => asList(s.Action).some((a) => a.startsWith('kms:')));
+    assert.equal(kmsSts.length, 1);
+    const st = kmsSts[0] as Statement & { Condition: Record<string, Record<string, unknown>> };
+    assert.deepEqual(asList(st.Action), ['kms:Decrypt']);
+    assert.deepEqual(asList(st.Resource as unknown[]), [SECRET_KEY]);
+    assert.equal(st.Condition.StringEquals['kms:EncryptionContext:SecretARN'], SECRET);
+    assert.deepEqual(st.Condition.StringEquals['kms:ViaService'], {
+      'Fn::Join': ['', ['secretsmanager.eu-west-1.', { Ref: 'AWS::URLSuffix' }]],
+    });
+  });
+
+  it('creates a Secrets Manager interface endpoint with private DNS in the migrator subnets, reachable on 443 from its group only', () => {
+    const { stack, template } = synth();
+    const group = ids(stack).secretsEndpointGroup!;
+    const endpoints = Object.values(template.findResources('AWS::EC2::VPCEndpoint'));
+    assert.equal(endpoints.length, 1);
+    assert.deepEqual(endpoints[0].Properties, {
+      VpcId: 'vpc-0123456789abcdef0',
+      VpcEndpointType: 'Interface',
+      ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.secretsmanager']] },
+      SubnetIds: ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2'],
+      SecurityGroupIds: [{ 'Fn::GetAtt': [group, 'GroupId'] }],
+      PrivateDnsEnabled: true,
+    });
+    const sg = template.findResources('AWS::EC2::SecurityGroup')[group].Properties;
+    assert.equal(sg.VpcId, 'vpc-0123456789abcdef0');
+    assert.deepEqual(
+      sg.SecurityGroupIngress.map((r: Record<string, unknown>) => [r.IpProtocol, r.FromPort, r.ToPort, r.SourceSecurityGroupId, r.CidrIp]),
+      [['tcp', 443, 443, 'sg-0ccccccccccccccc3', undefined]],
+    );
+    // No egress: CDK's placeholder rule matches no traffic.
+    assert.deepEqual(sg.SecurityGroupEgress.map((r: Record<string, unknown>) => r.CidrIp), ['255.255.255.255/32']);
+  });
+
+  it('creates no Secrets Manager endpoint when told not to, or with IAM auth', () => {
+    for (const ctx of [{ createSecretsManagerEndpoint: 'false' }, IAM_AUTH]) {
+      const { stack, template } = synth(ctx);
+      template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+      template.resourceCountIs('AWS::EC2::SecurityGroup', 0);
+      assert.equal(stack.secretsEndpoint, undefined);
+    }
+  });
+});
+
+describe('observability', () => {
+  /** The alarms by metric name. */
+  function alarms(template: Template): Record<string, Record<string, any>> {
+    return Object.fromEntries(
+      Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => [a.Properties.MetricName, a.Properties]),
+    );
+  }
+
+  it('alarms on one migrator error or one failed job in 5 minutes, and not on missing data', () => {
+    const { stack, template } = synth();
+    const { migrator, trigger, deadLetters } = ids(stack);
+    const all = alarms(template);
+    assert.deepEqual(Object.keys(all).sort(), ['ApproximateNumberOfMessagesVisible', 'Errors', 'JobFailures']);
+    const common = { Threshold: 1, EvaluationPeriods: 1, Period: 300, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching' };
+    for (const a of Object.values(all)) assert.deepEqual(Match.objectLike(common).test(a).isSuccess, true, JSON.stringify(a));
+    assert.equal(all.Errors.Namespace, 'AWS/Lambda');
+    assert.equal(all.Errors.Statistic, 'Sum');
+    assert.deepEqual(all.Errors.Dimensions, [{ Name: 'FunctionName', Value: { Ref: migrator } }]);
+    // The trigger prints JobFailures as an Embedded Metric Format line.
+    assert.equal(all.JobFailures.Namespace, 'LambdaMigrate');
+    assert.equal(all.JobFailures.Statistic, 'Sum');
+    assert.deepEqual(all.JobFailures.Dimensions, [{ Name: 'FunctionName', Value: { Ref: trigger } }]);
+    assert.equal(all.ApproximateNumberOfMessagesVisible.Namespace, 'AWS/SQS');
+    assert.deepEqual(all.ApproximateNumberOfMessagesVisible.Dimensions, [
+      { Name: 'QueueName', Value: { 'Fn::GetAtt': [deadLetters, 'QueueName'] } },
+    ]);
+    for (const a of Object.values(all)) assert.equal(a.AlarmActions, undefined);
+    template.resourceCountIs('AWS::CodeStarNotifications::NotificationRule', 0);
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+  });
+
+  it('sends the alarms and failed pipeline executions to an existing topic', () => {
+    const { stack, template } = synth({ alarmTopicArn: TOPIC });
+    for (const a of Object.values(alarms(template))) assert.deepEqual(a.AlarmActions, [TOPIC]);
+    const rules = Object.values(template.findResources('AWS::CodeStarNotifications::NotificationRule'));
+    assert.equal(rules.length, 1);
+    const rule = rules[0].Properties;
+    assert.deepEqual(rule.EventTypeIds, ['codepipeline-pipeline-pipeline-execution-failed']);
+    assert.deepEqual(rule.Targets, [{ TargetType: 'SNS', TargetAddress: TOPIC }]);
+    const pipelineId = stack.getLogicalId(stack.pipeline.node.defaultChild as cdk.CfnElement);
+    assert.ok(JSON.stringify(rule.Resource).includes(pipelineId), JSON.stringify(rule.Resource));
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+    assert.equal(template.toJSON().Outputs.AlarmTopicArn.Value, TOPIC);
+  });
+
+  it('creates a TLS-only topic that CloudWatch of this account and CodeStar Notifications may publish to', () => {
+    const { template } = synth({ createAlarmTopic: 'true' });
+    const topics = Object.keys(template.findResources('AWS::SNS::Topic'));
+    assert.equal(topics.length, 1);
+    for (const a of Object.values(alarms(template))) assert.deepEqual(a.AlarmActions, [{ Ref: topics[0] }]);
+    template.hasResourceProperties('AWS::CodeStarNotifications::NotificationRule', {
+      Targets: [{ TargetType: 'SNS', TargetAddress: { Ref: topics[0] } }],
+    });
+    const policy = Object.values(template.findResources('AWS::SNS::TopicPolicy'))[0].Properties.PolicyDocument.Statement as Record<string, any>[];
+    const allowed = policy.filter((s) => s.Effect === 'Allow').map((s) => [s.Principal.Service, s.Action, s.Condition]);
+    assert.deepEqual(allowed.sort(), [
+      ['cloudwatch.amazonaws.com', 'sns:Publish', { StringEquals: { 'aws:SourceAccount': '123456789012' } }],
+      ['codestar-notifications.amazonaws.com', 'sns:Publish', undefined],
+    ]);
+    assert.ok(policy.some((s) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false'));
+  });
+});
+
+describe('checkov findings', () => {
+  it('keeps old artifact versions for 30 days on a versioned bucket', () => {
+    const { template } = synth();
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      VersioningConfiguration: { Status: 'Enabled' },
+      LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 90, NoncurrentVersionExpiration: { NoncurrentDays: 30 } })] },
+    });
+  });
+
+  it('reserves migrator concurrency (5 by default, at least 2 for the trigger status poll), or none when asked', () => {
+    let { stack, template } = synth();
+    assert.equal(fnProps(template, ids(stack).migrator).ReservedConcurrentExecutions, 5);
+    assert.equal(fnProps(template, ids(stack).trigger).ReservedConcurrentExecutions, undefined);
+    ({ stack, template } = synth({ migratorReservedConcurrency: 2 }));
+    assert.equal(fnProps(template, ids(stack).migrator).ReservedConcurrentExecutions, 2);
+    ({ stack, template } = synth({ migratorReservedConcurrency: 'none' }));
+    assert.equal(fnProps(template, ids(stack).migrator).ReservedConcurrentExecutions, undefined);
+  });
+
+  it('sends failed asynchronous trigger invocations to an encrypted, TLS-only dead-letter queue', () => {
+    const { stack, template } = synth();
+    const { trigger, triggerRole, deadLetters } = ids(stack);
+    assert.deepEqual(fnProps(template, trigger).DeadLetterConfig, { TargetArn: { 'Fn::GetAtt': [deadLetters, 'Arn'] } });
+    const queue = template.findResources('AWS::SQS::Queue')[deadLetters].Properties;
+    assert.equal(queue.KmsMasterKeyId, 'alias/aws/sqs');
+    assert.equal(queue.MessageRetentionPeriod, 14 * 24 * 3600);
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    const send = roleStatements(template, triggerRole).filter((s) => asList(s.Action).includes('sqs:SendMessage'));
+    assert.deepEqual(send.map((s) => s.Resource), [{ 'Fn::GetAtt': [deadLetters, 'Arn'] }]);
+  });
+
+  it('suppresses only the checks deploy/README.md justifies, each with its reason', () => {
+    const readme = fs.readFileSync(path.join(DEPLOY_DIR, 'README.md'), 'utf8');
+    const known = new Map(Object.values(CHECKOV_SKIPS).map((s) => [s.id, s.comment]));
+    const { template } = synth({ createAlarmTopic: true });
+    const seen = new Set<string>();
+    for (const [id, res] of Object.entries(template.toJSON().Resources as Record<string, { Metadata?: Record<string, any> }>)) {
+      for (const skip of (res.Metadata?.checkov?.skip ?? []) as CheckovSkip[]) {
+        assert.equal(skip.comment, known.get(skip.id), `${id}: ${skip.id}`);
+        seen.add(skip.id);
+      }
+    }
+    assert.deepEqual([...seen].sort(), [...known.keys()].sort());
+    for (const id of known.keys()) assert.match(readme, new RegExp(`^\\| \`${id}\` \\|`, 'm'), `README row for ${id}`);
   });
 });
