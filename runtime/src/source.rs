@@ -20,6 +20,25 @@ pub struct Opened {
     pub fetch: Option<FetchSummary>,
 }
 
+/// The reader limits, with `MAX_FILE_SIZE_MB` and `MAX_TOTAL_SIZE_MB` read through `var`
+/// (the Lambdas' settings; the CLI has flags).
+pub fn limits_from_env(var: impl Fn(&str) -> Option<String>) -> Result<Limits, String> {
+    let mut limits = Limits::default();
+    for (name, field) in [
+        ("MAX_FILE_SIZE_MB", &mut limits.max_file_size),
+        ("MAX_TOTAL_SIZE_MB", &mut limits.max_total_size),
+    ] {
+        if let Some(v) = var(name).filter(|v| !v.trim().is_empty()) {
+            let mb: u64 = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("{name}={v:?}: expected a whole number"))?;
+            *field = mb.saturating_mul(1 << 20);
+        }
+    }
+    Ok(limits)
+}
+
 /// Opens a local zip artifact or directory.
 pub fn open_local(path: &Path, limits: &Limits) -> Result<Opened, SourceError> {
     Ok(Opened {

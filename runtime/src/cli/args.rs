@@ -29,6 +29,10 @@ pub struct SourceArgs {
     /// Largest migration file accepted, in bytes.
     #[arg(long, default_value_t = Limits::default().max_file_size, value_name = "BYTES")]
     pub max_file_size: u64,
+    /// Largest total size of all migration files read from an artifact, in bytes: what
+    /// bounds memory on a hostile artifact.
+    #[arg(long, default_value_t = Limits::default().max_total_size, value_name = "BYTES")]
+    pub max_total_size: u64,
     /// Print one JSON object on stdout instead of text.
     #[arg(long)]
     pub json: bool,
@@ -39,6 +43,7 @@ impl SourceArgs {
     pub fn limits(&self) -> Limits {
         Limits {
             max_file_size: self.max_file_size,
+            max_total_size: self.max_total_size,
             ..Limits::default()
         }
     }

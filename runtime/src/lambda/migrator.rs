@@ -33,6 +33,8 @@ pub struct MigratorConfig {
     pub dir: String,
     /// How to fetch the artifact (`FETCH_MODE`, `TMP_CAPACITY_MB`).
     pub fetch: FetchOptions,
+    /// Reader limits (`MAX_FILE_SIZE_MB`, `MAX_TOTAL_SIZE_MB`).
+    pub limits: Limits,
     /// Authenticate with an RDS IAM token instead of a password (`DB_IAM_AUTH=true`).
     pub iam_auth: bool,
     /// Where and how to connect (see [`ConnSpec`]: `DATABASE_URL` or `DB_*`, `DB_TLS`,
@@ -71,8 +73,10 @@ impl MigratorConfig {
             Some(list) => Allowed::parse(&list).map_err(|e| format!("ALLOWED_COMMANDS: {e}"))?,
         };
         let dir = nonempty("MIGRATIONS_DIR").unwrap_or_else(|| "migrations".into());
+        let limits = source::limits_from_env(|k| get(k))?;
         Ok(MigratorConfig {
-            fetch: source::fetch_options(&dir, &Limits::default(), |k| get(k))?,
+            fetch: source::fetch_options(&dir, &limits, |k| get(k))?,
+            limits,
             dir,
             iam_auth,
             db,
@@ -175,8 +179,8 @@ impl Migrator {
         let source_name = opened.source.display();
         let request = event.request.clone();
         let expected = event.expected_digest.clone();
+        let limits = config.limits.clone();
         let worker = tokio::task::spawn_blocking(move || {
-            let limits = Limits::default();
             let input = Input {
                 source: &opened.source,
                 dir: &dir,

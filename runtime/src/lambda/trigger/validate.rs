@@ -15,7 +15,7 @@ pub(super) async fn validate(
     job: &Job,
     dir: &str,
 ) -> Result<(String, usize), String> {
-    let limits = Limits::default();
+    let limits = crate::source::limits_from_env(|k| std::env::var(k).ok())?;
     let object = ObjectRef {
         bucket: job.bucket.clone(),
         key: job.key.clone(),
