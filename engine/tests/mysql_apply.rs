@@ -420,7 +420,8 @@ fn ddl_failure_after_ddl_is_journaled_and_resumable() {
         matches!(err, DbError::Plan(PlanError::Partial { applied: 1, .. })),
         "{err}"
     );
-    assert!(err.to_string().contains("--resume"), "{err}");
+    let remedy = engine::command::CommandError::Db(err).message(&engine::command::Frontend::Cli);
+    assert!(remedy.contains("`up --resume`"), "{remedy}");
     assert!(!t.table_exists("y"));
 
     // Fix the broken statement; resume continues from statement 2.

@@ -202,7 +202,7 @@ async fn a_function_error_is_http_200_with_the_function_error_header() {
     assert_eq!(out.status_code(), 200);
     assert_eq!(out.function_error(), Some("Unhandled"));
     let body: Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
-    assert_eq!(body["errorType"], "BadEvent", "{body}");
+    assert_eq!(body["errorType"], "BadRequest", "{body}");
     assert!(
         body["errorMessage"]
             .as_str()

@@ -143,6 +143,9 @@ pub enum RequestError {
         /// The option's name.
         option: &'static str,
     },
+    /// A migrator event that names no usable source.
+    #[error("bad event: {0}")]
+    Event(&'static str),
     /// `resolve` without an id or an outcome.
     #[error("`resolve` needs the migration id and an outcome (applied or rolled-back)")]
     Resolve,

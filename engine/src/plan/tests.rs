@@ -326,7 +326,7 @@ fn partial_refused_without_resume() {
         "{text}"
     );
     assert!(
-        text.contains("continue from statement 2 (line 4)"),
+        text.contains("continues from statement 2 (line 4)"),
         "{text}"
     );
     // A down or skip must not step over it either.

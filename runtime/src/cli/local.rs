@@ -1,6 +1,7 @@
 //! Running a command here: open the source and the database as the flags say, run the
 //! engine's command layer, render what comes back.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 #[cfg(feature = "mysql")]
@@ -46,7 +47,7 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
     let limits = inv.source.limits();
     let opened = open(&path, &inv.source.dir, &limits).map_err(|e| fail(&request, e, json))?;
     if let (Some(fetch), false) = (&opened.fetch, json) {
-        eprintln!("{}", fetch.human());
+        let _ = writeln!(std::io::stderr(), "{}", fetch.human());
     }
     let input = Input {
         source: &opened.source,
@@ -66,18 +67,19 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
             r.settings.lock_timeout,
             |step| {
                 if !json {
-                    render::step_line(&mut stdout.lock(), step);
+                    // A closed stdout is noticed when the report is written.
+                    let _ = render::step_line(&mut stdout.lock(), step);
                 }
             },
         ),
     };
     #[cfg(not(feature = "mysql"))]
     let result = command::verify(&input);
+    // A run's steps were printed as they completed; a dry run's were not.
+    let streamed = request.writes();
     match result {
-        Ok(done) => {
-            render::report(&mut stdout.lock(), &done.report, json, true);
-            Ok(())
-        }
+        Ok(done) => render::report(&mut stdout.lock(), &done.report, json, streamed)
+            .map_err(Failure::output),
         Err(e) => Err(fail(&request, e, json)),
     }
 }
@@ -110,7 +112,8 @@ fn fail(request: &engine::command::Request, e: CommandError, json: bool) -> Fail
         let partial = request
             .options()
             .map(|_| command::RunSummary::failed(request, &e, &Frontend::Cli));
-        render::failure_json(
+        // The exit code and the `error:` line say it all if stdout is gone.
+        let _ = render::failure_json(
             &mut std::io::stdout().lock(),
             request,
             e.kind().as_str(),

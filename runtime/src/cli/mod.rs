@@ -8,13 +8,13 @@
 //! or the migrator function could not be reached, 8 internal error.
 
 pub mod args;
-pub mod broken_pipe;
 pub mod local;
 pub mod new;
 #[cfg(feature = "remote")]
 pub mod remote;
 pub mod render;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -82,7 +82,27 @@ pub struct Failure {
     pub message: String,
 }
 
+/// The exit status after stdout was closed under us: 128 + SIGPIPE, as a shell reports
+/// a filter killed by a broken pipe.
+pub const BROKEN_PIPE: u8 = 141;
+
 impl Failure {
+    /// Output could not be written. A closed stdout (`| head`) ends the program quietly
+    /// with [`BROKEN_PIPE`]; anything else is said.
+    pub fn output(e: std::io::Error) -> Failure {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Failure {
+                code: BROKEN_PIPE,
+                message: String::new(),
+            }
+        } else {
+            Failure {
+                code: engine::command::ErrorKind::Internal.exit_code(),
+                message: format!("writing the output failed: {e}"),
+            }
+        }
+    }
+
     /// Bad input or configuration (exit 2).
     pub fn bad_input(message: impl std::fmt::Display) -> Failure {
         Failure {
@@ -142,18 +162,19 @@ fn dispatch(cli: &Cli) -> Result<(), Failure> {
 
 /// Parses the arguments, runs the subcommand, prints any failure as one `error:` line.
 pub fn main() -> ExitCode {
-    broken_pipe::exit_quietly_on_broken_pipe();
     let cli = Cli::parse_from(args::sql_migrate_flags(std::env::args_os()));
     match dispatch(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            // One line, whatever the message holds (file names and SQL are untrusted).
-            let line: String = failure
-                .message
-                .chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .collect();
-            eprintln!("error: {line}");
+            if !failure.message.is_empty() {
+                // One line, whatever the message holds (file names and SQL are untrusted).
+                let line: String = failure
+                    .message
+                    .chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .collect();
+                let _ = writeln!(std::io::stderr(), "error: {line}");
+            }
             ExitCode::from(failure.code)
         }
     }

@@ -72,8 +72,7 @@ pub fn run(a: &NewArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))?;
     f.write_all(TEMPLATE.as_bytes())
         .map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))?;
-    println!("Created migration {}", path.display());
-    Ok(())
+    writeln!(std::io::stdout(), "Created migration {}", path.display()).map_err(Failure::output)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! files. Credentials, region and endpoint come from the standard AWS chain
 //! (`AWS_ENDPOINT_URL_LAMBDA` included).
 
+use std::io::Write;
 use std::time::Duration;
 
 use engine::command::{ErrorKind, Request};
@@ -66,10 +67,10 @@ pub fn run(function: &str, inv: Invocation<'_>) -> Result<(), Failure> {
                 )
             })?;
             if let (Some(fetch), false) = (&r.fetch, json) {
-                eprintln!("{}", fetch.human());
+                let _ = writeln!(std::io::stderr(), "{}", fetch.human());
             }
-            render::report(&mut std::io::stdout().lock(), &report, json, false);
-            Ok(())
+            render::report(&mut std::io::stdout().lock(), &report, json, false)
+                .map_err(Failure::output)
         }
         Invoked::FunctionError(e) => Err(match ErrorKind::parse(&e.error_type) {
             Some(kind) => fail(&request, kind, e.error_message, json),
@@ -143,7 +144,7 @@ fn event(request: Request, source: &super::args::SourceArgs) -> Result<MigratorE
 /// A remote failure of `kind`: its JSON object with `--json`, and the exit and message.
 fn fail(request: &Request, kind: ErrorKind, message: String, json: bool) -> Failure {
     if json {
-        render::failure_json(
+        let _ = render::failure_json(
             &mut std::io::stdout().lock(),
             request,
             kind.as_str(),

@@ -2,7 +2,7 @@
 //! stdout with `--json`. Local and remote runs both come through here, so they print
 //! the same thing.
 
-use std::io::Write;
+use std::io::{self, Write};
 
 use engine::command::{Report, Request, VerifyReport};
 #[cfg(feature = "mysql")]
@@ -22,10 +22,9 @@ struct FailedJson<'a> {
 }
 
 /// Prints `report`. `streamed` says a run's steps were already printed as they ran.
-pub fn report(out: &mut dyn Write, report: &Report, json: bool, streamed: bool) {
+pub fn report(out: &mut dyn Write, report: &Report, json: bool, streamed: bool) -> io::Result<()> {
     if json {
-        let _ = writeln!(out, "{}", to_json(report));
-        return;
+        return writeln!(out, "{}", to_json(report));
     }
     match report {
         Report::Verify(r) => verify_table(out, r),
@@ -38,6 +37,7 @@ pub fn report(out: &mut dyn Write, report: &Report, json: bool, streamed: bool) 
         #[cfg(not(feature = "mysql"))]
         _ => {
             let _ = streamed;
+            Ok(())
         }
     }
 }
@@ -54,13 +54,12 @@ pub fn failure_json(
     kind: &str,
     message: &str,
     #[cfg(feature = "mysql")] partial: Option<&RunSummary>,
-) {
+) -> io::Result<()> {
     #[cfg(feature = "mysql")]
     if let Some(run) = partial {
-        let _ = writeln!(out, "{}", to_json(run));
-        return;
+        return writeln!(out, "{}", to_json(run));
     }
-    let _ = writeln!(
+    writeln!(
         out,
         "{}",
         to_json(&FailedJson {
@@ -69,10 +68,10 @@ pub fn failure_json(
             error_kind: kind,
             error: message,
         })
-    );
+    )
 }
 
-fn verify_table(out: &mut dyn Write, report: &VerifyReport) {
+fn verify_table(out: &mut dyn Write, report: &VerifyReport) -> io::Result<()> {
     let width = report
         .migrations
         .iter()
@@ -80,11 +79,11 @@ fn verify_table(out: &mut dyn Write, report: &VerifyReport) {
         .max()
         .unwrap_or(2)
         .max(2);
-    let _ = writeln!(
+    writeln!(
         out,
         "{:<width$}  {:<64}  {:>4}  {:>4}  NOTRANSACTION",
         "ID", "SHA256", "UP", "DOWN"
-    );
+    )?;
     for r in &report.migrations {
         let notx = match (r.up_notransaction, r.down_notransaction) {
             (true, true) => "up,down",
@@ -92,23 +91,23 @@ fn verify_table(out: &mut dyn Write, report: &VerifyReport) {
             (false, true) => "down",
             (false, false) => "-",
         };
-        let _ = writeln!(
+        writeln!(
             out,
             "{:<width$}  {}  {:>4}  {:>4}  {notx}",
             r.id, r.sha256, r.up_statements, r.down_statements
-        );
+        )?;
     }
-    let _ = writeln!(
+    writeln!(
         out,
         "{} migration(s) from {}, digest {}",
         report.migrations.len(),
         report.source,
         report.digest
-    );
+    )
 }
 
 #[cfg(feature = "mysql")]
-fn status_table(out: &mut dyn Write, report: &StatusReport) {
+fn status_table(out: &mut dyn Write, report: &StatusReport) -> io::Result<()> {
     let rows = &report.migrations;
     let w = rows
         .iter()
@@ -116,13 +115,13 @@ fn status_table(out: &mut dyn Write, report: &StatusReport) {
         .max()
         .unwrap_or(0)
         .max("MIGRATION".len());
-    let _ = writeln!(
+    writeln!(
         out,
         "{:<w$}  {:<19}  {:<8}  {:<10}  NOTE",
         "MIGRATION", "APPLIED (UTC)", "STATE", "CHECKSUM"
-    );
+    )?;
     for r in rows {
-        let _ = writeln!(
+        writeln!(
             out,
             "{:<w$}  {:<19}  {:<8}  {:<10}  {}",
             r.id,
@@ -130,23 +129,24 @@ fn status_table(out: &mut dyn Write, report: &StatusReport) {
             r.state.as_str(),
             r.checksum.as_str(),
             r.note.as_deref().unwrap_or("")
-        );
+        )?;
     }
     let applied = rows.iter().filter(|r| r.applied_at.is_some()).count();
-    let _ = writeln!(out, "{} migration(s), {applied} applied", rows.len());
+    writeln!(out, "{} migration(s), {applied} applied", rows.len())?;
     if report.lock_held {
-        let _ = writeln!(out, "a migration run holds the lock right now");
+        writeln!(out, "a migration run holds the lock right now")?;
     }
+    Ok(())
 }
 
 #[cfg(feature = "mysql")]
-fn resolve_line(out: &mut dyn Write, r: &ResolveReport) {
-    let _ = writeln!(out, "recorded {} as {}", r.id, r.state.words());
+fn resolve_line(out: &mut dyn Write, r: &ResolveReport) -> io::Result<()> {
+    writeln!(out, "recorded {} as {}", r.id, r.state.words())
 }
 
 /// One line for a migration a run completed (or, dry, would run).
 #[cfg(feature = "mysql")]
-pub fn step_line(out: &mut dyn Write, s: &StepReport) {
+pub fn step_line(out: &mut dyn Write, s: &StepReport) -> io::Result<()> {
     let mut extra = String::new();
     if s.catch_up {
         extra.push_str(", catch-up");
@@ -156,60 +156,62 @@ pub fn step_line(out: &mut dyn Write, s: &StepReport) {
     }
     let verb = match s.state {
         StepState::Planned => {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "would {} {} ({} statements{extra})",
                 s.direction,
                 s.id,
                 s.statements_total - s.resumed_from
-            );
-            return;
+            )?;
+            return Ok(());
         }
         StepState::Applied => "applied ",
         StepState::Reverted => "reverted",
         StepState::Skipped => "skipped ",
     };
-    let _ = writeln!(
+    writeln!(
         out,
         "{verb} {} ({} statements, {} ms{extra})",
         s.id, s.statements, s.duration_ms
-    );
+    )
 }
 
 #[cfg(feature = "mysql")]
-fn run_text(out: &mut dyn Write, r: &RunSummary, streamed: bool) {
+fn run_text(out: &mut dyn Write, r: &RunSummary, streamed: bool) -> io::Result<()> {
     if !streamed {
-        r.migrations.iter().for_each(|s| step_line(out, s));
+        for s in &r.migrations {
+            step_line(out, s)?;
+        }
     }
     if !r.adopted.is_empty() {
-        let _ = writeln!(
+        writeln!(
             out,
             "note: recorded checksums for {} migration(s) applied without one (e.g. by sql-migrate): {}",
             r.adopted.len(),
             short_list(&r.adopted)
-        );
+        )?;
     }
     for d in &r.drift {
-        let _ = writeln!(
+        writeln!(
             out,
             "warning: {} changed since applied (recorded {}, file {}); proceeding (--allow-drift)",
             d.id, d.recorded, d.file
-        );
+        )?;
     }
     if !r.unknown.is_empty() {
-        let _ = writeln!(
+        writeln!(
             out,
             "note: ignoring {} history row(s) without a file: {}",
             r.unknown.len(),
             short_list(&r.unknown)
-        );
+        )?;
     }
     let n = r.migrations.len();
-    let _ = match (n, r.dry_run) {
+    match (n, r.dry_run) {
         (0, _) => writeln!(out, "nothing to do"),
         (_, true) => writeln!(out, "{n} migration(s) planned, nothing changed"),
         (_, false) => writeln!(out, "{n} migration(s) done"),
-    };
+    }
 }
 
 #[cfg(feature = "mysql")]

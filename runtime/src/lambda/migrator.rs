@@ -238,26 +238,26 @@ async fn open(
 ) -> Result<Opened, CommandError> {
     if let Some(zip) = &event.inline_zip {
         if event.bucket_name.is_some() || event.object_key.is_some() {
-            return Err(CommandError::Configuration(
-                "bad event: give either inline_zip or BucketName and ObjectKey".into(),
-            ));
+            return Err(CommandError::from(RequestError::Event(
+                "give either inline_zip or BucketName and ObjectKey",
+            )));
         }
         let source = inline::open(zip)
-            .map_err(|e| CommandError::Configuration(format!("bad event: {e}")))?;
+            .map_err(|e| CommandError::Configuration(format!("inline source: {e}")))?;
         return Ok(Opened {
             source,
             fetch: None,
         });
     }
     let (Some(bucket), Some(key)) = (event.bucket_name.clone(), event.object_key.clone()) else {
-        return Err(CommandError::Configuration(
-            "bad event: BucketName and ObjectKey (or inline_zip) are required".into(),
-        ));
+        return Err(CommandError::from(RequestError::Event(
+            "BucketName and ObjectKey (or inline_zip) are required",
+        )));
     };
     if bucket.is_empty() || key.is_empty() {
-        return Err(CommandError::Configuration(
-            "bad event: BucketName and ObjectKey must not be empty".into(),
-        ));
+        return Err(CommandError::from(RequestError::Event(
+            "BucketName and ObjectKey must not be empty",
+        )));
     }
     let credentials = event.credentials.as_ref().map(|c| StaticCredentials {
         access_key_id: c.access_key_id.clone(),
