@@ -9,34 +9,22 @@ use engine::migration::{self, Migration};
 use engine::plan::{Command, Options, PlanError};
 use mysql::prelude::Queryable;
 
-const DEFAULT_URL: &str = "mysql://lm:lm@127.0.0.1:3306/lm_test";
-
+/// A fresh database (the kit's) with a connection of its own for checks.
 struct TestDb {
-    name: String,
-    cfg: ConnConfig,
+    // Declared first so it closes before `db` drops the database.
     admin: mysql::Conn,
+    cfg: ConnConfig,
+    db: testkit::TestDb,
 }
 
 impl TestDb {
     fn new(tag: &str) -> TestDb {
-        let url = std::env::var("LM_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.into());
-        let base = ConnConfig::parse(&url).expect("LM_TEST_DATABASE_URL parses");
-        let mut admin = mysql::Conn::new(base.opts()).unwrap_or_else(|e| {
-            panic!("MariaDB is not reachable at {base}: {e}. Run scripts/start-mariadb first.")
+        let db = testkit::TestDb::tagged(tag);
+        let cfg = ConnConfig::parse(&db.url()).expect("LM_TEST_DATABASE_URL parses");
+        let admin = mysql::Conn::new(cfg.opts()).unwrap_or_else(|e| {
+            panic!("MariaDB is not reachable at {cfg}: {e}. Run scripts/start-mariadb first.")
         });
-        let name = format!("lmt_{tag}_{}", std::process::id());
-        admin
-            .query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
-            .unwrap();
-        admin
-            .query_drop(format!("CREATE DATABASE `{name}`"))
-            .unwrap();
-        admin.query_drop(format!("USE `{name}`")).unwrap();
-        let cfg = ConnConfig {
-            database: Some(name.clone()),
-            ..base
-        };
-        TestDb { name, cfg, admin }
+        TestDb { admin, cfg, db }
     }
 
     fn connect(&self) -> Database {
@@ -66,19 +54,11 @@ impl TestDb {
         self.admin
             .exec_first::<u64, _, _>(
                 "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                (&self.name, t),
+                (&self.db.name, t),
             )
             .unwrap()
             .unwrap()
             == 1
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let _ = self
-            .admin
-            .query_drop(format!("DROP DATABASE IF EXISTS `{}`", self.name));
     }
 }
 
