@@ -4,39 +4,27 @@
 
 use std::time::Duration;
 
-use engine::db::{ConnConfig, Database, DbError, Settings};
+use engine::db::{ConnConfig, Database, DbError, MigrationFailure, Settings};
 use engine::migration::{self, Migration};
 use engine::plan::{Command, Options, PlanError};
 use mysql::prelude::Queryable;
 
-const DEFAULT_URL: &str = "mysql://lm:lm@127.0.0.1:3306/lm_test";
-
+/// A fresh database (the kit's) with a connection of its own for checks.
 struct TestDb {
-    name: String,
-    cfg: ConnConfig,
+    // Declared first so it closes before `db` drops the database.
     admin: mysql::Conn,
+    cfg: ConnConfig,
+    db: testkit::TestDb,
 }
 
 impl TestDb {
     fn new(tag: &str) -> TestDb {
-        let url = std::env::var("LM_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.into());
-        let base = ConnConfig::parse(&url).expect("LM_TEST_DATABASE_URL parses");
-        let mut admin = mysql::Conn::new(base.opts()).unwrap_or_else(|e| {
-            panic!("MariaDB is not reachable at {base}: {e}. Run scripts/start-mariadb first.")
+        let db = testkit::TestDb::tagged(tag);
+        let cfg = ConnConfig::parse(&db.url()).expect("LM_TEST_DATABASE_URL parses");
+        let admin = mysql::Conn::new(cfg.opts()).unwrap_or_else(|e| {
+            panic!("MariaDB is not reachable at {cfg}: {e}. Run scripts/start-mariadb first.")
         });
-        let name = format!("lmt_{tag}_{}", std::process::id());
-        admin
-            .query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
-            .unwrap();
-        admin
-            .query_drop(format!("CREATE DATABASE `{name}`"))
-            .unwrap();
-        admin.query_drop(format!("USE `{name}`")).unwrap();
-        let cfg = ConnConfig {
-            database: Some(name.clone()),
-            ..base
-        };
-        TestDb { name, cfg, admin }
+        TestDb { admin, cfg, db }
     }
 
     fn connect(&self) -> Database {
@@ -66,19 +54,11 @@ impl TestDb {
         self.admin
             .exec_first::<u64, _, _>(
                 "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                (&self.name, t),
+                (&self.db.name, t),
             )
             .unwrap()
             .unwrap()
             == 1
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let _ = self
-            .admin
-            .query_drop(format!("DROP DATABASE IF EXISTS `{}`", self.name));
     }
 }
 
@@ -131,6 +111,14 @@ fn run(db: &mut Database, files: &Files, o: Options) -> Result<Vec<String>, DbEr
                 .map(|s| format!("{} {}", s.state, s.id))
                 .collect()
         })
+}
+
+/// The migration failure `err` must be.
+fn failure(err: &DbError) -> &MigrationFailure {
+    match err {
+        DbError::Migration(f) => f,
+        other => panic!("expected a migration failure: {other}"),
+    }
 }
 
 #[test]
@@ -227,9 +215,7 @@ fn down_redo_skip_limit() {
     o.limit = None;
     // 2_b was skipped, so its down (DROP TABLE b) fails: the table never existed.
     let err = run(&mut db, &files, o).unwrap_err();
-    let DbError::Migration(f) = &err else {
-        panic!("{err}")
-    };
+    let f = failure(&err);
     assert_eq!(f.id, "2_b.sql");
     assert_eq!(f.code, Some(1051));
     assert_eq!(f.completed.len(), 1);
@@ -342,9 +328,7 @@ fn failing_dml_rolls_back_and_records_nothing() {
     )]);
     let mut db = t.connect();
     let err = run(&mut db, &files, opts(Command::Up)).unwrap_err();
-    let DbError::Migration(f) = &err else {
-        panic!("{err}")
-    };
+    let f = failure(&err);
     assert_eq!(
         (f.statement, f.total, f.line, f.code),
         (3, 3, Some(4), Some(1062))
@@ -381,9 +365,7 @@ fn an_error_in_a_later_statement_of_one_line_is_not_missed() {
     )]);
     let mut db = t.connect();
     let err = run(&mut db, &files, opts(Command::Up)).unwrap_err();
-    let DbError::Migration(f) = &err else {
-        panic!("{err}")
-    };
+    let f = failure(&err);
     assert_eq!((f.statement, f.code), (1, Some(1146)));
     assert_eq!(t.count("SELECT COUNT(*) FROM t"), 0, "rolled back");
     assert!(t.history().is_empty());
@@ -396,9 +378,7 @@ fn ddl_failure_after_ddl_is_journaled_and_resumable() {
     let mut files = Files::new(&[("1_x.sql", broken), ("2_y.sql", &table("y"))]);
     let mut db = t.connect();
     let err = run(&mut db, &files, opts(Command::Up)).unwrap_err();
-    let DbError::Migration(f) = &err else {
-        panic!("{err}")
-    };
+    let f = failure(&err);
     assert_eq!((f.statement, f.line, f.code), (3, Some(4), Some(1064)));
     // CREATE a committed itself; the INSERT after it was in a transaction that the
     // failing CREATE's parse error did not commit, so it was rolled back.
@@ -458,9 +438,7 @@ fn data_committed_by_a_failing_ddls_implicit_commit_is_journaled() {
     )]);
     let mut db = t.connect();
     let err = run(&mut db, &files, opts(Command::Up)).unwrap_err();
-    let DbError::Migration(f) = &err else {
-        panic!("{err}")
-    };
+    let f = failure(&err);
     assert_eq!(
         (f.statement, f.code, f.committed),
         (2, Some(1050), Some(1)),
@@ -522,9 +500,7 @@ fn notransaction_runs_each_statement_on_its_own() {
     )]);
     let mut db = t.connect();
     let err = run(&mut db, &files, opts(Command::Up)).unwrap_err();
-    let DbError::Migration(f) = &err else {
-        panic!("{err}")
-    };
+    let f = failure(&err);
     // Without a transaction the first INSERT stays, and the journal says so.
     assert_eq!((f.statement, f.committed), (3, Some(2)));
     assert_eq!(t.count("SELECT COUNT(*) FROM n"), 1);
@@ -621,9 +597,7 @@ fn ddl_later_in_a_multi_statement_line_counts_as_committed() {
     )]);
     let mut db = t.connect();
     let err = run(&mut db, &files, opts(Command::Up)).unwrap_err();
-    let DbError::Migration(f) = &err else {
-        panic!("{err}")
-    };
+    let f = failure(&err);
     assert_eq!(
         (f.statement, f.code, f.committed),
         (2, Some(1146), Some(1)),

@@ -8,100 +8,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use engine::db::ConnConfig;
+use testkit::{TestDb, repo, server, sql};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lambda-migrate");
-const DEFAULT_URL: &str = "mysql://lm:lm@127.0.0.1:3306/lm_test";
-
-fn base() -> ConnConfig {
-    let url = std::env::var("LM_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.into());
-    ConnConfig::parse(&url).expect("LM_TEST_DATABASE_URL parses")
-}
-
-/// Runs SQL through the `mariadb` client; returns its tab-separated output.
-fn sql(db: Option<&str>, query: &str) -> String {
-    let c = base();
-    let mut cmd = Command::new("mariadb");
-    cmd.args([
-        "-N",
-        "-B",
-        "-h",
-        &c.host,
-        "-P",
-        &c.port.to_string(),
-        "-u",
-        &c.user,
-    ])
-    .env("MYSQL_PWD", c.password.unwrap_or_default())
-    .arg("-e")
-    .arg(query);
-    if let Some(db) = db {
-        cmd.arg(db);
-    }
-    let out = cmd
-        .output()
-        .expect("the mariadb client runs (run .ci/install-deps)");
-    assert!(
-        out.status.success(),
-        "MariaDB query failed ({query}): {}. Is MariaDB up? Run scripts/start-mariadb.",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .trim_end()
-        .to_string()
-}
-
-struct TestDb {
-    name: String,
-}
-
-impl TestDb {
-    fn new(tag: &str) -> TestDb {
-        let name = format!("lmc_{tag}_{}", std::process::id());
-        sql(
-            None,
-            &format!("DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}`"),
-        );
-        TestDb { name }
-    }
-
-    fn url(&self) -> String {
-        let c = base();
-        format!(
-            "mysql://{}:{}@{}:{}/{}",
-            c.user,
-            c.password.unwrap_or_default(),
-            c.host,
-            c.port,
-            self.name
-        )
-    }
-
-    fn dsn(&self) -> String {
-        let c = base();
-        format!(
-            "{}:{}@tcp({}:{})/{}?parseTime=true",
-            c.user,
-            c.password.unwrap_or_default(),
-            c.host,
-            c.port,
-            self.name
-        )
-    }
-
-    fn q(&self, query: &str) -> String {
-        sql(Some(&self.name), query)
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let _ = std::panic::catch_unwind(|| {
-            sql(None, &format!("DROP DATABASE IF EXISTS `{}`", self.name))
-        });
-    }
-}
 
 fn cli(db: &TestDb, dir: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
@@ -141,10 +50,7 @@ fn table_migration(t: &str) -> String {
 fn sqlmigrate() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap()
-            .to_path_buf();
+        let root = repo();
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("target"));
@@ -182,7 +88,7 @@ fn sqlm(db: &TestDb, dir: &Path, args: &[&str]) -> String {
 
 #[test]
 fn eight_concurrent_ups_apply_each_migration_once() {
-    let db = TestDb::new("conc");
+    let db = TestDb::tagged("conc");
     let dir = tempfile::tempdir().unwrap();
     db.q("CREATE TABLE applied_log (n int)");
     for i in 1..=30 {
@@ -220,7 +126,7 @@ fn eight_concurrent_ups_apply_each_migration_once() {
 
 #[test]
 fn killed_connection_mid_migration_is_journaled_and_resumed() {
-    let db = TestDb::new("kill");
+    let db = TestDb::tagged("kill");
     let dir = tempfile::tempdir().unwrap();
     write(
         dir.path(),
@@ -294,7 +200,7 @@ fn killed_connection_mid_migration_is_journaled_and_resumed() {
 
 #[test]
 fn sql_migrate_interop_both_ways() {
-    let db = TestDb::new("interop");
+    let db = TestDb::tagged("interop");
     let dir = tempfile::tempdir().unwrap();
     for (i, t) in ["a", "b", "c", "d"].iter().enumerate() {
         write(
@@ -351,7 +257,7 @@ fn sql_migrate_interop_both_ways() {
 
 #[test]
 fn exit_codes_json_and_no_password_in_output() {
-    let db = TestDb::new("exits");
+    let db = TestDb::tagged("exits");
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "1_a.sql", &table_migration("a"));
 
@@ -411,19 +317,8 @@ fn exit_codes_json_and_no_password_in_output() {
 
     // Lock held by another session: exit 3.
     let lock = format!("lambda-migrate:{}.gorp_migrations", db.name);
-    let c = base();
-    let mut holder = Command::new("mariadb")
-        .args([
-            "-N",
-            "-B",
-            "-h",
-            &c.host,
-            "-P",
-            &c.port.to_string(),
-            "-u",
-            &c.user,
-        ])
-        .env("MYSQL_PWD", c.password.clone().unwrap_or_default())
+    let mut holder = server()
+        .client(None)
         .arg("-e")
         .arg(format!("SELECT GET_LOCK('{lock}', 0); SELECT SLEEP(20)"))
         .stdout(Stdio::null())
@@ -447,11 +342,11 @@ fn exit_codes_json_and_no_password_in_output() {
 
 #[test]
 fn dbconfig_yml_and_sql_migrate_flags() {
-    let db = TestDb::new("dbconfig");
+    let db = TestDb::tagged("dbconfig");
     let work = tempfile::tempdir().unwrap();
     std::fs::create_dir(work.path().join("db")).unwrap();
     write(&work.path().join("db"), "1_a.sql", &table_migration("a"));
-    let c = base();
+    let c = server();
     write(
         work.path(),
         "dbconfig.yml",
@@ -464,7 +359,7 @@ fn dbconfig_yml_and_sql_migrate_flags() {
         .args(["up", "-env=production"])
         .env_remove("DATABASE_URL")
         .env_remove("DB_HOST")
-        .env("LM_TEST_PW", c.password.unwrap_or_default())
+        .env("LM_TEST_PW", c.password)
         .current_dir(work.path())
         .output()
         .unwrap();

@@ -1,0 +1,33 @@
+//! Test set-up shared by lambda-migrate's integration tests: a fresh database per test on
+//! the local MariaDB ([`TestDb`], SQL through the `mariadb` client), the local S3 server
+//! ([`s3_endpoint`], [`s3_put`]), and unique names so that tests and worktrees can share
+//! both servers. Real services only: `scripts/start-mariadb` and `scripts/start-moto`
+//! start them. std only, so every test binary can link it cheaply.
+#![warn(missing_docs)]
+
+mod http;
+mod mariadb;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub use http::{http, s3_endpoint, s3_put};
+pub use mariadb::{DEFAULT_DATABASE_URL, Server, TestDb, server, server_url, sql};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("testkit/ sits in the repository root")
+        .to_path_buf()
+}
+
+/// A name unique to this test process and call: `{prefix}_{pid}_{n}`.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
