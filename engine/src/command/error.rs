@@ -204,14 +204,14 @@ pub enum CommandError {
     /// The artifact could not be fetched.
     #[cfg(feature = "s3")]
     #[error(transparent)]
-    Fetch(#[from] crate::fetch::FetchError),
+    Fetch(Box<crate::fetch::FetchError>),
     /// A migration file is unusable.
     #[error("{prefix}{error}")]
     Migration {
         /// `ARTIFACT: ` for files inside an archive, else empty.
         prefix: String,
         /// What is wrong.
-        error: MigrationError,
+        error: Box<MigrationError>,
     },
     /// The migrations are not the set the caller validated.
     #[error(
@@ -230,6 +230,13 @@ pub enum CommandError {
     #[cfg(feature = "mysql")]
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
+}
+
+#[cfg(feature = "s3")]
+impl From<crate::fetch::FetchError> for CommandError {
+    fn from(e: crate::fetch::FetchError) -> CommandError {
+        CommandError::Fetch(Box::new(e))
+    }
 }
 
 impl CommandError {
@@ -275,7 +282,10 @@ impl CommandError {
             crate::source::Source::Zip { .. } => format!("{}: ", source.display()),
             crate::source::Source::Dir { .. } => String::new(),
         };
-        CommandError::Migration { prefix, error }
+        CommandError::Migration {
+            prefix,
+            error: Box::new(error),
+        }
     }
 }
 

@@ -109,7 +109,7 @@ pub enum FetchError {
         /// The bytes of its data fetched.
         fetched: u64,
         /// What inflating the fetched bytes said.
-        source: ZipError,
+        source: Box<ZipError>,
     },
     /// The object is larger than this machine can map.
     #[error("{object}: the object's size {size} cannot be mapped on this machine")]

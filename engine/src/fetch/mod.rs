@@ -579,7 +579,7 @@ fn check_capped(ctx: &Ctx<'_>, opts: &FetchOptions) -> Result<(), FetchError> {
                 compressed: r.compressed_size,
                 uncompressed: r.uncompressed_size,
                 fetched: pull,
-                source,
+                source: Box::new(source),
             });
         }
     }
