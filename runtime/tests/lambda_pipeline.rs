@@ -362,14 +362,21 @@ fn a_retried_trigger_invocation_applies_nothing_twice() {
     let job = p.run(&key).pop().unwrap();
     assert_eq!(job["status"], "Succeeded", "{job:#}");
 
-    // Lambda delivers the same job event again (at-least-once delivery).
-    let event = p
-        .fake
-        .calls_of("InvokeAsyncAttempt")
-        .into_iter()
-        .find(|c| c["function"] == "trigger")
-        .unwrap()["payload"]
-        .clone();
+    // Lambda delivers the same job event again (at-least-once delivery). The attempt is
+    // recorded when the trigger's invocation returns, a moment after it reported the job.
+    let started = std::time::Instant::now();
+    let event = loop {
+        let attempt = p
+            .fake
+            .calls_of("InvokeAsyncAttempt")
+            .into_iter()
+            .find(|c| c["function"] == "trigger");
+        match attempt {
+            Some(c) => break c["payload"].clone(),
+            None if started.elapsed() < WAIT => std::thread::sleep(Duration::from_millis(50)),
+            None => panic!("the trigger's invocation was never recorded"),
+        }
+    };
     let (status, headers, body) = http(
         &p.fake.addr,
         "POST",
