@@ -305,6 +305,7 @@ fn db_kind(e: &crate::db::DbError) -> ErrorKind {
             | PlanError::PartialWithoutFile { .. },
         ) => ErrorKind::Partial,
         DbError::Plan(PlanError::NotParsed { .. }) => ErrorKind::Internal,
+        DbError::Plan(PlanError::HiddenCommit { .. }) => ErrorKind::BadMigration,
         DbError::Parse(_) => ErrorKind::BadMigration,
         DbError::Migration(_) | DbError::Query { .. } => ErrorKind::Sql,
         DbError::Resolve { .. } => ErrorKind::BadRequest,

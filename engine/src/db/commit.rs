@@ -14,26 +14,73 @@ pub fn may_commit(sql: &str) -> bool {
     // Whether a backslash escapes inside a string depends on the server's sql_mode
     // (NO_BACKSLASH_ESCAPES), which is not known here: the text may commit if it may
     // under either reading.
-    any_part_may_commit(sql, true) || any_part_may_commit(sql, false)
+    scan(sql, true).may_commit || scan(sql, false).may_commit
+}
+
+/// Whether a statement text holds several statements of which one may commit
+/// implicitly. If a later one failed, the server would have committed the earlier ones
+/// with no way for the journal to tell, so such texts are refused before a run.
+pub fn commits_part_way(sql: &str) -> bool {
+    // A stored program's body has `;` inside one statement (what StatementBegin/End and
+    // DELIMITER are for): the server sends it as one, so it is one.
+    if compound(sql) {
+        return false;
+    }
+    [true, false].into_iter().any(|backslash| {
+        let s = scan(sql, backslash);
+        s.may_commit && s.parts > 1
+    })
+}
+
+/// Whether `sql` is one compound statement: a stored program (`CREATE … PROCEDURE`,
+/// `FUNCTION`, `TRIGGER`, `EVENT`, `PACKAGE`, `ALTER EVENT`) or a `BEGIN … END` block.
+fn compound(sql: &str) -> bool {
+    let words: Vec<String> = sql
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .take(10)
+        .map(str::to_ascii_uppercase)
+        .collect();
+    match words.first().map(String::as_str) {
+        Some("CREATE" | "ALTER") => words.iter().any(|w| {
+            matches!(
+                w.as_str(),
+                "PROCEDURE" | "FUNCTION" | "TRIGGER" | "EVENT" | "PACKAGE"
+            )
+        }),
+        Some("BEGIN" | "DECLARE" | "IF" | "LOOP" | "WHILE" | "REPEAT" | "CASE") => true,
+        _ => false,
+    }
+}
+
+/// What splitting a text at its top-level `;` found.
+struct Scan {
+    /// Parts holding code.
+    parts: usize,
+    /// Any part may commit, or the text is not understood.
+    may_commit: bool,
 }
 
 /// Splits `sql` at top-level `;` (outside quotes, backticks and comments) and judges each
 /// part by its first word.
-fn any_part_may_commit(sql: &str, backslash_escapes: bool) -> bool {
+fn scan(sql: &str, backslash_escapes: bool) -> Scan {
+    let mut parts = 0;
+    let mut may_commit = false;
+    let mut unsure = false;
+    let mut judge = |first: Option<usize>, executable: bool| {
+        parts += usize::from(first.is_some());
+        may_commit |= part_may_commit(sql, first, executable);
+    };
     let b = sql.as_bytes();
     let mut i = 0;
     // Where the current part's first code starts, and whether it holds an executable
     // comment.
     let mut first: Option<usize> = None;
     let mut executable = false;
-    let mut any_code = false;
     while i < b.len() {
         match b[i] {
             b';' => {
-                if part_may_commit(sql, first, executable) {
-                    return true;
-                }
-                any_code |= first.is_some();
+                judge(first, executable);
                 first = None;
                 executable = false;
                 i += 1;
@@ -57,7 +104,10 @@ fn any_part_may_commit(sql: &str, backslash_escapes: bool) -> bool {
                 } else {
                     match find(body, b"*/") {
                         Some(end) => i += 2 + end + 2,
-                        None => return true,
+                        None => {
+                            unsure = true;
+                            break;
+                        }
                     }
                 }
             }
@@ -65,7 +115,10 @@ fn any_part_may_commit(sql: &str, backslash_escapes: bool) -> bool {
                 first.get_or_insert(i);
                 match quoted_end(b, i, q, backslash_escapes && q != b'`') {
                     Some(end) => i = end,
-                    None => return true,
+                    None => {
+                        unsure = true;
+                        break;
+                    }
                 }
             }
             _ => {
@@ -74,11 +127,12 @@ fn any_part_may_commit(sql: &str, backslash_escapes: bool) -> bool {
             }
         }
     }
-    if part_may_commit(sql, first, executable) {
-        return true;
-    }
+    judge(first, executable);
     // A text with no statement at all is unrecognised.
-    !(any_code || first.is_some())
+    Scan {
+        may_commit: may_commit || unsure || parts == 0,
+        parts,
+    }
 }
 
 /// Judges one part by its first word; a part with no code (only comments and blanks,
@@ -138,6 +192,28 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn several_statements_with_a_commit_among_them_are_flagged() {
+        for sql in [
+            "INSERT INTO t2 VALUES (1); CREATE TABLE t3 (id int);",
+            "CREATE TABLE a (id int); CREATE TABLE b (id int)",
+            "CREATE TABLE a (id int); INSERT INTO nope VALUES (1)",
+            "/*! SET x = 1 */; SELECT 1",
+        ] {
+            assert!(commits_part_way(sql), "{sql}");
+        }
+        for sql in [
+            "CREATE TABLE a (id int);",
+            "CREATE TABLE a (id int); -- done",
+            "INSERT INTO a VALUES (1); INSERT INTO a VALUES (2);",
+            "INSERT INTO a VALUES ('x; CREATE TABLE b (id int)')",
+            "CREATE PROCEDURE p() BEGIN SELECT 1; END",
+            "CREATE DEFINER = `a`@`%` TRIGGER t BEFORE INSERT ON x FOR EACH ROW BEGIN SET NEW.a = 1; END",
+        ] {
+            assert!(!commits_part_way(sql), "{sql}");
+        }
+    }
 
     #[test]
     fn commit_classification() {

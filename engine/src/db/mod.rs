@@ -50,8 +50,8 @@ use std::time::Duration;
 use mysql::Conn;
 
 use crate::migration::Migration;
-use crate::plan::{self, Options, Plan};
-pub use commit::may_commit;
+use crate::plan::{self, Options, Plan, PlanError};
+pub use commit::{commits_part_way, may_commit};
 pub use config::{ConfigError, ConnConfig, Tls};
 pub use error::{DbError, MigrationFailure};
 pub use lock::lock_name;
@@ -189,6 +189,7 @@ impl Database {
         let (history, journal) = self.read(create, false)?;
         plan::parse_needed(migrations, &history, &journal, Some(opts.command))?;
         let plan = plan::plan(migrations, &history, &journal, opts)?;
+        refuse_hidden_commits(migrations, &plan)?;
         Ok(Planned {
             plan,
             history,
@@ -222,4 +223,26 @@ impl Database {
 /// The `mysql://…` target described without the password; re-exported for binaries.
 pub fn redacted(cfg: &ConnConfig) -> String {
     cfg.to_string()
+}
+/// Refuses, before anything runs, a statement text that holds several statements of which
+/// one commits implicitly: if a later one failed, the journal could not say what the
+/// server had committed (see [`commits_part_way`]).
+fn refuse_hidden_commits(migrations: &[Migration<'_>], plan: &Plan) -> Result<(), PlanError> {
+    for step in plan.steps.iter().filter(|s| s.action == plan::Action::Run) {
+        let m = &migrations[step.index];
+        let section = match step.direction {
+            plan::Direction::Up => &m.up,
+            plan::Direction::Down => &m.down,
+        };
+        let pending = section.statements.iter().enumerate().skip(step.resume_from);
+        if let Some((n, s)) = pending.into_iter().find(|(_, s)| commits_part_way(&s.sql)) {
+            return Err(PlanError::HiddenCommit {
+                id: m.id.to_owned(),
+                direction: step.direction,
+                statement: n + 1,
+                line: s.line,
+            });
+        }
+    }
+    Ok(())
 }

@@ -69,6 +69,24 @@ pub enum PlanError {
         /// Its line in the file, when the file still has it.
         line: Option<usize>,
     },
+    /// A statement text holds several statements, one of which MySQL commits implicitly:
+    /// if a later one failed, nobody could tell what was committed.
+    #[error(
+        "migration {id} ({direction}): statement {statement} (line {line}) holds several \
+         statements on one line, one of which MySQL commits implicitly (DDL); if a later one \
+         failed, the journal could not tell what was committed. End each statement with `;` \
+         at the end of its own line"
+    )]
+    HiddenCommit {
+        /// The migration id.
+        id: String,
+        /// The section.
+        direction: Direction,
+        /// 1-based statement number in the section.
+        statement: usize,
+        /// Its line in the file.
+        line: usize,
+    },
     /// A partial migration has no file any more.
     #[error("migration {id} is partial ({applied} statements committed) but has no file")]
     PartialWithoutFile {
