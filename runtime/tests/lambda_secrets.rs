@@ -118,6 +118,9 @@ fn a_rotated_secret_is_read_by_the_warm_migrator_and_metrics_are_printed() {
             "LOCK_TIMEOUT_SECS": "5",
             // Text logs: the metric lines are JSON lines all the same.
             "AWS_LAMBDA_LOG_FORMAT": "Text",
+            // Everything our code logs, and the dependencies up to their cap: still no
+            // password.
+            "AWS_LAMBDA_LOG_LEVEL": "TRACE",
         },
     }));
     let upload = |files: &[(&str, &str)]| {
