@@ -135,6 +135,36 @@ impl Pipeline {
         std::fs::read_to_string(self.logs.path().join(format!("{name}.log"))).unwrap_or_default()
     }
 
+    /// The function's metric lines (Embedded Metric Format), in order.
+    fn metrics(&self, name: &str) -> Vec<Value> {
+        self.log(name)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v.get("_aws").is_some())
+            .collect()
+    }
+
+    /// The function printed exactly one metric line, and it holds `values`.
+    fn assert_one_metric_line(&self, name: &str, values: &Value) {
+        let lines = self.metrics(name);
+        assert_eq!(lines.len(), 1, "{name}: {lines:#?}");
+        let line = &lines[0];
+        assert_eq!(line["FunctionName"], name, "{line}");
+        let defined = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(defined["Namespace"], "LambdaMigrate", "{line}");
+        for (k, v) in values.as_object().unwrap() {
+            assert_eq!(&line[k], v, "{k} in {line}");
+            assert!(
+                defined["Metrics"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|m| m["Name"] == k.as_str()),
+                "{k} not defined in {line}"
+            );
+        }
+    }
+
     fn migrator_invokes(&self) -> Vec<Value> {
         self.fake
             .calls_of("Invoke")
@@ -221,6 +251,12 @@ fn a_job_applies_the_migrations_and_reports_them() {
     assert_eq!(inv["response"]["applied"][0]["id"], "1_create_users.sql");
     assert_eq!(inv["response"]["applied"][1]["statements"], 2);
     assert!(inv["response"]["fetch"]["requests"].as_u64().unwrap() >= 1);
+    p.assert_one_metric_line("trigger", &json!({"JobsSucceeded": 1, "JobFailures": 0}));
+    p.assert_one_metric_line(
+        "migrator",
+        &json!({"MigrationsApplied": 2, "RunFailures": 0}),
+    );
+    assert!(p.metrics("migrator")[0]["BytesFetched"].as_u64().unwrap() > 0);
     p.assert_logs_clean();
 }
 
@@ -253,6 +289,12 @@ fn a_sql_error_fails_the_job_naming_migration_and_statement() {
     assert_eq!(
         support::sql(Some(&p.db.name), "SELECT COUNT(*) FROM users").trim(),
         "0"
+    );
+    p.assert_one_metric_line("trigger", &json!({"JobsSucceeded": 0, "JobFailures": 1}));
+    // The first migration is committed: it counts as applied in the failed run.
+    p.assert_one_metric_line(
+        "migrator",
+        &json!({"MigrationsApplied": 1, "RunFailures": 1}),
     );
     p.assert_logs_clean();
 }

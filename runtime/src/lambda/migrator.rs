@@ -3,24 +3,32 @@
 //! CLI), checks it against the digest the trigger validated, and runs the command against
 //! MySQL (on a blocking thread: the engine's database API is synchronous).
 //!
+//! With `DB_SECRET_ARN` the password is read from Secrets Manager at invocation time
+//! (see [`super::secret`]), so a rotated password is picked up by a warm instance.
+//! Every invocation prints one metric line (see [`super::metrics`]).
+//!
 //! A deployment chooses which commands it runs (`ALLOWED_COMMANDS`); any other is
 //! refused before anything is read. Failures are Lambda function errors whose
 //! `errorType` is an [`ErrorKind`] name and whose `errorMessage` names the migration,
 //! the statement and the server's error, with the remedy worded as a remote command.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use engine::Limits;
 use engine::command::{
-    self, Allowed, CommandError, ErrorKind, Executed, Frontend, Input, Report, RequestError,
+    self, Allowed, CommandError, CommandName, ErrorKind, Executed, Frontend, Input, Report,
+    RequestError,
 };
 use engine::db::spec::{ConnSpec, Resolved};
-use engine::db::{Database, Tls};
+use engine::db::{ConnConfig, Database, DbError, Settings, Tls};
 use engine::fetch::{FetchOptions, ObjectRef, StaticCredentials};
 use lambda_runtime::Diagnostic;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
+use super::metrics::{self, Metric, Unit};
 use super::rds_iam;
+use super::secret::{self, DbSecret, SecretReader, SecretSource};
 use crate::inline;
 use crate::source::{self, Opened};
 use crate::text::one_line;
@@ -37,6 +45,9 @@ pub struct MigratorConfig {
     pub limits: Limits,
     /// Authenticate with an RDS IAM token instead of a password (`DB_IAM_AUTH=true`).
     pub iam_auth: bool,
+    /// Read the password from Secrets Manager at invocation time (`DB_SECRET_ARN`,
+    /// `DB_SECRET_FIELD`).
+    pub secret: Option<SecretSource>,
     /// Where and how to connect (see [`ConnSpec`]: `DATABASE_URL` or `DB_*`, `DB_TLS`,
     /// `DB_CA_BUNDLE`, `MIGRATIONS_TABLE`, `LOCK_TIMEOUT_SECS`).
     pub db: Resolved,
@@ -68,6 +79,36 @@ impl MigratorConfig {
                 return Err("DB_IAM_AUTH=true needs DB_USER".into());
             }
         }
+        let secret = match nonempty("DB_SECRET_ARN") {
+            None => None,
+            Some(id) => {
+                if db.conn.password.is_some() {
+                    return Err("DB_SECRET_ARN is set and so is a password (DB_PASSWORD or DATABASE_URL): give the password one way".into());
+                }
+                if iam_auth {
+                    return Err("DB_SECRET_ARN and DB_IAM_AUTH=true exclude each other".into());
+                }
+                // Unset: an RDS-style JSON secret; set but empty: the secret is the password.
+                let field = match get("DB_SECRET_FIELD") {
+                    None => Some("password".to_owned()),
+                    Some(f) if f.trim().is_empty() => None,
+                    Some(f) => Some(f.trim().to_owned()),
+                };
+                let cache_for = match nonempty("DB_SECRET_CACHE_SECS") {
+                    None => secret::CACHE_TTL,
+                    Some(v) => Duration::from_secs(v.trim().parse().map_err(|_| {
+                        format!("DB_SECRET_CACHE_SECS={v:?}: expected a whole number of seconds")
+                    })?),
+                };
+                Some(SecretSource {
+                    id: id.trim().to_owned(),
+                    cache_for,
+                    field,
+                    username_from_secret: nonempty("DB_USER").is_none()
+                        && nonempty("DATABASE_URL").is_none(),
+                })
+            }
+        };
         let allowed = match nonempty("ALLOWED_COMMANDS") {
             None => Allowed::default_set(),
             Some(list) => Allowed::parse(&list).map_err(|e| format!("ALLOWED_COMMANDS: {e}"))?,
@@ -79,6 +120,7 @@ impl MigratorConfig {
             limits,
             dir,
             iam_auth,
+            secret,
             db,
             allowed,
             function: nonempty("AWS_LAMBDA_FUNCTION_NAME"),
@@ -114,24 +156,66 @@ impl From<MigratorError> for Diagnostic {
     }
 }
 
-/// The function's state across invocations: the configuration, read once at start.
+/// The function's state across invocations: the configuration, read once at start, and
+/// the database secret's reader with its short-lived cache.
 #[derive(Debug)]
 pub struct Migrator {
     /// The settings, or why they are unusable (reported on every invocation, so the
     /// trigger sees a `ConfigurationError` rather than an init crash).
     pub config: Result<MigratorConfig, String>,
+    secrets: Option<Arc<SecretReader>>,
+}
+
+/// What an invocation's metric line reports besides success and duration: migrations
+/// committed by this run (also those before a failed one), and artifact bytes read.
+#[derive(Debug, Default)]
+struct RunStats {
+    applied: u64,
+    bytes_fetched: u64,
 }
 
 impl Migrator {
-    /// Reads the configuration from the process environment.
-    pub fn from_env() -> Migrator {
-        Migrator {
-            config: MigratorConfig::from_env(&|k| std::env::var(k).ok()),
-        }
+    /// A migrator with these settings.
+    pub fn new(config: Result<MigratorConfig, String>) -> Migrator {
+        let secrets = config
+            .as_ref()
+            .ok()
+            .and_then(|c| c.secret.clone())
+            .map(|s| Arc::new(SecretReader::new(s)));
+        Migrator { config, secrets }
     }
 
-    /// Handles one event.
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Migrator {
+        Migrator::new(MigratorConfig::from_env(&|k| std::env::var(k).ok()))
+    }
+
+    /// Handles one event and prints its metric line.
     pub async fn handle(&self, event: MigratorEvent) -> Result<MigratorReport, MigratorError> {
+        let started = Instant::now();
+        let mut stats = RunStats::default();
+        let result = self.run(event, &mut stats).await;
+        if let Ok(report) = &result {
+            stats.applied = report.applied.len() as u64;
+        }
+        metrics::emit(&[
+            Metric::new("MigrationsApplied", Unit::Count, stats.applied),
+            Metric::new(
+                "RunDuration",
+                Unit::Milliseconds,
+                started.elapsed().as_millis() as u64,
+            ),
+            Metric::new("RunFailures", Unit::Count, u64::from(result.is_err())),
+            Metric::new("BytesFetched", Unit::Bytes, stats.bytes_fetched),
+        ]);
+        result
+    }
+
+    async fn run(
+        &self,
+        event: MigratorEvent,
+        stats: &mut RunStats,
+    ) -> Result<MigratorReport, MigratorError> {
         let started = Instant::now();
         let config = self
             .config
@@ -161,6 +245,7 @@ impl Migrator {
             .await
             .map_err(|e| MigratorError::new(e.kind(), e.message(&frontend)))?;
         if let Some(f) = &opened.fetch {
+            stats.bytes_fetched = f.bytes_fetched;
             info!(mode = %f.mode, bytes = f.bytes_fetched, requests = f.requests, ms = f.duration_ms, "artifact fetched");
         }
         let mut conn = config.db.conn.clone();
@@ -174,6 +259,21 @@ impl Migrator {
             );
             conn.cleartext_password = true;
         }
+        let mut from_cache = false;
+        if let Some(reader) = self
+            .secrets
+            .as_ref()
+            .filter(|_| event.request.command != CommandName::Verify)
+        {
+            let (secret, cached) = reader
+                .get()
+                .await
+                .map_err(|e| MigratorError::new(ErrorKind::Configuration, e.to_string()))?;
+            use_secret(&mut conn, reader, &secret);
+            from_cache = cached;
+        }
+        let secrets = self.secrets.clone().filter(|_| from_cache);
+        let runtime = tokio::runtime::Handle::current();
         let settings = config.db.settings.clone();
         let fetch = opened.fetch.clone();
         let source_name = opened.source.display();
@@ -191,7 +291,7 @@ impl Migrator {
             command::execute(
                 &request,
                 &input,
-                || Database::connect(&conn, &settings),
+                || connect(&conn, &settings, secrets.as_deref(), &runtime),
                 settings.lock_timeout,
                 |step| {
                     info!(
@@ -222,6 +322,10 @@ impl Migrator {
                 Ok(report)
             }
             Err(e) => {
+                if let CommandError::Db(DbError::Migration(f)) = &e {
+                    // Those before the failed one are committed.
+                    stats.applied = f.completed.len() as u64;
+                }
                 let message = e.message(&frontend);
                 error!(kind = e.kind().as_str(), message = %one_line(&message), "failed");
                 Err(MigratorError::new(e.kind(), message))
@@ -229,6 +333,54 @@ impl Migrator {
         }
     }
 }
+
+/// Puts the secret's password (and user name, if configured so) into `conn`.
+fn use_secret(conn: &mut ConnConfig, reader: &SecretReader, secret: &DbSecret) {
+    conn.password = Some(secret.password.clone());
+    if reader.source().username_from_secret
+        && let Some(user) = &secret.username
+    {
+        conn.user = user.clone();
+    }
+}
+
+/// Connects. `cached` is the secret's reader when the password came from its cache: a
+/// refused login then reads the secret again (it may have been rotated) and retries once.
+fn connect(
+    conn: &ConnConfig,
+    settings: &Settings,
+    cached: Option<&SecretReader>,
+    runtime: &tokio::runtime::Handle,
+) -> Result<Database, DbError> {
+    let first = Database::connect(conn, settings);
+    let Some(reader) = cached else {
+        return first;
+    };
+    match &first {
+        Err(DbError::Connect {
+            source: mysql::Error::MySqlError(e),
+            ..
+        }) if e.code == ER_ACCESS_DENIED => {}
+        _ => return first,
+    }
+    info!("login refused with the cached secret; reading it again");
+    // This runs on a blocking thread while the runtime's own thread awaits it, so the
+    // runtime can drive the request.
+    match runtime.block_on(reader.refresh()) {
+        Ok(secret) => {
+            let mut conn = conn.clone();
+            use_secret(&mut conn, reader, &secret);
+            Database::connect(&conn, settings)
+        }
+        Err(e) => {
+            warn!(error = %e, "reading the secret again failed");
+            first
+        }
+    }
+}
+
+/// MySQL's `ER_ACCESS_DENIED_ERROR`: wrong user name or password.
+const ER_ACCESS_DENIED: u16 = 1045;
 
 /// Opens the event's source: the inline zip, or the S3 object.
 async fn open(
@@ -314,8 +466,6 @@ fn summary(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use engine::command::CommandName;
-    use std::time::Duration;
 
     fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |k| {
@@ -376,14 +526,51 @@ mod tests {
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 
+    #[test]
+    fn a_secret_replaces_the_password() {
+        let arn = "arn:aws:secretsmanager:us-east-1:1:secret:db-x";
+        let c =
+            MigratorConfig::from_env(&env(&[("DB_HOST", "h"), ("DB_SECRET_ARN", arn)])).unwrap();
+        let s = c.secret.unwrap();
+        assert_eq!(s.id, arn);
+        assert_eq!(s.field.as_deref(), Some("password"));
+        assert!(s.username_from_secret);
+        let c = MigratorConfig::from_env(&env(&[
+            ("DB_HOST", "h"),
+            ("DB_USER", "app"),
+            ("DB_SECRET_ARN", arn),
+            ("DB_SECRET_FIELD", ""),
+        ]))
+        .unwrap();
+        let s = c.secret.unwrap();
+        assert_eq!(s.field, None);
+        assert!(!s.username_from_secret);
+        let e = MigratorConfig::from_env(&env(&[
+            ("DB_HOST", "h"),
+            ("DB_SECRET_ARN", arn),
+            ("DB_SECRET_CACHE_SECS", "a minute"),
+        ]))
+        .unwrap_err();
+        assert!(e.contains("DB_SECRET_CACHE_SECS"), "{e}");
+        for extra in [
+            [("DB_HOST", "h"), ("DB_PASSWORD", "hunter2")],
+            [("DATABASE_URL", "mysql://u:hunter2@h/db"), ("DB_HOST", "")],
+            [("DB_HOST", "h"), ("DB_IAM_AUTH", "true")],
+        ] {
+            let mut vars = vec![("DB_SECRET_ARN", arn), ("DB_USER", "u")];
+            vars.extend(extra);
+            let e = MigratorConfig::from_env(&env(&vars)).unwrap_err();
+            assert!(e.contains("DB_SECRET_ARN"), "{e}");
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+    }
+
     #[tokio::test]
     async fn a_command_the_deployment_does_not_allow_is_refused_before_anything_runs() {
-        let m = Migrator {
-            config: MigratorConfig::from_env(&env(&[
-                ("DB_HOST", "203.0.113.1"),
-                ("ALLOWED_COMMANDS", "status"),
-            ])),
-        };
+        let m = Migrator::new(MigratorConfig::from_env(&env(&[
+            ("DB_HOST", "203.0.113.1"),
+            ("ALLOWED_COMMANDS", "status"),
+        ])));
         // No bucket, no database reachable: a refusal must come before either matters.
         let e = m
             .handle(MigratorEvent {

@@ -3,6 +3,8 @@
 //! into `lambda_runtime`.
 
 pub mod logging;
+pub mod metrics;
 pub mod migrator;
 pub mod rds_iam;
+pub mod secret;
 pub mod trigger;

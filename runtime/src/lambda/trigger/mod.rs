@@ -7,6 +7,9 @@
 //! CodePipeline invokes asynchronously, and Lambda retries a failed asynchronous
 //! invocation twice, which would run the migrations up to three times.
 //!
+//! Every job ends with one metric line (`JobsSucceeded`, `JobFailures`; see
+//! [`super::metrics`]); a job continued into a follow-up counts in neither.
+//!
 //! A migrator run that outlasts this invocation is followed up with a continuation token:
 //! CodePipeline invokes the trigger again with it, and the trigger asks the migrator for
 //! `status` until the run has applied everything or stopped.
@@ -23,6 +26,7 @@ use engine::command::{CommandName, ErrorKind, Request};
 use serde_json::Value;
 use tracing::{error, info, warn};
 
+use super::metrics::{self, Metric, Unit};
 use crate::text::{one_line, truncate};
 use crate::wire::{self, Invoked, MigratorEvent};
 pub use config::{Clients, TriggerConfig};
@@ -68,6 +72,7 @@ pub async fn handle(
                 )
                 .await;
             }
+            job_metrics(false, true);
             return serde_json::json!({"jobId": bad.id, "result": "failed"});
         }
     };
@@ -84,7 +89,19 @@ pub async fn handle(
         Outcome::Failure { .. } => "failed",
     };
     report(clients, &job.id, &outcome, request_id).await;
+    job_metrics(
+        matches!(outcome, Outcome::Success { .. }),
+        matches!(outcome, Outcome::Failure { .. }),
+    );
     serde_json::json!({"jobId": job.id, "result": result})
+}
+
+/// Prints the job's metric line.
+fn job_metrics(succeeded: bool, failed: bool) {
+    metrics::emit(&[
+        Metric::new("JobsSucceeded", Unit::Count, u64::from(succeeded)),
+        Metric::new("JobFailures", Unit::Count, u64::from(failed)),
+    ]);
 }
 
 async fn run(clients: &Clients, config: &TriggerConfig, job: &Job, deadline_ms: u64) -> Outcome {
