@@ -8,7 +8,6 @@ use crate::source::Source;
 
 use super::error::CommandError;
 use super::report::{FetchSummary, Report, VerifyReport, VerifyRow};
-use super::request::{CommandName, Request};
 
 /// The migrations a command works on, and where they came from.
 pub struct Input<'s> {
@@ -95,7 +94,7 @@ mod with_db {
 
     use super::*;
     use crate::command::report::{ResolveReport, RunSummary, StatusReport};
-    use crate::command::request::Resolution;
+    use crate::command::request::{CommandName, Request, Resolution};
     use crate::db::{Database, DbError, RunReport, StepReport, StepState};
     use crate::plan::{self, Direction};
 
