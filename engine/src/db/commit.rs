@@ -14,26 +14,43 @@ pub fn may_commit(sql: &str) -> bool {
     // Whether a backslash escapes inside a string depends on the server's sql_mode
     // (NO_BACKSLASH_ESCAPES), which is not known here: the text may commit if it may
     // under either reading.
-    any_part_may_commit(sql, true) || any_part_may_commit(sql, false)
+    [true, false].into_iter().any(|escapes| match parts(sql, escapes) {
+        Some(parts) => {
+            parts
+                .iter()
+                .any(|&(first, executable)| part_may_commit(sql, Some(first), executable))
+                // A text with no statement at all is unrecognised.
+                || parts.is_empty()
+        }
+        None => true,
+    })
 }
 
-/// Splits `sql` at top-level `;` (outside quotes, backticks and comments) and judges each
-/// part by its first word.
-fn any_part_may_commit(sql: &str, backslash_escapes: bool) -> bool {
+/// Whether `sql` is exactly one server statement, under either reading of backslashes,
+/// with no executable comment: only then did a failure of it fail it as a whole.
+pub(super) fn single_statement(sql: &str) -> bool {
+    [true, false].into_iter().all(|escapes| {
+        parts(sql, escapes).is_some_and(|p| matches!(p.as_slice(), [(_, false)]))
+    })
+}
+
+/// Splits `sql` at top-level `;` (outside quotes, backticks and comments) into the parts
+/// that hold code: (where the code starts, whether it holds an executable comment).
+/// `None` when an unterminated quote or comment leaves the text unrecognised.
+fn parts(sql: &str, backslash_escapes: bool) -> Option<Vec<(usize, bool)>> {
+    let mut out = Vec::new();
     let b = sql.as_bytes();
     let mut i = 0;
     // Where the current part's first code starts, and whether it holds an executable
     // comment.
     let mut first: Option<usize> = None;
     let mut executable = false;
-    let mut any_code = false;
     while i < b.len() {
         match b[i] {
             b';' => {
-                if part_may_commit(sql, first, executable) {
-                    return true;
+                if let Some(f) = first {
+                    out.push((f, executable));
                 }
-                any_code |= first.is_some();
                 first = None;
                 executable = false;
                 i += 1;
@@ -55,18 +72,12 @@ fn any_part_may_commit(sql: &str, backslash_escapes: bool) -> bool {
                     first.get_or_insert(i);
                     i += 2;
                 } else {
-                    match find(body, b"*/") {
-                        Some(end) => i += 2 + end + 2,
-                        None => return true,
-                    }
+                    i += 2 + find(body, b"*/")? + 2;
                 }
             }
             q @ (b'\'' | b'"' | b'`') => {
                 first.get_or_insert(i);
-                match quoted_end(b, i, q, backslash_escapes && q != b'`') {
-                    Some(end) => i = end,
-                    None => return true,
-                }
+                i = quoted_end(b, i, q, backslash_escapes && q != b'`')?;
             }
             _ => {
                 first.get_or_insert(i);
@@ -74,11 +85,10 @@ fn any_part_may_commit(sql: &str, backslash_escapes: bool) -> bool {
             }
         }
     }
-    if part_may_commit(sql, first, executable) {
-        return true;
+    if let Some(f) = first {
+        out.push((f, executable));
     }
-    // A text with no statement at all is unrecognised.
-    !(any_code || first.is_some())
+    Some(out)
 }
 
 /// Judges one part by its first word; a part with no code (only comments and blanks,
@@ -219,6 +229,29 @@ mod tests {
             "INSERT INTO t VALUES ('a\\'); CREATE TABLE x (a int); -- ')",
         ] {
             assert!(may_commit(unsure), "{unsure}");
+        }
+    }
+
+    #[test]
+    fn single_statements_are_told_apart() {
+        for one in [
+            "ALTER TABLE t ADD c int",
+            "ALTER TABLE t ADD c int;",
+            "-- x\nALTER TABLE `a;b` ADD c int; -- done",
+            "CREATE PROCEDURE p() BEGIN INSERT INTO t VALUES (1); END",
+        ] {
+            // The body's `;` splits it here: the parser sends DELIMITER bodies whole,
+            // but the text alone cannot tell, so only the first three are single.
+            assert_eq!(single_statement(one), !one.starts_with("CREATE PROC"), "{one}");
+        }
+        for many in [
+            "INSERT INTO t VALUES (1); ALTER TABLE t ADD c int",
+            "ALTER TABLE t ADD c int /*!, ADD d int */",
+            "ALTER TABLE t COMMENT 'unterminated",
+            "",
+            "-- only a comment",
+        ] {
+            assert!(!single_statement(many), "{many}");
         }
     }
 

@@ -88,6 +88,15 @@ pub struct DbArgs {
     /// Seconds to wait for the migration lock [default: LOCK_TIMEOUT_SECS, else 60].
     #[arg(long, value_name = "SECONDS", value_parser = duration_arg)]
     pub lock_timeout: Option<Duration>,
+    /// Seconds a statement may wait for a table's metadata lock (every session's
+    /// lock_wait_timeout; others queue behind a waiting ALTER) [default:
+    /// LOCK_WAIT_TIMEOUT_SECS, else 10].
+    #[arg(long, value_name = "SECS", value_parser = duration_arg)]
+    pub lock_wait_timeout: Option<Duration>,
+    /// Times a DDL statement that timed out waiting for a metadata lock is retried, after
+    /// 1s, 2s, 4s, … [default: LOCK_WAIT_RETRIES, else 3].
+    #[arg(long, value_name = "N")]
+    pub lock_wait_retries: Option<u32>,
     /// Require TLS and verify the server's certificate [default: DB_TLS].
     #[arg(long)]
     pub tls: bool,
@@ -124,6 +133,8 @@ impl DbArgs {
             table: self.table.clone(),
             schema: self.schema.clone(),
             lock_timeout: self.lock_timeout,
+            lock_wait_timeout: self.lock_wait_timeout,
+            lock_wait_retries: self.lock_wait_retries,
         }
     }
 
@@ -142,6 +153,8 @@ impl DbArgs {
         flag(self.table.is_some(), "--table");
         flag(self.schema.is_some(), "--schema");
         flag(self.lock_timeout.is_some(), "--lock-timeout");
+        flag(self.lock_wait_timeout.is_some(), "--lock-wait-timeout");
+        flag(self.lock_wait_retries.is_some(), "--lock-wait-retries");
         flag(self.tls, "--tls");
         flag(self.tls_ca.is_some(), "--tls-ca");
         flag(self.connect_timeout.is_some(), "--connect-timeout");
