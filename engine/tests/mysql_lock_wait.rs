@@ -60,8 +60,7 @@ impl Fixture {
             ..Settings::default()
         };
         let mut db = Database::connect(&self.cfg, &settings).unwrap();
-        let mut ms =
-            migration::scan([("1_alter.sql", "1_alter.sql", text.as_bytes())]).unwrap();
+        let mut ms = migration::scan([("1_alter.sql", "1_alter.sql", text.as_bytes())]).unwrap();
         let r = db
             .run(
                 &mut ms,
@@ -107,8 +106,11 @@ fn a_blocked_alter_gives_up_names_its_blocker_and_never_queues_others_long() {
         panic!("expected a migration failure: {err}");
     };
     let text = err.to_string();
-    eprintln!("MSG: {text}");
-    assert_eq!((fail.statement, fail.line, fail.code), (2, Some(3), Some(1205)), "{text}");
+    assert_eq!(
+        (fail.statement, fail.line, fail.code),
+        (2, Some(3), Some(1205)),
+        "{text}"
+    );
     assert_eq!(fail.committed, Some(1), "{text}");
     let wait = fail.lock_wait.as_ref().expect("the lock wait is described");
     assert_eq!(wait.attempts, 3, "{text}");

@@ -89,7 +89,8 @@ impl Database {
                     let retryable = commits && single_statement(&s.sql);
                     if let Err((e, attempts, waited)) = self.exec_retrying(&s.sql, retryable) {
                         if code_of(&e) == Some(ER_LOCK_WAIT_TIMEOUT) {
-                            lock_wait = Some(self.lock_wait_report(&s.sql, attempts, waited));
+                            lock_wait =
+                                Some(Box::new(self.lock_wait_report(&s.sql, attempts, waited)));
                         }
                         break 'statement Err(e);
                     }
@@ -187,7 +188,7 @@ impl Database {
         statement: usize,
         e: &mysql::Error,
         in_tx: bool,
-        lock_wait: Option<LockWait>,
+        lock_wait: Option<Box<LockWait>>,
         fail: &FailFn<'_>,
     ) -> Box<MigrationFailure> {
         let fail = |statement, e: &mysql::Error, committed| {

@@ -14,24 +14,26 @@ pub fn may_commit(sql: &str) -> bool {
     // Whether a backslash escapes inside a string depends on the server's sql_mode
     // (NO_BACKSLASH_ESCAPES), which is not known here: the text may commit if it may
     // under either reading.
-    [true, false].into_iter().any(|escapes| match parts(sql, escapes) {
-        Some(parts) => {
-            parts
+    [true, false]
+        .into_iter()
+        .any(|escapes| match parts(sql, escapes) {
+            Some(parts) => {
+                parts
                 .iter()
                 .any(|&(first, executable)| part_may_commit(sql, Some(first), executable))
                 // A text with no statement at all is unrecognised.
                 || parts.is_empty()
-        }
-        None => true,
-    })
+            }
+            None => true,
+        })
 }
 
 /// Whether `sql` is exactly one server statement, under either reading of backslashes,
 /// with no executable comment: only then did a failure of it fail it as a whole.
 pub(super) fn single_statement(sql: &str) -> bool {
-    [true, false].into_iter().all(|escapes| {
-        parts(sql, escapes).is_some_and(|p| matches!(p.as_slice(), [(_, false)]))
-    })
+    [true, false]
+        .into_iter()
+        .all(|escapes| parts(sql, escapes).is_some_and(|p| matches!(p.as_slice(), [(_, false)])))
 }
 
 /// Splits `sql` at top-level `;` (outside quotes, backticks and comments) into the parts
@@ -242,7 +244,11 @@ mod tests {
         ] {
             // The body's `;` splits it here: the parser sends DELIMITER bodies whole,
             // but the text alone cannot tell, so only the first three are single.
-            assert_eq!(single_statement(one), !one.starts_with("CREATE PROC"), "{one}");
+            assert_eq!(
+                single_statement(one),
+                !one.starts_with("CREATE PROC"),
+                "{one}"
+            );
         }
         for many in [
             "INSERT INTO t VALUES (1); ALTER TABLE t ADD c int",

@@ -97,7 +97,7 @@ pub struct MigrationFailure {
     pub completed: Vec<StepReport>,
     /// When the statement timed out waiting for a lock: what it waited on and who held it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lock_wait: Option<LockWait>,
+    pub lock_wait: Option<Box<LockWait>>,
 }
 
 impl std::error::Error for MigrationFailure {}

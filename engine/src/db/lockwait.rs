@@ -22,7 +22,10 @@ pub(super) const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
 /// The `SET` that gives a session its `lock_wait_timeout` (whole seconds, at least 1).
 pub(super) fn session_sql(timeout: Duration) -> String {
     let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
-    format!("SET SESSION lock_wait_timeout = {}", secs.clamp(1, 31_536_000))
+    format!(
+        "SET SESSION lock_wait_timeout = {}",
+        secs.clamp(1, 31_536_000)
+    )
 }
 
 /// The pause before retry number `attempt + 1` of a statement that failed with `code`,
@@ -82,7 +85,9 @@ pub(super) fn ddl_table(sql: &str) -> Option<(Option<String>, String)> {
 
 /// Whether the next word is `want` (a keyword, any case).
 fn is_word(w: &Words<'_>, want: &str) -> bool {
-    w.clone().word().is_some_and(|x| x.eq_ignore_ascii_case(want))
+    w.clone()
+        .word()
+        .is_some_and(|x| x.eq_ignore_ascii_case(want))
 }
 
 /// A tiny reader of SQL words and names; comments and blanks are skipped.
@@ -166,7 +171,7 @@ pub struct LockWait {
     /// The table, as `schema`.`table`, when the statement names it plainly.
     pub table: Option<String>,
     /// The sessions found holding it (or, where the server cannot tell, holding a
-    /// transaction older than the wait).
+    /// transaction older than the wait); at most 20.
     pub blockers: Vec<Blocker>,
     /// Where the blockers were found, or why none could be.
     pub source: String,
@@ -245,13 +250,9 @@ impl Database {
     /// Finds who blocks a statement that waited `waited` for a lock on `table`, from a
     /// second, short-lived connection (ours is the one that waited). Never fails: what
     /// cannot be found is said in [`LockWait::source`].
-    pub(super) fn lock_wait_report(
-        &self,
-        sql: &str,
-        attempts: u32,
-        waited: Duration,
-    ) -> LockWait {
-        let table = ddl_table(sql).map(|(schema, t)| (schema.or_else(|| self.default_db.clone()), t));
+    pub(super) fn lock_wait_report(&self, sql: &str, attempts: u32, waited: Duration) -> LockWait {
+        let table =
+            ddl_table(sql).map(|(schema, t)| (schema.or_else(|| self.default_db.clone()), t));
         let mut report = LockWait {
             attempts,
             timeout_secs: self.lock_wait_timeout.as_secs().max(1),
@@ -284,7 +285,7 @@ impl Database {
                      LEFT JOIN information_schema.PROCESSLIST p ON p.ID = m.THREAD_ID \
                      LEFT JOIN information_schema.INNODB_TRX x ON x.trx_mysql_thread_id = m.THREAD_ID \
                      WHERE m.TABLE_SCHEMA = ? AND m.TABLE_NAME = ? AND m.THREAD_ID <> ? \
-                     ORDER BY m.THREAD_ID",
+                     ORDER BY m.THREAD_ID LIMIT 20",
                 ),
                 (
                     "performance_schema.metadata_locks",
@@ -295,7 +296,7 @@ impl Database {
                      LEFT JOIN information_schema.INNODB_TRX x ON x.trx_mysql_thread_id = t.PROCESSLIST_ID \
                      WHERE m.OBJECT_TYPE = 'TABLE' AND m.OBJECT_SCHEMA = ? AND m.OBJECT_NAME = ? \
                      AND m.LOCK_STATUS = 'GRANTED' AND t.PROCESSLIST_ID <> ? \
-                     ORDER BY t.PROCESSLIST_ID",
+                     ORDER BY t.PROCESSLIST_ID LIMIT 20",
                 ),
             ];
             for (name, q) in by_table {
@@ -317,7 +318,7 @@ impl Database {
              FROM information_schema.INNODB_TRX x \
              JOIN information_schema.PROCESSLIST p ON p.ID = x.trx_mysql_thread_id \
              WHERE p.ID <> ? AND x.trx_started <= NOW() - INTERVAL ? SECOND \
-             ORDER BY x.trx_started",
+             ORDER BY x.trx_started LIMIT 20",
             (me, waited.as_secs()),
         ) {
             Ok(rows) => {
@@ -352,7 +353,11 @@ mod tests {
         assert_eq!(d(Some(1205), true, 2), Some(Duration::from_secs(4)));
         assert_eq!(d(Some(1205), true, 3), None, "retries used up");
         assert_eq!(d(Some(1205), false, 0), None, "not a whole statement");
-        assert_eq!(d(Some(1213), true, 0), None, "a deadlock is not a lock wait");
+        assert_eq!(
+            d(Some(1213), true, 0),
+            None,
+            "a deadlock is not a lock wait"
+        );
         assert_eq!(d(None, true, 0), None);
         assert_eq!(retry_delay(Some(1205), true, 0, 0), None, "retries off");
         assert_eq!(
@@ -384,7 +389,10 @@ mod tests {
         for (sql, want) in [
             ("ALTER TABLE t ADD COLUMN c int", "|t"),
             ("alter online ignore table `s`.`t``x` add c int", "s|t`x"),
-            ("-- why\nALTER TABLE /* c */ shop . orders ADD c int", "shop|orders"),
+            (
+                "-- why\nALTER TABLE /* c */ shop . orders ADD c int",
+                "shop|orders",
+            ),
             ("ALTER TABLE IF EXISTS t DROP c", "|t"),
             ("DROP TABLE IF EXISTS a, b", "|a"),
             ("TRUNCATE t", "|t"),

@@ -26,6 +26,15 @@
 //! the journal counts one statement fewer, and resuming re-runs that DDL, which then
 //! fails visibly (e.g. "table exists") rather than silently.
 //!
+//! # Lock waits
+//!
+//! Every session sets `lock_wait_timeout` ([`Settings::lock_wait_timeout`]) with its
+//! first query, so a DDL statement stuck behind a long transaction holds up the queries
+//! queued behind it for at most that long. A statement that commits on its own and is a
+//! single server statement failed as a whole when the wait times out: it is sent again
+//! after a pause, up to [`Settings::lock_wait_retries`] times. When it gives up, the
+//! failure names the table and the sessions holding it ([`LockWait`]).
+//!
 //! # DELIMITER
 //!
 //! The parser turns `DELIMITER $$` … `DELIMITER ;` blocks into single statements without
