@@ -88,7 +88,9 @@ impl Database {
                     // what the journal says is still exact, so it can be sent again.
                     let retryable = commits && single_statement(&s.sql);
                     if let Err((e, attempts, waited)) = self.exec_retrying(&s.sql, retryable) {
-                        if code_of(&e) == Some(ER_LOCK_WAIT_TIMEOUT) {
+                        // A DDL statement's lock-wait timeout is a metadata lock's (a data
+                        // statement's may be a row lock's: InnoDB's own timeout).
+                        if code_of(&e) == Some(ER_LOCK_WAIT_TIMEOUT) && may_commit(&s.sql) {
                             lock_wait =
                                 Some(Box::new(self.lock_wait_report(&s.sql, attempts, waited)));
                         }

@@ -361,6 +361,31 @@ pub fn sql_migrate_flags(args: impl IntoIterator<Item = OsString>) -> Vec<OsStri
 mod tests {
     use super::*;
 
+    #[cfg(feature = "mysql")]
+    #[test]
+    fn lock_wait_flags_reach_the_spec() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cmd {
+            #[command(flatten)]
+            run: RunArgs,
+        }
+        let parse = |args: &[&str]| Cmd::try_parse_from(args).unwrap().run.db;
+        let set = parse(&["x", "--lock-wait-timeout", "1", "--lock-wait-retries", "2"]);
+        let spec = set.spec();
+        assert_eq!(
+            (spec.lock_wait_timeout, spec.lock_wait_retries),
+            (Some(Duration::from_secs(1)), Some(2))
+        );
+        assert!(set.local_only().contains(&"--lock-wait-retries"));
+        // Unset, the environment or the defaults (10 s, 3) decide.
+        let spec = parse(&["x"]).spec();
+        assert_eq!(
+            (spec.lock_wait_timeout, spec.lock_wait_retries),
+            (None, None)
+        );
+    }
+
     #[test]
     fn single_dash_flags() {
         let got = sql_migrate_flags(
