@@ -181,3 +181,29 @@ fn a_blocker_that_commits_during_the_retries_lets_the_migration_through() {
     assert_eq!(f.count("SELECT COUNT(*) FROM u"), 1);
     assert_eq!(f.count("SELECT COUNT(*) FROM t WHERE c = 5"), 1);
 }
+
+#[test]
+fn a_text_of_several_statements_is_not_sent_again() {
+    let f = Fixture::new("lockwait_multi");
+    f.conn().query_drop("CREATE TABLE log (n int)").unwrap();
+    let (blocker, release, held) = f.blocker(Duration::from_secs(30));
+    // One migration statement, two server statements: the INSERT commits on its own
+    // before the ALTER waits, so sending the text again would repeat it.
+    let (_db, r) = f.up(
+        "-- +migrate Up\nINSERT INTO log VALUES (1); ALTER TABLE t ADD COLUMN c int;\n-- +migrate Down\n",
+        3,
+    );
+    drop(release);
+    held.join().unwrap();
+    let err = r.expect_err("the ALTER cannot get its lock");
+    let DbError::Migration(fail) = &err else {
+        panic!("expected a migration failure: {err}");
+    };
+    let wait = fail.lock_wait.as_ref().expect("the lock wait is described");
+    assert_eq!((fail.code, wait.attempts), (Some(1205), 1), "{err}");
+    assert!(
+        err.to_string().contains(&format!("session {blocker}")),
+        "{err}"
+    );
+    assert_eq!(f.count("SELECT COUNT(*) FROM log"), 1);
+}
