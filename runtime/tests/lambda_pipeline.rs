@@ -652,11 +652,23 @@ fn resolve_runs_remotely_and_a_command_the_deployment_does_not_allow_is_refused(
     assert_eq!(status["migrations"][1]["state"], "pending", "{status:#}");
 
     // A function that does not exist: one clear line, exit 7, no stack trace.
-    let o = p.cli(true, &["--via-lambda", "no-such-function", "status", "--source", dir]);
+    let o = p.cli(
+        true,
+        &[
+            "--via-lambda",
+            "no-such-function",
+            "status",
+            "--source",
+            dir,
+        ],
+    );
     assert_eq!(o.status.code(), Some(7), "{}", out(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("error: invoking no-such-function failed"), "{err}");
+    assert!(
+        err.starts_with("error: invoking no-such-function failed"),
+        "{err}"
+    );
 
     // Flags that describe a database here make no sense remotely.
     let o = p.cli(

@@ -1,11 +1,12 @@
 //! Running one migration step: its statements, transactions around them, the journal
 //! row that commits exactly with the data, and the report when a statement fails.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::commit::may_commit;
+use super::commit::{may_commit, single_statement};
+use super::lockwait::{ER_LOCK_WAIT_TIMEOUT, retry_delay};
 use super::sql::{connection_lost, exec_all};
-use super::{Database, MigrationFailure, StepReport, StepState};
+use super::{Database, LockWait, MigrationFailure, StepReport, StepState};
 use crate::migration::{Migration, Statement};
 use crate::plan::{self, Action, Direction, JournalState, StatementHasher};
 
@@ -51,6 +52,7 @@ impl Database {
                 committed,
                 connection_lost: connection_lost(e),
                 completed: Vec::new(),
+                lock_wait: None,
             })
         };
 
@@ -76,8 +78,22 @@ impl Database {
                 };
                 // The statement, then (after an implicit commit) the journal row that
                 // records it; a failure in either is reported the same way.
+                let mut lock_wait = None;
                 let result = 'statement: {
-                    if let Err(e) = pre.and_then(|_| exec_all(&mut self.conn, &s.sql)) {
+                    if let Err(e) = pre {
+                        break 'statement Err(e);
+                    }
+                    // A statement that commits on its own and is one server statement
+                    // failed as a whole if it failed: nothing of it is committed, and
+                    // what the journal says is still exact, so it can be sent again.
+                    let retryable = commits && single_statement(&s.sql);
+                    if let Err((e, attempts, waited)) = self.exec_retrying(&s.sql, retryable) {
+                        // A DDL statement's lock-wait timeout is a metadata lock's (a data
+                        // statement's may be a row lock's: InnoDB's own timeout).
+                        if code_of(&e) == Some(ER_LOCK_WAIT_TIMEOUT) && may_commit(&s.sql) {
+                            lock_wait =
+                                Some(Box::new(self.lock_wait_report(&s.sql, attempts, waited)));
+                        }
                         break 'statement Err(e);
                     }
                     hasher.push(&s.sql);
@@ -107,6 +123,7 @@ impl Database {
                         i + 1,
                         &e,
                         in_tx,
+                        lock_wait,
                         &fail,
                     ));
                 }
@@ -131,7 +148,17 @@ impl Database {
         );
         let finish = exec_all(&mut self.conn, &finish);
         if let Err(e) = finish {
-            return Err(self.record_failure(m, step.direction, stmts, total, 0, &e, true, &fail));
+            return Err(self.record_failure(
+                m,
+                step.direction,
+                stmts,
+                total,
+                0,
+                &e,
+                true,
+                None,
+                &fail,
+            ));
         }
         Ok(StepReport {
             id: m.id.to_string(),
@@ -163,8 +190,14 @@ impl Database {
         statement: usize,
         e: &mysql::Error,
         in_tx: bool,
+        lock_wait: Option<Box<LockWait>>,
         fail: &FailFn<'_>,
     ) -> Box<MigrationFailure> {
+        let fail = |statement, e: &mysql::Error, committed| {
+            let mut f = fail(statement, e, committed);
+            f.lock_wait = lock_wait.clone();
+            f
+        };
         if connection_lost(e) {
             return fail(statement, e, None);
         }
@@ -196,5 +229,41 @@ impl Database {
         );
         let _ = exec_all(&mut self.conn, &j);
         fail(statement, e, Some(committed))
+    }
+}
+
+impl Database {
+    /// Sends `sql`; when it times out waiting for a lock and is `retryable`, sends it
+    /// again after a pause, up to the configured retries. The server ends each wait
+    /// itself (`lock_wait_timeout`), so nothing of ours is left waiting between tries.
+    /// On failure: the last error, how many times it was sent, and for how long.
+    fn exec_retrying(
+        &mut self,
+        sql: &str,
+        retryable: bool,
+    ) -> Result<(), (mysql::Error, u32, Duration)> {
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            let e = match exec_all(&mut self.conn, sql) {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            match retry_delay(code_of(&e), retryable, attempt, self.lock_wait_retries) {
+                Some(pause) => {
+                    attempt += 1;
+                    std::thread::sleep(pause);
+                }
+                None => return Err((e, attempt + 1, started.elapsed())),
+            }
+        }
+    }
+}
+
+/// The server's error code, if the server sent one.
+fn code_of(e: &mysql::Error) -> Option<u16> {
+    match e {
+        mysql::Error::MySqlError(me) => Some(me.code),
+        _ => None,
     }
 }

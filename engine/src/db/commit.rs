@@ -14,7 +14,26 @@ pub fn may_commit(sql: &str) -> bool {
     // Whether a backslash escapes inside a string depends on the server's sql_mode
     // (NO_BACKSLASH_ESCAPES), which is not known here: the text may commit if it may
     // under either reading.
-    scan(sql, true).may_commit || scan(sql, false).may_commit
+    [true, false]
+        .into_iter()
+        .any(|escapes| match parts(sql, escapes) {
+            Some(parts) => {
+                parts
+                .iter()
+                .any(|&(first, executable)| part_may_commit(sql, Some(first), executable))
+                // A text with no statement at all is unrecognised.
+                || parts.is_empty()
+            }
+            None => true,
+        })
+}
+
+/// Whether `sql` is exactly one server statement, under either reading of backslashes,
+/// with no executable comment: only then did a failure of it fail it as a whole.
+pub(super) fn single_statement(sql: &str) -> bool {
+    [true, false]
+        .into_iter()
+        .all(|escapes| parts(sql, escapes).is_some_and(|p| matches!(p.as_slice(), [(_, false)])))
 }
 
 /// Whether a statement text holds several statements of which one may commit
@@ -22,14 +41,21 @@ pub fn may_commit(sql: &str) -> bool {
 /// with no way for the journal to tell, so such texts are refused before a run.
 pub fn commits_part_way(sql: &str) -> bool {
     // A stored program's body has `;` inside one statement (what StatementBegin/End and
-    // DELIMITER are for): the server sends it as one, so it is one.
+    // DELIMITER are for): the server takes it as one, so it is one.
     if compound(sql) {
         return false;
     }
-    [true, false].into_iter().any(|backslash| {
-        let s = scan(sql, backslash);
-        s.may_commit && s.parts > 1
-    })
+    [true, false]
+        .into_iter()
+        .any(|escapes| match parts(sql, escapes) {
+            Some(p) => {
+                p.len() > 1
+                    && p.iter()
+                        .any(|&(first, executable)| part_may_commit(sql, Some(first), executable))
+            }
+            // Unrecognised: journaled as possibly committing, and the server judges it.
+            None => false,
+        })
 }
 
 /// Whether `sql` is one compound statement: a stored program (`CREATE … PROCEDURE`,
@@ -53,24 +79,11 @@ fn compound(sql: &str) -> bool {
     }
 }
 
-/// What splitting a text at its top-level `;` found.
-struct Scan {
-    /// Parts holding code.
-    parts: usize,
-    /// Any part may commit, or the text is not understood.
-    may_commit: bool,
-}
-
-/// Splits `sql` at top-level `;` (outside quotes, backticks and comments) and judges each
-/// part by its first word.
-fn scan(sql: &str, backslash_escapes: bool) -> Scan {
-    let mut parts = 0;
-    let mut may_commit = false;
-    let mut unsure = false;
-    let mut judge = |first: Option<usize>, executable: bool| {
-        parts += usize::from(first.is_some());
-        may_commit |= part_may_commit(sql, first, executable);
-    };
+/// Splits `sql` at top-level `;` (outside quotes, backticks and comments) into the parts
+/// that hold code: (where the code starts, whether it holds an executable comment).
+/// `None` when an unterminated quote or comment leaves the text unrecognised.
+fn parts(sql: &str, backslash_escapes: bool) -> Option<Vec<(usize, bool)>> {
+    let mut out = Vec::new();
     let b = sql.as_bytes();
     let mut i = 0;
     // Where the current part's first code starts, and whether it holds an executable
@@ -80,7 +93,9 @@ fn scan(sql: &str, backslash_escapes: bool) -> Scan {
     while i < b.len() {
         match b[i] {
             b';' => {
-                judge(first, executable);
+                if let Some(f) = first {
+                    out.push((f, executable));
+                }
                 first = None;
                 executable = false;
                 i += 1;
@@ -102,24 +117,12 @@ fn scan(sql: &str, backslash_escapes: bool) -> Scan {
                     first.get_or_insert(i);
                     i += 2;
                 } else {
-                    match find(body, b"*/") {
-                        Some(end) => i += 2 + end + 2,
-                        None => {
-                            unsure = true;
-                            break;
-                        }
-                    }
+                    i += 2 + find(body, b"*/")? + 2;
                 }
             }
             q @ (b'\'' | b'"' | b'`') => {
                 first.get_or_insert(i);
-                match quoted_end(b, i, q, backslash_escapes && q != b'`') {
-                    Some(end) => i = end,
-                    None => {
-                        unsure = true;
-                        break;
-                    }
-                }
+                i = quoted_end(b, i, q, backslash_escapes && q != b'`')?;
             }
             _ => {
                 first.get_or_insert(i);
@@ -127,12 +130,10 @@ fn scan(sql: &str, backslash_escapes: bool) -> Scan {
             }
         }
     }
-    judge(first, executable);
-    // A text with no statement at all is unrecognised.
-    Scan {
-        may_commit: may_commit || unsure || parts == 0,
-        parts,
+    if let Some(f) = first {
+        out.push((f, executable));
     }
+    Some(out)
 }
 
 /// Judges one part by its first word; a part with no code (only comments and blanks,
@@ -295,6 +296,33 @@ mod tests {
             "INSERT INTO t VALUES ('a\\'); CREATE TABLE x (a int); -- ')",
         ] {
             assert!(may_commit(unsure), "{unsure}");
+        }
+    }
+
+    #[test]
+    fn single_statements_are_told_apart() {
+        for one in [
+            "ALTER TABLE t ADD c int",
+            "ALTER TABLE t ADD c int;",
+            "-- x\nALTER TABLE `a;b` ADD c int; -- done",
+            "CREATE PROCEDURE p() BEGIN INSERT INTO t VALUES (1); END",
+        ] {
+            // The body's `;` splits it here: the parser sends DELIMITER bodies whole,
+            // but the text alone cannot tell, so only the first three are single.
+            assert_eq!(
+                single_statement(one),
+                !one.starts_with("CREATE PROC"),
+                "{one}"
+            );
+        }
+        for many in [
+            "INSERT INTO t VALUES (1); ALTER TABLE t ADD c int",
+            "ALTER TABLE t ADD c int /*!, ADD d int */",
+            "ALTER TABLE t COMMENT 'unterminated",
+            "",
+            "-- only a comment",
+        ] {
+            assert!(!single_statement(many), "{many}");
         }
     }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::StepReport;
+use super::{LockWait, StepReport};
 use crate::migration::MigrationError;
 use crate::plan::{Direction, PlanError};
 
@@ -95,6 +95,9 @@ pub struct MigrationFailure {
     pub connection_lost: bool,
     /// Migrations of this run that completed before it (all committed).
     pub completed: Vec<StepReport>,
+    /// When the statement timed out waiting for a lock: what it waited on and who held it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_wait: Option<Box<LockWait>>,
 }
 
 impl std::error::Error for MigrationFailure {}
@@ -113,6 +116,9 @@ impl std::fmt::Display for MigrationFailure {
         match self.code {
             Some(c) => write!(f, ": MySQL error {c}: {}", self.message)?,
             None => write!(f, ": {}", self.message)?,
+        }
+        if let Some(w) = &self.lock_wait {
+            write!(f, "; {w}")?;
         }
         f.write_str(". Now committed: ")?;
         match (self.connection_lost, self.committed) {

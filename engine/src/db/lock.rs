@@ -14,15 +14,15 @@ impl Database {
     /// Takes the migration lock, waiting up to `timeout`.
     pub fn lock(&mut self, timeout: Duration) -> Result<(), DbError> {
         // The name is made of [A-Za-z0-9_.:-] only (see `lock_name`), so it can be a literal.
-        let got: Option<Option<i64>> = self
-            .conn
-            .query_first(format!(
+        // A user lock: the session's lock_wait_timeout does not bound this wait.
+        let got: Vec<Option<i64>> = self
+            .first_query(&format!(
                 "SELECT GET_LOCK('{}', {:.3})",
                 self.lock_name,
                 timeout.as_secs_f64()
             ))
             .map_err(query_err("taking the migration lock"))?;
-        match got.flatten() {
+        match got.into_iter().next().flatten() {
             Some(1) => {
                 self.locked = true;
                 Ok(())

@@ -26,6 +26,15 @@
 //! the journal counts one statement fewer, and resuming re-runs that DDL, which then
 //! fails visibly (e.g. "table exists") rather than silently.
 //!
+//! # Lock waits
+//!
+//! Every session sets `lock_wait_timeout` ([`Settings::lock_wait_timeout`]) with its
+//! first query, so a DDL statement stuck behind a long transaction holds up the queries
+//! queued behind it for at most that long. A statement that commits on its own and is a
+//! single server statement failed as a whole when the wait times out: it is sent again
+//! after a pause, up to [`Settings::lock_wait_retries`] times. When it gives up, the
+//! failure names the table and the sessions holding it ([`LockWait`]).
+//!
 //! # DELIMITER
 //!
 //! The parser turns `DELIMITER $$` … `DELIMITER ;` blocks into single statements without
@@ -39,6 +48,7 @@ pub mod dbconfig;
 mod error;
 mod journal;
 mod lock;
+mod lockwait;
 mod report;
 mod resolve;
 pub mod spec;
@@ -55,6 +65,7 @@ pub use commit::{commits_part_way, may_commit};
 pub use config::{ConfigError, ConnConfig, Tls};
 pub use error::{DbError, MigrationFailure};
 pub use lock::lock_name;
+pub use lockwait::{Blocker, LockWait};
 pub use report::{Planned, RunReport, StepReport, StepState};
 use sql::ident;
 
@@ -71,6 +82,13 @@ pub struct Settings {
     pub schema: Option<String>,
     /// How long to wait for the migration lock.
     pub lock_timeout: Duration,
+    /// Every session's `lock_wait_timeout`: how long one statement may wait for a
+    /// metadata lock (and so how long others queue behind it) before the server ends
+    /// the wait.
+    pub lock_wait_timeout: Duration,
+    /// How many times a DDL statement that timed out waiting for a metadata lock, with
+    /// nothing of it committed, is sent again (after 1 s, 2 s, 4 s, …).
+    pub lock_wait_retries: u32,
 }
 
 impl Default for Settings {
@@ -79,6 +97,8 @@ impl Default for Settings {
             table: DEFAULT_TABLE.into(),
             schema: None,
             lock_timeout: Duration::from_secs(60),
+            lock_wait_timeout: Duration::from_secs(10),
+            lock_wait_retries: 3,
         }
     }
 }
@@ -91,6 +111,15 @@ pub struct Database {
     lock_name: String,
     locked: bool,
     target: String,
+    /// How to open a second connection (to ask who blocks us); holds the password,
+    /// so it is never printed.
+    opts: mysql::Opts,
+    /// The connection's database: where unqualified table names in migrations live.
+    default_db: Option<String>,
+    lock_wait_timeout: Duration,
+    lock_wait_retries: u32,
+    /// The session's `SET`s, sent with its first query (no round trip of their own).
+    session_init: Option<String>,
 }
 
 impl Drop for Database {
@@ -109,7 +138,8 @@ impl Database {
             .clone()
             .or_else(|| cfg.database.clone())
             .ok_or(DbError::NoDatabase)?;
-        let conn = Conn::new(cfg.opts()).map_err(|source| DbError::Connect {
+        let opts = cfg.opts();
+        let conn = Conn::new(opts.clone()).map_err(|source| DbError::Connect {
             target: cfg.to_string(),
             source,
         })?;
@@ -125,6 +155,11 @@ impl Database {
             lock_name: lock_name(&schema, &settings.table),
             locked: false,
             target: cfg.to_string(),
+            opts,
+            default_db: cfg.database.clone(),
+            lock_wait_timeout: settings.lock_wait_timeout,
+            lock_wait_retries: settings.lock_wait_retries,
+            session_init: Some(lockwait::session_sql(settings.lock_wait_timeout)),
         })
     }
 

@@ -5,7 +5,7 @@
 //!
 //! Precedence, highest first: what the front end set explicitly (a flag), then the
 //! environment (`DATABASE_URL`, `DB_TLS`, `DB_CA_BUNDLE`, `MIGRATIONS_TABLE`,
-//! `LOCK_TIMEOUT_SECS`), then the `dbconfig.yml` environment, then the `DB_HOST`-style
+//! `LOCK_TIMEOUT_SECS`, `LOCK_WAIT_TIMEOUT_SECS`, `LOCK_WAIT_RETRIES`), then the `dbconfig.yml` environment, then the `DB_HOST`-style
 //! variables.
 
 use std::path::PathBuf;
@@ -41,6 +41,11 @@ pub struct ConnSpec {
     pub schema: Option<String>,
     /// How long to wait for the migration lock; else `LOCK_TIMEOUT_SECS`, else 60 s.
     pub lock_timeout: Option<Duration>,
+    /// Every session's `lock_wait_timeout`; else `LOCK_WAIT_TIMEOUT_SECS`, else 10 s.
+    pub lock_wait_timeout: Option<Duration>,
+    /// Retries of a DDL statement that timed out waiting for a metadata lock; else
+    /// `LOCK_WAIT_RETRIES`, else 3.
+    pub lock_wait_retries: Option<u32>,
 }
 
 /// A resolved spec.
@@ -149,16 +154,36 @@ impl ConnSpec {
         if let Some(t) = self.read_timeout {
             conn.read_timeout = Some(t);
         }
+        // A whole number from the environment.
+        let number = |name: &'static str, expected| {
+            env(name)
+                .map(|v| {
+                    v.trim().parse::<u64>().map_err(|_| SpecError::Var {
+                        name,
+                        value: v,
+                        expected,
+                    })
+                })
+                .transpose()
+        };
+        let secs = "expected a whole number of seconds";
+        let defaults = Settings::default();
         let lock_timeout = match self.lock_timeout {
             Some(t) => t,
-            None => match env("LOCK_TIMEOUT_SECS") {
-                Some(v) => Duration::from_secs(v.trim().parse().map_err(|_| SpecError::Var {
-                    name: "LOCK_TIMEOUT_SECS",
-                    value: v,
-                    expected: "expected a whole number of seconds",
-                })?),
-                None => Settings::default().lock_timeout,
-            },
+            None => number("LOCK_TIMEOUT_SECS", secs)?
+                .map_or(defaults.lock_timeout, Duration::from_secs),
+        };
+        let lock_wait_timeout = match self.lock_wait_timeout {
+            Some(t) => t,
+            None => number("LOCK_WAIT_TIMEOUT_SECS", secs)?
+                .map_or(defaults.lock_wait_timeout, Duration::from_secs),
+        };
+        let lock_wait_retries = match self.lock_wait_retries {
+            Some(n) => n,
+            None => number("LOCK_WAIT_RETRIES", "expected a whole number of retries")?
+                .map_or(defaults.lock_wait_retries, |n| {
+                    u32::try_from(n).unwrap_or(u32::MAX)
+                }),
         };
         let settings = Settings {
             table: self
@@ -172,6 +197,8 @@ impl ConnSpec {
                 .clone()
                 .or_else(|| file.as_ref().and_then(|f| f.schema.clone())),
             lock_timeout,
+            lock_wait_timeout,
+            lock_wait_retries,
         };
         Ok(Resolved {
             conn,
@@ -210,6 +237,30 @@ mod tests {
         assert_eq!(r.conn.tls, Tls::SkipVerify);
         assert_eq!(r.settings.table, "history");
         assert_eq!(r.settings.lock_timeout, Duration::from_secs(5));
+        assert_eq!(r.settings.lock_wait_timeout, Duration::from_secs(10));
+        assert_eq!(r.settings.lock_wait_retries, 3);
+        let r = ConnSpec::default()
+            .resolve(env(&[
+                ("DB_HOST", "db"),
+                ("LOCK_WAIT_TIMEOUT_SECS", "2"),
+                ("LOCK_WAIT_RETRIES", "0"),
+            ]))
+            .unwrap();
+        assert_eq!(r.settings.lock_wait_timeout, Duration::from_secs(2));
+        assert_eq!(r.settings.lock_wait_retries, 0);
+        let r = ConnSpec {
+            lock_wait_timeout: Some(Duration::from_secs(1)),
+            lock_wait_retries: Some(5),
+            ..ConnSpec::default()
+        }
+        .resolve(env(&[
+            ("DB_HOST", "db"),
+            ("LOCK_WAIT_TIMEOUT_SECS", "2"),
+            ("LOCK_WAIT_RETRIES", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(r.settings.lock_wait_timeout, Duration::from_secs(1));
+        assert_eq!(r.settings.lock_wait_retries, 5);
         let flags = ConnSpec {
             url: Some("mysql://u@h/d".into()),
             tls: Some(Tls::Off),
@@ -237,6 +288,12 @@ mod tests {
             .resolve(env(&[("DB_HOST", "h"), ("LOCK_TIMEOUT_SECS", "soon")]))
             .unwrap_err();
         assert!(e.to_string().contains("LOCK_TIMEOUT_SECS"), "{e}");
+        for var in ["LOCK_WAIT_TIMEOUT_SECS", "LOCK_WAIT_RETRIES"] {
+            let e = ConnSpec::default()
+                .resolve(env(&[("DB_HOST", "h"), (var, "-1")]))
+                .unwrap_err();
+            assert!(e.to_string().contains(var), "{e}");
+        }
         assert!(matches!(
             ConnSpec::default().resolve(env(&[])),
             Err(SpecError::Conn(ConfigError::Missing))

@@ -2,7 +2,7 @@
 //! classifying driver errors.
 
 use mysql::Conn;
-use mysql::prelude::Queryable;
+use mysql::prelude::{FromRow, Queryable};
 
 use super::DbError;
 use crate::migration::hex;
@@ -17,6 +17,25 @@ pub(super) fn exec_all(conn: &mut Conn, sql: &str) -> Result<(), mysql::Error> {
         }
     }
     Ok(())
+}
+
+/// Runs `first` (statements whose results are not wanted, e.g. a session's `SET`s)
+/// and then `sql` in one round trip; returns the rows of `sql`'s result.
+pub(super) fn query_after<T: FromRow>(
+    conn: &mut Conn,
+    first: &str,
+    sql: &str,
+) -> Result<Vec<T>, mysql::Error> {
+    let mut result = conn.query_iter(format!("{first}; {sql}"))?;
+    let mut rows = Vec::new();
+    while let Some(set) = result.iter() {
+        // Only the last result set is `sql`'s.
+        rows.clear();
+        for row in set {
+            rows.push(T::from_row_opt(row?)?);
+        }
+    }
+    Ok(rows)
 }
 
 /// A string as a SQL literal that means the same under any `sql_mode`: hex, tagged utf8mb4.

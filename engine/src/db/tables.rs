@@ -68,7 +68,7 @@ impl Database {
             },
             self.history
         );
-        let history: Vec<(String, Option<String>)> = match self.conn.query(&history_q) {
+        let history: Vec<(String, Option<String>)> = match self.first_query(&history_q) {
             Ok(rows) => rows,
             Err(e) if is_missing_table(&e) => {
                 if create {

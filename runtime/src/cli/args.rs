@@ -88,6 +88,15 @@ pub struct DbArgs {
     /// Seconds to wait for the migration lock [default: LOCK_TIMEOUT_SECS, else 60].
     #[arg(long, value_name = "SECONDS", value_parser = duration_arg)]
     pub lock_timeout: Option<Duration>,
+    /// Seconds a statement may wait for a table's metadata lock (every session's
+    /// lock_wait_timeout; others queue behind a waiting ALTER) [default:
+    /// LOCK_WAIT_TIMEOUT_SECS, else 10].
+    #[arg(long, value_name = "SECS", value_parser = duration_arg)]
+    pub lock_wait_timeout: Option<Duration>,
+    /// Times a DDL statement that timed out waiting for a metadata lock is retried, after
+    /// 1s, 2s, 4s, … [default: LOCK_WAIT_RETRIES, else 3].
+    #[arg(long, value_name = "N")]
+    pub lock_wait_retries: Option<u32>,
     /// Require TLS and verify the server's certificate [default: DB_TLS].
     #[arg(long)]
     pub tls: bool,
@@ -124,6 +133,8 @@ impl DbArgs {
             table: self.table.clone(),
             schema: self.schema.clone(),
             lock_timeout: self.lock_timeout,
+            lock_wait_timeout: self.lock_wait_timeout,
+            lock_wait_retries: self.lock_wait_retries,
         }
     }
 
@@ -142,6 +153,8 @@ impl DbArgs {
         flag(self.table.is_some(), "--table");
         flag(self.schema.is_some(), "--schema");
         flag(self.lock_timeout.is_some(), "--lock-timeout");
+        flag(self.lock_wait_timeout.is_some(), "--lock-wait-timeout");
+        flag(self.lock_wait_retries.is_some(), "--lock-wait-retries");
         flag(self.tls, "--tls");
         flag(self.tls_ca.is_some(), "--tls-ca");
         flag(self.connect_timeout.is_some(), "--connect-timeout");
@@ -347,6 +360,31 @@ pub fn sql_migrate_flags(args: impl IntoIterator<Item = OsString>) -> Vec<OsStri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "mysql")]
+    #[test]
+    fn lock_wait_flags_reach_the_spec() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cmd {
+            #[command(flatten)]
+            run: RunArgs,
+        }
+        let parse = |args: &[&str]| Cmd::try_parse_from(args).unwrap().run.db;
+        let set = parse(&["x", "--lock-wait-timeout", "1", "--lock-wait-retries", "2"]);
+        let spec = set.spec();
+        assert_eq!(
+            (spec.lock_wait_timeout, spec.lock_wait_retries),
+            (Some(Duration::from_secs(1)), Some(2))
+        );
+        assert!(set.local_only().contains(&"--lock-wait-retries"));
+        // Unset, the environment or the defaults (10 s, 3) decide.
+        let spec = parse(&["x"]).spec();
+        assert_eq!(
+            (spec.lock_wait_timeout, spec.lock_wait_retries),
+            (None, None)
+        );
+    }
 
     #[test]
     fn single_dash_flags() {

@@ -1,0 +1,448 @@
+//! Waiting for metadata locks: the session's `lock_wait_timeout`, retrying a DDL
+//! statement that timed out waiting, and naming who blocks it when we give up.
+//!
+//! An `ALTER TABLE` that waits for a metadata lock behind a long transaction makes every
+//! later query on the table queue behind it. A short `lock_wait_timeout` bounds that
+//! queue: the server ends the wait itself (error 1205) and the statement is retried
+//! after a pause that lets the queue drain. `GET_LOCK` (our migration lock) is a user
+//! lock and not bound by it.
+
+use std::time::Duration;
+
+use mysql::prelude::{FromRow, Queryable};
+use mysql::{Conn, OptsBuilder};
+use serde::{Deserialize, Serialize};
+
+use super::Database;
+use super::sql::{ident, query_after};
+
+/// MySQL's `ER_LOCK_WAIT_TIMEOUT`.
+pub(super) const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
+
+/// The `SET` that gives a session its `lock_wait_timeout` (whole seconds, at least 1).
+pub(super) fn session_sql(timeout: Duration) -> String {
+    let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+    format!(
+        "SET SESSION lock_wait_timeout = {}",
+        secs.clamp(1, 31_536_000)
+    )
+}
+
+/// The pause before retry number `attempt + 1` of a statement that failed with `code`,
+/// or `None` when it must not be retried: only a lock-wait timeout of a statement that
+/// failed as a whole (`retryable`), at most `retries` times. Pauses double from 1 s.
+pub(super) fn retry_delay(
+    code: Option<u16>,
+    retryable: bool,
+    attempt: u32,
+    retries: u32,
+) -> Option<Duration> {
+    (code == Some(ER_LOCK_WAIT_TIMEOUT) && retryable && attempt < retries)
+        .then(|| Duration::from_secs(1 << attempt.min(5)))
+}
+
+/// The table a DDL statement locks first, as (schema, table), when its text says it
+/// plainly: `ALTER`/`DROP`/`TRUNCATE`/`RENAME TABLE t`, `CREATE`/`DROP INDEX i ON t`.
+pub(super) fn ddl_table(sql: &str) -> Option<(Option<String>, String)> {
+    let mut w = Words(sql);
+    let upper = |s: &str| s.to_ascii_uppercase();
+    let mut first = upper(&w.word()?);
+    if first == "CREATE" || first == "ALTER" || first == "DROP" {
+        // Modifiers before the object kind.
+        let mut kind = upper(&w.word()?);
+        while matches!(
+            kind.as_str(),
+            "OR" | "REPLACE" | "ONLINE" | "OFFLINE" | "IGNORE" | "UNIQUE" | "FULLTEXT" | "SPATIAL"
+        ) {
+            kind = upper(&w.word()?);
+        }
+        if kind == "INDEX" && first != "ALTER" {
+            // `… INDEX [IF [NOT] EXISTS] name ON table`
+            while upper(&w.ident()?) != "ON" {}
+            return w.name();
+        }
+        if kind != "TABLE" {
+            return None;
+        }
+        first = "TABLE".into();
+    } else if first == "TRUNCATE" || first == "RENAME" {
+        if is_word(&w, "TABLE") {
+            w.word();
+        }
+        first = "TABLE".into();
+    }
+    if first != "TABLE" {
+        return None;
+    }
+    if is_word(&w, "IF") {
+        w.word();
+        while is_word(&w, "NOT") || is_word(&w, "EXISTS") {
+            w.word();
+        }
+    }
+    w.name()
+}
+
+/// Whether the next word is `want` (a keyword, any case).
+fn is_word(w: &Words<'_>, want: &str) -> bool {
+    w.clone()
+        .word()
+        .is_some_and(|x| x.eq_ignore_ascii_case(want))
+}
+
+/// A tiny reader of SQL words and names; comments and blanks are skipped.
+#[derive(Clone)]
+struct Words<'a>(&'a str);
+
+impl Words<'_> {
+    fn skip(&mut self) {
+        loop {
+            let s = self.0.trim_start();
+            self.0 = if let Some(r) = s.strip_prefix("/*") {
+                r.find("*/").map_or("", |e| &r[e + 2..])
+            } else if s.starts_with('#') || s.starts_with("-- ") || s.starts_with("--\n") {
+                s.find('\n').map_or("", |e| &s[e..])
+            } else {
+                self.0 = s;
+                return;
+            };
+        }
+    }
+
+    /// The next bare word (letters, digits, `_`, `$`).
+    fn word(&mut self) -> Option<String> {
+        self.skip();
+        let end = self
+            .0
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+            .unwrap_or(self.0.len());
+        let (w, rest) = self.0.split_at(end);
+        self.0 = rest;
+        (!w.is_empty()).then(|| w.to_owned())
+    }
+
+    /// The next identifier, bare or in backticks.
+    fn ident(&mut self) -> Option<String> {
+        self.skip();
+        match self.0.strip_prefix('`') {
+            Some(r) => {
+                let mut out = String::new();
+                let mut rest = r;
+                loop {
+                    let end = rest.find('`')?;
+                    out.push_str(&rest[..end]);
+                    rest = &rest[end + 1..];
+                    match rest.strip_prefix('`') {
+                        Some(r) => {
+                            out.push('`');
+                            rest = r;
+                        }
+                        None => break,
+                    }
+                }
+                self.0 = rest;
+                Some(out)
+            }
+            None => self.word(),
+        }
+    }
+
+    /// `name` or `schema.name`.
+    fn name(&mut self) -> Option<(Option<String>, String)> {
+        let a = self.ident()?;
+        self.skip();
+        match self.0.strip_prefix('.') {
+            Some(r) => {
+                self.0 = r;
+                Some((Some(a), self.ident()?))
+            }
+            None => Some((None, a)),
+        }
+    }
+}
+
+/// What a statement that timed out waiting for a lock waited on, and who held it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LockWait {
+    /// How many times the statement was sent.
+    pub attempts: u32,
+    /// The session's `lock_wait_timeout` in seconds.
+    pub timeout_secs: u64,
+    /// The table, as `schema`.`table`, when the statement names it plainly.
+    pub table: Option<String>,
+    /// The sessions found holding it (or, where the server cannot tell, holding a
+    /// transaction older than the wait); at most 20.
+    pub blockers: Vec<Blocker>,
+    /// Where the blockers were found, or why none could be.
+    pub source: String,
+}
+
+/// A session that blocks a statement of ours.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Blocker {
+    /// The server's session id (what `KILL` takes).
+    pub id: u64,
+    /// Its user.
+    pub user: Option<String>,
+    /// How long its transaction has been open (else how long it has been in its
+    /// current state), in seconds.
+    pub seconds: Option<i64>,
+    /// The lock it holds, when the server says.
+    pub lock: Option<String>,
+}
+
+impl std::fmt::Display for LockWait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "gave up waiting for a metadata lock on {} after {} attempt(s) of {}s each \
+             (lock_wait_timeout)",
+            self.table.as_deref().unwrap_or("its table"),
+            self.attempts,
+            self.timeout_secs
+        )?;
+        if self.blockers.is_empty() {
+            return write!(f, "; no blocking session found ({})", self.source);
+        }
+        f.write_str("; blocked by ")?;
+        for (i, b) in self.blockers.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "session {}", b.id)?;
+            let mut about = Vec::new();
+            if let Some(u) = &b.user {
+                about.push(format!("user {u}"));
+            }
+            if let Some(l) = &b.lock {
+                about.push(format!("holds {l}"));
+            }
+            if let Some(s) = b.seconds {
+                about.push(format!("transaction open {s}s"));
+            }
+            if !about.is_empty() {
+                write!(f, " ({})", about.join(", "))?;
+            }
+        }
+        write!(f, " (from {})", self.source)
+    }
+}
+
+impl Database {
+    /// Runs `sql` and returns its rows, with the session's pending `SET`s in front of it
+    /// on the session's first query. Every path that takes a metadata lock starts with
+    /// such a query (the migration lock or the history read), so the setting costs no
+    /// round trip of its own.
+    pub(super) fn first_query<T: FromRow>(&mut self, sql: &str) -> Result<Vec<T>, mysql::Error> {
+        let Some(init) = self.session_init.take() else {
+            return self.conn.query(sql);
+        };
+        // A multi-statement text stops at its first error, so a failed SET fails the
+        // query: the run never goes on without its timeout.
+        query_after(&mut self.conn, &init, sql)
+    }
+}
+
+/// A blocker row: id, user, seconds, lock.
+type Row = (u64, Option<String>, Option<i64>, Option<String>);
+
+impl Database {
+    /// Finds who blocks a statement that waited `waited` for a lock on `table`, from a
+    /// second, short-lived connection (ours is the one that waited). Never fails: what
+    /// cannot be found is said in [`LockWait::source`].
+    pub(super) fn lock_wait_report(&self, sql: &str, attempts: u32, waited: Duration) -> LockWait {
+        let table =
+            ddl_table(sql).map(|(schema, t)| (schema.or_else(|| self.default_db.clone()), t));
+        let mut report = LockWait {
+            attempts,
+            timeout_secs: self.lock_wait_timeout.as_secs().max(1),
+            table: table.as_ref().map(|(s, t)| match s {
+                Some(s) => format!("{}.{}", ident(s), ident(t)),
+                None => ident(t),
+            }),
+            ..LockWait::default()
+        };
+        let opts = OptsBuilder::from_opts(self.opts.clone())
+            .read_timeout(Some(Duration::from_secs(10)))
+            .write_timeout(Some(Duration::from_secs(10)))
+            .init(Vec::<String>::new());
+        let mut conn = match Conn::new(opts) {
+            Ok(c) => c,
+            Err(e) => {
+                report.source = format!("cannot open a second connection to ask: {e}");
+                return report;
+            }
+        };
+        let me = u64::from(self.conn.connection_id());
+        let mut tried = Vec::new();
+        if let Some((Some(schema), t)) = &table {
+            let by_table: [(&str, &str); 2] = [
+                (
+                    "information_schema.METADATA_LOCK_INFO",
+                    "SELECT m.THREAD_ID, p.USER, \
+                     IFNULL(TIMESTAMPDIFF(SECOND, x.trx_started, NOW()), p.TIME), m.LOCK_MODE \
+                     FROM information_schema.METADATA_LOCK_INFO m \
+                     LEFT JOIN information_schema.PROCESSLIST p ON p.ID = m.THREAD_ID \
+                     LEFT JOIN information_schema.INNODB_TRX x ON x.trx_mysql_thread_id = m.THREAD_ID \
+                     WHERE m.TABLE_SCHEMA = ? AND m.TABLE_NAME = ? AND m.THREAD_ID <> ? \
+                     ORDER BY m.THREAD_ID LIMIT 20",
+                ),
+                (
+                    "performance_schema.metadata_locks",
+                    "SELECT t.PROCESSLIST_ID, t.PROCESSLIST_USER, \
+                     IFNULL(TIMESTAMPDIFF(SECOND, x.trx_started, NOW()), t.PROCESSLIST_TIME), m.LOCK_TYPE \
+                     FROM performance_schema.metadata_locks m \
+                     JOIN performance_schema.threads t ON t.THREAD_ID = m.OWNER_THREAD_ID \
+                     LEFT JOIN information_schema.INNODB_TRX x ON x.trx_mysql_thread_id = t.PROCESSLIST_ID \
+                     WHERE m.OBJECT_TYPE = 'TABLE' AND m.OBJECT_SCHEMA = ? AND m.OBJECT_NAME = ? \
+                     AND m.LOCK_STATUS = 'GRANTED' AND t.PROCESSLIST_ID <> ? \
+                     ORDER BY t.PROCESSLIST_ID LIMIT 20",
+                ),
+            ];
+            for (name, q) in by_table {
+                match conn.exec::<Row, _, _>(q, (schema.as_str(), t.as_str(), me)) {
+                    Ok(rows) if !rows.is_empty() => {
+                        report.blockers = rows.into_iter().map(blocker).collect();
+                        report.source = name.into();
+                        return report;
+                    }
+                    Ok(_) => tried.push(format!("{name}: none")),
+                    Err(_) => tried.push(format!("{name}: not available")),
+                }
+            }
+        }
+        // Without lock tables: sessions whose transaction is older than the wait.
+        let name = "information_schema.INNODB_TRX, transactions older than the wait";
+        match conn.exec::<Row, _, _>(
+            "SELECT p.ID, p.USER, TIMESTAMPDIFF(SECOND, x.trx_started, NOW()), NULL \
+             FROM information_schema.INNODB_TRX x \
+             JOIN information_schema.PROCESSLIST p ON p.ID = x.trx_mysql_thread_id \
+             WHERE p.ID <> ? AND x.trx_started <= NOW() - INTERVAL ? SECOND \
+             ORDER BY x.trx_started LIMIT 20",
+            (me, waited.as_secs()),
+        ) {
+            Ok(rows) => {
+                report.blockers = rows.into_iter().map(blocker).collect();
+                tried.push(name.into());
+            }
+            Err(e) => tried.push(format!("{name}: {e}")),
+        }
+        report.source = tried.join("; ");
+        report
+    }
+}
+
+fn blocker((id, user, seconds, lock): Row) -> Blocker {
+    Blocker {
+        id,
+        user,
+        seconds,
+        lock,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_lock_wait_timeouts_of_whole_statements_are_retried() {
+        let d = |code, retryable, attempt| retry_delay(code, retryable, attempt, 3);
+        assert_eq!(d(Some(1205), true, 0), Some(Duration::from_secs(1)));
+        assert_eq!(d(Some(1205), true, 1), Some(Duration::from_secs(2)));
+        assert_eq!(d(Some(1205), true, 2), Some(Duration::from_secs(4)));
+        assert_eq!(d(Some(1205), true, 3), None, "retries used up");
+        assert_eq!(d(Some(1205), false, 0), None, "not a whole statement");
+        assert_eq!(
+            d(Some(1213), true, 0),
+            None,
+            "a deadlock is not a lock wait"
+        );
+        assert_eq!(d(None, true, 0), None);
+        assert_eq!(retry_delay(Some(1205), true, 0, 0), None, "retries off");
+        assert_eq!(
+            retry_delay(Some(1205), true, 40, 100),
+            Some(Duration::from_secs(32)),
+            "pauses are capped"
+        );
+    }
+
+    #[test]
+    fn session_timeouts_are_whole_seconds() {
+        assert_eq!(
+            session_sql(Duration::from_secs(10)),
+            "SET SESSION lock_wait_timeout = 10"
+        );
+        assert_eq!(
+            session_sql(Duration::from_millis(1500)),
+            "SET SESSION lock_wait_timeout = 2"
+        );
+        assert_eq!(
+            session_sql(Duration::ZERO),
+            "SET SESSION lock_wait_timeout = 1"
+        );
+    }
+
+    #[test]
+    fn ddl_tables() {
+        let t = |sql| ddl_table(sql).map(|(s, t)| format!("{}|{t}", s.unwrap_or_default()));
+        for (sql, want) in [
+            ("ALTER TABLE t ADD COLUMN c int", "|t"),
+            ("alter online ignore table `s`.`t``x` add c int", "s|t`x"),
+            (
+                "-- why\nALTER TABLE /* c */ shop . orders ADD c int",
+                "shop|orders",
+            ),
+            ("ALTER TABLE IF EXISTS t DROP c", "|t"),
+            ("DROP TABLE IF EXISTS a, b", "|a"),
+            ("TRUNCATE t", "|t"),
+            ("TRUNCATE TABLE s.t", "s|t"),
+            ("RENAME TABLE a TO b", "|a"),
+            ("CREATE UNIQUE INDEX i ON t (a)", "|t"),
+            ("CREATE INDEX IF NOT EXISTS i ON `x`.t (a)", "x|t"),
+            ("DROP INDEX i ON t", "|t"),
+            ("CREATE OR REPLACE TABLE n (a int)", "|n"),
+        ] {
+            assert_eq!(t(sql).as_deref(), Some(want), "{sql}");
+        }
+        for sql in [
+            "CREATE VIEW v AS SELECT 1",
+            "ALTER DATABASE d CHARSET utf8mb4",
+            "INSERT INTO t VALUES (1)",
+            "ALTER TABLE `unterminated",
+            "",
+        ] {
+            assert_eq!(t(sql), None, "{sql}");
+        }
+    }
+
+    #[test]
+    fn the_message_names_table_attempts_and_blockers() {
+        let mut w = LockWait {
+            attempts: 3,
+            timeout_secs: 1,
+            table: Some("`d`.`t`".into()),
+            blockers: vec![Blocker {
+                id: 42,
+                user: Some("app".into()),
+                seconds: Some(15),
+                lock: Some("MDL_SHARED_READ".into()),
+            }],
+            source: "information_schema.METADATA_LOCK_INFO".into(),
+        };
+        assert_eq!(
+            w.to_string(),
+            "gave up waiting for a metadata lock on `d`.`t` after 3 attempt(s) of 1s each \
+             (lock_wait_timeout); blocked by session 42 (user app, holds MDL_SHARED_READ, \
+             transaction open 15s) (from information_schema.METADATA_LOCK_INFO)"
+        );
+        w.blockers.clear();
+        w.table = None;
+        w.source = "x: none".into();
+        assert!(
+            w.to_string()
+                .ends_with("on its table after 3 attempt(s) of 1s each (lock_wait_timeout); no blocking session found (x: none)"),
+            "{w}"
+        );
+    }
+}

@@ -1,0 +1,209 @@
+//! Metadata-lock waits against a real MariaDB (start it with `scripts/start-mariadb`): a
+//! DDL statement stuck behind a long transaction gives up within its lock_wait_timeout,
+//! is retried, lets other sessions through meanwhile, and names who blocks it.
+#![cfg(feature = "mysql")]
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use engine::db::{ConnConfig, Database, DbError, Settings};
+use engine::migration;
+use engine::plan::{Command, Options};
+use mysql::Conn;
+use mysql::prelude::Queryable;
+
+/// A fresh database with tables `t` (one row) and `u` (empty).
+struct Fixture {
+    cfg: ConnConfig,
+    db: testkit::TestDb,
+}
+
+impl Fixture {
+    fn new(tag: &str) -> Fixture {
+        let db = testkit::TestDb::tagged(tag);
+        let cfg = ConnConfig::parse(&db.url()).expect("LM_TEST_DATABASE_URL parses");
+        let mut c = Conn::new(cfg.opts()).unwrap_or_else(|e| {
+            panic!("MariaDB is not reachable at {cfg}: {e}. Run scripts/start-mariadb first.")
+        });
+        c.query_drop(
+            "CREATE TABLE t (id int PRIMARY KEY) ENGINE=InnoDB; INSERT INTO t VALUES (1); \
+             CREATE TABLE u (id int PRIMARY KEY) ENGINE=InnoDB",
+        )
+        .unwrap();
+        Fixture { cfg, db }
+    }
+
+    fn conn(&self) -> Conn {
+        Conn::new(self.cfg.opts()).unwrap()
+    }
+
+    /// A session that reads `t` in a transaction and holds it until told (or `hold`).
+    fn blocker(&self, hold: Duration) -> (u32, mpsc::Sender<()>, thread::JoinHandle<()>) {
+        let mut c = self.conn();
+        let id = c.connection_id();
+        c.query_drop("START TRANSACTION").unwrap();
+        let _: Vec<u32> = c.query("SELECT id FROM t").unwrap();
+        let (tx, rx) = mpsc::channel::<()>();
+        let h = thread::spawn(move || {
+            let _ = rx.recv_timeout(hold);
+            c.query_drop("COMMIT").unwrap();
+        });
+        (id, tx, h)
+    }
+
+    /// Runs `up` over one migration file with a 1 s lock_wait_timeout and `retries`.
+    fn up(&self, text: &str, retries: u32) -> (Database, Result<(), DbError>) {
+        let settings = Settings {
+            lock_wait_timeout: Duration::from_secs(1),
+            lock_wait_retries: retries,
+            ..Settings::default()
+        };
+        let mut db = Database::connect(&self.cfg, &settings).unwrap();
+        let mut ms = migration::scan([("1_alter.sql", "1_alter.sql", text.as_bytes())]).unwrap();
+        let r = db
+            .run(
+                &mut ms,
+                &Options::new(Command::Up),
+                Duration::from_secs(5),
+                |_| {},
+            )
+            .map(|_| ());
+        (db, r)
+    }
+
+    fn journal(&self) -> (String, u64) {
+        self.conn()
+            .query_first("SELECT state, statements_applied FROM gorp_migrations_journal")
+            .unwrap()
+            .unwrap()
+    }
+
+    fn count(&self, sql: &str) -> u64 {
+        self.conn().query_first(sql).unwrap().unwrap()
+    }
+}
+
+const MIGRATION: &str = "-- +migrate Up\nINSERT INTO u VALUES (1);\nALTER TABLE t ADD COLUMN c int;\nINSERT INTO t (id, c) VALUES (2, 5);\n\n-- +migrate Down\n";
+
+#[test]
+fn a_blocked_alter_gives_up_names_its_blocker_and_never_queues_others_long() {
+    let f = Fixture::new("lockwait");
+    let (blocker, release, held) = f.blocker(Duration::from_secs(15));
+    // A third session reads t while the ALTER waits: it may queue behind the ALTER's
+    // wait, but not for the blocker's whole life.
+    let cfg = f.cfg.clone();
+    let reader = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(1500));
+        let mut c = Conn::new(cfg.opts()).unwrap();
+        let started = Instant::now();
+        let n: Option<u64> = c.query_first("SELECT COUNT(*) FROM t").unwrap();
+        (n, started.elapsed())
+    });
+    let (db, r) = f.up(MIGRATION, 2);
+    let err = r.expect_err("the ALTER cannot get its lock while the blocker holds t");
+    let DbError::Migration(fail) = &err else {
+        panic!("expected a migration failure: {err}");
+    };
+    let text = err.to_string();
+    assert_eq!(
+        (fail.statement, fail.line, fail.code),
+        (2, Some(3), Some(1205)),
+        "{text}"
+    );
+    assert_eq!(fail.committed, Some(1), "{text}");
+    let wait = fail.lock_wait.as_ref().expect("the lock wait is described");
+    assert_eq!(wait.attempts, 3, "{text}");
+    assert!(
+        wait.blockers.iter().any(|b| b.id == u64::from(blocker)),
+        "{text}"
+    );
+    for part in [
+        "migration 1_alter.sql (up) failed at statement 2 of 3 (line 3)",
+        &format!("`{}`.`t`", f.db.name),
+        &format!("session {blocker}"),
+        "after 3 attempt(s) of 1s each",
+        "statements 1..1 of this migration",
+    ] {
+        assert!(text.contains(part), "{part:?} missing from: {text}");
+    }
+    assert!(!text.contains(":lm@"), "{text}");
+    // Nothing of ours is left waiting on the server, while the blocker still holds t.
+    let ours = f.count(&format!(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = {} AND COMMAND <> 'Sleep'",
+        db.connection_id()
+    ));
+    let waiting = f.count(&format!(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = '{}' AND STATE LIKE '%metadata lock%'",
+        f.db.name
+    ));
+    assert_eq!((ours, waiting), (0, 0));
+    assert!(!held.is_finished(), "the blocker outlived the run");
+    let (n, waited) = reader.join().unwrap();
+    assert_eq!(n, Some(1));
+    assert!(
+        waited < Duration::from_secs(8),
+        "a plain SELECT queued {waited:?} behind the waiting ALTER"
+    );
+    // The journal says exactly what is committed: the INSERT before the ALTER.
+    assert_eq!(f.journal(), ("failed".into(), 1));
+    assert_eq!(f.count("SELECT COUNT(*) FROM u"), 1);
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 't'"),
+        1
+    );
+    drop(release);
+    held.join().unwrap();
+}
+
+#[test]
+fn a_blocker_that_commits_during_the_retries_lets_the_migration_through() {
+    let f = Fixture::new("lockwait_ok");
+    let (_, release, held) = f.blocker(Duration::from_secs(60));
+    let cfg = f.cfg.clone();
+    // Mid-retries the journal already says exactly what is committed; then the blocker
+    // commits.
+    let watcher = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(2500));
+        let mut c = Conn::new(cfg.opts()).unwrap();
+        let row: Option<(String, u64)> = c
+            .query_first("SELECT state, statements_applied FROM gorp_migrations_journal")
+            .unwrap();
+        release.send(()).unwrap();
+        row
+    });
+    let (_db, r) = f.up(MIGRATION, 3);
+    r.expect("the ALTER gets its lock once the blocker commits");
+    held.join().unwrap();
+    assert_eq!(watcher.join().unwrap(), Some(("running".into(), 1)));
+    assert_eq!(f.journal(), ("applied".into(), 3));
+    assert_eq!(f.count("SELECT COUNT(*) FROM gorp_migrations"), 1);
+    assert_eq!(f.count("SELECT COUNT(*) FROM u"), 1);
+    assert_eq!(f.count("SELECT COUNT(*) FROM t WHERE c = 5"), 1);
+}
+
+#[test]
+fn a_text_of_several_statements_is_not_sent_again() {
+    let f = Fixture::new("lockwait_multi");
+    f.conn().query_drop("CREATE TABLE log (n int)").unwrap();
+    let (blocker, release, held) = f.blocker(Duration::from_secs(30));
+    // One migration statement, two server statements: the INSERT commits on its own
+    // before the ALTER waits, so sending the text again would repeat it.
+    let (_db, r) = f.up(
+        "-- +migrate Up\nINSERT INTO log VALUES (1); ALTER TABLE t ADD COLUMN c int;\n-- +migrate Down\n",
+        3,
+    );
+    drop(release);
+    held.join().unwrap();
+    let err = r.expect_err("the ALTER cannot get its lock");
+    let DbError::Migration(fail) = &err else {
+        panic!("expected a migration failure: {err}");
+    };
+    let wait = fail.lock_wait.as_ref().expect("the lock wait is described");
+    assert_eq!((fail.code, wait.attempts), (Some(1205), 1), "{err}");
+    assert!(
+        err.to_string().contains(&format!("session {blocker}")),
+        "{err}"
+    );
+    assert_eq!(f.count("SELECT COUNT(*) FROM log"), 1);
+}
