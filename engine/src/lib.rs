@@ -1,6 +1,7 @@
 //! lambda-migrate's engine: reads sql-migrate migrations out of a zip artifact (or a
 //! directory), checks and parses them, plans against what a MySQL database has applied,
-//! and applies them.
+//! and applies them. [`command`] is the one entry point every front end uses: a typed
+//! request in, a typed report (or a classified error) out.
 //!
 //! Parsing and planning are pure functions over bytes and records; files, maps and the
 //! database sit at the edges ([`mapped`], [`source`], and the `mysql`-feature modules).
