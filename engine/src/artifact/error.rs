@@ -237,6 +237,20 @@ pub enum ZipError {
         /// The limit.
         limit: u64,
     },
+    /// A deflated entry declares more compressed bytes than any deflate stream of its
+    /// size needs ([`super::max_stream`]): padding other readers may treat differently.
+    #[error(
+        "{name}: declares {compressed} compressed bytes for {uncompressed} bytes, more than \
+         any deflate stream of it needs (padding after the stream)"
+    )]
+    PaddedStream {
+        /// The entry.
+        name: String,
+        /// Declared compressed size.
+        compressed: u64,
+        /// Declared uncompressed size.
+        uncompressed: u64,
+    },
     /// A selected entry declares more expansion than deflate can produce (1,032:1).
     #[error("{name}: compression ratio {uncompressed}/{compressed} is above deflate's maximum")]
     RatioTooHigh {

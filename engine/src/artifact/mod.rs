@@ -59,7 +59,8 @@
 //!   (0x400) for DOS, NTFS and VFAT hosts.
 //! - **Ratio.** Refused when `uncompressed > 1032 * compressed + 1024`: deflate cannot
 //!   exceed 1,032:1, and the 1 KiB slack keeps tiny files (2-byte streams) out of trouble
-//!   while still bounding what one entry can declare.
+//!   while still bounding what one entry can declare. The other way, a deflated entry
+//!   may declare at most [`max_stream`] of its size: more is padding.
 //! - **Overlap.** A selected entry's span is exact: local header, data, data descriptor.
 //!   Other entries' spans come from the central record only: `30 + name length +
 //!   compressed size` from the local-header offset. The extra-field length is left out
@@ -164,6 +165,17 @@ pub struct ZipFile<'a> {
 
 /// Deflate's maximum expansion.
 const MAX_RATIO: u64 = 1032;
+
+/// The most compressed bytes a deflate stream of `uncompressed` bytes needs: fixed-Huffman
+/// literals take at most 9 bits per byte (1/8 more) and stored blocks 5 bytes per 64 KiB;
+/// a quarter plus 4 KiB covers both with room to spare. A larger declared size is padding
+/// (e.g. empty blocks) that readers may treat differently, and it would make a selective
+/// fetch pull bytes the entry does not need, so it is refused.
+pub fn max_stream(uncompressed: u64) -> u64 {
+    uncompressed
+        .saturating_add(uncompressed / 4)
+        .saturating_add(4096)
+}
 /// Slack on the ratio check for tiny entries.
 const RATIO_SLACK: u64 = 1024;
 
@@ -603,6 +615,13 @@ fn check_record(rec: &Record<'_>, limits: &Limits) -> Result<(), ZipError> {
     }
     if rec.method == 0 && c != u {
         return Err(ZipError::StoredSizeMismatch {
+            name: name(),
+            compressed: c,
+            uncompressed: u,
+        });
+    }
+    if rec.method == 8 && c > max_stream(u) {
+        return Err(ZipError::PaddedStream {
             name: name(),
             compressed: c,
             uncompressed: u,

@@ -89,28 +89,6 @@ pub enum FetchError {
         /// The budget ([`super::FetchOptions::selective_budget`]).
         budget: u64,
     },
-    /// A selected entry declares a compressed size larger than any deflate stream of its
-    /// uncompressed size needs; the selective mode fetched only that much of it, and its
-    /// stream does not end within those bytes.
-    #[error(
-        "{object}: {name}: declares {compressed} compressed bytes for {uncompressed} bytes; \
-         only the first {fetched} were fetched and the deflate stream does not end in them \
-         ({source})"
-    )]
-    StreamTooLong {
-        /// The object.
-        object: String,
-        /// The entry's path in the archive.
-        name: String,
-        /// The declared compressed size.
-        compressed: u64,
-        /// The declared uncompressed size.
-        uncompressed: u64,
-        /// The bytes of its data fetched.
-        fetched: u64,
-        /// What inflating the fetched bytes said.
-        source: Box<ZipError>,
-    },
     /// The object is larger than this machine can map.
     #[error("{object}: the object's size {size} cannot be mapped on this machine")]
     TooLargeToMap {
@@ -183,11 +161,6 @@ impl FetchError {
     /// more data than reading its migrations needs), as opposed to S3, the network or
     /// the temp directory.
     pub fn is_bad_artifact(&self) -> bool {
-        matches!(
-            self,
-            FetchError::Zip { .. }
-                | FetchError::OverBudget { .. }
-                | FetchError::StreamTooLong { .. }
-        )
+        matches!(self, FetchError::Zip { .. } | FetchError::OverBudget { .. })
     }
 }

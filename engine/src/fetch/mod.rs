@@ -63,7 +63,7 @@ use serde::Serialize;
 pub use error::{FetchError, ObjectRefError};
 
 use crate::artifact::central::Record;
-use crate::artifact::{Archive, Limits, ZipError, eocd};
+use crate::artifact::{Archive, Limits, ZipError, eocd, max_stream};
 use crate::mapped::{Mapped, MappedMut};
 use crate::source::Source;
 use get::Ctx;
@@ -94,16 +94,6 @@ const MIN_PART: u64 = 64 * 1024;
 /// Rounds of asking the reader which end-record ranges it judges. Two suffice: the
 /// candidates' ZIP64 records, then the directories they name; a third finds nothing.
 const END_ROUNDS: usize = 4;
-
-/// The most compressed bytes one entry of `uncompressed` bytes may pull. No deflate
-/// writer needs more: fixed-Huffman literals take at most 9 bits per byte (1/8 more) and
-/// stored blocks 5 bytes per 64 KiB; a quarter plus 4 KiB covers both with room to spare.
-/// A stored entry's compressed size equals its uncompressed size (the reader checks).
-fn max_stream(uncompressed: u64) -> u64 {
-    uncompressed
-        .saturating_add(uncompressed / 4)
-        .saturating_add(4096)
-}
 
 /// An S3 object: `s3://bucket/key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -474,9 +464,6 @@ async fn selective(ctx: &Ctx<'_>, have: &mut Have, opts: &FetchOptions) -> Resul
     };
     fill(ctx, have, opts, exact).await?;
 
-    if plans.iter().any(|p| p.pull < p.compressed) {
-        check_capped(ctx, opts)?;
-    }
     Ok(())
 }
 
@@ -550,40 +537,6 @@ impl Plan {
 fn pull(r: &Record<'_>, limits: &Limits) -> u64 {
     let uncompressed = r.uncompressed_size.min(limits.max_file_size);
     r.compressed_size.min(max_stream(uncompressed))
-}
-
-/// For entries whose data was capped (declared far longer than their size needs): the
-/// fetched bytes must hold the whole stream, or the reader would inflate zeros where the
-/// rest was not fetched. Inflating them now names the entry and the cap instead.
-fn check_capped(ctx: &Ctx<'_>, opts: &FetchOptions) -> Result<(), FetchError> {
-    let map = ctx.lock();
-    let Ok(archive) = Archive::new(&map) else {
-        return Ok(());
-    };
-    // Any other refusal is the reader's to report, as it would on the whole object.
-    let Ok(entries) = archive.select(&opts.dir, &opts.limits) else {
-        return Ok(());
-    };
-    for e in &entries {
-        let r = &e.record;
-        let pull = pull(r, &opts.limits);
-        if pull >= r.compressed_size {
-            continue;
-        }
-        if let Err(source @ (ZipError::Inflate { .. } | ZipError::InflatedShorter { .. })) =
-            archive.read(e, &opts.limits)
-        {
-            return Err(FetchError::StreamTooLong {
-                object: ctx.object.to_string(),
-                name: e.path.to_owned(),
-                compressed: r.compressed_size,
-                uncompressed: r.uncompressed_size,
-                fetched: pull,
-                source: Box::new(source),
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Fetches the parts of `ranges` not present yet, neighbours coalesced: within the
