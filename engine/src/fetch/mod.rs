@@ -63,7 +63,7 @@ use serde::Serialize;
 pub use error::{FetchError, ObjectRefError};
 
 use crate::artifact::central::Record;
-use crate::artifact::{Archive, Limits, ZipError, eocd, max_stream};
+use crate::artifact::{Archive, Limits, eocd, max_stream};
 use crate::mapped::{Mapped, MappedMut};
 use crate::source::Source;
 use get::Ctx;
