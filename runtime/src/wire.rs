@@ -30,6 +30,17 @@ pub struct ArtifactCredentials {
     pub session_token: Option<String>,
 }
 
+impl ArtifactCredentials {
+    /// The same credentials, for the S3 client that reads the artifact.
+    pub fn to_static(&self) -> engine::fetch::StaticCredentials {
+        engine::fetch::StaticCredentials {
+            access_key_id: self.access_key_id.clone(),
+            secret_access_key: self.secret_access_key.clone(),
+            session_token: self.session_token.clone(),
+        }
+    }
+}
+
 impl fmt::Debug for ArtifactCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ArtifactCredentials")

@@ -125,15 +125,6 @@ fn event(request: Request, source: &super::args::SourceArgs) -> Result<MigratorE
                 .files(&source.dir, &limits)
                 .map_err(|e| e.to_string())?;
             let zip = inline::zip(&files).map_err(|e| format!("{}: {e}", path.display()))?;
-            if aws_smithy_types::base64::encoded_length(zip.len()) > SYNC_PAYLOAD_LIMIT {
-                return Err(format!(
-                    "{}: the migrations are {} bytes zipped, too large to send inline (Lambda \
-                     takes at most {SYNC_PAYLOAD_LIMIT} bytes synchronously); upload the artifact \
-                     to S3 and pass --source s3://BUCKET/KEY",
-                    path.display(),
-                    zip.len()
-                ));
-            }
             event.inline_zip = Some(aws_smithy_types::base64::encode(&zip));
             event.dir = Some(inline::DIR.into());
         }

@@ -22,7 +22,7 @@ use engine::command::{
 };
 use engine::db::spec::{ConnSpec, Resolved};
 use engine::db::{ConnConfig, Database, DbError, Settings, Tls};
-use engine::fetch::{FetchOptions, ObjectRef, StaticCredentials};
+use engine::fetch::{FetchOptions, ObjectRef};
 use lambda_runtime::Diagnostic;
 use tracing::{error, info, warn};
 
@@ -32,7 +32,7 @@ use super::secret::{self, DbSecret, SecretReader, SecretSource};
 use crate::inline;
 use crate::source::{self, Opened};
 use crate::text::one_line;
-use crate::wire::{AppliedMigration, MigratorEvent, MigratorReport};
+use crate::wire::{AppliedMigration, ArtifactCredentials, MigratorEvent, MigratorReport};
 
 /// The migrator's settings, from its environment.
 #[derive(Debug, Clone)]
@@ -411,11 +411,10 @@ async fn open(
             "BucketName and ObjectKey must not be empty",
         )));
     }
-    let credentials = event.credentials.as_ref().map(|c| StaticCredentials {
-        access_key_id: c.access_key_id.clone(),
-        secret_access_key: c.secret_access_key.clone(),
-        session_token: c.session_token.clone(),
-    });
+    let credentials = event
+        .credentials
+        .as_ref()
+        .map(ArtifactCredentials::to_static);
     let opts = FetchOptions {
         dir: dir.to_owned(),
         ..config.fetch.clone()

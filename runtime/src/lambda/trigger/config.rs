@@ -21,6 +21,10 @@ pub struct TriggerConfig {
     pub poll_interval: Duration,
     /// The migrations folder inside the artifact (`MIGRATIONS_DIR`, default `migrations`).
     pub dir: String,
+    /// Reader limits (`MAX_FILE_SIZE_MB`, `MAX_TOTAL_SIZE_MB`).
+    pub limits: engine::Limits,
+    /// How to fetch the artifact (`FETCH_MODE`, `TMP_CAPACITY_MB`); the folder is the job's.
+    pub fetch: engine::fetch::FetchOptions,
 }
 
 impl TriggerConfig {
@@ -35,14 +39,18 @@ impl TriggerConfig {
                     .map_err(|_| format!("{name}={v:?} is not a whole number")),
             }
         };
+        let dir = get("MIGRATIONS_DIR")
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "migrations".into());
+        let limits = crate::source::limits_from_env(&get)?;
         Ok(TriggerConfig {
+            fetch: crate::source::fetch_options(&dir, &limits, &get)?,
+            limits,
+            dir,
             function_name: get("FunctionName").filter(|s| !s.is_empty()),
             migrator_timeout: Duration::from_secs(num("MIGRATOR_TIMEOUT_SECS", 900)?),
             margin: Duration::from_millis(num("TRIGGER_MARGIN_MS", 15_000)?),
             poll_interval: Duration::from_millis(num("TRIGGER_POLL_MS", 5_000)?),
-            dir: get("MIGRATIONS_DIR")
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "migrations".into()),
         })
     }
 

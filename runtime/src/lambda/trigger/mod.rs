@@ -130,7 +130,7 @@ async fn run(clients: &Clients, config: &TriggerConfig, job: &Job, deadline_ms: 
     }
 
     // Validate before the database is touched.
-    let (digest, total) = match validate::validate(clients, job, &dir).await {
+    let (digest, total) = match validate::validate(clients, config, job, &dir).await {
         Ok(v) => v,
         Err(message) => return Outcome::failed(message),
     };

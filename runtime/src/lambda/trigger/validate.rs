@@ -2,30 +2,30 @@
 
 use engine::Limits;
 use engine::command::{self, CommandError, Input};
-use engine::fetch::{FetchError, ObjectRef, StaticCredentials};
+use engine::fetch::{FetchError, FetchOptions, ObjectRef};
 use engine::source::Source;
 use tracing::info;
 
-use super::config::Clients;
+use super::config::{Clients, TriggerConfig};
 use super::job::Job;
+use crate::wire::ArtifactCredentials;
 
 /// Fetches and parses the artifact; returns its set digest and migration count.
 pub(super) async fn validate(
     clients: &Clients,
+    config: &TriggerConfig,
     job: &Job,
     dir: &str,
 ) -> Result<(String, usize), String> {
-    let limits = crate::source::limits_from_env(|k| std::env::var(k).ok())?;
     let object = ObjectRef {
         bucket: job.bucket.clone(),
         key: job.key.clone(),
     };
-    let opts = crate::source::fetch_options(dir, &limits, |k| std::env::var(k).ok())?;
-    let credentials = job.credentials.as_ref().map(|c| StaticCredentials {
-        access_key_id: c.access_key_id.clone(),
-        secret_access_key: c.secret_access_key.clone(),
-        session_token: c.session_token.clone(),
-    });
+    let opts = FetchOptions {
+        dir: dir.to_owned(),
+        ..config.fetch.clone()
+    };
+    let credentials = job.credentials.as_ref().map(ArtifactCredentials::to_static);
     let opened = crate::source::fetch(&object, credentials, clients.region.clone(), &opts)
         .await
         .map_err(|e: FetchError| {
@@ -38,7 +38,7 @@ pub(super) async fn validate(
     if let Some(f) = &opened.fetch {
         info!(bytes = f.bytes_fetched, requests = f.requests, mode = %f.mode, "artifact fetched");
     }
-    check(&opened.source, dir, &limits)
+    check(&opened.source, dir, &config.limits)
 }
 
 /// Parses every migration of `source`; returns the set digest and the count.
