@@ -125,6 +125,15 @@ pub enum Remedy {
         /// The migration.
         id: String,
     },
+    /// The run's deadline stopped a migration that needs longer than a run may take.
+    Deadline {
+        /// The migration.
+        id: String,
+        /// The direction that was running.
+        direction: Direction,
+        /// Statements of it are committed: it continues with `--resume`.
+        resume: bool,
+    },
     /// Proceed over changed files.
     AllowDrift,
     /// Proceed over history rows without a file.
@@ -176,6 +185,21 @@ impl Remedy {
             Remedy::Resolve { id } => {
                 format!("fix it by hand, then record that with {}", resolve(id))
             }
+            Remedy::Deadline {
+                id,
+                direction,
+                resume,
+            } => format!(
+                "it needs longer than the migrator may run: raise the function's timeout \
+                 (Lambda allows up to 900 s) and run {} again, or apply it by hand and record \
+                 that with {}",
+                frontend.command(&if *resume {
+                    format!("{direction} --resume")
+                } else {
+                    direction.to_string()
+                }),
+                resolve(id)
+            ),
             Remedy::AllowDrift => format!(
                 "to proceed anyway, run again with --allow-drift (e.g. {})",
                 frontend.command("up --allow-drift")
@@ -327,6 +351,11 @@ fn db_remedy(e: &crate::db::DbError) -> Option<Remedy> {
         DbError::Plan(
             PlanError::ResumeChanged { id, .. } | PlanError::PartialWithoutFile { id, .. },
         ) => Some(Remedy::Resolve { id: id.clone() }),
+        DbError::Migration(f) if f.deadline.is_some() => Some(Remedy::Deadline {
+            id: f.id.clone(),
+            direction: f.direction,
+            resume: f.connection_lost || f.committed.is_some_and(|c| c > 0),
+        }),
         DbError::Migration(f) if f.connection_lost || f.committed.is_some_and(|c| c > 0) => {
             Some(Remedy::Resume {
                 id: f.id.clone(),

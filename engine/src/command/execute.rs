@@ -216,21 +216,23 @@ mod with_db {
             drift: p.drift,
             unknown: p.unknown,
             last_applied: None,
+            stopped: None,
         })
     }
 
     impl RunSummary {
-        /// A run that did everything asked.
+        /// A run that did everything asked, or stopped at its deadline between migrations.
         pub fn done(command: CommandName, dry_run: bool, r: RunReport) -> RunSummary {
             RunSummary {
                 command,
                 dry_run,
-                ok: true,
+                ok: r.stopped.is_none(),
                 migrations: r.steps,
                 adopted: r.adopted,
                 drift: r.drift,
                 unknown: r.unknown,
                 last_applied: r.last_applied,
+                stopped: r.stopped,
                 failure: None,
                 error_kind: None,
                 error: None,
@@ -260,6 +262,7 @@ mod with_db {
                 drift: Vec::new(),
                 unknown: Vec::new(),
                 last_applied: None,
+                stopped: None,
                 failure,
                 error_kind: Some(e.kind().as_str().to_owned()),
                 error: Some(e.message(frontend)),

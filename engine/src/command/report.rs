@@ -123,6 +123,10 @@ pub struct RunSummary {
     /// The newest migration (in apply order) applied once the run is done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_applied: Option<String>,
+    /// The run stopped between migrations at its deadline (a migrator near its timeout);
+    /// running `up` again carries on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<crate::db::Stopped>,
     /// The migration that failed, and what is committed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<crate::db::MigrationFailure>,
@@ -171,7 +175,8 @@ impl Report {
         })
     }
 
-    /// Ids still to apply: what `plan` would run, or what `status` shows as pending.
+    /// Ids still to apply: what `plan` would run, what `status` shows as pending, or what
+    /// a run stopped at its deadline did not start.
     pub fn pending(&self) -> Vec<String> {
         match self {
             Report::Status(s) => s
@@ -182,6 +187,12 @@ impl Report {
                 .collect(),
             #[cfg(feature = "mysql")]
             Report::Run(r) if r.dry_run => r.migrations.iter().map(|s| s.id.clone()).collect(),
+            #[cfg(feature = "mysql")]
+            Report::Run(r) => r
+                .stopped
+                .as_ref()
+                .map(|s| s.pending.clone())
+                .unwrap_or_default(),
             _ => Vec::new(),
         }
     }

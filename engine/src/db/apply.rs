@@ -6,12 +6,40 @@ use std::time::{Duration, Instant};
 use super::commit::{may_commit, single_statement};
 use super::lockwait::{ER_LOCK_WAIT_TIMEOUT, retry_delay};
 use super::sql::{connection_lost, exec_all};
-use super::{Database, LockWait, MigrationFailure, StepReport, StepState};
+use super::{Database, DeadlineStop, LockWait, MigrationFailure, StepReport, StepState};
 use crate::migration::{Migration, Statement};
 use crate::plan::{self, Action, Direction, JournalState, StatementHasher};
 
-/// Builds a failure report from (1-based statement, error, statements committed).
-type FailFn<'f> = dyn Fn(usize, &mysql::Error, Option<usize>) -> Box<MigrationFailure> + 'f;
+/// Why a statement (or the bookkeeping after it) failed, as a failure report says it.
+#[derive(Debug, Default)]
+struct Cause {
+    code: Option<u16>,
+    message: String,
+    connection_lost: bool,
+    lock_wait: Option<Box<LockWait>>,
+    deadline: Option<DeadlineStop>,
+}
+
+impl Cause {
+    fn of(e: &mysql::Error) -> Cause {
+        let (code, message) = match e {
+            mysql::Error::MySqlError(me) => (Some(me.code), me.message.clone()),
+            other => (None, other.to_string()),
+        };
+        Cause {
+            code,
+            message,
+            connection_lost: connection_lost(e),
+            ..Cause::default()
+        }
+    }
+}
+
+/// Builds a failure report from (1-based statement, cause, statements committed).
+type FailFn<'f> = dyn Fn(usize, &Cause, Option<usize>) -> Box<MigrationFailure> + 'f;
+
+/// How sending a statement failed: the cause, how many times it was sent, for how long.
+type Unsent = (Cause, u32, Duration);
 
 impl Database {
     /// Runs one step. On failure, reports what is committed now.
@@ -33,11 +61,7 @@ impl Database {
             (Action::Run, Direction::Up) => JournalState::Applied,
             (Action::Run, Direction::Down) => JournalState::Reverted,
         };
-        let fail = |statement: usize, e: &mysql::Error, committed: Option<usize>| {
-            let (code, message) = match e {
-                mysql::Error::MySqlError(me) => (Some(me.code), me.message.clone()),
-                other => (None, other.to_string()),
-            };
+        let fail = |statement: usize, cause: &Cause, committed: Option<usize>| {
             Box::new(MigrationFailure {
                 id: m.id.to_string(),
                 direction: step.direction,
@@ -47,12 +71,13 @@ impl Database {
                     .checked_sub(1)
                     .and_then(|i| stmts.get(i))
                     .map(|s| s.line),
-                code,
-                message,
+                code: cause.code,
+                message: cause.message.clone(),
                 committed,
-                connection_lost: connection_lost(e),
+                connection_lost: cause.connection_lost,
                 completed: Vec::new(),
-                lock_wait: None,
+                lock_wait: cause.lock_wait.clone(),
+                deadline: cause.deadline,
             })
         };
 
@@ -78,23 +103,24 @@ impl Database {
                 };
                 // The statement, then (after an implicit commit) the journal row that
                 // records it; a failure in either is reported the same way.
-                let mut lock_wait = None;
                 let result = 'statement: {
                     if let Err(e) = pre {
-                        break 'statement Err(e);
+                        break 'statement Err(Cause::of(&e));
                     }
                     // A statement that commits on its own and is one server statement
                     // failed as a whole if it failed: nothing of it is committed, and
                     // what the journal says is still exact, so it can be sent again.
                     let retryable = commits && single_statement(&s.sql);
-                    if let Err((e, attempts, waited)) = self.exec_retrying(&s.sql, retryable) {
+                    if let Err((mut cause, attempts, waited)) =
+                        self.exec_retrying(&s.sql, retryable)
+                    {
                         // A DDL statement's lock-wait timeout is a metadata lock's (a data
                         // statement's may be a row lock's: InnoDB's own timeout).
-                        if code_of(&e) == Some(ER_LOCK_WAIT_TIMEOUT) && may_commit(&s.sql) {
-                            lock_wait =
+                        if cause.code == Some(ER_LOCK_WAIT_TIMEOUT) && may_commit(&s.sql) {
+                            cause.lock_wait =
                                 Some(Box::new(self.lock_wait_report(&s.sql, attempts, waited)));
                         }
-                        break 'statement Err(e);
+                        break 'statement Err(cause);
                     }
                     hasher.push(&s.sql);
                     if !commits {
@@ -112,18 +138,17 @@ impl Database {
                         batch.push_str("; START TRANSACTION");
                         in_tx = true;
                     }
-                    exec_all(&mut self.conn, &batch)
+                    exec_all(&mut self.conn, &batch).map_err(|e| Cause::of(&e))
                 };
-                if let Err(e) = result {
+                if let Err(cause) = result {
                     return Err(self.record_failure(
                         m,
                         step.direction,
                         stmts,
                         total,
                         i + 1,
-                        &e,
+                        cause,
                         in_tx,
-                        lock_wait,
                         &fail,
                     ));
                 }
@@ -154,9 +179,8 @@ impl Database {
                 stmts,
                 total,
                 0,
-                &e,
+                Cause::of(&e),
                 true,
-                None,
                 &fail,
             ));
         }
@@ -188,35 +212,29 @@ impl Database {
         stmts: &[Statement<'_>],
         total: usize,
         statement: usize,
-        e: &mysql::Error,
+        cause: Cause,
         in_tx: bool,
-        lock_wait: Option<Box<LockWait>>,
         fail: &FailFn<'_>,
     ) -> Box<MigrationFailure> {
-        let fail = |statement, e: &mysql::Error, committed| {
-            let mut f = fail(statement, e, committed);
-            f.lock_wait = lock_wait.clone();
-            f
-        };
-        if connection_lost(e) {
-            return fail(statement, e, None);
+        if cause.connection_lost {
+            return fail(statement, &cause, None);
         }
         if in_tx && let Err(re) = exec_all(&mut self.conn, "ROLLBACK") {
-            return fail(statement, &re, None);
+            return fail(statement, &Cause::of(&re), None);
         }
         // The journal row commits exactly with the data, so it is the truth now.
         let committed = match self.journal_applied(m.id) {
             Ok(n) => n
                 .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
                 .unwrap_or(0),
-            Err(_) => return fail(statement, e, None),
+            Err(_) => return fail(statement, &cause, None),
         };
         let committed = committed.min(total);
         let mut hasher = StatementHasher::new();
         for s in &stmts[..committed] {
             hasher.push(&s.sql);
         }
-        let message = fail(statement, e, Some(committed)).to_string();
+        let message = fail(statement, &cause, Some(committed)).to_string();
         let j = self.journal_sql(
             m,
             direction,
@@ -228,42 +246,52 @@ impl Database {
             None,
         );
         let _ = exec_all(&mut self.conn, &j);
-        fail(statement, e, Some(committed))
+        fail(statement, &cause, Some(committed))
     }
 }
 
 impl Database {
     /// Sends `sql`; when it times out waiting for a lock and is `retryable`, sends it
-    /// again after a pause, up to the configured retries. The server ends each wait
-    /// itself (`lock_wait_timeout`), so nothing of ours is left waiting between tries.
-    /// On failure: the last error, how many times it was sent, and for how long.
-    fn exec_retrying(
-        &mut self,
-        sql: &str,
-        retryable: bool,
-    ) -> Result<(), (mysql::Error, u32, Duration)> {
+    /// again after a pause, up to the configured retries and within the deadline. The
+    /// server ends each wait itself (`lock_wait_timeout`), so nothing of ours is left
+    /// waiting between tries. Past the deadline it is not sent, and while it runs the
+    /// watchdog may kill it ([`super::deadline`]).
+    fn exec_retrying(&mut self, sql: &str, retryable: bool) -> Result<(), Unsent> {
         let started = Instant::now();
         let mut attempt = 0;
         loop {
-            let e = match exec_all(&mut self.conn, sql) {
+            let watched = match (&self.watchdog, self.deadline) {
+                (Some(w), Some(d)) if !w.begin(d.kill_at) => {
+                    let cause = Cause {
+                        message: "not sent: the run's deadline had passed".into(),
+                        deadline: Some(DeadlineStop::NotSent),
+                        ..Cause::default()
+                    };
+                    return Err((cause, attempt, started.elapsed()));
+                }
+                (Some(w), Some(_)) => Some(w),
+                _ => None,
+            };
+            let result = exec_all(&mut self.conn, sql);
+            let killed = watched.is_some_and(|w| w.end());
+            let e = match result {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
-            match retry_delay(code_of(&e), retryable, attempt, self.lock_wait_retries) {
+            let mut cause = Cause::of(&e);
+            if killed {
+                cause.deadline = Some(DeadlineStop::Killed);
+                return Err((cause, attempt + 1, started.elapsed()));
+            }
+            let pause = retry_delay(cause.code, retryable, attempt, self.lock_wait_retries)
+                .filter(|p| self.deadline.is_none_or(|d| *p < d.to_kill()));
+            match pause {
                 Some(pause) => {
                     attempt += 1;
                     std::thread::sleep(pause);
                 }
-                None => return Err((e, attempt + 1, started.elapsed())),
+                None => return Err((cause, attempt + 1, started.elapsed())),
             }
         }
-    }
-}
-
-/// The server's error code, if the server sent one.
-fn code_of(e: &mysql::Error) -> Option<u16> {
-    match e {
-        mysql::Error::MySqlError(me) => Some(me.code),
-        _ => None,
     }
 }

@@ -98,6 +98,19 @@ pub struct MigrationFailure {
     /// When the statement timed out waiting for a lock: what it waited on and who held it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_wait: Option<Box<LockWait>>,
+    /// When the run's deadline stopped the statement ([`super::Deadline`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<DeadlineStop>,
+}
+
+/// How a run's deadline stopped a migration part-way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineStop {
+    /// The statement was still running at the deadline and was killed (`KILL QUERY`).
+    Killed,
+    /// The deadline passed between two statements: the next one was not sent.
+    NotSent,
 }
 
 impl std::error::Error for MigrationFailure {}
@@ -119,6 +132,16 @@ impl std::fmt::Display for MigrationFailure {
         }
         if let Some(w) = &self.lock_wait {
             write!(f, "; {w}")?;
+        }
+        match self.deadline {
+            Some(DeadlineStop::Killed) => f.write_str(
+                "; it was still running at the run's deadline (just before the function's \
+                 timeout) and was stopped with KILL QUERY",
+            )?,
+            Some(DeadlineStop::NotSent) => {
+                f.write_str("; the migration started in time but did not finish before it")?
+            }
+            None => {}
         }
         f.write_str(". Now committed: ")?;
         match (self.connection_lost, self.committed) {

@@ -45,6 +45,7 @@ mod apply;
 mod commit;
 pub mod config;
 pub mod dbconfig;
+mod deadline;
 mod error;
 mod journal;
 mod lock;
@@ -55,7 +56,7 @@ pub mod spec;
 mod sql;
 mod tables;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mysql::Conn;
 
@@ -63,10 +64,12 @@ use crate::migration::Migration;
 use crate::plan::{self, Options, Plan, PlanError};
 pub use commit::{commits_part_way, may_commit};
 pub use config::{ConfigError, ConnConfig, Tls};
-pub use error::{DbError, MigrationFailure};
+pub use deadline::Deadline;
+use deadline::Watchdog;
+pub use error::{DbError, DeadlineStop, MigrationFailure};
 pub use lock::lock_name;
 pub use lockwait::{Blocker, LockWait};
-pub use report::{Planned, RunReport, StepReport, StepState};
+pub use report::{Planned, RunReport, StepReport, StepState, Stopped};
 use sql::ident;
 
 /// The history table name sql-migrate uses by default.
@@ -120,6 +123,9 @@ pub struct Database {
     lock_wait_retries: u32,
     /// The session's `SET`s, sent with its first query (no round trip of their own).
     session_init: Option<String>,
+    /// When runs must stop, and the thread that enforces it.
+    deadline: Option<Deadline>,
+    watchdog: Option<Watchdog>,
 }
 
 impl Drop for Database {
@@ -160,7 +166,21 @@ impl Database {
             lock_wait_timeout: settings.lock_wait_timeout,
             lock_wait_retries: settings.lock_wait_retries,
             session_init: Some(lockwait::session_sql(settings.lock_wait_timeout)),
+            deadline: None,
+            watchdog: None,
         })
+    }
+
+    /// Makes runs on this connection stop at `deadline`: no migration starts after
+    /// [`Deadline::stop_starting`], and a statement still running at
+    /// [`Deadline::kill_at`] is killed and reported (see [`Deadline`]).
+    pub fn set_deadline(&mut self, deadline: Deadline) {
+        self.watchdog = Some(Watchdog::start(
+            deadline.kill_at,
+            self.opts.clone(),
+            self.conn.connection_id(),
+        ));
+        self.deadline = Some(deadline);
     }
 
     /// The redacted connection target, for messages.
@@ -196,8 +216,19 @@ impl Database {
             drift: plan.drift.clone(),
             unknown: plan.unknown.clone(),
             last_applied: None,
+            stopped: None,
         };
-        for step in &plan.steps {
+        for (n, step) in plan.steps.iter().enumerate() {
+            if self
+                .deadline
+                .is_some_and(|d| Instant::now() >= d.stop_starting)
+            {
+                let pending = plan.steps[n..].iter();
+                report.stopped = Some(Stopped {
+                    pending: pending.map(|s| migrations[s.index].id.to_owned()).collect(),
+                });
+                break;
+            }
             match self.run_step(&migrations[step.index], step) {
                 Ok(r) => {
                     progress(&r);
@@ -242,12 +273,19 @@ impl Database {
         lock_timeout: Duration,
         progress: impl FnMut(&StepReport),
     ) -> Result<RunReport, DbError> {
+        // Waiting for the lock past the point where no migration may start is pointless.
+        let lock_timeout = match self.deadline {
+            Some(d) => lock_timeout.min(d.to_stop()),
+            None => lock_timeout,
+        };
         self.lock(lock_timeout)?;
         let result = (|| {
             let p = self.planned(migrations, opts, true)?;
-            let last_applied = plan::last_applied(migrations, &p.history, &p.plan.steps);
             let mut report = self.execute(migrations, &p.plan, progress)?;
-            report.last_applied = last_applied.map(str::to_owned);
+            // A run stopped at its deadline did only the first steps.
+            let done = &p.plan.steps[..report.steps.len()];
+            report.last_applied =
+                plan::last_applied(migrations, &p.history, done).map(str::to_owned);
             Ok(report)
         })();
         self.unlock();

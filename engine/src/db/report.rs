@@ -83,6 +83,16 @@ pub struct RunReport {
     pub unknown: Vec<String>,
     /// The newest migration (in apply order) applied once the run is done.
     pub last_applied: Option<String>,
+    /// The run stopped between migrations at its deadline; these had not started.
+    pub stopped: Option<Stopped>,
+}
+
+/// A run that stopped between migrations at its deadline ([`super::Deadline`]): what
+/// it did is committed and journaled, and another run carries on from there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stopped {
+    /// The migrations not started, in order.
+    pub pending: Vec<String>,
 }
 
 /// A plan with the state it was made from.
