@@ -375,23 +375,157 @@ fn a_migrator_function_error_fails_the_job_with_its_type() {
 }
 
 #[test]
-fn a_migrator_timeout_fails_the_job() {
+fn a_statement_outliving_the_migrator_is_killed_by_it_and_reported() {
+    // An 8 s function: the migrator kills a statement still running 1.33 s before its
+    // deadline (a sixth of its time), rolls back, journals, and answers in time.
     let p = Pipeline::new(Options {
-        migrator_timeout: 2,
+        migrator_timeout: 8,
         ..Options::default()
     });
     let key = p.upload(&[
         ("migrations/1_create_users.sql", CREATE_USERS),
         (
             "migrations/2_slow.sql",
-            "-- +migrate Up\nSELECT SLEEP(30);\n",
+            "-- +migrate Up\nCREATE TABLE slow (id int);\nINSERT INTO slow SELECT 1 FROM (SELECT SLEEP(30) AS s) AS x;\n",
         ),
     ]);
     let job = p.run(&key).pop().unwrap();
     assert_eq!(job["status"], "Failed", "{job:#}");
     let msg = failure_message(&job);
-    assert!(msg.contains("timed out"), "{msg}");
+    for part in [
+        "migration 2_slow.sql (up) failed at statement 2 of 2 (line 3)",
+        "KILL QUERY",
+        "statements 1..1 of this migration",
+        "raise the function's timeout",
+        "--via-lambda migrator up --resume",
+    ] {
+        assert!(msg.contains(part), "{part:?} not in {msg}");
+    }
+    // The migrator answered with its own error, not Lambda's timeout.
+    let invokes = p.migrator_invokes();
+    assert_eq!(
+        invokes.last().unwrap()["function_error"],
+        "Unhandled",
+        "{invokes:#?}"
+    );
+    assert_eq!(invokes.last().unwrap()["response"]["errorType"], "SqlError");
     assert_eq!(p.db.applied(), ["1_create_users.sql"]);
+    assert_eq!(
+        p.db.q(
+            "SELECT state, statements_applied FROM gorp_migrations_journal WHERE id = '2_slow.sql'"
+        )
+        .trim(),
+        "failed\t1"
+    );
+    assert_eq!(p.db.q("SELECT COUNT(*) FROM slow").trim(), "0");
+    let left = p.db.q(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '%SLEEP(30)%' \
+         AND INFO NOT LIKE '%PROCESSLIST%'",
+    );
+    assert_eq!(
+        left.trim(),
+        "0",
+        "a statement of ours is still on the server"
+    );
+}
+
+/// Eight migrations of a second each: more than one 8 s migrator run may start.
+fn eight_slow_migrations() -> Vec<(String, String)> {
+    (1..=8)
+        .map(|n| {
+            (
+                format!("migrations/{n}_slow.sql"),
+                format!("-- +migrate Up\nCREATE TABLE s{n} (id int);\nDO SLEEP(1);\n"),
+            )
+        })
+        .collect()
+}
+
+/// A pipeline whose migrator has 8 s and kills only 0.5 s before its deadline, so the
+/// last migration it starts (2.67 s before) always finishes.
+fn deadline_pipeline(trigger_env: Value) -> (Pipeline, String) {
+    let p = Pipeline::new(Options {
+        migrator_timeout: 8,
+        migrator_env: json!({"KILL_MARGIN_SECS": "0.5"}),
+        trigger_env,
+        ..Options::default()
+    });
+    let files = eight_slow_migrations();
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let key = p.upload(&files);
+    (p, key)
+}
+
+fn all_eight() -> Vec<String> {
+    (1..=8).map(|n| format!("{n}_slow.sql")).collect()
+}
+
+#[test]
+fn a_migrator_that_stops_at_its_deadline_is_run_again_until_the_list_is_done() {
+    let (p, key) = deadline_pipeline(json!({}));
+    let chain = p.run(&key);
+    assert_eq!(chain.len(), 1, "{chain:#?}");
+    let job = &chain[0];
+    assert_eq!(job["status"], "Succeeded", "{job:#}");
+    assert_eq!(p.db.applied(), all_eight());
+    let invokes = p.migrator_invokes();
+    assert!(invokes.len() >= 2, "{invokes:#?}");
+    // Every run but the last stopped cleanly: an answer listing what it had not started.
+    let (last, stopped) = invokes.split_last().unwrap();
+    for c in stopped {
+        assert_eq!(c["function_error"], Value::Null, "{c:#}");
+        assert!(
+            !c["response"]["pending"].as_array().unwrap().is_empty(),
+            "{c:#}"
+        );
+        assert!(
+            !c["response"]["applied"].as_array().unwrap().is_empty(),
+            "{c:#}"
+        );
+    }
+    assert_eq!(last["response"]["pending"], json!([]));
+    let summary = result(job)["executionDetails"]["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with(&format!(
+            "Applied 8 migration(s) over {} migrator runs",
+            invokes.len()
+        )),
+        "{summary}"
+    );
+    assert_eq!(result(job)["outputVariables"]["AppliedCount"], "8");
+    assert_eq!(
+        result(job)["outputVariables"]["LastAppliedId"],
+        "8_slow.sql"
+    );
+    assert!(p.log("migrator").contains("stopped before the deadline"));
+}
+
+#[test]
+fn a_trigger_out_of_time_carries_on_with_up_in_a_continuation() {
+    // A poll interval longer than the trigger has left: each stop becomes a follow-up.
+    let (p, key) = deadline_pipeline(json!({"TRIGGER_POLL_MS": "1000000"}));
+    let chain = p.run(&key);
+    assert!(chain.len() >= 2, "{chain:#?}");
+    let first = &chain[0];
+    assert_eq!(first["status"], "Continued", "{first:#}");
+    let token: Value =
+        serde_json::from_str(result(first)["continuationToken"].as_str().unwrap()).unwrap();
+    assert_eq!(token["next"], "up");
+    assert!(token["applied"].as_u64().unwrap() > 0, "{token}");
+    let last = chain.last().unwrap();
+    assert_eq!(last["status"], "Succeeded", "{chain:#?}");
+    assert_eq!(p.db.applied(), all_eight());
+    // The follow-ups ran `up` straight away: no status polling was needed.
+    for c in p.migrator_invokes() {
+        assert_eq!(
+            c["payload"]["command"].as_str().unwrap_or("up"),
+            "up",
+            "{c:#}"
+        );
+    }
 }
 
 #[test]
@@ -752,4 +886,27 @@ fn a_plan_action_publishes_what_an_approval_shows() {
     assert_eq!(vars["PendingIds"], "1_create_users.sql, 2_seed_users.sql");
     // A plan creates nothing, not even the history table.
     assert!(p.db.tables().is_empty(), "plan changed the database");
+}
+
+#[test]
+fn a_remote_up_carries_on_across_migrator_runs_that_stop_at_their_deadline() {
+    let (p, key) = deadline_pipeline(json!({}));
+    let o = p.cli(true, &["up", "--source", &p.s3_url(&key)]);
+    assert!(o.status.success(), "{}", out(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    // Every migration printed once, in order, and the total counts them all.
+    let printed: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().find(|w| w.ends_with("_slow.sql")))
+        .collect();
+    assert_eq!(printed, all_eight(), "{}", out(&o));
+    assert!(stdout.ends_with("8 migration(s) done\n"), "{}", out(&o));
+    assert!(
+        stderr.contains("stopped before its deadline") && stderr.contains("invoking it again"),
+        "{}",
+        out(&o)
+    );
+    assert!(p.migrator_invokes().len() >= 2);
+    assert_eq!(p.db.applied(), all_eight());
 }

@@ -13,7 +13,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<MigratorEvent>| async move {
             tracing::trace!(request_id = %event.context.request_id, "migrator invoked");
-            migrator.handle(event.payload).await
+            migrator
+                .handle(event.payload, Some(event.context.deadline()))
+                .await
         },
     ))
     .await

@@ -7,7 +7,8 @@
 use std::io::Write;
 use std::time::Duration;
 
-use engine::command::{ErrorKind, Request};
+use engine::command::{ErrorKind, Report, Request};
+use engine::db::StepReport;
 use engine::fetch::ObjectRef;
 
 use super::args::Invocation;
@@ -50,33 +51,91 @@ pub fn run(function: &str, inv: Invocation<'_>) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(|e| refuse(format!("cannot start the I/O runtime: {e}")))?;
-    let invoked = runtime.block_on(async {
+    let client = runtime.block_on(async {
         let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let client =
-            aws_sdk_lambda::Client::from_conf(wire::lambda_client(&shared, READ_TIMEOUT).build());
-        wire::invoke(&client, function, payload, READ_TIMEOUT).await
+        aws_sdk_lambda::Client::from_conf(wire::lambda_client(&shared, READ_TIMEOUT).build())
     });
-    match invoked {
-        Invoked::Report(r) => {
-            let report = r.typed().map_err(|e| {
-                fail(
-                    &request,
-                    ErrorKind::Internal,
-                    format!("{function} answered a report this CLI cannot read: {e}"),
-                    json,
-                )
-            })?;
-            if let (Some(fetch), false) = (&r.fetch, json) {
-                let _ = writeln!(std::io::stderr(), "{}", fetch.human());
-            }
-            render::report(&mut std::io::stdout().lock(), &report, json, false)
-                .map_err(Failure::output)
+    let mut event = event;
+    let mut payload = payload;
+    // Migrations done by earlier runs that stopped at the migrator's deadline.
+    let mut earlier: Vec<StepReport> = Vec::new();
+    let mut out = std::io::stdout().lock();
+    loop {
+        let invoked = runtime.block_on(wire::invoke(&client, function, payload, READ_TIMEOUT));
+        let r = match invoked {
+            Invoked::Report(r) => r,
+            other => return Err(not_answered(function, &request, other, json)),
+        };
+        let mut report = r.typed().map_err(|e| {
+            fail(
+                &request,
+                ErrorKind::Internal,
+                format!("{function} answered a report this CLI cannot read: {e}"),
+                json,
+            )
+        })?;
+        if let (Some(fetch), false) = (&r.fetch, json) {
+            let _ = writeln!(std::io::stderr(), "{}", fetch.human());
         }
-        Invoked::FunctionError(e) => Err(match ErrorKind::parse(&e.error_type) {
-            Some(kind) => fail(&request, kind, e.error_message, json),
+        let Report::Run(run) = &mut report else {
+            return render::report(&mut out, &report, json, false).map_err(Failure::output);
+        };
+        let streamed = !json && !earlier.is_empty();
+        if streamed {
+            for s in &run.migrations {
+                render::step_line(&mut out, s).map_err(Failure::output)?;
+            }
+        }
+        match &run.stopped {
+            // Stopped at its deadline having done something: carry on, as the trigger does.
+            Some(stopped) if !run.migrations.is_empty() => {
+                if !json && !streamed {
+                    for s in &run.migrations {
+                        render::step_line(&mut out, s).map_err(Failure::output)?;
+                    }
+                }
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "note: {function} stopped before its deadline with {} migration(s) pending; invoking it again",
+                    stopped.pending.len()
+                );
+                event.request.limit = event
+                    .request
+                    .limit
+                    .map(|l| l.saturating_sub(run.migrations.len()));
+                earlier.append(&mut run.migrations);
+                payload = serde_json::to_vec(&event).expect("an event always serializes");
+            }
+            stopped => {
+                let stalled = stopped.as_ref().map(|s| s.pending.len());
+                earlier.append(&mut run.migrations);
+                run.migrations = earlier;
+                render::report(&mut out, &report, json, streamed).map_err(Failure::output)?;
+                return match stalled {
+                    None => Ok(()),
+                    Some(n) => Err(Failure {
+                        code: ErrorKind::Configuration.exit_code(),
+                        message: format!(
+                            "{function} stopped before its deadline without applying anything \
+                             ({n} migration(s) pending): its timeout leaves no time to start \
+                             one; raise it, or lower its DEADLINE_MARGIN_SECS"
+                        ),
+                    }),
+                };
+            }
+        }
+    }
+}
+
+/// The failure for an invocation that brought no report.
+fn not_answered(function: &str, request: &Request, invoked: Invoked, json: bool) -> Failure {
+    match invoked {
+        Invoked::Report(_) => unreachable!("a report is an answer"),
+        Invoked::FunctionError(e) => match ErrorKind::parse(&e.error_type) {
+            Some(kind) => fail(request, kind, e.error_message, json),
             // Lambda's own failures: a timeout, a crash, an init error.
             None => fail(
-                &request,
+                request,
                 ErrorKind::Sql,
                 format!(
                     "the migrator failed ({}): {}",
@@ -85,18 +144,18 @@ pub fn run(function: &str, inv: Invocation<'_>) -> Result<(), Failure> {
                 ),
                 json,
             ),
-        }),
-        Invoked::CallFailed { message, .. } => Err(Failure {
+        },
+        Invoked::CallFailed { message, .. } => Failure {
             code: UNREACHABLE,
             message,
-        }),
-        Invoked::StillRunning => Err(Failure {
+        },
+        Invoked::StillRunning => Failure {
             code: UNREACHABLE,
             message: format!(
                 "{function} did not answer within {} s",
                 READ_TIMEOUT.as_secs()
             ),
-        }),
+        },
     }
 }
 

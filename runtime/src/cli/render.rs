@@ -206,6 +206,14 @@ fn run_text(out: &mut dyn Write, r: &RunSummary, streamed: bool) -> io::Result<(
             short_list(&r.unknown)
         )?;
     }
+    if let Some(s) = &r.stopped {
+        writeln!(
+            out,
+            "stopped before the deadline: {} migration(s) not started: {}",
+            s.pending.len(),
+            short_list(&s.pending)
+        )?;
+    }
     let n = r.migrations.len();
     match (n, r.dry_run) {
         (0, _) => writeln!(out, "nothing to do"),

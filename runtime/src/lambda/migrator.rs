@@ -7,13 +7,19 @@
 //! (see [`super::secret`]), so a rotated password is picked up by a warm instance.
 //! Every invocation prints one metric line (see [`super::metrics`]).
 //!
+//! Every invocation runs against its deadline ([`Margins`]): no migration starts once
+//! less than `DEADLINE_MARGIN_SECS` is left, and the report lists what is still pending
+//! for the trigger (or a remote CLI) to carry on with; a statement still running
+//! `KILL_MARGIN_SECS` before the deadline is killed on the server and reported, before
+//! Lambda would kill the process and leave the statement running.
+//!
 //! A deployment chooses which commands it runs (`ALLOWED_COMMANDS`); any other is
 //! refused before anything is read. Failures are Lambda function errors whose
 //! `errorType` is an [`ErrorKind`] name and whose `errorMessage` names the migration,
 //! the statement and the server's error, with the remedy worded as a remote command.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use engine::Limits;
 use engine::command::{
@@ -21,7 +27,7 @@ use engine::command::{
     RequestError,
 };
 use engine::db::spec::{ConnSpec, Resolved};
-use engine::db::{ConnConfig, Database, DbError, Settings, Tls};
+use engine::db::{ConnConfig, Database, DbError, Deadline, Settings, Tls};
 use engine::fetch::{FetchOptions, ObjectRef};
 use lambda_runtime::Diagnostic;
 use tracing::{error, info, warn};
@@ -56,6 +62,34 @@ pub struct MigratorConfig {
     pub allowed: Allowed,
     /// This function's name, for remedies worded as remote commands.
     pub function: Option<String>,
+    /// How long before the invocation's deadline to stop.
+    pub margins: Margins,
+}
+
+/// How long before the invocation's deadline a run stops. A margin left unset defaults
+/// to a share of the time an invocation has, so a short timeout still leaves room to work.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Margins {
+    /// No migration starts with less than this left (`DEADLINE_MARGIN_SECS`; default
+    /// 30 s, at most a third of the invocation's time).
+    pub stop: Option<Duration>,
+    /// A statement still running with this left is killed (`KILL_MARGIN_SECS`; default
+    /// 5 s, at most a sixth of the invocation's time, never more than `stop`): long
+    /// enough to kill it, roll back, journal and answer.
+    pub kill: Option<Duration>,
+}
+
+impl Margins {
+    /// The deadline of an invocation that ends at `end` and has `available` in all.
+    pub fn deadline(&self, end: Instant, available: Duration) -> Deadline {
+        let stop = self
+            .stop
+            .unwrap_or_else(|| Duration::from_secs(30).min(available / 3));
+        let kill = self
+            .kill
+            .unwrap_or_else(|| Duration::from_secs(5).min(available / 6));
+        Deadline::before(end, stop, kill.min(stop))
+    }
 }
 
 impl MigratorConfig {
@@ -115,6 +149,25 @@ impl MigratorConfig {
         };
         let dir = nonempty("MIGRATIONS_DIR").unwrap_or_else(|| "migrations".into());
         let limits = source::limits_from_env(|k| get(k))?;
+        let secs = |name: &str| match nonempty(name) {
+            None => Ok(None),
+            Some(v) => v
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| (0.0..=900.0).contains(s))
+                .map(|s| Some(Duration::from_secs_f64(s)))
+                .ok_or_else(|| format!("{name}={v:?}: expected seconds, 0 to 900")),
+        };
+        let margins = Margins {
+            stop: secs("DEADLINE_MARGIN_SECS")?,
+            kill: secs("KILL_MARGIN_SECS")?,
+        };
+        if let (Some(stop), Some(kill)) = (margins.stop, margins.kill)
+            && kill > stop
+        {
+            return Err("KILL_MARGIN_SECS must not exceed DEADLINE_MARGIN_SECS".into());
+        }
         Ok(MigratorConfig {
             fetch: source::fetch_options(&dir, &limits, |k| get(k))?,
             limits,
@@ -124,6 +177,7 @@ impl MigratorConfig {
             db,
             allowed,
             function: nonempty("AWS_LAMBDA_FUNCTION_NAME"),
+            margins,
         })
     }
 }
@@ -190,11 +244,20 @@ impl Migrator {
         Migrator::new(MigratorConfig::from_env(&|k| std::env::var(k).ok()))
     }
 
-    /// Handles one event and prints its metric line.
-    pub async fn handle(&self, event: MigratorEvent) -> Result<MigratorReport, MigratorError> {
+    /// Handles one event that must be answered by `deadline` (the invocation's), and
+    /// prints its metric line.
+    pub async fn handle(
+        &self,
+        event: MigratorEvent,
+        deadline: Option<SystemTime>,
+    ) -> Result<MigratorReport, MigratorError> {
         let started = Instant::now();
         let mut stats = RunStats::default();
-        let result = self.run(event, &mut stats).await;
+        let ends = deadline.map(|d| {
+            let left = d.duration_since(SystemTime::now()).unwrap_or_default();
+            (started + left, left)
+        });
+        let result = self.run(event, ends, &mut stats).await;
         if let Ok(report) = &result {
             stats.applied = report.applied.len() as u64;
         }
@@ -214,6 +277,7 @@ impl Migrator {
     async fn run(
         &self,
         event: MigratorEvent,
+        ends: Option<(Instant, Duration)>,
         stats: &mut RunStats,
     ) -> Result<MigratorReport, MigratorError> {
         let started = Instant::now();
@@ -280,6 +344,7 @@ impl Migrator {
         let request = event.request.clone();
         let expected = event.expected_digest.clone();
         let limits = config.limits.clone();
+        let deadline = ends.map(|(end, available)| config.margins.deadline(end, available));
         let worker = tokio::task::spawn_blocking(move || {
             let input = Input {
                 source: &opened.source,
@@ -291,7 +356,13 @@ impl Migrator {
             command::execute(
                 &request,
                 &input,
-                || connect(&conn, &settings, secrets.as_deref(), &runtime),
+                || {
+                    let mut db = connect(&conn, &settings, secrets.as_deref(), &runtime)?;
+                    if let Some(d) = deadline {
+                        db.set_deadline(d);
+                    }
+                    Ok(db)
+                },
                 settings.lock_timeout,
                 |step| {
                     info!(
@@ -313,6 +384,13 @@ impl Migrator {
         match result {
             Ok(done) => {
                 let report = summary(&event, done, source_name, fetch, started);
+                if report.command == CommandName::Up && !report.pending.is_empty() {
+                    warn!(
+                        applied = report.applied.len(),
+                        pending = report.pending.len(),
+                        "stopped before the deadline with migrations pending; run up again to carry on"
+                    );
+                }
                 info!(
                     applied = report.applied.len(),
                     pending = report.pending.len(),
@@ -564,6 +642,41 @@ mod tests {
         }
     }
 
+    #[test]
+    fn margins_default_and_are_capped_by_the_time_an_invocation_has() {
+        let c = MigratorConfig::from_env(&env(&[("DB_HOST", "h")])).unwrap();
+        assert_eq!(c.margins, Margins::default());
+        let end = Instant::now() + Duration::from_secs(900);
+        let d = c.margins.deadline(end, Duration::from_secs(900));
+        assert_eq!(end - d.stop_starting, Duration::from_secs(30));
+        assert_eq!(end - d.kill_at, Duration::from_secs(5));
+        let d = c.margins.deadline(end, Duration::from_secs(6));
+        assert_eq!(end - d.stop_starting, Duration::from_secs(2));
+        assert_eq!(end - d.kill_at, Duration::from_secs(1));
+        let c = MigratorConfig::from_env(&env(&[
+            ("DB_HOST", "h"),
+            ("DEADLINE_MARGIN_SECS", "2.5"),
+            ("KILL_MARGIN_SECS", "0.5"),
+        ]))
+        .unwrap();
+        assert_eq!(c.margins.stop, Some(Duration::from_millis(2500)));
+        assert_eq!(c.margins.kill, Some(Duration::from_millis(500)));
+        // Given margins are honoured as given, whatever the timeout.
+        let d = c.margins.deadline(end, Duration::from_secs(6));
+        assert_eq!(end - d.stop_starting, Duration::from_millis(2500));
+        assert_eq!(end - d.kill_at, Duration::from_millis(500));
+        for bad in [
+            [("DEADLINE_MARGIN_SECS", "soon"), ("KILL_MARGIN_SECS", "1")],
+            [("DEADLINE_MARGIN_SECS", "1"), ("KILL_MARGIN_SECS", "-1")],
+            [("DEADLINE_MARGIN_SECS", "1"), ("KILL_MARGIN_SECS", "2")],
+        ] {
+            let mut vars = vec![("DB_HOST", "h")];
+            vars.extend(bad);
+            let e = MigratorConfig::from_env(&env(&vars)).unwrap_err();
+            assert!(e.contains("_MARGIN_SECS"), "{e}");
+        }
+    }
+
     #[tokio::test]
     async fn a_command_the_deployment_does_not_allow_is_refused_before_anything_runs() {
         let m = Migrator::new(MigratorConfig::from_env(&env(&[
@@ -572,10 +685,13 @@ mod tests {
         ])));
         // No bucket, no database reachable: a refusal must come before either matters.
         let e = m
-            .handle(MigratorEvent {
-                request: engine::command::Request::new(CommandName::Down),
-                ..MigratorEvent::default()
-            })
+            .handle(
+                MigratorEvent {
+                    request: engine::command::Request::new(CommandName::Down),
+                    ..MigratorEvent::default()
+                },
+                None,
+            )
             .await
             .unwrap_err();
         assert_eq!(e.kind, ErrorKind::NotAllowed);

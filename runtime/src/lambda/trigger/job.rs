@@ -47,11 +47,28 @@ pub struct Continuation {
     pub digest: String,
     /// Migrations in the artifact.
     pub total: usize,
-    /// Pending when the first invocation planned (from the run's point of view unknown:
-    /// the trigger cannot reach the database), kept for the summary.
+    /// When the job started (ms since the epoch), kept for the summary.
     pub started_ms: u64,
     /// How many follow-ups ran before this one.
     pub round: u32,
+    /// What the follow-up does first.
+    #[serde(default)]
+    pub next: Next,
+    /// Migrations applied by earlier migrator runs of this job that stopped at their
+    /// deadline.
+    #[serde(default)]
+    pub applied: usize,
+}
+
+/// What a follow-up does first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Next {
+    /// A migrator run may still be going: ask for `status` until it ends.
+    #[default]
+    Status,
+    /// The last migrator run stopped at its deadline with migrations pending: run `up`.
+    Up,
 }
 
 /// Why a job event could not be used; `id` is the job id when one was found.

@@ -12,7 +12,10 @@
 //!
 //! A migrator run that outlasts this invocation is followed up with a continuation token:
 //! CodePipeline invokes the trigger again with it, and the trigger asks the migrator for
-//! `status` until the run has applied everything or stopped.
+//! `status` until the run has applied everything or stopped. A migrator run that stops
+//! at its own deadline with migrations pending is followed by another `up`, at once
+//! while this invocation has time, else in a follow-up; a run that applies nothing
+//! fails the job, so the chain always ends.
 
 mod config;
 mod job;
@@ -30,10 +33,10 @@ use super::metrics::{self, Metric, Unit};
 use crate::text::{one_line, truncate};
 use crate::wire::{self, Invoked, MigratorEvent};
 pub use config::{Clients, TriggerConfig};
-pub use job::{BadJob, Continuation, Job, UserParameters, parse_job};
+pub use job::{BadJob, Continuation, Job, Next, UserParameters, parse_job};
 pub use outcome::{
-    FAILURE_LIMIT, Outcome, SUMMARY_LIMIT, TOKEN_LIMIT, outcome_of_error, outcome_of_report,
-    outcome_of_status,
+    FAILURE_LIMIT, Followed, Outcome, SUMMARY_LIMIT, TOKEN_LIMIT, outcome_of_error,
+    outcome_of_report, outcome_of_rounds, outcome_of_status,
 };
 pub use report::report;
 pub use validate::check;
@@ -125,8 +128,18 @@ async fn run(clients: &Clients, config: &TriggerConfig, job: &Job, deadline_ms: 
         credentials: job.credentials.clone(),
         ..MigratorEvent::default()
     };
+    let mut round = Round {
+        clients,
+        config,
+        function,
+        deadline_ms,
+    };
     if let Some(token) = &job.continuation {
-        return follow_up(clients, config, function, event, token.clone(), deadline_ms).await;
+        event.expected_digest = Some(token.digest.clone());
+        return match token.next {
+            Next::Up => round.apply(event, token.clone()).await,
+            Next::Status => round.follow_up(event, token.clone()).await,
+        };
     }
 
     // Validate before the database is touched.
@@ -139,108 +152,159 @@ async fn run(clients: &Clients, config: &TriggerConfig, job: &Job, deadline_ms: 
         return outcome::outcome_of_verify(&digest, total);
     }
     event.expected_digest = Some(digest.clone());
-    let wait = budget(deadline_ms, config.margin).min(config.read_timeout());
     let token = Continuation {
         v: 1,
         digest,
         total,
         started_ms: now_ms(),
         round: 0,
+        next: Next::Status,
+        applied: 0,
     };
-    match invoke(clients, function, &event, wait).await {
-        Invoked::Report(report) => outcome_of_report(&report),
-        Invoked::FunctionError(e) if e.error_type == ErrorKind::LockTimeout.as_str() => {
-            // Another run (a retried delivery of this job, or another pipeline) holds the
-            // lock: follow it rather than failing a job whose migrations are applying.
-            warn!(message = %one_line(&e.error_message), "migration lock busy; following up");
-            Outcome::Continue {
-                token,
-                summary: "Another run holds the migration lock; waiting for it".into(),
-                percent: 0,
-            }
-        }
-        Invoked::FunctionError(e) => outcome_of_error(&e),
-        Invoked::StillRunning => Outcome::Continue {
-            token,
-            summary: "The migrator is still running; following up".into(),
-            percent: 0,
-        },
-        Invoked::CallFailed {
-            message,
-            configuration,
-        } => Outcome::Failure {
-            configuration,
-            message: truncate(&message, FAILURE_LIMIT),
-        },
+    if command != CommandName::Up {
+        return match round.invoke(&event).await {
+            Invoked::Report(report) => outcome_of_report(&report),
+            other => round.not_answered(other, token),
+        };
     }
+    round.apply(event, token).await
 }
 
-/// Polls the migrator's `status` until the run it follows is done or this invocation's
-/// time is nearly up.
-async fn follow_up(
-    clients: &Clients,
-    config: &TriggerConfig,
-    function: &str,
-    mut event: MigratorEvent,
-    token: Continuation,
+/// One trigger invocation's dealings with the migrator.
+struct Round<'a> {
+    clients: &'a Clients,
+    config: &'a TriggerConfig,
+    function: &'a str,
     deadline_ms: u64,
-) -> Outcome {
-    event.request = Request::new(CommandName::Status);
-    event.expected_digest = Some(token.digest.clone());
-    loop {
-        let wait = budget(deadline_ms, config.margin).min(config.read_timeout());
-        let report = match invoke(clients, function, &event, wait).await {
-            Invoked::Report(r) => r,
-            Invoked::FunctionError(e) => return outcome_of_error(&e),
+}
+
+impl Round<'_> {
+    /// Time left for another migrator call.
+    fn budget(&self) -> Duration {
+        budget(self.deadline_ms, self.config.margin)
+    }
+
+    /// Invokes the migrator with `event`, waiting at most what this invocation has left.
+    async fn invoke(&self, event: &MigratorEvent) -> Invoked {
+        let wait = self.budget().min(self.config.read_timeout());
+        let payload = serde_json::to_vec(event).expect("an event always serializes");
+        wire::invoke(&self.clients.lambda, self.function, payload, wait).await
+    }
+
+    /// Runs `up` until nothing is pending: each migrator run that stops at its deadline
+    /// (having applied something) is followed by another, here while this invocation
+    /// has time, else in a follow-up.
+    async fn apply(&mut self, mut event: MigratorEvent, mut token: Continuation) -> Outcome {
+        let limit = event.request.limit;
+        loop {
+            event.request = Request {
+                limit: limit.map(|l| l.saturating_sub(token.applied)),
+                ..Request::new(CommandName::Up)
+            };
+            let report = match self.invoke(&event).await {
+                Invoked::Report(r) => r,
+                other => return self.not_answered(other, token),
+            };
+            if report.pending.is_empty() {
+                return outcome::outcome_of_rounds(&report, &token);
+            }
+            if report.applied.is_empty() {
+                return Outcome::failed(truncate(
+                    &format!(
+                        "the migrator stopped before its deadline without applying anything:                          {} migration(s) pending (next: {}); its timeout leaves no time to                          start one: raise it, or lower DEADLINE_MARGIN_SECS",
+                        report.pending.len(),
+                        report.pending[0]
+                    ),
+                    FAILURE_LIMIT,
+                ));
+            }
+            token.applied += report.applied.len();
+            token.round += 1;
+            info!(
+                applied = report.applied.len(),
+                pending = report.pending.len(),
+                "the migrator stopped at its deadline; running up again"
+            );
+            if self.budget() <= self.config.poll_interval {
+                token.next = Next::Up;
+                return continue_with(token, "The migrator stopped at its deadline");
+            }
+        }
+    }
+
+    /// What a call that gave no report means for the job.
+    fn not_answered(&self, invoked: Invoked, mut token: Continuation) -> Outcome {
+        token.next = Next::Status;
+        match invoked {
+            Invoked::Report(report) => outcome_of_report(&report),
+            Invoked::FunctionError(e) if e.error_type == ErrorKind::LockTimeout.as_str() => {
+                // Another run (a retried delivery of this job, or another pipeline) holds
+                // the lock: follow it rather than failing a job whose migrations apply.
+                warn!(message = %one_line(&e.error_message), "migration lock busy; following up");
+                Outcome::Continue {
+                    token,
+                    summary: "Another run holds the migration lock; waiting for it".into(),
+                    percent: 0,
+                }
+            }
+            Invoked::FunctionError(e) => outcome_of_error(&e),
+            Invoked::StillRunning => continue_with(token, "The migrator is still running"),
             Invoked::CallFailed {
                 message,
                 configuration,
-            } => {
-                return Outcome::Failure {
-                    configuration,
-                    message: truncate(&message, FAILURE_LIMIT),
-                };
-            }
-            Invoked::StillRunning => break,
-        };
-        if let Some(done) = outcome_of_status(&report, &token) {
-            return done;
+            } => Outcome::Failure {
+                configuration,
+                message: truncate(&message, FAILURE_LIMIT),
+            },
         }
-        info!(
-            pending = report.pending.len(),
-            "migrator still running; checking again"
-        );
-        if budget(deadline_ms, config.margin) <= config.poll_interval {
-            let applied = report.migrations.saturating_sub(report.pending.len());
-            return continue_with(token, applied);
-        }
-        tokio::time::sleep(config.poll_interval).await;
     }
-    continue_with(token, 0)
+
+    /// Polls the migrator's `status` until the run it follows is done or this
+    /// invocation's time is nearly up; a run that stopped cleanly with migrations
+    /// pending (at its deadline) is carried on with `up`.
+    async fn follow_up(&mut self, mut event: MigratorEvent, token: Continuation) -> Outcome {
+        let up = event.request.clone();
+        event.request = Request::new(CommandName::Status);
+        loop {
+            let report = match self.invoke(&event).await {
+                Invoked::Report(r) => r,
+                Invoked::StillRunning => {
+                    return continue_with(token, "The migrator is still running");
+                }
+                other => return self.not_answered(other, token),
+            };
+            match outcome_of_status(&report, &token) {
+                Followed::Done(outcome) => return outcome,
+                Followed::Stopped => {
+                    event.request = up;
+                    return self.apply(event, token).await;
+                }
+                Followed::Running => {}
+            }
+            info!(
+                pending = report.pending.len(),
+                "migrator still running; checking again"
+            );
+            if self.budget() <= self.config.poll_interval {
+                return continue_with(token, "The migrator is still running");
+            }
+            tokio::time::sleep(self.config.poll_interval).await;
+        }
+    }
 }
 
-fn continue_with(mut token: Continuation, applied: usize) -> Outcome {
+fn continue_with(mut token: Continuation, head: &str) -> Outcome {
     token.round += 1;
+    let applied = token.applied;
     let percent = (applied * 100)
         .checked_div(token.total)
         .map_or(0, |p| p.min(99) as i32);
     Outcome::Continue {
         summary: format!(
-            "The migrator is still running: {applied} of {} migration(s) applied",
+            "{head}: following up ({applied} of {} migration(s) applied by earlier runs)",
             token.total
         ),
         token,
         percent,
     }
-}
-
-/// Invokes the migrator with `event`, waiting at most `wait`.
-async fn invoke(
-    clients: &Clients,
-    function: &str,
-    event: &MigratorEvent,
-    wait: Duration,
-) -> Invoked {
-    let payload = serde_json::to_vec(event).expect("an event always serializes");
-    wire::invoke(&clients.lambda, function, payload, wait).await
 }

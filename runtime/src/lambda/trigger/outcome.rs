@@ -64,6 +64,12 @@ impl Outcome {
 
 /// The outcome of a migrator answer to `up`, `plan` or `status`.
 pub fn outcome_of_report(report: &MigratorReport) -> Outcome {
+    let (summary, variables) = summarize(report);
+    Outcome::Success { summary, variables }
+}
+
+/// A successful answer's summary and output variables.
+fn summarize(report: &MigratorReport) -> (String, Vec<(String, String)>) {
     let (head, ids, count_name) = match report.command {
         CommandName::Plan => (
             format!("Plan: {} migration(s) pending", report.pending.len()),
@@ -117,7 +123,7 @@ pub fn outcome_of_report(report: &MigratorReport) -> Outcome {
     if let Some(last) = &report.last_applied {
         variables.push(("LastAppliedId".to_owned(), last.clone()));
     }
-    Outcome::Success { summary, variables }
+    (summary, variables)
 }
 
 /// The outcome of `verify`, which the trigger answers itself: the artifact parsed.
@@ -152,10 +158,48 @@ pub fn outcome_of_error(e: &ErrorPayload) -> Outcome {
     }
 }
 
-/// The outcome of a follow-up's `status` answer; `None` means the run is still going.
-pub fn outcome_of_status(report: &MigratorReport, token: &Continuation) -> Option<Outcome> {
+/// What a follow-up's `status` answer says about the run it follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Followed {
+    /// The job is over.
+    Done(Outcome),
+    /// A run holds the lock: it is still going.
+    Running,
+    /// No run holds the lock, migrations are pending and none of them failed: the run
+    /// stopped cleanly (at its deadline), and `up` carries on.
+    Stopped,
+}
+
+/// The outcome of `up` answered with nothing pending, after `token.round` earlier
+/// migrator runs that stopped at their deadline (applying `token.applied` in all).
+pub fn outcome_of_rounds(report: &MigratorReport, token: &Continuation) -> Outcome {
+    let (summary, mut variables) = summarize(report);
+    if token.applied == 0 {
+        return Outcome::Success { summary, variables };
+    }
+    let total = token.applied + report.applied.len();
+    for (name, value) in &mut variables {
+        if name == "AppliedCount" {
+            *value = total.to_string();
+        }
+    }
+    let summary = truncate(
+        &format!(
+            "Applied {total} migration(s) over {} migrator runs (each stopped before its \
+             deadline and the next carried on); last: {}",
+            token.round + 1,
+            report.last_applied.as_deref().unwrap_or("-")
+        ),
+        SUMMARY_LIMIT,
+    );
+    Outcome::Success { summary, variables }
+}
+
+/// What a follow-up's `status` answer means for the run it follows.
+pub fn outcome_of_status(report: &MigratorReport, token: &Continuation) -> Followed {
+    let done = Followed::Done;
     if report.digest != token.digest {
-        return Some(Outcome::failed(format!(
+        return done(Outcome::failed(format!(
             "the artifact changed while the migrator ran: digest {} now, {} validated",
             report.digest, token.digest
         )));
@@ -177,10 +221,10 @@ pub fn outcome_of_status(report: &MigratorReport, token: &Continuation) -> Optio
             ),
             SUMMARY_LIMIT,
         );
-        return Some(Outcome::Success { summary, variables });
+        return done(Outcome::Success { summary, variables });
     }
     if report.lock_held == Some(true) {
-        return None;
+        return Followed::Running;
     }
     // The run ended (nobody holds the lock) with migrations still pending: it failed.
     let first = &report.pending[0];
@@ -188,9 +232,13 @@ pub fn outcome_of_status(report: &MigratorReport, token: &Continuation) -> Optio
         Ok(Report::Status(s)) => s.migrations,
         _ => Vec::new(),
     };
-    let note = rows
+    let failed = rows
         .iter()
-        .find(|r| r.state == MigrationState::Partial || (&r.id == first && r.note.is_some()))
+        .find(|r| r.state == MigrationState::Partial || (&r.id == first && r.note.is_some()));
+    if failed.is_none() {
+        return Followed::Stopped;
+    }
+    let note = failed
         .map(|r| {
             format!(
                 "; {} is {}{}",
@@ -203,7 +251,7 @@ pub fn outcome_of_status(report: &MigratorReport, token: &Continuation) -> Optio
             )
         })
         .unwrap_or_default();
-    Some(Outcome::failed(truncate(
+    done(Outcome::failed(truncate(
         &format!(
             "the migrator run ended with {} migration(s) still pending (first: {first}){note}; \
              see the migrator's logs",
