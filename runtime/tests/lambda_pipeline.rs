@@ -501,6 +501,14 @@ fn a_migrator_that_stops_at_its_deadline_is_run_again_until_the_list_is_done() {
         "8_slow.sql"
     );
     assert!(p.log("migrator").contains("stopped before the deadline"));
+    let stops: Vec<Value> = p
+        .metrics("migrator")
+        .into_iter()
+        .map(|m| m["StoppedAtDeadline"].clone())
+        .collect();
+    assert_eq!(stops.len(), invokes.len(), "{stops:?}");
+    assert_eq!(stops.last(), Some(&json!(0)), "{stops:?}");
+    assert!(stops[..stops.len() - 1].iter().all(|s| s == 1), "{stops:?}");
 }
 
 #[test]

@@ -217,6 +217,7 @@ fn a_rotated_secret_is_read_by_the_warm_migrator_and_metrics_are_printed() {
             {"Name": "RunDuration", "Unit": "Milliseconds"},
             {"Name": "RunFailures", "Unit": "Count"},
             {"Name": "BytesFetched", "Unit": "Bytes"},
+            {"Name": "StoppedAtDeadline", "Unit": "Count"},
         ],
     }]);
     for (m, applied, failures) in [

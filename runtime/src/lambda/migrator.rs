@@ -258,6 +258,9 @@ impl Migrator {
             (started + left, left)
         });
         let result = self.run(event, ends, &mut stats).await;
+        let stopped = result
+            .as_ref()
+            .is_ok_and(|r| r.report.get("stopped").is_some_and(|s| !s.is_null()));
         if let Ok(report) = &result {
             stats.applied = report.applied.len() as u64;
         }
@@ -270,6 +273,7 @@ impl Migrator {
             ),
             Metric::new("RunFailures", Unit::Count, u64::from(result.is_err())),
             Metric::new("BytesFetched", Unit::Bytes, stats.bytes_fetched),
+            Metric::new("StoppedAtDeadline", Unit::Count, u64::from(stopped)),
         ]);
         result
     }
