@@ -117,7 +117,7 @@ fn injected_values_are_refused_before_anything_is_sent() {
     }
     // A value of the right shape that the server refuses fails the run before any
     // migration: it rides on the session's first query.
-    let cfg = ConnConfig::parse(&dsn(&db, "time_zone=%27No/Such_Zone%27")).unwrap();
+    let cfg = ConnConfig::parse(&dsn(&db, "time_zone=%27No%2FSuch_Zone%27")).unwrap();
     let e = up(&cfg).unwrap_err();
     assert!(e.to_string().contains("time zone"), "{e}");
     let mut c = Conn::new(probe.opts()).unwrap();
