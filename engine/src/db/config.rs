@@ -234,7 +234,12 @@ impl ConnConfig {
             b = b.compress(Some(mysql::Compression::default()));
         }
         if !self.connect_attrs.is_empty() {
-            b = b.connect_attrs(Some(self.connect_attrs.iter().cloned().collect::<std::collections::HashMap<_, _>>()));
+            b = b.connect_attrs(Some(
+                self.connect_attrs
+                    .iter()
+                    .cloned()
+                    .collect::<std::collections::HashMap<_, _>>(),
+            ));
         }
         match self.tls {
             Tls::Off => {}

@@ -351,8 +351,13 @@ mod tests {
         let r = spec("u:pw@tcp(h:3306)/d?charset=utf8mb4&sql_mode=TRADITIONAL").unwrap();
         assert_eq!(r.conn.charset.as_deref(), Some("utf8mb4"));
         assert_eq!(r.conn.session_vars, [("sql_mode", "'TRADITIONAL'".into())]);
-        let e = spec("u:pw@tcp(h:3306)/d?autocommit=0").unwrap_err().to_string();
-        assert!(e.contains("autocommit") && e.contains("dbconfig.yml"), "{e}");
+        let e = spec("u:pw@tcp(h:3306)/d?autocommit=0")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("autocommit") && e.contains("dbconfig.yml"),
+            "{e}"
+        );
         let e = ConnSpec::default()
             .resolve(env(&[("DATABASE_URL", "mysql://u:pw@h/d?bogus_option=1")]))
             .unwrap_err()

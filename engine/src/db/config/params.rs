@@ -96,10 +96,7 @@ const REFUSED_VARS: &[(&str, &str)] = &[
         "completion_type",
         "refused: it changes what COMMIT does to the migration's transaction",
     ),
-    (
-        "transaction_read_only",
-        "refused: the migrator must write",
-    ),
+    ("transaction_read_only", "refused: the migrator must write"),
     ("tx_read_only", "refused: the migrator must write"),
     (
         "sql_select_limit",
@@ -191,19 +188,21 @@ pub(super) fn apply(c: &mut ConnConfig, name: &str, value: &str) -> Result<(), C
             }
             c.charset = Some(charset_name(value).ok_or(bad("not a character set name"))?);
         }
-        "collation" => {
-            c.collation = Some(charset_name(value).ok_or(bad("not a collation name"))?)
-        }
+        "collation" => c.collation = Some(charset_name(value).ok_or(bad("not a collation name"))?),
         "maxAllowedPacket" => {
-            let n: usize = value.parse().map_err(|_| bad("expected a number of bytes"))?;
+            let n: usize = value
+                .parse()
+                .map_err(|_| bad("expected a number of bytes"))?;
             // 0: ask the server, as go-sql-driver does.
             c.max_allowed_packet = (n > 0).then_some(n);
         }
         "clientFoundRows" => c.found_rows = flag(value)?,
         "compress" => c.compress = flag(value)?,
-        "connectionAttributes" => c.connect_attrs = connect_attrs(value).ok_or(bad(
-            "expected name:value pairs separated by commas (names not starting with _)",
-        ))?,
+        "connectionAttributes" => {
+            c.connect_attrs = connect_attrs(value).ok_or(bad(
+                "expected name:value pairs separated by commas (names not starting with _)",
+            ))?
+        }
         // Go-side time handling. We never exchange typed time values: applied_at is
         // written by the server as UTC_TIMESTAMP() (go-sql-driver's default loc=UTC)
         // and read back as text, so the location and truncation change nothing.
@@ -232,11 +231,7 @@ pub(super) fn apply(c: &mut ConnConfig, name: &str, value: &str) -> Result<(), C
             false,
             "no plaintext fallback: the connection uses TLS or fails (use tls=false for no TLS)",
         )?,
-        "allowOldPasswords" => only(
-            value,
-            false,
-            "the pre-4.1 password scheme is not supported",
-        )?,
+        "allowOldPasswords" => only(value, false, "the pre-4.1 password scheme is not supported")?,
         "allowAllFiles" => only(value, false, "LOAD DATA LOCAL INFILE is not supported")?,
         "serverPubKey" => {
             return Err(bad(
@@ -328,9 +323,8 @@ fn go_bool(v: &str) -> Option<bool> {
 
 /// A character set or collation name: ASCII letters, digits and `_`.
 fn charset_name(v: &str) -> Option<String> {
-    let ok = !v.is_empty()
-        && v.len() <= 64
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let ok =
+        !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     ok.then(|| v.to_ascii_lowercase())
 }
 
@@ -460,7 +454,12 @@ mod tests {
         assert_eq!(c.tls, Tls::SkipVerify);
         let d = parse("parseTime=true").unwrap();
         assert_eq!(d.max_allowed_packet, Some(64 << 20));
-        assert_eq!(parse("maxAllowedPacket=4194304").unwrap().max_allowed_packet, Some(4 << 20));
+        assert_eq!(
+            parse("maxAllowedPacket=4194304")
+                .unwrap()
+                .max_allowed_packet,
+            Some(4 << 20)
+        );
     }
 
     #[test]
@@ -493,7 +492,10 @@ mod tests {
             ("collation=", "collation"),
             ("tls=custom-config", "tls"),
             ("maxAllowedPacket=-1", "maxAllowedPacket"),
-            ("connectionAttributes=_client_name:x", "connectionAttributes"),
+            (
+                "connectionAttributes=_client_name:x",
+                "connectionAttributes",
+            ),
             ("autocommit=0", "autocommit"),
             ("completion_type=RELEASE", "completion_type"),
             ("transaction_read_only=1", "transaction_read_only"),
@@ -527,7 +529,10 @@ mod tests {
                 ("time_zone", "'Europe/Paris'".into()),
             ]
         );
-        assert_eq!(parse("sql_mode=").unwrap().session_vars, [("sql_mode", "''".into())]);
+        assert_eq!(
+            parse("sql_mode=").unwrap().session_vars,
+            [("sql_mode", "''".into())]
+        );
         // Injections: a quote, a statement separator, a comment, a backslash.
         for q in [
             "time_zone=%27%2B00:00%27;DROP TABLE t",
@@ -539,7 +544,10 @@ mod tests {
             "foreign_key_checks=maybe",
         ] {
             let e = parse(q).expect_err(q).to_string();
-            assert!(!e.contains("DROP") && !e.contains("SLEEP") && !e.contains("KILL"), "{e}");
+            assert!(
+                !e.contains("DROP") && !e.contains("SLEEP") && !e.contains("KILL"),
+                "{e}"
+            );
         }
     }
 
