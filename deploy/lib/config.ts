@@ -204,6 +204,17 @@ export const LOG_RETENTION_DAYS = [
 /** Lambda's hard limit on a function's timeout. */
 export const LAMBDA_MAX_TIMEOUT_SECS = 900;
 
+/**
+ * The `dbTls` values the stack accepts, passed to the migrator as DB_TLS. The binary's one
+ * list of TLS spellings (engine/src/db/config/params.rs, `TLS_MODES`) must hold each of
+ * them; a Rust test and a deploy test read both files to check it. `preferred` is TLS
+ * without certificate verification and without go-sql-driver's plaintext fallback.
+ */
+export const DB_TLS_VALUES = ['required', 'preferred', 'disabled'] as const;
+
+/** Where scripts/package-lambdas puts the RDS CA bundle inside the migrator's zip. */
+export const PACKAGED_CA_BUNDLE = '/var/task/certs/rds-global-bundle.pem';
+
 /** The repository root, from this file's place in deploy/lib or deploy/dist/lib. */
 function repoRoot(): string {
   const here = __dirname;
@@ -419,14 +430,15 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
   }
   if (resourceId !== undefined && !iam) problems.push('dbInstanceResourceId: only used with dbIamAuth=true');
 
-  let dbTls = optional('dbTls', /^(required|preferred|disabled)$/, 'one of required, preferred, disabled');
+  let dbTls = optional('dbTls', new RegExp(`^(${DB_TLS_VALUES.join('|')})$`), `one of ${DB_TLS_VALUES.join(', ')}`);
   if (iam) {
     // IAM tokens are sent as a cleartext password, so RDS refuses them without TLS.
     if (dbTls !== undefined && dbTls !== 'required') problems.push('dbTls: must be "required" with dbIamAuth=true');
     dbTls = 'required';
   }
   let dbCaBundle = optional('dbCaBundle', /^\/[A-Za-z0-9._\/-]{1,1023}$/, 'an absolute path inside the Lambda environment');
-  if (iam && dbCaBundle === undefined) dbCaBundle = '/var/task/certs/rds-global-bundle.pem';
+  // Verified TLS trusts the packaged RDS CA bundle by default, whatever the authentication.
+  if (dbTls === 'required' && dbCaBundle === undefined) dbCaBundle = PACKAGED_CA_BUNDLE;
   const caBundleLayerArn = optional('caBundleLayerArn', LAYER_ARN, 'a Lambda layer version ARN');
 
   const migrationsDir = optional('migrationsDir', REL_DIR, 'a relative folder path') ?? 'migrations';

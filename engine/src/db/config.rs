@@ -4,20 +4,32 @@
 //!
 //! The password never appears in `Display` or `Debug` output: messages name the target
 //! as `mysql://user:***@host:port/db`.
+//!
+//! Every query parameter is either honoured or refused by name ([`params`]): none is
+//! dropped silently. System variables a DSN gives (`sql_mode`, `time_zone`, ...) and
+//! `charset`/`collation` become the session's `SET`s, sent with its first query.
+
+mod params;
+
+pub use params::{TLS_MODES, tls_mode};
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// How the connection uses TLS.
+/// How the connection uses TLS. The spellings of each mode are in [`TLS_MODES`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tls {
     /// Plain TCP.
     Off,
-    /// TLS required and the server's certificate verified (against `ca` if given,
-    /// otherwise the built-in web PKI roots; RDS needs its own CA bundle).
+    /// TLS required and the server's certificate verified against the built-in web PKI
+    /// roots plus the certificates of `ca` if given: a bundle adds to the roots (the
+    /// driver offers no way to replace them). RDS certificates chain only to the RDS
+    /// CAs, so the RDS bundle is what verifies them; RDS Proxy's chain to Amazon's
+    /// public roots, already among the built-in ones.
     Verify,
-    /// TLS required, certificate not verified (go-sql-driver's `tls=skip-verify`).
+    /// TLS required, certificate not verified (go-sql-driver's `tls=skip-verify`, and
+    /// `preferred` without its plaintext fallback).
     SkipVerify,
 }
 
@@ -50,6 +62,21 @@ pub struct ConnConfig {
     /// Allow the `mysql_clear_password` authentication plugin, which RDS IAM tokens need
     /// (go-sql-driver's `allowCleartextPasswords=true`). Use it only with TLS on.
     pub cleartext_password: bool,
+    /// The session's character set (`charset`; `SET NAMES`).
+    pub charset: Option<String>,
+    /// The session's collation (`collation`; `SET NAMES ... COLLATE`).
+    pub collation: Option<String>,
+    /// System variables for the session, as (name, value already checked and quoted as
+    /// SQL); names come only from our own list.
+    pub session_vars: Vec<(&'static str, String)>,
+    /// The client's packet limit (`maxAllowedPacket`); `None` asks the server.
+    pub max_allowed_packet: Option<usize>,
+    /// Affected-row counts count matched rows (`clientFoundRows`).
+    pub found_rows: bool,
+    /// Compressed protocol (`compress`).
+    pub compress: bool,
+    /// Connection attributes (`connectionAttributes`).
+    pub connect_attrs: Vec<(String, String)>,
 }
 
 /// A connection string or setting that cannot be used. It holds only our own static
@@ -59,13 +86,22 @@ pub enum ConfigError {
     /// The URL or DSN does not parse.
     #[error("bad database URL or DSN: {0}")]
     Syntax(&'static str),
-    /// A parameter has a value we cannot use.
+    /// A parameter has a value we cannot use, or is one we refuse.
     #[error("bad database parameter {name}: {reason}")]
     Param {
         /// The parameter, as we spell it (only parameters we know are named).
         name: &'static str,
         /// Why.
         reason: &'static str,
+    },
+    /// A parameter that is neither a driver option nor a system variable we pass on.
+    #[error(
+        "unknown database parameter {name}: not a go-sql-driver option or a system variable \
+         this tool passes to the session (see README, \"Connection options\")"
+    )]
+    Unknown {
+        /// Its name, or a note that it is withheld (it may be part of the password).
+        name: String,
     },
     /// No connection settings were given at all.
     #[error(
@@ -90,6 +126,15 @@ impl Default for ConnConfig {
             read_timeout: None,
             write_timeout: Some(Duration::from_secs(60)),
             cleartext_password: false,
+            charset: None,
+            collation: None,
+            session_vars: Vec::new(),
+            // Otherwise the driver asks the server for it: one round trip saved; the
+            // server still enforces its own limit.
+            max_allowed_packet: Some(64 << 20),
+            found_rows: false,
+            compress: false,
+            connect_attrs: Vec::new(),
         }
     }
 }
@@ -116,6 +161,9 @@ impl fmt::Debug for ConnConfig {
             .field("ca", &self.ca)
             .field("connect_timeout", &self.connect_timeout)
             .field("read_timeout", &self.read_timeout)
+            .field("charset", &self.charset)
+            .field("collation", &self.collation)
+            .field("session_vars", &self.session_vars)
             .finish_non_exhaustive()
     }
 }
@@ -173,14 +221,26 @@ impl ConnConfig {
             .db_name(self.database.clone())
             // Otherwise the driver asks the server for its socket and reconnects.
             .prefer_socket(false)
-            // Otherwise the driver asks the server for it: one round trip saved; the
-            // server still enforces its own limit.
-            .max_allowed_packet(Some(64 << 20))
+            .max_allowed_packet(self.max_allowed_packet)
             .tcp_connect_timeout(Some(self.connect_timeout))
             .read_timeout(self.read_timeout)
             .write_timeout(self.write_timeout)
             .tcp_nodelay(true)
             .enable_cleartext_plugin(self.cleartext_password);
+        if self.found_rows {
+            b = b.additional_capabilities(mysql::consts::CapabilityFlags::CLIENT_FOUND_ROWS);
+        }
+        if self.compress {
+            b = b.compress(Some(mysql::Compression::default()));
+        }
+        if !self.connect_attrs.is_empty() {
+            b = b.connect_attrs(Some(
+                self.connect_attrs
+                    .iter()
+                    .cloned()
+                    .collect::<std::collections::HashMap<_, _>>(),
+            ));
+        }
         match self.tls {
             Tls::Off => {}
             Tls::Verify => {
@@ -201,70 +261,17 @@ impl ConnConfig {
         b.into()
     }
 
-    fn apply_param(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
-        // go-sql-driver options that do not change what we do are ignored (sql-migrate
-        // needs parseTime; we always read times as text). Errors name a parameter only by
-        // our own spelling of it: an unknown name may be a piece of a password.
-        let Some(&name) = PARAMS.iter().find(|&&p| p == name) else {
-            return Ok(());
-        };
-        let bad = |reason| ConfigError::Param { name, reason };
-        match name {
-            // go-sql-driver's `tls`; also accepted in URLs.
-            "tls" => {
-                self.tls = match value.to_ascii_lowercase().as_str() {
-                    "true" | "required" | "verify" => Tls::Verify,
-                    "skip-verify" => Tls::SkipVerify,
-                    "false" | "disabled" | "" => Tls::Off,
-                    "preferred" => {
-                        return Err(bad(
-                            "`preferred` (TLS if the server offers it) is not supported: use true or false",
-                        ));
-                    }
-                    _ => return Err(bad("expected true, skip-verify or false")),
-                }
-            }
-            "allowCleartextPasswords" => {
-                self.cleartext_password = match value {
-                    "true" | "1" => true,
-                    "false" | "0" | "" => false,
-                    _ => return Err(bad("expected true or false")),
-                }
-            }
-            // MySQL client style.
-            "ssl-mode" | "sslmode" | "ssl_mode" => {
-                self.tls = match value.to_ascii_uppercase().as_str() {
-                    "DISABLED" => Tls::Off,
-                    "REQUIRED" => Tls::SkipVerify,
-                    "VERIFY_CA" | "VERIFY_IDENTITY" => Tls::Verify,
-                    _ => {
-                        return Err(bad(
-                            "expected DISABLED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY",
-                        ));
-                    }
-                }
-            }
-            "ssl-ca" | "sslca" | "tls-ca" | "ca" => {
-                if value.is_empty() {
-                    return Err(bad("empty path"));
-                }
-                self.ca = Some(PathBuf::from(value));
-                if self.tls == Tls::Off {
-                    self.tls = Tls::Verify;
-                }
-            }
-            "timeout" | "connect-timeout" | "connect_timeout" => {
-                self.connect_timeout = parse_duration(value).ok_or_else(|| bad("bad duration"))?
-            }
-            "readTimeout" | "read-timeout" | "read_timeout" => {
-                self.read_timeout = Some(parse_duration(value).ok_or_else(|| bad("bad duration"))?)
-            }
-            "writeTimeout" | "write-timeout" | "write_timeout" => {
-                self.write_timeout = Some(parse_duration(value).ok_or_else(|| bad("bad duration"))?)
-            }
-            _ => {}
-        }
-        Ok(())
+    /// The session's `SET NAMES`, when the DSN gives a character set or collation.
+    pub fn set_names(&self) -> Option<String> {
+        // Both names are checked to be letters, digits and `_` when parsed.
+        let charset = self
+            .charset
+            .as_deref()
+            .or_else(|| self.collation.as_deref().map(params::collation_charset))?;
+        Some(match &self.collation {
+            Some(c) => format!("SET NAMES '{charset}' COLLATE '{c}'"),
+            None => format!("SET NAMES '{charset}'"),
+        })
     }
 
     fn apply_query(&mut self, query: &str) -> Result<(), ConfigError> {
@@ -272,33 +279,11 @@ impl ConnConfig {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let k = percent_decode(k)?;
             let v = percent_decode(v)?;
-            self.apply_param(&k, &v)?;
+            params::apply(self, &k, &v)?;
         }
         Ok(())
     }
 }
-
-/// The query parameters we act on, in every spelling we accept.
-const PARAMS: [&str; 18] = [
-    "tls",
-    "allowCleartextPasswords",
-    "ssl-mode",
-    "sslmode",
-    "ssl_mode",
-    "ssl-ca",
-    "sslca",
-    "tls-ca",
-    "ca",
-    "timeout",
-    "connect-timeout",
-    "connect_timeout",
-    "readTimeout",
-    "read-timeout",
-    "read_timeout",
-    "writeTimeout",
-    "write-timeout",
-    "write_timeout",
-];
 
 fn parse_port(p: &str) -> Result<u16, ConfigError> {
     p.parse::<u16>()
@@ -570,7 +555,6 @@ mod tests {
             "u@udp(h:1)/d",
             "no-slash-at-all",
             "mysql://u@h/d?tls=maybe",
-            "mysql://u@h/d?tls=preferred",
             "mysql://u@h/d?timeout=5parsecs",
             "mysql://u%zz@h/d",
         ] {

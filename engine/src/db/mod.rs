@@ -165,7 +165,7 @@ impl Database {
             default_db: cfg.database.clone(),
             lock_wait_timeout: settings.lock_wait_timeout,
             lock_wait_retries: settings.lock_wait_retries,
-            session_init: Some(lockwait::session_sql(settings.lock_wait_timeout)),
+            session_init: Some(lockwait::session_sql(cfg, settings.lock_wait_timeout)),
             deadline: None,
             watchdog: None,
         })

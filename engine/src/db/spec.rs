@@ -83,16 +83,9 @@ pub enum SpecError {
 }
 
 /// Parses a TLS mode as the CLI, `DB_TLS`, the stack's `dbTls` and go-sql-driver's `tls`
-/// parameter spell it.
+/// parameter spell it: one list for all, [`TLS_MODES`](super::config::TLS_MODES).
 pub fn parse_tls(s: &str) -> Option<Tls> {
-    Some(match s.trim().to_ascii_lowercase().as_str() {
-        "required" | "true" | "verify" | "verify_ca" | "verify_identity" | "verify-full" => {
-            Tls::Verify
-        }
-        "skip-verify" => Tls::SkipVerify,
-        "false" | "off" | "disabled" => Tls::Off,
-        _ => return None,
-    })
+    super::config::tls_mode(s)
 }
 
 impl ConnSpec {
@@ -123,7 +116,7 @@ impl ConnSpec {
                 Some(v) => Some(parse_tls(&v).ok_or(SpecError::Var {
                     name: "DB_TLS",
                     value: v,
-                    expected: "expected required, skip-verify or disabled",
+                    expected: "expected required, preferred, skip-verify or disabled",
                 })?),
                 None => None,
             },
@@ -302,5 +295,74 @@ mod tests {
             assert_eq!(parse_tls(v), Some(Tls::Verify));
         }
         assert_eq!(parse_tls("disabled"), Some(Tls::Off));
+    }
+
+    /// The stack's `dbTls` list, read from `deploy/lib/config.ts`.
+    fn stack_tls_values() -> Vec<String> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/lib/config.ts");
+        let ts = std::fs::read_to_string(path).expect("deploy/lib/config.ts is readable");
+        let line = ts
+            .lines()
+            .find(|l| l.starts_with("export const DB_TLS_VALUES = ["))
+            .expect("config.ts declares DB_TLS_VALUES");
+        let list = &line[line.find('[').unwrap() + 1..line.find(']').unwrap()];
+        list.split(',')
+            .map(|v| v.trim().trim_matches('\'').to_string())
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn every_tls_value_the_stack_accepts_the_binary_accepts() {
+        let values = stack_tls_values();
+        assert!(values.len() >= 3, "{values:?}");
+        for v in &values {
+            let mode = parse_tls(v).unwrap_or_else(|| panic!("dbTls={v} is not in TLS_MODES"));
+            let r = ConnSpec::default()
+                .resolve(env(&[("DB_HOST", "h"), ("DB_TLS", v)]))
+                .unwrap_or_else(|e| panic!("DB_TLS={v}: {e}"));
+            assert_eq!(r.conn.tls, mode, "{v}");
+            let url = ConnConfig::parse(&format!("u@tcp(h:3306)/d?tls={v}")).unwrap();
+            assert_eq!(url.tls, mode, "tls={v}");
+        }
+        // What each means is decided here, once.
+        assert_eq!(parse_tls("required"), Some(Tls::Verify));
+        assert_eq!(parse_tls("preferred"), Some(Tls::SkipVerify));
+        assert_eq!(parse_tls("disabled"), Some(Tls::Off));
+    }
+
+    #[test]
+    fn dbconfig_and_url_options_follow_the_same_rules() {
+        let dir = std::env::temp_dir().join(format!("lm-spec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("dbconfig.yml");
+        let spec = |datasource: &str| {
+            std::fs::write(
+                &file,
+                format!("development:\n  dialect: mysql\n  datasource: {datasource}\n"),
+            )
+            .unwrap();
+            ConnSpec {
+                config_file: Some(file.clone()),
+                ..ConnSpec::default()
+            }
+            .resolve(env(&[]))
+        };
+        let r = spec("u:pw@tcp(h:3306)/d?charset=utf8mb4&sql_mode=TRADITIONAL").unwrap();
+        assert_eq!(r.conn.charset.as_deref(), Some("utf8mb4"));
+        assert_eq!(r.conn.session_vars, [("sql_mode", "'TRADITIONAL'".into())]);
+        let e = spec("u:pw@tcp(h:3306)/d?autocommit=0")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("autocommit") && e.contains("dbconfig.yml"),
+            "{e}"
+        );
+        let e = ConnSpec::default()
+            .resolve(env(&[("DATABASE_URL", "mysql://u:pw@h/d?bogus_option=1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bogus_option"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
