@@ -82,6 +82,14 @@ export interface DeployConfig {
   readonly migrationsTable: string;
   /** LOCK_TIMEOUT_SECS: how long the migrator waits for the migration lock. */
   readonly lockTimeoutSecs: number;
+  /** LOCK_WAIT_TIMEOUT_SECS: every session's lock_wait_timeout (metadata-lock waits). */
+  readonly lockWaitTimeoutSecs: number;
+  /** LOCK_WAIT_RETRIES: how often a DDL statement that timed out waiting is sent again. */
+  readonly lockWaitRetries: number;
+  /** DEADLINE_MARGIN_SECS: no migration starts with less time left; unset = the migrator's default. */
+  readonly deadlineMarginSecs?: number;
+  /** KILL_MARGIN_SECS: a statement still running with this left is killed; unset = the migrator's default. */
+  readonly killMarginSecs?: number;
   /** The migrator's Lambda timeout in seconds. */
   readonly migratorTimeoutSecs: number;
   /** The trigger's Lambda timeout in seconds; always greater than the migrator's. */
@@ -176,6 +184,10 @@ export const CONTEXT_KEYS = [
   'migrationsDir',
   'migrationsTable',
   'lockTimeoutSecs',
+  'lockWaitTimeoutSecs',
+  'lockWaitRetries',
+  'deadlineMarginSecs',
+  'killMarginSecs',
   'migratorTimeoutSecs',
   'triggerTimeoutSecs',
   'migratorMemoryMb',
@@ -452,6 +464,17 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
   if (lockTimeoutSecs >= migratorTimeoutSecs) {
     problems.push(`lockTimeoutSecs: ${lockTimeoutSecs} must be less than migratorTimeoutSecs (${migratorTimeoutSecs})`);
   }
+  const lockWaitTimeoutSecs = int('lockWaitTimeoutSecs', 10, 1, LAMBDA_MAX_TIMEOUT_SECS);
+  const lockWaitRetries = int('lockWaitRetries', 3, 0, 10);
+  const given = (key: string): boolean => ![undefined, null, ''].includes(read(key) as string | null | undefined);
+  const deadlineMarginSecs = given('deadlineMarginSecs') ? int('deadlineMarginSecs', 30, 0, LAMBDA_MAX_TIMEOUT_SECS) : undefined;
+  const killMarginSecs = given('killMarginSecs') ? int('killMarginSecs', 5, 0, LAMBDA_MAX_TIMEOUT_SECS) : undefined;
+  if (deadlineMarginSecs !== undefined && deadlineMarginSecs >= migratorTimeoutSecs) {
+    problems.push(`deadlineMarginSecs: ${deadlineMarginSecs} must be less than migratorTimeoutSecs (${migratorTimeoutSecs}), or no migration could ever start`);
+  }
+  if (killMarginSecs !== undefined && killMarginSecs > (deadlineMarginSecs ?? Math.min(30, migratorTimeoutSecs / 3))) {
+    problems.push('killMarginSecs: must not exceed deadlineMarginSecs (default 30 s, at most a third of migratorTimeoutSecs)');
+  }
   const defaultTrigger = Math.min(migratorTimeoutSecs + 60, LAMBDA_MAX_TIMEOUT_SECS);
   const triggerTimeoutSecs = int('triggerTimeoutSecs', defaultTrigger, 1, LAMBDA_MAX_TIMEOUT_SECS);
   if (triggerTimeoutSecs <= migratorTimeoutSecs) {
@@ -530,6 +553,10 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
     migrationsDir,
     migrationsTable,
     lockTimeoutSecs,
+    lockWaitTimeoutSecs,
+    lockWaitRetries,
+    deadlineMarginSecs,
+    killMarginSecs,
     migratorTimeoutSecs,
     triggerTimeoutSecs,
     migratorMemoryMb,

@@ -179,6 +179,8 @@ export class LambdaMigrateStack extends cdk.Stack {
       MIGRATIONS_DIR: cfg.migrationsDir,
       MIGRATIONS_TABLE: cfg.migrationsTable,
       LOCK_TIMEOUT_SECS: String(cfg.lockTimeoutSecs),
+      LOCK_WAIT_TIMEOUT_SECS: String(cfg.lockWaitTimeoutSecs),
+      LOCK_WAIT_RETRIES: String(cfg.lockWaitRetries),
       // The migrator refuses any other command, whoever invokes it (the trigger or an operator).
       ALLOWED_COMMANDS: cfg.migratorCommands.join(','),
     };
@@ -209,6 +211,8 @@ export class LambdaMigrateStack extends cdk.Stack {
         break;
     }
     if (cfg.dbTls !== undefined) migratorEnv.DB_TLS = cfg.dbTls;
+    if (cfg.deadlineMarginSecs !== undefined) migratorEnv.DEADLINE_MARGIN_SECS = String(cfg.deadlineMarginSecs);
+    if (cfg.killMarginSecs !== undefined) migratorEnv.KILL_MARGIN_SECS = String(cfg.killMarginSecs);
     if (cfg.dbCaBundle !== undefined) migratorEnv.DB_CA_BUNDLE = cfg.dbCaBundle;
     if (cfg.fetchMode !== undefined) migratorEnv.FETCH_MODE = cfg.fetchMode;
 

@@ -211,6 +211,11 @@ describe('context', () => {
     assert.ok(problems({ migratorTimeoutSecs: 900 }).some((m) => m.startsWith('migratorTimeoutSecs:')));
     assert.ok(problems({ triggerTimeoutSecs: 901 }).some((m) => m.startsWith('triggerTimeoutSecs:')));
     assert.ok(problems({ lockTimeoutSecs: 300, migratorTimeoutSecs: 300 }).some((m) => m.startsWith('lockTimeoutSecs:')));
+    assert.ok(problems({ deadlineMarginSecs: 300, migratorTimeoutSecs: 300 }).some((m) => m.startsWith('deadlineMarginSecs:')));
+    assert.ok(problems({ deadlineMarginSecs: 20, killMarginSecs: 21 }).some((m) => m.startsWith('killMarginSecs:')));
+    assert.ok(problems({ lockWaitRetries: 11 }).some((m) => m.startsWith('lockWaitRetries:')));
+    const c = load({ deadlineMarginSecs: 60, killMarginSecs: 10, lockWaitTimeoutSecs: 20 });
+    assert.deepEqual([c.deadlineMarginSecs, c.killMarginSecs, c.lockWaitTimeoutSecs, c.lockWaitRetries], [60, 10, 20, 3]);
   });
 
   it('normalises migratorCommands: lowercase, trimmed, each once, in the given order', () => {

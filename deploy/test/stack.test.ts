@@ -119,6 +119,15 @@ describe('functions', () => {
     assert.equal(Object.keys(template.findResources('Custom::LogRetention')).length, 0);
   });
 
+  it('pass lock-wait and deadline settings to the migrator', () => {
+    const { stack, template } = synth({ lockWaitTimeoutSecs: '5', lockWaitRetries: 0, deadlineMarginSecs: '60', killMarginSecs: 10 });
+    const env = fnProps(template, ids(stack).migrator).Environment.Variables;
+    assert.equal(env.LOCK_WAIT_TIMEOUT_SECS, '5');
+    assert.equal(env.LOCK_WAIT_RETRIES, '0');
+    assert.equal(env.DEADLINE_MARGIN_SECS, '60');
+    assert.equal(env.KILL_MARGIN_SECS, '10');
+  });
+
   it('give the migrator its database settings and the trigger the migrator name', () => {
     const { stack, template } = synth({ dbPort: '3307', lockTimeoutSecs: '30' });
     const { migrator, trigger } = ids(stack);
@@ -130,6 +139,11 @@ describe('functions', () => {
     assert.equal(env.MIGRATIONS_DIR, 'migrations');
     assert.equal(env.MIGRATIONS_TABLE, 'gorp_migrations');
     assert.equal(env.LOCK_TIMEOUT_SECS, '30');
+    assert.equal(env.LOCK_WAIT_TIMEOUT_SECS, '10');
+    assert.equal(env.LOCK_WAIT_RETRIES, '3');
+    // Unset margins leave the migrator's defaults, which scale with its timeout.
+    assert.equal(env.DEADLINE_MARGIN_SECS, undefined);
+    assert.equal(env.KILL_MARGIN_SECS, undefined);
     assert.equal(env.DB_IAM_AUTH, undefined);
     // The migrator reads the secret at run time: only its ARN and JSON key are configured.
     assert.equal(env.DB_SECRET_ARN, 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-AbCdEf');
