@@ -203,12 +203,15 @@ pub(super) fn apply(c: &mut ConnConfig, name: &str, value: &str) -> Result<(), C
                 "expected name:value pairs separated by commas (names not starting with _)",
             ))?
         }
-        // Go-side time handling. We never exchange typed time values: applied_at is
-        // written by the server as UTC_TIMESTAMP() (go-sql-driver's default loc=UTC)
-        // and read back as text, so the location and truncation change nothing.
+        // Go-side time handling. applied_at is written by the server as UTC_TIMESTAMP(),
+        // which is what sql-migrate records with go-sql-driver's default loc=UTC, and
+        // with loc=Local where the local zone is UTC (Lambda's). Another zone would make
+        // sql-migrate record local wall time, which we do not: refused, not ignored.
         "loc" => {
-            if !(value == "Local" || is_zone_name(value)) {
-                return Err(bad("expected UTC, Local or an IANA zone name"));
+            if !(value == "UTC" || value == "Local") {
+                return Err(bad(
+                    "only UTC or Local: applied_at is recorded in UTC (Local is UTC in Lambda)",
+                ));
             }
         }
         "timeTruncate" => {
@@ -326,18 +329,6 @@ fn charset_name(v: &str) -> Option<String> {
     let ok =
         !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     ok.then(|| v.to_ascii_lowercase())
-}
-
-/// `UTC`, or an IANA zone name such as `Europe/Paris` or `Etc/GMT+5`.
-fn is_zone_name(v: &str) -> bool {
-    !v.is_empty()
-        && v.len() <= 64
-        && v.split('/').all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+'))
-        })
 }
 
 /// go-sql-driver's `connectionAttributes`: `name:value,name:value`.
@@ -468,13 +459,15 @@ mod tests {
             "parseTime=true&interpolateParams=true&multiStatements=true&columnsWithAlias=false",
             "checkConnLiveness=false&rejectReadOnly=true&loc=UTC&timeTruncate=1ms",
             "loc=Local&allowNativePasswords=1&allowFallbackToPlaintext=false",
-            "allowOldPasswords=false&allowAllFiles=false&loc=America%2FArgentina%2FBuenos_Aires",
+            "allowOldPasswords=false&allowAllFiles=false",
         ] {
             let c = parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
             assert!(c.session_vars.is_empty() && c.charset.is_none(), "{q}");
         }
         refusal("parseTime=yes", "parseTime");
         refusal("loc=..%2Fetc", "loc");
+        // sql-migrate would record local wall time there; we record UTC.
+        refusal("loc=America%2FArgentina%2FBuenos_Aires", "loc");
         refusal("timeTruncate=soon", "timeTruncate");
     }
 
