@@ -102,7 +102,7 @@ pub fn run(function: &str, inv: Invocation<'_>) -> Result<(), Failure> {
                 event.request.limit = event
                     .request
                     .limit
-                    .map(|l| l.saturating_sub(run.migrations.len()));
+                    .map(|l| l.saturating_sub(run.migrations.len()).max(1));
                 earlier.append(&mut run.migrations);
                 payload = serde_json::to_vec(&event).expect("an event always serializes");
             }

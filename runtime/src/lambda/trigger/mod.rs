@@ -128,7 +128,7 @@ async fn run(clients: &Clients, config: &TriggerConfig, job: &Job, deadline_ms: 
         credentials: job.credentials.clone(),
         ..MigratorEvent::default()
     };
-    let mut round = Round {
+    let round = Round {
         clients,
         config,
         function,
@@ -194,11 +194,13 @@ impl Round<'_> {
     /// Runs `up` until nothing is pending: each migrator run that stops at its deadline
     /// (having applied something) is followed by another, here while this invocation
     /// has time, else in a follow-up.
-    async fn apply(&mut self, mut event: MigratorEvent, mut token: Continuation) -> Outcome {
+    async fn apply(&self, mut event: MigratorEvent, mut token: Continuation) -> Outcome {
         let limit = event.request.limit;
         loop {
             event.request = Request {
-                limit: limit.map(|l| l.saturating_sub(token.applied)),
+                // A stopped run left some of its limit undone, so this stays at least 1
+                // (0 would mean no limit).
+                limit: limit.map(|l| l.saturating_sub(token.applied).max(1)),
                 ..Request::new(CommandName::Up)
             };
             let report = match self.invoke(&event).await {
@@ -262,7 +264,7 @@ impl Round<'_> {
     /// Polls the migrator's `status` until the run it follows is done or this
     /// invocation's time is nearly up; a run that stopped cleanly with migrations
     /// pending (at its deadline) is carried on with `up`.
-    async fn follow_up(&mut self, mut event: MigratorEvent, token: Continuation) -> Outcome {
+    async fn follow_up(&self, mut event: MigratorEvent, token: Continuation) -> Outcome {
         let up = event.request.clone();
         event.request = Request::new(CommandName::Status);
         loop {
