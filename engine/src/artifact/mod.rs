@@ -185,12 +185,19 @@ struct Candidate<'a> {
     record: Record<'a>,
     /// Index of the migration file name within `record.name`.
     name_start: usize,
-    /// Index of this entry's span in the walk's span list.
-    span: usize,
+    /// Index of this entry in the central directory.
+    index: usize,
+    /// The furthest estimated end of the entries before this one in the central
+    /// directory, and that entry's start (`(0, 0)` for the first entry).
+    before: (u64, u64),
+    /// Start of the next entry in the central directory (the directory's offset after
+    /// the last one).
+    next_start: u64,
 }
 
-/// What the central-directory walk yields: the chosen candidates, every entry's span.
-type Walk<'a> = (Vec<Candidate<'a>>, Vec<(u64, u64)>);
+/// What the central-directory walk yields: the chosen candidates, and whether every
+/// entry starts at or after the one before it in the central directory.
+type Walk<'a> = (Vec<Candidate<'a>>, bool);
 
 /// Candidates for one way of locating the migrations folder, bounded by `max_files`.
 #[derive(Default)]
@@ -200,11 +207,14 @@ struct Candidates<'a> {
 }
 
 impl<'a> Candidates<'a> {
-    fn push(&mut self, c: Candidate<'a>, max: usize) {
+    /// Adds `c` and returns its place, or notes the overflow.
+    fn push(&mut self, c: Candidate<'a>, max: usize) -> Option<usize> {
         if self.list.len() < max {
             self.list.push(c);
+            Some(self.list.len() - 1)
         } else {
             self.overflow = true;
+            None
         }
     }
 }
@@ -224,8 +234,8 @@ impl<'a> Archive<'a> {
     /// Walks the central directory once and returns the `.sql` files directly inside the
     /// migrations folder `dir` (see the module docs for the repository-archive fallback).
     pub fn select(&self, dir: &str, limits: &Limits) -> Result<Vec<Entry<'a>>, ZipError> {
-        let (chosen, spans) = self.walk(dir, limits)?;
-        self.finish(chosen, &spans, limits)
+        let (chosen, in_order) = self.walk(dir, limits)?;
+        self.finish(chosen, in_order, limits)
     }
 
     /// The central records [`Archive::select`] would choose, from the central directory
@@ -236,8 +246,9 @@ impl<'a> Archive<'a> {
         Ok(chosen.into_iter().map(|c| c.record).collect())
     }
 
-    /// The central-directory walk of [`Archive::select`]: the chosen candidates and every
-    /// entry's estimated span.
+    /// The central-directory walk of [`Archive::select`]: the chosen candidates, with
+    /// what the overlap check needs of their neighbours when the directory is in offset
+    /// order (as every writer leaves it). Nothing is kept per unselected entry.
     fn walk(&self, dir: &str, limits: &Limits) -> Result<Walk<'a>, ZipError> {
         let data = self.data;
         let dir = normalize_dir(dir.as_bytes());
@@ -245,8 +256,6 @@ impl<'a> Archive<'a> {
         // Validated by `eocd::locate`: the directory lies inside `data` and the count fits.
         let cd_start = usize::try_from(cd.offset).map_err(|_| ZipError::NoEndRecord)?;
         let cd_end = usize::try_from(cd.end).map_err(|_| ZipError::NoEndRecord)?;
-        let mut spans: Vec<(u64, u64)> =
-            Vec::with_capacity(usize::try_from(cd.entries).unwrap_or(0));
         let mut primary = Candidates::default();
         let mut fallback = Candidates::default();
         let mut seen_dir = dir.is_empty();
@@ -255,6 +264,14 @@ impl<'a> Archive<'a> {
         let mut pos = cd_start;
         let mut walked = 0u64;
         let mut scratch = Vec::new();
+        // Empty for the root, which every name is in: `may_contain` then says yes.
+        let last_segment = dir.rsplit(|&b| b == b'/').next().unwrap_or(dir);
+        // Overlap bookkeeping: whether starts never decrease, the furthest end so far
+        // (with its entry's start), and the candidate waiting for its successor's start.
+        let mut in_order = true;
+        let mut prev_start = 0u64;
+        let mut furthest = (0u64, 0u64);
+        let mut waiting: Option<(bool, usize)> = None;
         while pos < cd_end {
             if walked == cd.entries {
                 return Err(ZipError::EntryCountMismatch {
@@ -268,16 +285,29 @@ impl<'a> Archive<'a> {
             if rec.disk_start != 0 {
                 return Err(ZipError::MultiDisk);
             }
-            let span = estimated_span(&rec, data.len() as u64, cd.offset)?;
-            let span_index = spans.len();
-            spans.push(span);
+            let (start, end) = estimated_span(&rec, data.len() as u64, cd.offset)?;
+            in_order &= start >= prev_start;
+            prev_start = start;
+            if let Some((is_primary, k)) = waiting.take() {
+                let list = if is_primary { &mut primary } else { &mut fallback };
+                list.list[k].next_start = start;
+            }
+            let before = furthest;
+            if end > furthest.0 {
+                furthest = (end, start);
+            }
+            let index = (walked - 1) as usize;
 
             let n = strip_dot(rec.name);
             if n.is_empty() {
                 continue;
             }
-            // Non-canonical names are rare: only they pay for the readings of other tools.
-            if let Some(flaw) = name::flaw(n)
+            // Only names that may contain the folder's last segment can land in it under
+            // any reading; of those, only non-canonical ones (rare) pay for the exact
+            // test and the readings of other tools.
+            if name::may_contain(n, last_segment)
+                && !name::plainly_canonical(n)
+                && let Some(flaw) = name::flaw(n)
                 && name::lands_in(n, dir, &mut scratch)
             {
                 return Err(flaw.error(rec.name));
@@ -307,11 +337,13 @@ impl<'a> Archive<'a> {
             let candidate = |rest: &[u8]| Candidate {
                 record: rec,
                 name_start: rec.name.len() - rest.len(),
-                span: span_index,
+                index,
+                before,
+                next_start: cd.offset,
             };
             if dir.is_empty() {
                 if is_migration(n) {
-                    primary.push(candidate(n), limits.max_files);
+                    waiting = primary.push(candidate(n), limits.max_files).map(|k| (true, k));
                 }
                 continue;
             }
@@ -322,7 +354,9 @@ impl<'a> Archive<'a> {
             {
                 seen_dir = true;
                 if is_migration(rest) {
-                    primary.push(candidate(rest), limits.max_files);
+                    waiting = primary
+                        .push(candidate(rest), limits.max_files)
+                        .map(|k| (true, k));
                 }
             }
             if !seen_dir
@@ -331,7 +365,9 @@ impl<'a> Archive<'a> {
                 && let Some(rest) = n.get(t.len()..).and_then(|r| in_folder(r, dir))
                 && is_migration(rest)
             {
-                fallback.push(candidate(rest), limits.max_files);
+                waiting = fallback
+                    .push(candidate(rest), limits.max_files)
+                    .map(|k| (false, k));
             }
         }
         if walked != cd.entries {
@@ -350,7 +386,22 @@ impl<'a> Archive<'a> {
                 limit: limits.max_files,
             });
         }
-        Ok((chosen.list, spans))
+        Ok((chosen.list, in_order))
+    }
+
+    /// Every entry's estimated span, in central-directory order: a second walk, for the
+    /// overlap check of a directory that is not in offset order.
+    fn spans(&self) -> Result<Vec<(u64, u64)>, ZipError> {
+        let cd = &self.directory;
+        let cd_end = usize::try_from(cd.end).map_err(|_| ZipError::NoEndRecord)?;
+        let mut pos = usize::try_from(cd.offset).map_err(|_| ZipError::NoEndRecord)?;
+        let mut spans = Vec::with_capacity(usize::try_from(cd.entries).unwrap_or(0));
+        while pos < cd_end {
+            let (rec, next) = central::parse(self.data, pos, cd_end)?;
+            pos = next;
+            spans.push(estimated_span(&rec, self.data.len() as u64, cd.offset)?);
+        }
+        Ok(spans)
     }
 
     /// Checks the chosen candidates (names, flags, sizes, local headers, duplicates,
@@ -358,15 +409,15 @@ impl<'a> Archive<'a> {
     fn finish(
         &self,
         chosen: Vec<Candidate<'a>>,
-        spans: &[(u64, u64)],
+        in_order: bool,
         limits: &Limits,
     ) -> Result<Vec<Entry<'a>>, ZipError> {
         let mut entries = Vec::with_capacity(chosen.len());
-        // (start, end, span index, entry index, data end): exact spans of the selected
-        // entries.
+        // (start, end, candidate index, entry index, data end): exact spans of the
+        // selected entries.
         let mut exact = Vec::with_capacity(chosen.len());
         let mut total = 0u64;
-        for c in &chosen {
+        for (ci, c) in chosen.iter().enumerate() {
             let rec = &c.record;
             let path = std::str::from_utf8(rec.name).map_err(|_| ZipError::NotUtf8 {
                 name: lossy(rec.name),
@@ -386,7 +437,7 @@ impl<'a> Archive<'a> {
                 });
             }
             let (start, data_end, end) = self.exact_span(rec)?;
-            exact.push((start, end, c.span, entries.len(), data_end));
+            exact.push((start, end, ci, entries.len(), data_end));
             entries.push(Entry {
                 path,
                 // `name_start` is the start of a suffix found by byte search after '/',
@@ -413,41 +464,27 @@ impl<'a> Archive<'a> {
             return Err(overlap(w[1].3, w[0].0));
         }
         // Every other entry's (estimated) span against the sorted, disjoint exact spans.
-        // Writers put the central directory in offset order, so the first exact span
-        // that could overlap is usually found by sweeping forward; otherwise by search.
-        let in_order = spans.windows(2).all(|w| w[0].0 <= w[1].0);
-        let mut from = 0;
-        for (j, &(start, end)) in spans.iter().enumerate() {
-            if in_order {
-                while exact.get(from).is_some_and(|s| s.1 <= start) {
-                    from += 1;
+        // In offset order (every writer's), the entries before a selected one start at or
+        // before it and those after it at or after it, so it overlaps another exactly when
+        // the furthest end before it passes its start, or the next start falls short of
+        // its end; that next start is also the one it must end at.
+        let next_starts = if in_order {
+            for &(start, end, ci, i, _) in &exact {
+                let c = &chosen[ci];
+                if c.before.0 > start {
+                    return Err(overlap(i, c.before.1));
                 }
-            } else {
-                from = exact.partition_point(|s| s.1 <= start);
-            }
-            for s in exact[from..].iter().take_while(|s| s.0 < end) {
-                if s.2 != j {
-                    return Err(overlap(s.3, start));
+                if c.next_start < end {
+                    return Err(overlap(i, c.next_start));
                 }
             }
-        }
+            exact.iter().map(|s| chosen[s.2].next_start).collect()
+        } else {
+            self.unordered_overlaps(&chosen, &exact, &overlap)?
+        };
         // Each selected entry ends exactly where the next entry (or the central directory)
         // starts: bytes in between could hold an entry that streaming readers see.
-        let sorted_starts: Vec<u64> = if in_order {
-            Vec::new()
-        } else {
-            let mut s: Vec<u64> = spans.iter().map(|s| s.0).collect();
-            s.sort_unstable();
-            s
-        };
-        for &(start, end, span, i, data_end) in &exact {
-            let next = if in_order {
-                spans.get(span + 1).map(|s| s.0)
-            } else {
-                let k = sorted_starts.partition_point(|&x| x <= start);
-                sorted_starts.get(k).copied()
-            };
-            let next = next.unwrap_or(self.directory.offset);
+        for (&(_, end, _, i, data_end), &next) in exact.iter().zip(&next_starts) {
             if end == next {
                 continue;
             }
@@ -463,6 +500,35 @@ impl<'a> Archive<'a> {
             }
         }
         Ok(entries)
+    }
+
+    /// The overlap check for a central directory out of offset order: every entry's span
+    /// (from a second walk) is searched against the sorted exact spans. Returns, for each
+    /// exact span, the start of the entry that follows it in the file.
+    fn unordered_overlaps(
+        &self,
+        chosen: &[Candidate<'a>],
+        exact: &[(u64, u64, usize, usize, u64)],
+        overlap: &dyn Fn(usize, u64) -> ZipError,
+    ) -> Result<Vec<u64>, ZipError> {
+        let spans = self.spans()?;
+        for (j, &(start, end)) in spans.iter().enumerate() {
+            let from = exact.partition_point(|s| s.1 <= start);
+            for s in exact[from..].iter().take_while(|s| s.0 < end) {
+                if chosen[s.2].index != j {
+                    return Err(overlap(s.3, start));
+                }
+            }
+        }
+        let mut starts: Vec<u64> = spans.iter().map(|s| s.0).collect();
+        starts.sort_unstable();
+        Ok(exact
+            .iter()
+            .map(|&(start, ..)| {
+                let k = starts.partition_point(|&x| x <= start);
+                starts.get(k).copied().unwrap_or(self.directory.offset)
+            })
+            .collect())
     }
 
     /// The exact span of a selected entry (local header, data, data descriptor) as
@@ -574,6 +640,7 @@ fn data_end(lh: &local::LocalHeader<'_>, rec: &Record<'_>, limit: u64) -> Result
 /// The span an entry occupies as far as the central record tells: local header offset to
 /// `30 + name + compressed data`. Refuses entries that leave the file or run into the
 /// central directory at `cd_offset`.
+#[inline(always)]
 fn estimated_span(rec: &Record<'_>, len: u64, cd_offset: u64) -> Result<(u64, u64), ZipError> {
     let start = rec.local_offset;
     let end = start
