@@ -50,10 +50,13 @@
 //!   `<top>/<dir>/` applies only if no entry starts with `<dir>/` and every entry
 //!   (directories included, empty names ignored) sits under the same top-level folder.
 //! - **Names elsewhere.** Entries that no reading puts in the migrations folder are
-//!   never extracted or used, so their names may be anything. The canonical check is one
-//!   pass over each name's bytes without allocation; only non-canonical names (which no
-//!   writer we test produces) pay for trying the readings, which check both the folder
-//!   and `<any top>/<dir>/` because the repository fallback is decided after the walk.
+//!   never extracted or used, so their names may be anything. Every reading splits a name
+//!   into substrings of it, so only a name that may contain the folder's last segment
+//!   (a word-at-a-time test for its first and last bytes) is tested further: first a
+//!   word-at-a-time test that passes only canonical names, then the exact one; only
+//!   non-canonical names (which no writer we test produces) pay for trying the readings,
+//!   which check both the folder and `<any top>/<dir>/` because the repository fallback
+//!   is decided after the walk.
 //! - **Symlinks.** Unix mode S_IFLNK for hosts Unix (3) and Darwin (19), or any host when
 //!   7-Zip's 0x8000 "Unix mode present" attribute is set; the reparse-point attribute
 //!   (0x400) for DOS, NTFS and VFAT hosts.
@@ -66,7 +69,11 @@
 //!   compressed size` from the local-header offset. The extra-field length is left out
 //!   because central and local extra fields legitimately differ (Info-ZIP's timestamps,
 //!   ZIP64, alignment padding), and counting a longer central one would refuse valid
-//!   archives. Every entry must end before the central directory.
+//!   archives. Every entry must end before the central directory. When the central
+//!   directory is in offset order (as every writer leaves it), the walk keeps, per
+//!   candidate only, the furthest end of the entries before it and the start of the one
+//!   after it: with starts in order, those are the only spans that can reach a selected
+//!   entry. Otherwise a second walk collects every span and searches them.
 //! - **Data descriptors.** With or without signature, 4- or 8-byte sizes; the first
 //!   layout matching the central CRC and sizes wins, and one must match. For the check
 //!   that nothing follows a selected entry, a matching layout that ends exactly at the
@@ -87,9 +94,9 @@
 //!   not trusted to decide whether tools use it.
 //! - **Duplicates** are found by sorting the selected names once, after the walk; no set
 //!   of all names is built.
-//! - **Memory.** The walk allocates one vector of 16-byte spans (capacity from the entry
-//!   count only after it is checked against the central-directory size, so at most the
-//!   file size / 46 entries) and candidate lists capped at `max_files`; nothing per entry.
+//! - **Memory.** The walk allocates candidate lists capped at `max_files` and nothing per
+//!   other entry; the second walk for a directory out of offset order allocates one
+//!   16-byte span per entry (at most the central-directory size / 46).
 //! - **Order.** [`Archive::select`] returns entries in central-directory order.
 
 pub mod central;
