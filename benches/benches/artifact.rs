@@ -194,9 +194,11 @@ fn bench(c: &mut Criterion) {
     let found = rawzip_select(&map);
     assert_eq!(found.len(), entries.len());
     group.bench_function("rawzip: read x200", |b| {
-        b.iter(|| rawzip_read(&map, &found, |data| {
-            black_box(data);
-        }))
+        b.iter(|| {
+            rawzip_read(&map, &found, |data| {
+                black_box(data);
+            })
+        })
     });
     group.bench_function("sha256 x200", |b| {
         b.iter(|| {

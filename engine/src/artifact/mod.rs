@@ -296,7 +296,11 @@ impl<'a> Archive<'a> {
             in_order &= start >= prev_start;
             prev_start = start;
             if let Some((is_primary, k)) = waiting.take() {
-                let list = if is_primary { &mut primary } else { &mut fallback };
+                let list = if is_primary {
+                    &mut primary
+                } else {
+                    &mut fallback
+                };
                 list.list[k].next_start = start;
             }
             let before = furthest;
@@ -350,7 +354,9 @@ impl<'a> Archive<'a> {
             };
             if dir.is_empty() {
                 if is_migration(n) {
-                    waiting = primary.push(candidate(n), limits.max_files).map(|k| (true, k));
+                    waiting = primary
+                        .push(candidate(n), limits.max_files)
+                        .map(|k| (true, k));
                 }
                 continue;
             }

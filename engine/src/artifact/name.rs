@@ -68,8 +68,12 @@ pub(crate) fn may_contain(n: &[u8], seg: &[u8]) -> bool {
     };
     let (f, l) = (ONES * u64::from(first), ONES * u64::from(last));
     let step = |p: usize| {
-        let a = n[p..].first_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c));
-        let b = n[p + gap..].first_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c));
+        let a = n[p..]
+            .first_chunk::<8>()
+            .map_or(0, |c| u64::from_le_bytes(*c));
+        let b = n[p + gap..]
+            .first_chunk::<8>()
+            .map_or(0, |c| u64::from_le_bytes(*c));
         zero_bytes(a ^ f) & zero_bytes(b ^ l) != 0
     };
     let mut p = 0;
@@ -120,10 +124,12 @@ pub(crate) fn plainly_canonical(n: &[u8]) -> bool {
         bad |= swar(u64::from_le_bytes(*b), &mut c) != 0;
     } else {
         // Shorter than a word: padded with a byte that is neither special nor `.`/`/`.
-        let w = n.iter().enumerate().fold(
-            u64::from_le_bytes([b'a'; 8]),
-            |w, (i, &b)| (w & !(0xFF << (8 * i))) | (u64::from(b) << (8 * i)),
-        );
+        let w = n
+            .iter()
+            .enumerate()
+            .fold(u64::from_le_bytes([b'a'; 8]), |w, (i, &b)| {
+                (w & !(0xFF << (8 * i))) | (u64::from(b) << (8 * i))
+            });
         bad |= swar(w, &mut false) != 0;
     }
     !bad
@@ -351,7 +357,10 @@ mod tests {
             assert!(!may_contain(n, b"migrations") || len < 17);
         }
         assert!(may_contain(b"x/y/../migrations/1.sql", b"migrations"));
-        assert!(!may_contain(b"src/module-001/file-00001.txt", b"migrations"));
+        assert!(!may_contain(
+            b"src/module-001/file-00001.txt",
+            b"migrations"
+        ));
         assert!(!may_contain(b"short", b"migrations"));
     }
 
