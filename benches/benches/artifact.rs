@@ -209,6 +209,12 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
+    // The reader's share of a no-op `up` over 10,000 applied (scripts/bench-apply's
+    // files): every file is read and checksummed, none parsed.
+    let small = small_artifact(10_000);
+    let map = Mapped::open(&small).unwrap();
+    group_small(c, &map, &limits);
+
     let total: usize = files.iter().map(|(_, data)| data.len()).sum();
     let mut group = c.benchmark_group("parse");
     group.throughput(Throughput::Bytes(total as u64));
@@ -217,6 +223,47 @@ fn bench(c: &mut Criterion) {
             for (name, data) in &files {
                 black_box(parse(name, name, data).unwrap());
             }
+        })
+    });
+    group.finish();
+}
+
+/// 10,000 small migrations (CREATE TABLE + INSERT, as scripts/bench-apply writes them),
+/// deflated, written once next to the large artifact.
+fn small_artifact(n: usize) -> PathBuf {
+    let path = lambda_migrate_benches::artifact_dir().join(format!("small-{n}.zip"));
+    if path.is_file() {
+        return path;
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+    let mut zip = zip::ZipWriter::new(File::create(&tmp).unwrap());
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for i in 1..=n {
+        zip.start_file(format!("migrations/{i:05}_t{i}.sql"), opts)
+            .unwrap();
+        let sql = format!(
+            "-- +migrate Up\nCREATE TABLE t{i} (id int primary key, v varchar(20));\n\
+             INSERT INTO t{i} VALUES (1, 'x');\n\n-- +migrate Down\nDROP TABLE t{i};\n"
+        );
+        std::io::Write::write_all(&mut zip, sql.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    path
+}
+
+fn group_small(c: &mut Criterion, map: &[u8], limits: &Limits) {
+    let mut group = c.benchmark_group("noop");
+    group.bench_function("select+read+sha256 x10000 small", |b| {
+        b.iter(|| {
+            let archive = Archive::new(map).unwrap();
+            let entries = archive.select("migrations", limits).unwrap();
+            for entry in &entries {
+                black_box(checksum(&archive.read(entry, limits).unwrap().data));
+            }
+            entries.len()
         })
     });
     group.finish();
