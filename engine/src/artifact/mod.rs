@@ -877,6 +877,67 @@ mod tests {
         assert!(!is_migration(b"1.SQL"));
     }
 
+    /// A stored zip of `(name, data)` entries, written by the zip crate, and the offsets
+    /// of its central records.
+    fn stored_zip(entries: &[(&str, &[u8])]) -> (Vec<u8>, Vec<usize>) {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for (name, data) in entries {
+            w.start_file(*name, opts).unwrap();
+            w.write_all(data).unwrap();
+        }
+        let bytes = w.finish().unwrap().into_inner();
+        let dir = eocd::locate(&bytes).unwrap();
+        let mut at = dir.offset as usize;
+        let mut centrals = Vec::new();
+        while at < dir.end as usize {
+            centrals.push(at);
+            at = central::parse(&bytes, at, dir.end as usize).unwrap().1;
+        }
+        (bytes, centrals)
+    }
+
+    #[test]
+    fn overlap_from_a_span_further_back_is_refused() {
+        // a.txt's central record claims data up into the selected entry's local header,
+        // with b.txt (which ends before it) in between: in offset order, the furthest end
+        // before the selected entry is a.txt's, not its neighbour's.
+        let (mut bytes, centrals) = stored_zip(&[
+            ("a.txt", &[b'a'; 100]),
+            ("b.txt", &[b'b'; 100]),
+            ("migrations/1.sql", b"-- +migrate Up\nSELECT 1;\n"),
+        ]);
+        let limits = Limits::default();
+        assert_eq!(
+            read_migrations(&bytes, "migrations", &limits)
+                .unwrap()
+                .len(),
+            1
+        );
+        let selected = le32(&bytes, centrals[2] + 42).unwrap() as usize;
+        let reach = (selected + 1 - (30 + "a.txt".len())) as u32;
+        bytes[centrals[0] + 20..centrals[0] + 24].copy_from_slice(&reach.to_le_bytes());
+        assert!(matches!(
+            read_migrations(&bytes, "migrations", &limits),
+            Err(ZipError::Overlap {
+                other_offset: 0,
+                ..
+            })
+        ));
+        // Ending exactly at the selected entry is no overlap; b.txt is then covered, which
+        // only matters for selected entries.
+        let reach = reach - 1;
+        bytes[centrals[0] + 20..centrals[0] + 24].copy_from_slice(&reach.to_le_bytes());
+        assert_eq!(
+            read_migrations(&bytes, "migrations", &limits)
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
     fn deflate(data: &[u8]) -> Vec<u8> {
         use std::io::Write;
         let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
