@@ -62,29 +62,25 @@ pub(crate) fn may_contain(n: &[u8], seg: &[u8]) -> bool {
     if n.len() < seg.len() {
         return false;
     }
-    // Positions 0..=n.len() - seg.len(); a step reads bytes p..p + 8 and p + gap..p + gap + 8.
-    let Some(end) = n.len().checked_sub(gap + 8) else {
+    // Positions 0..=n.len() - seg.len(): a step tests eight of them, reading `heads` (the
+    // bytes at those positions) and `tails` (the bytes `gap` further) in lockstep.
+    let (heads, tails) = (&n[..n.len() - gap], &n[gap..]);
+    let (Some(last_heads), Some(last_tails)) = (heads.last_chunk::<8>(), tails.last_chunk::<8>())
+    else {
         return true;
     };
     let (f, l) = (ONES * u64::from(first), ONES * u64::from(last));
-    let step = |p: usize| {
-        let a = n[p..]
-            .first_chunk::<8>()
-            .map_or(0, |c| u64::from_le_bytes(*c));
-        let b = n[p + gap..]
-            .first_chunk::<8>()
-            .map_or(0, |c| u64::from_le_bytes(*c));
-        zero_bytes(a ^ f) & zero_bytes(b ^ l) != 0
+    let step = |a: &[u8; 8], b: &[u8; 8]| {
+        zero_bytes(u64::from_le_bytes(*a) ^ f) & zero_bytes(u64::from_le_bytes(*b) ^ l) != 0
     };
-    let mut p = 0;
-    while p < end {
-        if step(p) {
-            return true;
-        }
-        p += 8;
-    }
+    let mut pairs = heads.chunks_exact(8).zip(tails.chunks_exact(8));
     // The last step overlaps the one before: it ends exactly at the end of the name.
-    step(end)
+    pairs.any(
+        |(a, b)| match (a.first_chunk::<8>(), b.first_chunk::<8>()) {
+            (Some(a), Some(b)) => step(a, b),
+            _ => true,
+        },
+    ) || step(last_heads, last_tails)
 }
 
 /// Whether `n` (the name after its one leading `./`) is canonical by a quick test that
