@@ -66,17 +66,20 @@ impl Record<'_> {
 
 /// Parses the header at `pos`, which must end at or before `end` (the end of the central
 /// directory). Returns the record and the offset of the next header.
-#[inline]
+// Inlined into the walk: returned through memory, the record costs a store-forwarding
+// stall per entry.
+#[inline(always)]
 pub fn parse(data: &[u8], pos: usize, end: usize) -> Result<(Record<'_>, usize), ZipError> {
-    let bad = ZipError::BadCentralHeader { offset: pos as u64 };
+    // Built only on failure: an error value made up front costs its drop on every entry.
+    let bad = || ZipError::BadCentralHeader { offset: pos as u64 };
     let Some(h) = data
         .get(pos..end.min(data.len()))
         .and_then(|d| d.first_chunk::<CENTRAL_LEN>())
     else {
-        return Err(bad);
+        return Err(bad());
     };
     if u32::from_le_bytes([h[0], h[1], h[2], h[3]]) != CENTRAL_SIG {
-        return Err(bad);
+        return Err(bad());
     }
     let f16 = |o: usize| u16::from_le_bytes([h[o], h[o + 1]]);
     let f32_ = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
@@ -87,13 +90,13 @@ pub fn parse(data: &[u8], pos: usize, end: usize) -> Result<(Record<'_>, usize),
     let extra_start = name_start + name_len;
     let next = extra_start + extra_len + comment_len;
     if next > end {
-        return Err(bad);
+        return Err(bad());
     }
     let (Some(name), Some(extra)) = (
         data.get(name_start..extra_start),
         data.get(extra_start..extra_start + extra_len),
     ) else {
-        return Err(bad);
+        return Err(bad());
     };
     let mut rec = Record {
         name,

@@ -77,19 +77,23 @@ pub fn locate(data: &[u8]) -> Result<Directory, ZipError> {
     let mut last = (len - EOCD_LEN + 1..=len - 4)
         .rev()
         .find(|&p| sig_at(data, p, EOCD_SIG));
-    // Positions `lowest..=len - 22`, from the end, eight at a time: a block without the
-    // signature's first byte is skipped with one test.
+    // Positions `lowest..=len - 22`, from the end, eight at a time: a block whose
+    // positions do not have the signature's last byte three bytes on is skipped with one
+    // test. The last byte (0x06) rather than the first ('P'): every central header
+    // starts with 'P', so the tail of a large directory would rarely be skipped.
     let mut hi = len - EOCD_LEN + 1;
     while hi > lowest {
         let lo = hi.saturating_sub(8).max(lowest);
-        if let Some(block) = data.get(lo..hi).and_then(|b| b.first_chunk::<8>())
-            && !has_byte(u64::from_le_bytes(*block), FIRST_BYTE)
+        if let Some(block) = data
+            .get(lo + SIG_LAST_AT..hi + SIG_LAST_AT)
+            .and_then(|b| b.first_chunk::<8>())
+            && !has_byte(u64::from_le_bytes(*block), SIG_LAST)
         {
             hi = lo;
             continue;
         }
         for p in (lo..hi).rev() {
-            if data.get(p) != Some(&FIRST_BYTE) || !sig_at(data, p, EOCD_SIG) {
+            if data.get(p + SIG_LAST_AT) != Some(&SIG_LAST) || !sig_at(data, p, EOCD_SIG) {
                 continue;
             }
             last.get_or_insert(p);
@@ -133,8 +137,9 @@ pub fn locate(data: &[u8]) -> Result<Directory, ZipError> {
     Ok(dir)
 }
 
-/// First byte of the end-of-central-directory signature.
-const FIRST_BYTE: u8 = 0x50;
+/// Last byte of the end-of-central-directory signature, and where it sits in it.
+const SIG_LAST: u8 = 0x06;
+const SIG_LAST_AT: usize = 3;
 
 /// Whether any byte of `x` equals `b` (the classic "has zero byte" test on `x ^ b...b`:
 /// exact as a yes/no answer).

@@ -50,10 +50,13 @@
 //!   `<top>/<dir>/` applies only if no entry starts with `<dir>/` and every entry
 //!   (directories included, empty names ignored) sits under the same top-level folder.
 //! - **Names elsewhere.** Entries that no reading puts in the migrations folder are
-//!   never extracted or used, so their names may be anything. The canonical check is one
-//!   pass over each name's bytes without allocation; only non-canonical names (which no
-//!   writer we test produces) pay for trying the readings, which check both the folder
-//!   and `<any top>/<dir>/` because the repository fallback is decided after the walk.
+//!   never extracted or used, so their names may be anything. Every reading splits a name
+//!   into substrings of it, so only a name that may contain the folder's last segment
+//!   (a word-at-a-time test for its first and last bytes) is tested further: first a
+//!   word-at-a-time test that passes only canonical names, then the exact one; only
+//!   non-canonical names (which no writer we test produces) pay for trying the readings,
+//!   which check both the folder and `<any top>/<dir>/` because the repository fallback
+//!   is decided after the walk.
 //! - **Symlinks.** Unix mode S_IFLNK for hosts Unix (3) and Darwin (19), or any host when
 //!   7-Zip's 0x8000 "Unix mode present" attribute is set; the reparse-point attribute
 //!   (0x400) for DOS, NTFS and VFAT hosts.
@@ -66,7 +69,11 @@
 //!   compressed size` from the local-header offset. The extra-field length is left out
 //!   because central and local extra fields legitimately differ (Info-ZIP's timestamps,
 //!   ZIP64, alignment padding), and counting a longer central one would refuse valid
-//!   archives. Every entry must end before the central directory.
+//!   archives. Every entry must end before the central directory. When the central
+//!   directory is in offset order (as every writer leaves it), the walk keeps, per
+//!   candidate only, the furthest end of the entries before it and the start of the one
+//!   after it: with starts in order, those are the only spans that can reach a selected
+//!   entry. Otherwise a second walk collects every span and searches them.
 //! - **Data descriptors.** With or without signature, 4- or 8-byte sizes; the first
 //!   layout matching the central CRC and sizes wins, and one must match. For the check
 //!   that nothing follows a selected entry, a matching layout that ends exactly at the
@@ -87,9 +94,9 @@
 //!   not trusted to decide whether tools use it.
 //! - **Duplicates** are found by sorting the selected names once, after the walk; no set
 //!   of all names is built.
-//! - **Memory.** The walk allocates one vector of 16-byte spans (capacity from the entry
-//!   count only after it is checked against the central-directory size, so at most the
-//!   file size / 46 entries) and candidate lists capped at `max_files`; nothing per entry.
+//! - **Memory.** The walk allocates candidate lists capped at `max_files` and nothing per
+//!   other entry; the second walk for a directory out of offset order allocates one
+//!   16-byte span per entry (at most the central-directory size / 46).
 //! - **Order.** [`Archive::select`] returns entries in central-directory order.
 
 pub mod central;
@@ -185,12 +192,19 @@ struct Candidate<'a> {
     record: Record<'a>,
     /// Index of the migration file name within `record.name`.
     name_start: usize,
-    /// Index of this entry's span in the walk's span list.
-    span: usize,
+    /// Index of this entry in the central directory.
+    index: usize,
+    /// The furthest estimated end of the entries before this one in the central
+    /// directory, and that entry's start (`(0, 0)` for the first entry).
+    before: (u64, u64),
+    /// Start of the next entry in the central directory (the directory's offset after
+    /// the last one).
+    next_start: u64,
 }
 
-/// What the central-directory walk yields: the chosen candidates, every entry's span.
-type Walk<'a> = (Vec<Candidate<'a>>, Vec<(u64, u64)>);
+/// What the central-directory walk yields: the chosen candidates, and whether every
+/// entry starts at or after the one before it in the central directory.
+type Walk<'a> = (Vec<Candidate<'a>>, bool);
 
 /// Candidates for one way of locating the migrations folder, bounded by `max_files`.
 #[derive(Default)]
@@ -200,11 +214,14 @@ struct Candidates<'a> {
 }
 
 impl<'a> Candidates<'a> {
-    fn push(&mut self, c: Candidate<'a>, max: usize) {
+    /// Adds `c` and returns its place, or notes the overflow.
+    fn push(&mut self, c: Candidate<'a>, max: usize) -> Option<usize> {
         if self.list.len() < max {
             self.list.push(c);
+            Some(self.list.len() - 1)
         } else {
             self.overflow = true;
+            None
         }
     }
 }
@@ -224,8 +241,8 @@ impl<'a> Archive<'a> {
     /// Walks the central directory once and returns the `.sql` files directly inside the
     /// migrations folder `dir` (see the module docs for the repository-archive fallback).
     pub fn select(&self, dir: &str, limits: &Limits) -> Result<Vec<Entry<'a>>, ZipError> {
-        let (chosen, spans) = self.walk(dir, limits)?;
-        self.finish(chosen, &spans, limits)
+        let (chosen, in_order) = self.walk(dir, limits)?;
+        self.finish(chosen, in_order, limits)
     }
 
     /// The central records [`Archive::select`] would choose, from the central directory
@@ -236,8 +253,9 @@ impl<'a> Archive<'a> {
         Ok(chosen.into_iter().map(|c| c.record).collect())
     }
 
-    /// The central-directory walk of [`Archive::select`]: the chosen candidates and every
-    /// entry's estimated span.
+    /// The central-directory walk of [`Archive::select`]: the chosen candidates, with
+    /// what the overlap check needs of their neighbours when the directory is in offset
+    /// order (as every writer leaves it). Nothing is kept per unselected entry.
     fn walk(&self, dir: &str, limits: &Limits) -> Result<Walk<'a>, ZipError> {
         let data = self.data;
         let dir = normalize_dir(dir.as_bytes());
@@ -245,8 +263,6 @@ impl<'a> Archive<'a> {
         // Validated by `eocd::locate`: the directory lies inside `data` and the count fits.
         let cd_start = usize::try_from(cd.offset).map_err(|_| ZipError::NoEndRecord)?;
         let cd_end = usize::try_from(cd.end).map_err(|_| ZipError::NoEndRecord)?;
-        let mut spans: Vec<(u64, u64)> =
-            Vec::with_capacity(usize::try_from(cd.entries).unwrap_or(0));
         let mut primary = Candidates::default();
         let mut fallback = Candidates::default();
         let mut seen_dir = dir.is_empty();
@@ -255,6 +271,14 @@ impl<'a> Archive<'a> {
         let mut pos = cd_start;
         let mut walked = 0u64;
         let mut scratch = Vec::new();
+        // Empty for the root, which every name is in: `may_contain` then says yes.
+        let last_segment = dir.rsplit(|&b| b == b'/').next().unwrap_or(dir);
+        // Overlap bookkeeping: whether starts never decrease, the furthest end so far
+        // (with its entry's start), and the candidate waiting for its successor's start.
+        let mut in_order = true;
+        let mut prev_start = 0u64;
+        let mut furthest = (0u64, 0u64);
+        let mut waiting: Option<(bool, usize)> = None;
         while pos < cd_end {
             if walked == cd.entries {
                 return Err(ZipError::EntryCountMismatch {
@@ -268,16 +292,33 @@ impl<'a> Archive<'a> {
             if rec.disk_start != 0 {
                 return Err(ZipError::MultiDisk);
             }
-            let span = estimated_span(&rec, data.len() as u64, cd.offset)?;
-            let span_index = spans.len();
-            spans.push(span);
+            let (start, end) = estimated_span(&rec, data.len() as u64, cd.offset)?;
+            in_order &= start >= prev_start;
+            prev_start = start;
+            if let Some((is_primary, k)) = waiting.take() {
+                let list = if is_primary {
+                    &mut primary
+                } else {
+                    &mut fallback
+                };
+                list.list[k].next_start = start;
+            }
+            let before = furthest;
+            if end > furthest.0 {
+                furthest = (end, start);
+            }
+            let index = (walked - 1) as usize;
 
             let n = strip_dot(rec.name);
             if n.is_empty() {
                 continue;
             }
-            // Non-canonical names are rare: only they pay for the readings of other tools.
-            if let Some(flaw) = name::flaw(n)
+            // Only names that may contain the folder's last segment can land in it under
+            // any reading; of those, only non-canonical ones (rare) pay for the exact
+            // test and the readings of other tools.
+            if name::may_contain(n, last_segment)
+                && !name::plainly_canonical(n)
+                && let Some(flaw) = name::flaw(n)
                 && name::lands_in(n, dir, &mut scratch)
             {
                 return Err(flaw.error(rec.name));
@@ -307,11 +348,15 @@ impl<'a> Archive<'a> {
             let candidate = |rest: &[u8]| Candidate {
                 record: rec,
                 name_start: rec.name.len() - rest.len(),
-                span: span_index,
+                index,
+                before,
+                next_start: cd.offset,
             };
             if dir.is_empty() {
                 if is_migration(n) {
-                    primary.push(candidate(n), limits.max_files);
+                    waiting = primary
+                        .push(candidate(n), limits.max_files)
+                        .map(|k| (true, k));
                 }
                 continue;
             }
@@ -322,7 +367,9 @@ impl<'a> Archive<'a> {
             {
                 seen_dir = true;
                 if is_migration(rest) {
-                    primary.push(candidate(rest), limits.max_files);
+                    waiting = primary
+                        .push(candidate(rest), limits.max_files)
+                        .map(|k| (true, k));
                 }
             }
             if !seen_dir
@@ -331,7 +378,9 @@ impl<'a> Archive<'a> {
                 && let Some(rest) = n.get(t.len()..).and_then(|r| in_folder(r, dir))
                 && is_migration(rest)
             {
-                fallback.push(candidate(rest), limits.max_files);
+                waiting = fallback
+                    .push(candidate(rest), limits.max_files)
+                    .map(|k| (false, k));
             }
         }
         if walked != cd.entries {
@@ -350,7 +399,22 @@ impl<'a> Archive<'a> {
                 limit: limits.max_files,
             });
         }
-        Ok((chosen.list, spans))
+        Ok((chosen.list, in_order))
+    }
+
+    /// Every entry's estimated span, in central-directory order: a second walk, for the
+    /// overlap check of a directory that is not in offset order.
+    fn spans(&self) -> Result<Vec<(u64, u64)>, ZipError> {
+        let cd = &self.directory;
+        let cd_end = usize::try_from(cd.end).map_err(|_| ZipError::NoEndRecord)?;
+        let mut pos = usize::try_from(cd.offset).map_err(|_| ZipError::NoEndRecord)?;
+        let mut spans = Vec::with_capacity(usize::try_from(cd.entries).unwrap_or(0));
+        while pos < cd_end {
+            let (rec, next) = central::parse(self.data, pos, cd_end)?;
+            pos = next;
+            spans.push(estimated_span(&rec, self.data.len() as u64, cd.offset)?);
+        }
+        Ok(spans)
     }
 
     /// Checks the chosen candidates (names, flags, sizes, local headers, duplicates,
@@ -358,15 +422,15 @@ impl<'a> Archive<'a> {
     fn finish(
         &self,
         chosen: Vec<Candidate<'a>>,
-        spans: &[(u64, u64)],
+        in_order: bool,
         limits: &Limits,
     ) -> Result<Vec<Entry<'a>>, ZipError> {
         let mut entries = Vec::with_capacity(chosen.len());
-        // (start, end, span index, entry index, data end): exact spans of the selected
-        // entries.
+        // (start, end, candidate index, entry index, data end): exact spans of the
+        // selected entries.
         let mut exact = Vec::with_capacity(chosen.len());
         let mut total = 0u64;
-        for c in &chosen {
+        for (ci, c) in chosen.iter().enumerate() {
             let rec = &c.record;
             let path = std::str::from_utf8(rec.name).map_err(|_| ZipError::NotUtf8 {
                 name: lossy(rec.name),
@@ -386,7 +450,7 @@ impl<'a> Archive<'a> {
                 });
             }
             let (start, data_end, end) = self.exact_span(rec)?;
-            exact.push((start, end, c.span, entries.len(), data_end));
+            exact.push((start, end, ci, entries.len(), data_end));
             entries.push(Entry {
                 path,
                 // `name_start` is the start of a suffix found by byte search after '/',
@@ -413,41 +477,27 @@ impl<'a> Archive<'a> {
             return Err(overlap(w[1].3, w[0].0));
         }
         // Every other entry's (estimated) span against the sorted, disjoint exact spans.
-        // Writers put the central directory in offset order, so the first exact span
-        // that could overlap is usually found by sweeping forward; otherwise by search.
-        let in_order = spans.windows(2).all(|w| w[0].0 <= w[1].0);
-        let mut from = 0;
-        for (j, &(start, end)) in spans.iter().enumerate() {
-            if in_order {
-                while exact.get(from).is_some_and(|s| s.1 <= start) {
-                    from += 1;
+        // In offset order (every writer's), the entries before a selected one start at or
+        // before it and those after it at or after it, so it overlaps another exactly when
+        // the furthest end before it passes its start, or the next start falls short of
+        // its end; that next start is also the one it must end at.
+        let next_starts = if in_order {
+            for &(start, end, ci, i, _) in &exact {
+                let c = &chosen[ci];
+                if c.before.0 > start {
+                    return Err(overlap(i, c.before.1));
                 }
-            } else {
-                from = exact.partition_point(|s| s.1 <= start);
-            }
-            for s in exact[from..].iter().take_while(|s| s.0 < end) {
-                if s.2 != j {
-                    return Err(overlap(s.3, start));
+                if c.next_start < end {
+                    return Err(overlap(i, c.next_start));
                 }
             }
-        }
+            exact.iter().map(|s| chosen[s.2].next_start).collect()
+        } else {
+            self.unordered_overlaps(&chosen, &exact, &overlap)?
+        };
         // Each selected entry ends exactly where the next entry (or the central directory)
         // starts: bytes in between could hold an entry that streaming readers see.
-        let sorted_starts: Vec<u64> = if in_order {
-            Vec::new()
-        } else {
-            let mut s: Vec<u64> = spans.iter().map(|s| s.0).collect();
-            s.sort_unstable();
-            s
-        };
-        for &(start, end, span, i, data_end) in &exact {
-            let next = if in_order {
-                spans.get(span + 1).map(|s| s.0)
-            } else {
-                let k = sorted_starts.partition_point(|&x| x <= start);
-                sorted_starts.get(k).copied()
-            };
-            let next = next.unwrap_or(self.directory.offset);
+        for (&(_, end, _, i, data_end), &next) in exact.iter().zip(&next_starts) {
             if end == next {
                 continue;
             }
@@ -463,6 +513,35 @@ impl<'a> Archive<'a> {
             }
         }
         Ok(entries)
+    }
+
+    /// The overlap check for a central directory out of offset order: every entry's span
+    /// (from a second walk) is searched against the sorted exact spans. Returns, for each
+    /// exact span, the start of the entry that follows it in the file.
+    fn unordered_overlaps(
+        &self,
+        chosen: &[Candidate<'a>],
+        exact: &[(u64, u64, usize, usize, u64)],
+        overlap: &dyn Fn(usize, u64) -> ZipError,
+    ) -> Result<Vec<u64>, ZipError> {
+        let spans = self.spans()?;
+        for (j, &(start, end)) in spans.iter().enumerate() {
+            let from = exact.partition_point(|s| s.1 <= start);
+            for s in exact[from..].iter().take_while(|s| s.0 < end) {
+                if chosen[s.2].index != j {
+                    return Err(overlap(s.3, start));
+                }
+            }
+        }
+        let mut starts: Vec<u64> = spans.iter().map(|s| s.0).collect();
+        starts.sort_unstable();
+        Ok(exact
+            .iter()
+            .map(|&(start, ..)| {
+                let k = starts.partition_point(|&x| x <= start);
+                starts.get(k).copied().unwrap_or(self.directory.offset)
+            })
+            .collect())
     }
 
     /// The exact span of a selected entry (local header, data, data descriptor) as
@@ -574,6 +653,7 @@ fn data_end(lh: &local::LocalHeader<'_>, rec: &Record<'_>, limit: u64) -> Result
 /// The span an entry occupies as far as the central record tells: local header offset to
 /// `30 + name + compressed data`. Refuses entries that leave the file or run into the
 /// central directory at `cd_offset`.
+#[inline(always)]
 fn estimated_span(rec: &Record<'_>, len: u64, cd_offset: u64) -> Result<(u64, u64), ZipError> {
     let start = rec.local_offset;
     let end = start
@@ -795,6 +875,67 @@ mod tests {
         assert!(is_migration(b"1.sql"));
         assert!(!is_migration(b"sub/1.sql"));
         assert!(!is_migration(b"1.SQL"));
+    }
+
+    /// A stored zip of `(name, data)` entries, written by the zip crate, and the offsets
+    /// of its central records.
+    fn stored_zip(entries: &[(&str, &[u8])]) -> (Vec<u8>, Vec<usize>) {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for (name, data) in entries {
+            w.start_file(*name, opts).unwrap();
+            w.write_all(data).unwrap();
+        }
+        let bytes = w.finish().unwrap().into_inner();
+        let dir = eocd::locate(&bytes).unwrap();
+        let mut at = dir.offset as usize;
+        let mut centrals = Vec::new();
+        while at < dir.end as usize {
+            centrals.push(at);
+            at = central::parse(&bytes, at, dir.end as usize).unwrap().1;
+        }
+        (bytes, centrals)
+    }
+
+    #[test]
+    fn overlap_from_a_span_further_back_is_refused() {
+        // a.txt's central record claims data up into the selected entry's local header,
+        // with b.txt (which ends before it) in between: in offset order, the furthest end
+        // before the selected entry is a.txt's, not its neighbour's.
+        let (mut bytes, centrals) = stored_zip(&[
+            ("a.txt", &[b'a'; 100]),
+            ("b.txt", &[b'b'; 100]),
+            ("migrations/1.sql", b"-- +migrate Up\nSELECT 1;\n"),
+        ]);
+        let limits = Limits::default();
+        assert_eq!(
+            read_migrations(&bytes, "migrations", &limits)
+                .unwrap()
+                .len(),
+            1
+        );
+        let selected = le32(&bytes, centrals[2] + 42).unwrap() as usize;
+        let reach = (selected + 1 - (30 + "a.txt".len())) as u32;
+        bytes[centrals[0] + 20..centrals[0] + 24].copy_from_slice(&reach.to_le_bytes());
+        assert!(matches!(
+            read_migrations(&bytes, "migrations", &limits),
+            Err(ZipError::Overlap {
+                other_offset: 0,
+                ..
+            })
+        ));
+        // Ending exactly at the selected entry is no overlap; b.txt is then covered, which
+        // only matters for selected entries.
+        let reach = reach - 1;
+        bytes[centrals[0] + 20..centrals[0] + 24].copy_from_slice(&reach.to_le_bytes());
+        assert_eq!(
+            read_migrations(&bytes, "migrations", &limits)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     fn deflate(data: &[u8]) -> Vec<u8> {

@@ -44,6 +44,128 @@ impl Flaw {
     }
 }
 
+/// A quick test for whether `seg` (not empty) may occur in `n`; never says no wrongly.
+///
+/// Any reading [`lands_in`] tries splits the name into segments that are substrings of
+/// it, so a name that some reading puts in the folder contains the folder's last
+/// segment. Testing that first means only names that could matter pay for the name
+/// checks. Eight positions a step, looking for `seg`'s first and last bytes at the
+/// right distance (the test memchr's `memmem` uses, here in a `u64`); names too short
+/// for a step are answered yes.
+#[inline]
+pub(crate) fn may_contain(n: &[u8], seg: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let (Some(&first), Some(&last)) = (seg.first(), seg.last()) else {
+        return true;
+    };
+    let gap = seg.len() - 1;
+    if n.len() < seg.len() {
+        return false;
+    }
+    // Positions 0..=n.len() - seg.len(): a step tests eight of them, reading `heads` (the
+    // bytes at those positions) and `tails` (the bytes `gap` further) in lockstep.
+    let (heads, tails) = (&n[..n.len() - gap], &n[gap..]);
+    let (Some(last_heads), Some(last_tails)) = (heads.last_chunk::<8>(), tails.last_chunk::<8>())
+    else {
+        return true;
+    };
+    let (f, l) = (ONES * u64::from(first), ONES * u64::from(last));
+    let step = |a: &[u8; 8], b: &[u8; 8]| {
+        zero_bytes(u64::from_le_bytes(*a) ^ f) & zero_bytes(u64::from_le_bytes(*b) ^ l) != 0
+    };
+    let mut pairs = heads.chunks_exact(8).zip(tails.chunks_exact(8));
+    // The last step overlaps the one before: it ends exactly at the end of the name.
+    pairs.any(
+        |(a, b)| match (a.first_chunk::<8>(), b.first_chunk::<8>()) {
+            (Some(a), Some(b)) => step(a, b),
+            _ => true,
+        },
+    ) || step(last_heads, last_tails)
+}
+
+/// Whether `n` (the name after its one leading `./`) is canonical by a quick test that
+/// never says yes wrongly: no NUL or backslash, no two `/` or `.` in a row, and no
+/// leading `/`, `.` or drive letter. Every flaw needs one of those patterns, so when the
+/// test says no, [`flaw`] decides exactly. Sixteen bytes a step: this runs for every
+/// entry of the central directory, and almost every name passes.
+#[inline]
+pub(crate) fn plainly_canonical(n: &[u8]) -> bool {
+    let Some(&first) = n.first() else {
+        return true;
+    };
+    if first == b'.' || first == b'/' || n.get(1) == Some(&b':') {
+        return false;
+    }
+    let mut carry = false;
+    let mut bad = false;
+    let mut rest = n;
+    while let Some((c, tail)) = rest.split_first_chunk::<16>() {
+        bad |= block(word(c, 0), word(c, 8), &mut carry);
+        rest = tail;
+    }
+    if rest.is_empty() {
+        return !bad;
+    }
+    // The tail as a last block (or word) that overlaps bytes already tested, which
+    // changes nothing, with the carry of the byte before it. Built from whole-word
+    // loads: a buffer written bytewise and read back as a word stalls the load.
+    let before = |k: usize| n.len() > k && (n[n.len() - k - 1] | 1) == b'/';
+    if let Some(c) = n.last_chunk::<16>() {
+        carry = before(16);
+        bad |= block(word(c, 0), word(c, 8), &mut carry);
+    } else if let (Some(a), Some(b)) = (n.first_chunk::<8>(), n.last_chunk::<8>()) {
+        let mut c = false;
+        bad |= swar(u64::from_le_bytes(*a), &mut c) != 0;
+        c = before(8);
+        bad |= swar(u64::from_le_bytes(*b), &mut c) != 0;
+    } else {
+        // Shorter than a word: padded with a byte that is neither special nor `.`/`/`.
+        let w = n
+            .iter()
+            .enumerate()
+            .fold(u64::from_le_bytes([b'a'; 8]), |w, (i, &b)| {
+                (w & !(0xFF << (8 * i))) | (u64::from(b) << (8 * i))
+            });
+        bad |= swar(w, &mut false) != 0;
+    }
+    !bad
+}
+
+/// The little-endian word at `at` of a 16-byte block.
+#[inline(always)]
+fn word(c: &[u8; 16], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&c[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// Whether the 16 bytes `lo`, `hi` hold a NUL, a backslash, or two of `/` and `.` in a
+/// row (`carry`: the byte before them was one of those; updated for the next block).
+#[inline(always)]
+fn block(lo: u64, hi: u64, carry: &mut bool) -> bool {
+    (swar(lo, carry) | swar(hi, carry)) != 0
+}
+
+/// [`block`] for one word, eight bytes at once in a `u64`: marks (high bit of a byte)
+/// the bytes that are NUL or a backslash, or `/` or `.` right after one of those.
+#[inline(always)]
+fn swar(w: u64, carry: &mut bool) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let dot_or_slash = zero_bytes((w | ONES) ^ (ONES * u64::from(b'/')));
+    let special = zero_bytes(w) | zero_bytes(w ^ (ONES * u64::from(b'\\')));
+    let after = (dot_or_slash << 8) | if *carry { 0x80 } else { 0 };
+    *carry = dot_or_slash >> 63 != 0;
+    special | (after & dot_or_slash)
+}
+
+/// 0x80 in every byte of `x` that is zero, 0 in every other byte (exact, no carries
+/// between bytes).
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
+}
+
 /// The most specific flaw of `n` (the name after its one leading `./`), or `None` when
 /// it is canonical. One pass over the bytes, no allocation: this runs for every entry.
 pub(crate) fn flaw(n: &[u8]) -> Option<Flaw> {
@@ -166,6 +288,97 @@ mod tests {
         assert_eq!(flaw(b"C:migrations/1.sql"), Some(Flaw::Absolute));
         assert_eq!(flaw(b"m\\..\\1.sql"), Some(Flaw::Backslash));
         assert_eq!(flaw(b"/m/1.sql\0.txt"), Some(Flaw::Nul));
+    }
+
+    #[test]
+    fn quick_test_never_passes_a_flawed_name() {
+        let names: &[&[u8]] = &[
+            b"migrations/1.sql",
+            b"migrations/",
+            b"a/..b/c.",
+            b"src/module-001/file-00001.txt",
+            b"assets/12/blob-00012.bin.and-a-longer-tail/x.y",
+            b"abcdefg/",
+            b"abcdefg//x",
+            b"abcdefg/.x",
+            b"abcdefgh/./x",
+            b"abcdefghijklmno/..",
+            b"migrations//1.sql",
+            b"migrations/./1.sql",
+            b"./migrations/1.sql",
+            b"/migrations/1.sql",
+            b"C:migrations/1.sql",
+            b"m\\..\\1.sql",
+            b"/m/1.sql\0.txt",
+            b"abcdefghijklmnop\0",
+            b".github/x",
+            b"a/b/c/d/e/f/g/h/i",
+            b"a//",
+            b"ab/.",
+            b"a\0",
+            b"abc/def/.",
+        ];
+        for &n in names {
+            if plainly_canonical(n) {
+                assert_eq!(flaw(n), None, "{}", String::from_utf8_lossy(n));
+            }
+        }
+        assert!(plainly_canonical(b"migrations/1.sql"));
+        assert!(plainly_canonical(b"src/module-001/file-00001.txt"));
+        assert!(plainly_canonical(b"a/b"));
+        assert!(!plainly_canonical(b"a//"));
+        assert!(!plainly_canonical(b"abc/def/."));
+        // Every byte pair at every position across the word boundary.
+        for len in 3..40 {
+            for at in 1..len - 1 {
+                for pair in [b"//", b"/.", b"./", b"..", b"\0x", b"\\x", b"x\0", b"x\\"] {
+                    let mut n = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"[..len].to_vec();
+                    n[at..at + 2].copy_from_slice(pair);
+                    assert!(!plainly_canonical(&n), "{}", String::from_utf8_lossy(&n));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn quick_segment_test_never_misses() {
+        let hay = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        for len in 0..hay.len() {
+            let n = &hay[..len];
+            for a in 0..len {
+                for b in a + 1..=len {
+                    assert!(may_contain(n, &n[a..b]), "{a}..{b} of {len}");
+                }
+            }
+            assert!(!may_contain(n, b"migrations") || len < 17);
+        }
+        assert!(may_contain(b"x/y/../migrations/1.sql", b"migrations"));
+        assert!(!may_contain(
+            b"src/module-001/file-00001.txt",
+            b"migrations"
+        ));
+        assert!(!may_contain(b"short", b"migrations"));
+    }
+
+    #[test]
+    fn word_test_agrees_with_block_test() {
+        let names: &[&[u8]] = &[b"abcdefgh", b"abc/.fgh", b"abcdefg/", b"ab\0defgh", b"a\\"];
+        for &n in names {
+            let mut w = [b'a'; 8];
+            w[..n.len().min(8)].copy_from_slice(&n[..n.len().min(8)]);
+            let lo = u64::from_le_bytes(w);
+            let pad = u64::from_le_bytes([b'a'; 8]);
+            assert_eq!(
+                swar(lo, &mut false) != 0,
+                block(lo, pad, &mut false),
+                "{}",
+                String::from_utf8_lossy(n)
+            );
+        }
+        let mut carry = false;
+        assert_eq!(swar(u64::from_le_bytes(*b"abcdefg/"), &mut carry), 0);
+        assert!(carry);
+        assert_ne!(swar(u64::from_le_bytes(*b".bcdefgh"), &mut carry), 0);
     }
 
     #[test]
