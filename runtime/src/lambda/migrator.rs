@@ -253,10 +253,15 @@ impl Migrator {
     ) -> Result<MigratorReport, MigratorError> {
         let started = Instant::now();
         let mut stats = RunStats::default();
-        let ends = deadline.map(|d| {
-            let left = d.duration_since(SystemTime::now()).unwrap_or_default();
-            (started + left, left)
-        });
+        // Lambda's deadline is always ahead; one that is not (a local emulator's) says
+        // nothing, and would stop every run before it started.
+        let ends = deadline
+            .and_then(|d| d.duration_since(SystemTime::now()).ok())
+            .filter(|left| !left.is_zero())
+            .map(|left| (started + left, left));
+        if deadline.is_some() && ends.is_none() {
+            warn!("the invocation's deadline has already passed; running without one");
+        }
         let result = self.run(event, ends, &mut stats).await;
         let stopped = result
             .as_ref()
