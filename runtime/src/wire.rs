@@ -110,7 +110,8 @@ pub struct MigratorReport {
     /// What this run applied, reverted or recorded, in order.
     #[serde(default)]
     pub applied: Vec<AppliedMigration>,
-    /// Ids a run would still apply (`plan`, `status`), in order.
+    /// Ids a run would still apply (`plan`, `status`), or that a run stopped before its
+    /// deadline did not start, in order.
     #[serde(default)]
     pub pending: Vec<String>,
     /// Whether another run holds the migration lock (`status` only).
@@ -132,6 +133,12 @@ impl MigratorReport {
     /// The command's typed report.
     pub fn typed(&self) -> Result<Report, serde_json::Error> {
         Report::from_value(self.command, self.report.clone())
+    }
+
+    /// The run stopped before its deadline with migrations not started (`pending` then
+    /// lists them; a dry run's `pending` is its plan instead).
+    pub fn stopped(&self) -> bool {
+        self.report.get("stopped").is_some_and(|s| !s.is_null())
     }
 }
 
@@ -250,6 +257,27 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 mod tests {
     use super::*;
     use engine::command::Resolution;
+
+    #[test]
+    fn only_a_run_stopped_at_its_deadline_is_stopped() {
+        let answer = |report: Value| MigratorReport {
+            command: CommandName::Up,
+            source: "s3://b/k".into(),
+            digest: "d".into(),
+            migrations: 2,
+            applied: Vec::new(),
+            pending: vec!["2_b.sql".into()],
+            lock_held: None,
+            last_applied: None,
+            fetch: None,
+            total_ms: 1,
+            report,
+        };
+        assert!(answer(serde_json::json!({"stopped": {"pending": ["2_b.sql"]}})).stopped());
+        // A dry run lists its plan as pending too, without having stopped.
+        assert!(!answer(serde_json::json!({"dry_run": true})).stopped());
+        assert!(!answer(serde_json::json!({"stopped": null})).stopped());
+    }
 
     #[test]
     fn the_seeds_event_parses_unchanged() {

@@ -15,7 +15,7 @@ use super::args::Invocation;
 use super::{Failure, render};
 use crate::inline;
 use crate::text::one_line;
-use crate::wire::{self, Invoked, MigratorEvent, SYNC_PAYLOAD_LIMIT};
+use crate::wire::{self, Invoked, MigratorEvent, MigratorReport, SYNC_PAYLOAD_LIMIT};
 
 /// How long a remote command may take: past Lambda's 15-minute maximum.
 const READ_TIMEOUT: Duration = Duration::from_secs(16 * 60);
@@ -62,10 +62,7 @@ pub fn run(function: &str, inv: Invocation<'_>) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     loop {
         let invoked = runtime.block_on(wire::invoke(&client, function, payload, READ_TIMEOUT));
-        let r = match invoked {
-            Invoked::Report(r) => r,
-            other => return Err(not_answered(function, &request, other, json)),
-        };
+        let r = answer(function, &request, invoked, json)?;
         let mut report = r.typed().map_err(|e| {
             fail(
                 &request,
@@ -127,10 +124,15 @@ pub fn run(function: &str, inv: Invocation<'_>) -> Result<(), Failure> {
     }
 }
 
-/// The failure for an invocation that brought no report.
-fn not_answered(function: &str, request: &Request, invoked: Invoked, json: bool) -> Failure {
-    match invoked {
-        Invoked::Report(_) => unreachable!("a report is an answer"),
+/// The invocation's report, or the failure it brought instead.
+fn answer(
+    function: &str,
+    request: &Request,
+    invoked: Invoked,
+    json: bool,
+) -> Result<Box<MigratorReport>, Failure> {
+    Err(match invoked {
+        Invoked::Report(r) => return Ok(r),
         Invoked::FunctionError(e) => match ErrorKind::parse(&e.error_type) {
             Some(kind) => fail(request, kind, e.error_message, json),
             // Lambda's own failures: a timeout, a crash, an init error.
@@ -156,7 +158,7 @@ fn not_answered(function: &str, request: &Request, invoked: Invoked, json: bool)
                 READ_TIMEOUT.as_secs()
             ),
         },
-    }
+    })
 }
 
 /// The migrator event for `request` on `source`.

@@ -263,9 +263,7 @@ impl Migrator {
             warn!("the invocation's deadline has already passed; running without one");
         }
         let result = self.run(event, ends, &mut stats).await;
-        let stopped = result
-            .as_ref()
-            .is_ok_and(|r| r.report.get("stopped").is_some_and(|s| !s.is_null()));
+        let stopped = result.as_ref().is_ok_and(MigratorReport::stopped);
         if let Ok(report) = &result {
             stats.applied = report.applied.len() as u64;
         }
@@ -393,11 +391,11 @@ impl Migrator {
         match result {
             Ok(done) => {
                 let report = summary(&event, done, source_name, fetch, started);
-                if report.command == CommandName::Up && !report.pending.is_empty() {
+                if report.stopped() {
                     warn!(
                         applied = report.applied.len(),
                         pending = report.pending.len(),
-                        "stopped before the deadline with migrations pending; run up again to carry on"
+                        "stopped before the deadline with migrations pending; run the command again to carry on"
                     );
                 }
                 info!(
