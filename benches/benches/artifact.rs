@@ -200,6 +200,41 @@ fn bench(c: &mut Criterion) {
             })
         })
     });
+    // The floor under `read x200`: the same 200 raw deflate streams through flate2's
+    // zlib-rs alone (one inflater, reset per stream) and through libdeflate, the fastest
+    // deflate decoder there is; neither checks a CRC.
+    let raw = rawzip::ZipArchive::from_slice(&map[..]).unwrap();
+    let streams: Vec<(&[u8], usize)> = found
+        .iter()
+        .map(|&w| {
+            let len = usize::try_from(w.uncompressed_size_hint()).unwrap();
+            (raw.get_entry(w).unwrap().data(), len)
+        })
+        .collect();
+    let mut out = vec![0u8; streams.iter().map(|s| s.1).max().unwrap_or(0) + 320];
+    group.bench_function("flate2 (zlib-rs) inflate only x200", |b| {
+        let mut inflater = flate2::Decompress::new(false);
+        b.iter(|| {
+            for &(raw, len) in &streams {
+                inflater.reset(false);
+                inflater
+                    .decompress(raw, &mut out[..len + 320], flate2::FlushDecompress::Finish)
+                    .unwrap();
+                assert_eq!(inflater.total_out() as usize, len);
+            }
+        })
+    });
+    group.bench_function("libdeflate inflate only x200", |b| {
+        let mut inflater = libdeflater::Decompressor::new();
+        b.iter(|| {
+            for &(raw, len) in &streams {
+                assert_eq!(
+                    inflater.deflate_decompress(raw, &mut out[..len]).unwrap(),
+                    len
+                );
+            }
+        })
+    });
     group.bench_function("sha256 x200", |b| {
         b.iter(|| {
             for data in &contents {
