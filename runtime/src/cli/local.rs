@@ -78,8 +78,14 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
     // A run's steps were printed as they completed; a dry run's were not.
     let streamed = request.writes();
     match result {
-        Ok(done) => render::report(&mut stdout.lock(), &done.report, json, streamed)
-            .map_err(Failure::output),
+        Ok(done) => {
+            // One write for the whole report: stdout is line-buffered, and a table of
+            // 10,000 migrations is otherwise 10,000 system calls.
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+            render::report(&mut out, &done.report, json, streamed)
+                .and_then(|()| out.flush())
+                .map_err(Failure::output)
+        }
         Err(e) => Err(fail(&request, e, json)),
     }
 }
