@@ -50,12 +50,12 @@ pub(super) fn checksums(
 
 pub(super) fn find_partial<'r>(
     migrations: &[Migration<'_>],
-    journal: &'r [JournalRow],
-    joined: &Joined<'_>,
+    joined: &Joined<'r>,
 ) -> Option<Partial<'r>> {
     // Only one migration runs at a time under the lock, so at most one row can be
     // partial; taking the first keeps the refusal deterministic if a person edited rows.
-    journal
+    joined
+        .rows
         .iter()
         .filter(|j| j.state.unfinished() && j.statements_applied > 0)
         .filter(|j| match j.direction {

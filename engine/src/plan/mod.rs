@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::migration::order::{compare, version_of};
 use crate::migration::{Migration, MigrationError, Statement};
 use checks::{check_resume, checksums, find_partial};
-use join::Joined;
+pub(crate) use join::Joined;
 pub use error::PlanError;
 pub use records::{Direction, HistoryRow, JournalRow, JournalState, StatementHasher, short_hash};
 pub use status::{ChecksumState, MigrationState, StatusRow, status};
@@ -133,10 +133,19 @@ pub fn parse_needed(
     journal: &[JournalRow],
     command: Option<Command>,
 ) -> Result<(), MigrationError> {
+    let joined = Joined::new(migrations, history, journal);
+    parse_needed_in(migrations, &joined, command)
+}
+
+/// [`parse_needed`] on records already matched to `migrations`.
+pub(crate) fn parse_needed_in(
+    migrations: &mut [Migration<'_>],
+    joined: &Joined<'_>,
+    command: Option<Command>,
+) -> Result<(), MigrationError> {
     let lazy = matches!(command, None | Some(Command::Up | Command::Skip));
-    let joined = lazy.then(|| Joined::new(migrations, history, journal));
     for (i, m) in migrations.iter_mut().enumerate() {
-        let unchanged = joined.as_ref().is_some_and(|joined| {
+        let unchanged = lazy && {
             joined.applied(i)
                 && joined.journal[i].is_some_and(|j| {
                     j.state.vouches_for_checksum()
@@ -144,7 +153,7 @@ pub fn parse_needed(
                             .as_deref()
                             .is_some_and(|sha| same_checksum(sha, &m.sha256))
                 })
-        });
+        };
         if !unchanged {
             m.parse()?;
         }
@@ -160,19 +169,27 @@ pub fn plan(
     journal: &[JournalRow],
     opts: &Options,
 ) -> Result<Plan, PlanError> {
-    let joined = Joined::new(migrations, history, journal);
+    plan_in(migrations, &Joined::new(migrations, history, journal), opts)
+}
+
+/// [`plan`] on records already matched to `migrations`.
+pub(crate) fn plan_in(
+    migrations: &[Migration<'_>],
+    joined: &Joined<'_>,
+    opts: &Options,
+) -> Result<Plan, PlanError> {
     let unknown: Vec<String> = joined.unknown.iter().map(|h| h.id.clone()).collect();
     if !unknown.is_empty() && !opts.ignore_unknown {
         return Err(PlanError::Unknown { ids: unknown });
     }
 
-    let (drift, adopt) = checksums(migrations, &joined);
+    let (drift, adopt) = checksums(migrations, joined);
     let drift: Vec<Drift> = drift.into_iter().map(|(_, d)| d).collect();
     if !drift.is_empty() && !opts.allow_drift {
         return Err(PlanError::Drift { drift });
     }
 
-    let partial = find_partial(migrations, journal, &joined);
+    let partial = find_partial(migrations, joined);
     let mut steps = Vec::new();
     let mut resumed: Option<usize> = None;
     if let Some(p) = partial {

@@ -108,7 +108,7 @@ pub fn status(
 ) -> Vec<StatusRow> {
     let joined = Joined::new(migrations, history, journal);
     let (drift, adopt) = checksums(migrations, &joined);
-    let partial = find_partial(migrations, journal, &joined);
+    let partial = find_partial(migrations, &joined);
     let newest = joined.newest();
 
     let mut rows = Vec::with_capacity(migrations.len() + joined.unknown.len());
