@@ -109,7 +109,8 @@ impl Database {
             Option<String>,
             Option<String>,
         );
-        let mut journal = Vec::new();
+        // Nearly every history row has a journal row.
+        let mut journal = Vec::with_capacity(history.len());
         let mut bad = None;
         let read = query_each(&mut self.conn, None, &journal_q, |raw: Raw| {
             let (id, sha256, direction, state, applied, applied_sha256, hashes, error) = raw;
