@@ -2,7 +2,7 @@
 
 use mysql::prelude::Queryable;
 
-use super::sql::{is_missing_table, query_err, query_each};
+use super::sql::{is_missing_table, query_each, query_err};
 use super::{Database, DbError};
 use crate::plan::{Direction, HistoryRow, JournalRow, JournalState};
 
@@ -92,7 +92,7 @@ impl Database {
             JournalState::Failed.as_str()
         );
         let journal_q = format!(
-            "SELECT id, sha256, IF(BINARY direction = '{up}', NULL, IFNULL(direction, '')), \
+            "SELECT id, sha256, IF(CAST(direction AS BINARY) = '{up}', NULL, IFNULL(direction, '')), \
              state, IF({unfinished}, statements_applied, NULL), \
              IF({unfinished}, applied_sha256, NULL), IF({unfinished}, statement_hashes, NULL), \
              IF({unfinished}, error, NULL) FROM {}",

@@ -192,7 +192,9 @@ mod tests {
     #[test]
     fn unknown_rows_come_in_apply_order_and_duplicates_count() {
         let ms = set(&["2_b.sql", "3_c.sql"]);
-        let h = hist(&["3_c.sql", "9_z.sql", "3_c.sql", "10_y.sql", "1_x.sql", "a.sql"]);
+        let h = hist(&[
+            "3_c.sql", "9_z.sql", "3_c.sql", "10_y.sql", "1_x.sql", "a.sql",
+        ]);
         let j = Joined::new(&ms, &h, &[]);
         let unknown: Vec<_> = j.unknown.iter().map(|h| h.id.as_str()).collect();
         assert_eq!(unknown, ["1_x.sql", "9_z.sql", "10_y.sql", "a.sql"]);

@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use crate::migration::order::{compare, version_of};
 use crate::migration::{Migration, MigrationError, Statement};
 use checks::{check_resume, checksums, find_partial};
-pub(crate) use join::Joined;
 pub use error::PlanError;
+pub(crate) use join::Joined;
 pub use records::{Direction, HistoryRow, JournalRow, JournalState, StatementHasher, short_hash};
 pub use status::{ChecksumState, MigrationState, StatusRow, status};
 
