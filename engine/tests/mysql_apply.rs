@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use engine::db::{ConnConfig, Database, DbError, MigrationFailure, Settings};
 use engine::migration::{self, Migration};
-use engine::plan::{Command, Options, PlanError};
+use engine::plan::{Command, Direction, JournalState, Options, PlanError};
 use mysql::prelude::Queryable;
 
 /// A fresh database (the kit's) with a connection of its own for checks.
@@ -612,4 +612,64 @@ fn several_statements_on_one_line_with_ddl_are_refused_before_anything_runs() {
     assert!(err.to_string().contains("1_mixed.sql"), "{err}");
     assert!(!t.table_exists("t3"));
     assert_eq!(t.count("SELECT COUNT(*) FROM t2"), 0);
+}
+
+/// The journal read leaves out what a finished row never needs (its progress, the usual
+/// direction), yet a row it cannot take is still refused, never a panic: a direction or
+/// state that differs from ours only in case or a trailing space, or a NULL.
+#[test]
+fn journal_read_is_narrow_and_refuses_bad_values() {
+    let mut t = TestDb::new("journal_read");
+    let files = Files::new(&[("1_a.sql", &table("a")), ("2_b.sql", &table("b"))]);
+    let mut db = t.connect();
+    run(&mut db, &files, opts(Command::Up)).unwrap();
+    let (history, journal) = db.read_state(false).unwrap();
+    assert_eq!(history.len(), 2);
+    for j in &journal {
+        assert_eq!(
+            (j.direction, j.state),
+            (Direction::Up, JournalState::Applied)
+        );
+        assert_eq!(
+            j.statements_applied, 0,
+            "a finished row's progress is not read"
+        );
+        assert!(j.sha256.is_some());
+    }
+    assert!(run(&mut db, &files, opts(Command::Up)).unwrap().is_empty());
+    t.admin
+        .query_drop(
+            "ALTER TABLE gorp_migrations_journal MODIFY direction varchar(4) NULL, \
+             MODIFY state varchar(24) NULL",
+        )
+        .unwrap();
+    for (column, value) in [
+        ("direction", "'UP'"),
+        ("direction", "'up '"),
+        ("direction", "NULL"),
+        ("state", "'Applied'"),
+        ("state", "'applied '"),
+        ("state", "NULL"),
+    ] {
+        t.admin
+            .query_drop(format!(
+                "UPDATE gorp_migrations_journal SET {column} = {value} WHERE id = '2_b.sql'"
+            ))
+            .unwrap();
+        let err = run(&mut db, &files, opts(Command::Up)).unwrap_err();
+        match &err {
+            DbError::BadJournal { id, .. } => assert_eq!(id, "2_b.sql"),
+            other => assert!(
+                value == "NULL" && other.to_string().contains("gorp_migrations_journal"),
+                "{column} = {value}: {other}"
+            ),
+        }
+        t.admin
+            .query_drop(
+                "UPDATE gorp_migrations_journal SET direction = 'up', state = 'applied' \
+                 WHERE id = '2_b.sql'",
+            )
+            .unwrap();
+    }
+    assert!(run(&mut db, &files, opts(Command::Up)).unwrap().is_empty());
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Database;
 use super::config::ConnConfig;
-use super::sql::{ident, query_after};
+use super::sql::{ident, query_each};
 
 /// MySQL's `ER_LOCK_WAIT_TIMEOUT`.
 pub(super) const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
@@ -242,12 +242,21 @@ impl Database {
     /// such a query (the migration lock or the history read), so the setting costs no
     /// round trip of its own.
     pub(super) fn first_query<T: FromRow>(&mut self, sql: &str) -> Result<Vec<T>, mysql::Error> {
-        let Some(init) = self.session_init.take() else {
-            return self.conn.query(sql);
-        };
+        let mut rows = Vec::new();
+        self.first_query_each(sql, |row| rows.push(row))?;
+        Ok(rows)
+    }
+
+    /// [`Database::first_query`], passing each row to `each` as it is decoded.
+    pub(super) fn first_query_each<T: FromRow>(
+        &mut self,
+        sql: &str,
+        each: impl FnMut(T),
+    ) -> Result<(), mysql::Error> {
         // A multi-statement text stops at its first error, so a failed SET fails the
         // query: the run never goes on without its timeout.
-        query_after(&mut self.conn, &init, sql)
+        let init = self.session_init.take();
+        query_each(&mut self.conn, init.as_deref(), sql, each)
     }
 }
 

@@ -253,8 +253,9 @@ impl Database {
         create: bool,
     ) -> Result<Planned, DbError> {
         let (history, journal) = self.read(create, false)?;
-        plan::parse_needed(migrations, &history, &journal, Some(opts.command))?;
-        let plan = plan::plan(migrations, &history, &journal, opts)?;
+        let joined = plan::Joined::new(migrations, &history, &journal);
+        plan::parse_needed_in(migrations, &joined, Some(opts.command))?;
+        let plan = plan::plan_in(migrations, &joined, opts)?;
         refuse_hidden_commits(migrations, &plan)?;
         Ok(Planned {
             plan,

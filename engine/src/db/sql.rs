@@ -19,23 +19,25 @@ pub(super) fn exec_all(conn: &mut Conn, sql: &str) -> Result<(), mysql::Error> {
     Ok(())
 }
 
-/// Runs `first` (statements whose results are not wanted, e.g. a session's `SET`s)
-/// and then `sql` in one round trip; returns the rows of `sql`'s result.
-pub(super) fn query_after<T: FromRow>(
+/// Runs `sql`, after `first` (statements that return no rows, e.g. a session's `SET`s)
+/// in the same round trip when given, and passes each row to `each` as it is decoded:
+/// a large result is never held twice. A row that does not convert to `T` is an error.
+pub(super) fn query_each<T: FromRow>(
     conn: &mut Conn,
-    first: &str,
+    first: Option<&str>,
     sql: &str,
-) -> Result<Vec<T>, mysql::Error> {
-    let mut result = conn.query_iter(format!("{first}; {sql}"))?;
-    let mut rows = Vec::new();
+    mut each: impl FnMut(T),
+) -> Result<(), mysql::Error> {
+    let mut result = match first {
+        Some(first) => conn.query_iter(format!("{first}; {sql}"))?,
+        None => conn.query_iter(sql)?,
+    };
     while let Some(set) = result.iter() {
-        // Only the last result set is `sql`'s.
-        rows.clear();
         for row in set {
-            rows.push(T::from_row_opt(row?)?);
+            each(T::from_row_opt(row?)?);
         }
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// A string as a SQL literal that means the same under any `sql_mode`: hex, tagged utf8mb4.

@@ -2,7 +2,7 @@
 
 use mysql::prelude::Queryable;
 
-use super::sql::{is_missing_table, query_err};
+use super::sql::{is_missing_table, query_each, query_err};
 use super::{Database, DbError};
 use crate::plan::{Direction, HistoryRow, JournalRow, JournalState};
 
@@ -68,8 +68,12 @@ impl Database {
             },
             self.history
         );
-        let history: Vec<(String, Option<String>)> = match self.first_query(&history_q) {
-            Ok(rows) => rows,
+        let mut history = Vec::new();
+        let read = self.first_query_each(&history_q, |(id, applied_at)| {
+            history.push(HistoryRow { id, applied_at })
+        });
+        match read {
+            Ok(()) => {}
             Err(e) if is_missing_table(&e) => {
                 if create {
                     self.create_tables()?;
@@ -77,64 +81,76 @@ impl Database {
                 return Ok((Vec::new(), Vec::new()));
             }
             Err(e) => return Err(query_err(format!("reading {}", self.history))(e)),
-        };
-        let history = history
-            .into_iter()
-            .map(|(id, applied_at)| HistoryRow { id, applied_at })
-            .collect();
-        type Raw = (
-            String,
-            Option<String>,
-            String,
-            String,
-            u64,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
-        // Progress hashes and errors matter only for unfinished rows; leaving them out
-        // of the others keeps a no-op run's read small.
+        }
+        // Progress and errors matter only for unfinished rows; leaving them out of the
+        // others, and sending the usual direction `up` as NULL, keeps a no-op run's read
+        // small (a NULL costs the driver no allocation). A NULL stored in `direction`
+        // reads as the empty string, which is refused below.
         let unfinished = format!(
             "state IN ('{}', '{}')",
             JournalState::Running.as_str(),
             JournalState::Failed.as_str()
         );
         let journal_q = format!(
-            "SELECT id, sha256, direction, state, statements_applied, \
+            "SELECT id, sha256, IF(CAST(direction AS BINARY) = '{up}', NULL, IFNULL(direction, '')), \
+             state, IF({unfinished}, statements_applied, NULL), \
              IF({unfinished}, applied_sha256, NULL), IF({unfinished}, statement_hashes, NULL), \
              IF({unfinished}, error, NULL) FROM {}",
-            self.journal
+            self.journal,
+            up = Direction::Up.as_str(),
         );
-        let raw: Vec<Raw> = match self.conn.query(&journal_q) {
-            Ok(rows) => rows,
-            Err(e) if is_missing_table(&e) => {
-                if create {
-                    self.create_journal()?;
-                }
-                Vec::new()
+        type Raw = (
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+            Option<u64>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        // Nearly every history row has a journal row.
+        let mut journal = Vec::with_capacity(history.len());
+        let mut bad = None;
+        let read = query_each(&mut self.conn, None, &journal_q, |raw: Raw| {
+            let (id, sha256, direction, state, applied, applied_sha256, hashes, error) = raw;
+            if bad.is_some() {
+                return;
             }
-            Err(e) => return Err(query_err(format!("reading {}", self.journal))(e)),
-        };
-        let mut journal = Vec::with_capacity(raw.len());
-        for (id, sha256, direction, state, applied, applied_sha256, hashes, error) in raw {
-            let bad = |detail: String| DbError::BadJournal {
-                id: id.clone(),
-                detail,
+            let direction = match direction.as_deref().map(Direction::parse) {
+                None => Direction::Up,
+                Some(Some(d)) => d,
+                Some(None) => {
+                    bad = Some((id, format!("direction {:?}", direction.unwrap_or_default())));
+                    return;
+                }
             };
-            let direction = Direction::parse(&direction)
-                .ok_or_else(|| bad(format!("direction {direction:?}")))?;
-            let state =
-                JournalState::parse(&state).ok_or_else(|| bad(format!("state {state:?}")))?;
+            let Some(state) = JournalState::parse(&state) else {
+                bad = Some((id, format!("state {state:?}")));
+                return;
+            };
             journal.push(JournalRow {
                 id,
                 sha256,
                 direction,
                 state,
-                statements_applied: usize::try_from(applied).unwrap_or(usize::MAX),
+                statements_applied: applied.map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
                 applied_sha256,
                 statement_hashes: hashes,
                 error,
             });
+        });
+        match read {
+            Ok(()) => {}
+            Err(e) if is_missing_table(&e) => {
+                if create {
+                    self.create_journal()?;
+                }
+            }
+            Err(e) => return Err(query_err(format!("reading {}", self.journal))(e)),
+        }
+        if let Some((id, detail)) = bad {
+            return Err(DbError::BadJournal { id, detail });
         }
         Ok((history, journal))
     }

@@ -20,6 +20,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::hash::{Hash, Hasher};
 
 use Rule::{Pairs, Same, Shift};
 
@@ -163,9 +164,18 @@ const RUNS: [(u16, u16, Rule); 283] = [
 /// The `utf8_general_ci` weight of `c`. Characters outside the BMP, which the collation
 /// cannot tell apart from one another, all weigh U+FFFD, as in the server.
 pub fn weight(c: char) -> u16 {
+    // Below U+0080 the table has one run, a-z to A-Z (`ascii_is_upper_case` checks it).
+    if c.is_ascii() {
+        return u16::from(c.to_ascii_uppercase() as u8);
+    }
     let Ok(cp) = u16::try_from(u32::from(c)) else {
         return 0xFFFD;
     };
+    table_weight(cp)
+}
+
+/// The weight [`RUNS`] gives the BMP character `cp`.
+fn table_weight(cp: u16) -> u16 {
     let i = RUNS.partition_point(|&(first, _, _)| first <= cp);
     match i.checked_sub(1).map(|i| RUNS[i]) {
         Some((first, last, rule)) if cp <= last => match rule {
@@ -180,19 +190,57 @@ pub fn weight(c: char) -> u16 {
 /// The collation key of `id`: the weights of its characters without trailing spaces. Two
 /// ids are one key in `gorp_migrations.id` exactly when their keys are equal.
 pub fn key(id: &str) -> Vec<u16> {
-    let mut k: Vec<u16> = id.chars().map(weight).collect();
-    while k.last() == Some(&0x20) {
-        k.pop();
+    Folded::new(id).weights().collect()
+}
+
+/// An id standing for its collation key without building it: equal and hashed as the
+/// key is, so a set of ids costs no allocation per id.
+struct Folded<'a>(&'a str);
+
+impl<'a> Folded<'a> {
+    /// Only U+0020 weighs 0x20 (`only_space_weighs_space` checks it), so dropping
+    /// trailing spaces from the id drops them from the key.
+    fn new(id: &'a str) -> Self {
+        Folded(id.trim_end_matches(' '))
     }
-    k
+
+    fn weights(&self) -> impl Iterator<Item = u16> + '_ {
+        self.0.chars().map(weight)
+    }
+}
+
+impl PartialEq for Folded<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.weights().eq(other.weights())
+    }
+}
+
+impl Eq for Folded<'_> {}
+
+impl Hash for Folded<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // The key's bytes in fixed chunks: equal keys feed the hasher the same calls.
+        let mut chunk = [0u8; 64];
+        let mut n = 0;
+        for w in self.weights() {
+            chunk[n..n + 2].copy_from_slice(&w.to_le_bytes());
+            n += 2;
+            if n == chunk.len() {
+                state.write(&chunk);
+                n = 0;
+            }
+        }
+        state.write(&chunk[..n]);
+    }
 }
 
 /// The first pair of `ids` (by position) that `utf8_general_ci` takes for one key, as
 /// indices `(earlier, later)`.
 pub fn first_collision<'a>(ids: impl IntoIterator<Item = &'a str>) -> Option<(usize, usize)> {
-    let mut seen = HashMap::new();
-    for (i, id) in ids.into_iter().enumerate() {
-        match seen.entry(key(id)) {
+    let ids = ids.into_iter();
+    let mut seen = HashMap::with_capacity(ids.size_hint().0);
+    for (i, id) in ids.enumerate() {
+        match seen.entry(Folded::new(id)) {
             Entry::Occupied(earlier) => return Some((*earlier.get(), i)),
             Entry::Vacant(slot) => {
                 slot.insert(i);
@@ -210,6 +258,21 @@ mod tests {
     fn runs_are_sorted_and_disjoint() {
         for w in RUNS.windows(2) {
             assert!(w[0].0 <= w[0].1 && w[0].1 < w[1].0, "{:#x}", w[1].0);
+        }
+    }
+
+    #[test]
+    fn ascii_is_upper_case() {
+        for cp in 0..0x80u16 {
+            let c = char::from(cp as u8);
+            assert_eq!(weight(c), table_weight(cp), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn only_space_weighs_space() {
+        for c in (0..=0xFFFFu32).filter_map(char::from_u32) {
+            assert_eq!(weight(c) == 0x20, c == ' ', "{c:?}");
         }
     }
 

@@ -75,9 +75,10 @@ pub fn checksum(bytes: &[u8]) -> String {
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.extend([DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]]);
+    let mut out = vec![0; bytes.len() * 2];
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 15)];
     }
     String::from_utf8(out).expect("hex digits are ASCII")
 }
@@ -108,10 +109,12 @@ pub fn load<'a>(
 pub fn scan<'a>(
     files: impl IntoIterator<Item = (&'a str, &'a str, &'a [u8])>,
 ) -> Result<Vec<Migration<'a>>, MigrationError> {
-    let mut out = files
-        .into_iter()
-        .map(|(id, origin, bytes)| parse::header(id, origin, bytes))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Sized up front: collecting through `Result` would grow the vector by copying.
+    let files = files.into_iter();
+    let mut out = Vec::with_capacity(files.size_hint().0);
+    for (id, origin, bytes) in files {
+        out.push(parse::header(id, origin, bytes)?);
+    }
     sort(&mut out);
     if let Some((a, b)) = collation::first_collision(out.iter().map(|m| m.id)) {
         let (a, b) = (&out[a], &out[b]);

@@ -9,11 +9,16 @@ use super::Migration;
 /// `Err(())` when the digits do not fit in an i64 (sql-migrate panics there; we refuse).
 #[allow(clippy::result_unit_err)]
 pub fn version_of(id: &str) -> Result<Option<i64>, ()> {
-    let digits = id.bytes().take_while(u8::is_ascii_digit).count();
-    if digits == 0 {
-        return Ok(None);
+    let mut version: Option<i64> = None;
+    for b in id.bytes().take_while(u8::is_ascii_digit) {
+        let v = version.unwrap_or(0);
+        version = Some(
+            v.checked_mul(10)
+                .and_then(|v| v.checked_add(i64::from(b - b'0')))
+                .ok_or(())?,
+        );
     }
-    id[..digits].parse::<i64>().map(Some).map_err(|_| ())
+    Ok(version)
 }
 
 /// Compares two (id, version) pairs as sql-migrate does.
@@ -45,6 +50,9 @@ mod tests {
             Ok(Some(i64::MAX))
         );
         assert_eq!(version_of("9223372036854775808_over.sql"), Err(()));
+        assert_eq!(version_of("00009223372036854775807"), Ok(Some(i64::MAX)));
+        assert_eq!(version_of("92233720368547758070"), Err(()));
+        assert_eq!(version_of("0"), Ok(Some(0)));
     }
 
     #[test]

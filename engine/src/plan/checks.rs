@@ -1,9 +1,8 @@
 //! What the records say before anything runs: checksum drift and adoption, the one
 //! migration left part-way, and whether its committed statements still match the file.
 
-use std::collections::{HashMap, HashSet};
-
-use super::{Direction, Drift, HistoryRow, JournalRow, PlanError, StatementHasher};
+use super::join::{Joined, index_of};
+use super::{Direction, Drift, JournalRow, PlanError, StatementHasher, same_checksum};
 use crate::migration::{Migration, Statement};
 
 /// A partial migration found in the journal.
@@ -12,20 +11,19 @@ pub(super) struct Partial<'r> {
     pub(super) index: Option<usize>,
 }
 
+/// Checksum drift (with each migration's index; one per history row) and the indices of
+/// applied migrations whose checksum is to be adopted, both in apply order.
 pub(super) fn checksums(
     migrations: &[Migration<'_>],
-    history: &[HistoryRow],
-    by_id: &HashMap<&str, usize>,
-    journal: &HashMap<&str, &JournalRow>,
-) -> (Vec<Drift>, Vec<usize>) {
+    joined: &Joined<'_>,
+) -> (Vec<(usize, Drift)>, Vec<usize>) {
     let mut drift = Vec::new();
     let mut adopt = Vec::new();
-    for h in history {
-        let Some(&i) = by_id.get(h.id.as_str()) else {
+    for (i, m) in migrations.iter().enumerate() {
+        let (Some(_), rows) = joined.history[i] else {
             continue;
         };
-        let m = &migrations[i];
-        match journal.get(h.id.as_str()) {
+        match joined.journal[i] {
             // A revert that failed before committing anything leaves it fully applied.
             Some(j)
                 if j.sha256.is_some()
@@ -35,43 +33,41 @@ pub(super) fn checksums(
                             && j.statements_applied == 0)) =>
             {
                 let recorded = j.sha256.as_deref().unwrap_or_default();
-                if !recorded.eq_ignore_ascii_case(&m.sha256) {
-                    drift.push(Drift {
+                if !same_checksum(recorded, &m.sha256) {
+                    let d = Drift {
                         id: m.id.to_string(),
                         recorded: recorded.to_string(),
                         file: m.sha256.clone(),
-                    });
+                    };
+                    drift.extend(std::iter::repeat_n((i, d), rows));
                 }
             }
             _ => adopt.push(i),
         }
     }
-    adopt.sort_unstable();
-    adopt.dedup();
-    drift.sort_by_key(|d| by_id.get(d.id.as_str()).copied());
     (drift, adopt)
 }
 
 pub(super) fn find_partial<'r>(
-    journal: &'r [JournalRow],
-    applied: &HashSet<&str>,
-    by_id: &HashMap<&str, usize>,
+    migrations: &[Migration<'_>],
+    joined: &Joined<'r>,
 ) -> Option<Partial<'r>> {
     // Only one migration runs at a time under the lock, so at most one row can be
     // partial; taking the first keeps the refusal deterministic if a person edited rows.
-    journal
+    joined
+        .rows
         .iter()
         .filter(|j| j.state.unfinished() && j.statements_applied > 0)
         .filter(|j| match j.direction {
             // An unfinished `up` never wrote its history row; an unfinished `down` never
             // deleted it. Anything else means someone (sql-migrate, a person) settled it.
-            Direction::Up => !applied.contains(j.id.as_str()),
-            Direction::Down => applied.contains(j.id.as_str()),
+            Direction::Up => !joined.is_applied(&j.id),
+            Direction::Down => joined.is_applied(&j.id),
         })
         .min_by(|a, b| a.id.cmp(&b.id))
         .map(|row| Partial {
             row,
-            index: by_id.get(row.id.as_str()).copied(),
+            index: index_of(migrations, &row.id),
         })
 }
 

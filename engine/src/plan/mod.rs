@@ -8,12 +8,11 @@
 
 mod checks;
 mod error;
+mod join;
 mod records;
 mod status;
 #[cfg(test)]
 mod tests;
-
-use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +20,7 @@ use crate::migration::order::{compare, version_of};
 use crate::migration::{Migration, MigrationError, Statement};
 use checks::{check_resume, checksums, find_partial};
 pub use error::PlanError;
+pub(crate) use join::Joined;
 pub use records::{Direction, HistoryRow, JournalRow, JournalState, StatementHasher, short_hash};
 pub use status::{ChecksumState, MigrationState, StatusRow, status};
 
@@ -133,21 +133,27 @@ pub fn parse_needed(
     journal: &[JournalRow],
     command: Option<Command>,
 ) -> Result<(), MigrationError> {
+    let joined = Joined::new(migrations, history, journal);
+    parse_needed_in(migrations, &joined, command)
+}
+
+/// [`parse_needed`] on records already matched to `migrations`.
+pub(crate) fn parse_needed_in(
+    migrations: &mut [Migration<'_>],
+    joined: &Joined<'_>,
+    command: Option<Command>,
+) -> Result<(), MigrationError> {
     let lazy = matches!(command, None | Some(Command::Up | Command::Skip));
-    let vouched: HashMap<&str, &str> = if lazy {
-        let applied: HashSet<&str> = history.iter().map(|h| h.id.as_str()).collect();
-        journal
-            .iter()
-            .filter(|j| j.state.vouches_for_checksum() && applied.contains(j.id.as_str()))
-            .filter_map(|j| Some((j.id.as_str(), j.sha256.as_deref()?)))
-            .collect()
-    } else {
-        HashMap::new()
-    };
-    for m in migrations.iter_mut() {
-        let unchanged = vouched
-            .get(m.id)
-            .is_some_and(|sha| sha.eq_ignore_ascii_case(&m.sha256));
+    for (i, m) in migrations.iter_mut().enumerate() {
+        let unchanged = lazy && {
+            joined.applied(i)
+                && joined.journal[i].is_some_and(|j| {
+                    j.state.vouches_for_checksum()
+                        && j.sha256
+                            .as_deref()
+                            .is_some_and(|sha| same_checksum(sha, &m.sha256))
+                })
+        };
         if !unchanged {
             m.parse()?;
         }
@@ -163,33 +169,27 @@ pub fn plan(
     journal: &[JournalRow],
     opts: &Options,
 ) -> Result<Plan, PlanError> {
-    let by_id: HashMap<&str, usize> = migrations
-        .iter()
-        .enumerate()
-        .map(|(i, m)| (m.id, i))
-        .collect();
-    let applied: HashSet<&str> = history.iter().map(|h| h.id.as_str()).collect();
-    let journal_by_id: HashMap<&str, &JournalRow> =
-        journal.iter().map(|j| (j.id.as_str(), j)).collect();
+    plan_in(migrations, &Joined::new(migrations, history, journal), opts)
+}
 
-    let mut unknown: Vec<&str> = history
-        .iter()
-        .map(|h| h.id.as_str())
-        .filter(|id| !by_id.contains_key(id))
-        .collect();
-    unknown.sort_by(|a, b| compare(a, loose_version(a), b, loose_version(b)));
+/// [`plan`] on records already matched to `migrations`.
+pub(crate) fn plan_in(
+    migrations: &[Migration<'_>],
+    joined: &Joined<'_>,
+    opts: &Options,
+) -> Result<Plan, PlanError> {
+    let unknown: Vec<String> = joined.unknown.iter().map(|h| h.id.clone()).collect();
     if !unknown.is_empty() && !opts.ignore_unknown {
-        return Err(PlanError::Unknown {
-            ids: unknown.iter().map(|s| s.to_string()).collect(),
-        });
+        return Err(PlanError::Unknown { ids: unknown });
     }
 
-    let (drift, adopt) = checksums(migrations, history, &by_id, &journal_by_id);
+    let (drift, adopt) = checksums(migrations, joined);
+    let drift: Vec<Drift> = drift.into_iter().map(|(_, d)| d).collect();
     if !drift.is_empty() && !opts.allow_drift {
         return Err(PlanError::Drift { drift });
     }
 
-    let partial = find_partial(journal, &applied, &by_id);
+    let partial = find_partial(migrations, joined);
     let mut steps = Vec::new();
     let mut resumed: Option<usize> = None;
     if let Some(p) = partial {
@@ -235,15 +235,12 @@ pub fn plan(
             } else {
                 Action::Run
             };
-            let newest = history
-                .iter()
-                .map(|h| h.id.as_str())
-                .max_by(|a, b| compare(a, loose_version(a), b, loose_version(b)));
+            let newest = joined.newest();
             for (i, m) in migrations.iter().enumerate() {
                 if steps.len() >= limit {
                     break;
                 }
-                if applied.contains(m.id) || resumed == Some(i) {
+                if joined.applied(i) || resumed == Some(i) {
                     continue;
                 }
                 let catch_up = newest.is_some_and(|n| {
@@ -259,11 +256,11 @@ pub fn plan(
             }
         }
         Command::Down => {
-            for (i, m) in migrations.iter().enumerate().rev() {
+            for i in (0..migrations.len()).rev() {
                 if steps.len() >= limit {
                     break;
                 }
-                if applied.contains(m.id) && resumed != Some(i) {
+                if joined.applied(i) && resumed != Some(i) {
                     steps.push(Step {
                         index: i,
                         direction: Direction::Down,
@@ -275,12 +272,7 @@ pub fn plan(
             }
         }
         Command::Redo => {
-            if let Some((i, _)) = migrations
-                .iter()
-                .enumerate()
-                .rev()
-                .find(|(_, m)| applied.contains(m.id))
-            {
+            if let Some(i) = (0..migrations.len()).rev().find(|&i| joined.applied(i)) {
                 for direction in [Direction::Down, Direction::Up] {
                     steps.push(Step {
                         index: i,
@@ -301,7 +293,7 @@ pub fn plan(
         steps,
         adopt,
         drift,
-        unknown: unknown.iter().map(|s| s.to_string()).collect(),
+        unknown,
     })
 }
 
@@ -312,19 +304,13 @@ pub fn last_applied<'m>(
     history: &[HistoryRow],
     steps: &[Step],
 ) -> Option<&'m str> {
-    let mut applied: HashSet<&str> = history.iter().map(|h| h.id.as_str()).collect();
+    let joined = Joined::new(migrations, history, &[]);
+    let mut applied: Vec<bool> = (0..migrations.len()).map(|i| joined.applied(i)).collect();
     for s in steps {
-        let id = migrations[s.index].id;
-        match s.direction {
-            Direction::Up => applied.insert(id),
-            Direction::Down => applied.remove(id),
-        };
+        applied[s.index] = s.direction == Direction::Up;
     }
-    migrations
-        .iter()
-        .rev()
-        .find(|m| applied.contains(m.id))
-        .map(|m| m.id)
+    let newest = applied.iter().rposition(|&a| a)?;
+    Some(migrations[newest].id)
 }
 
 fn parsed<'m, 'a>(m: &'m Migration<'a>) -> Result<&'m Migration<'a>, PlanError> {
@@ -333,6 +319,12 @@ fn parsed<'m, 'a>(m: &'m Migration<'a>) -> Result<&'m Migration<'a>, PlanError> 
     } else {
         Err(PlanError::NotParsed { id: m.id.into() })
     }
+}
+
+/// Hex checksums compare without case; ours are lowercase, so the exact comparison
+/// nearly always answers first.
+fn same_checksum(a: &str, b: &str) -> bool {
+    a == b || a.eq_ignore_ascii_case(b)
 }
 
 /// sql-migrate sorts ids whose digits overflow as if they had no version; planning only

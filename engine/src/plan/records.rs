@@ -139,7 +139,9 @@ pub struct JournalRow {
     pub direction: Direction,
     /// Its state.
     pub state: JournalState,
-    /// How many statements of `direction` are committed, counted from the first.
+    /// How many statements of `direction` are committed, counted from the first. Only
+    /// an unfinished row's count is read from the table (it means nothing once a run
+    /// finished); a finished row reads 0.
     pub statements_applied: usize,
     /// [`StatementHasher`] digest of the committed statements.
     pub applied_sha256: Option<String>,

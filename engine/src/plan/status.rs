@@ -1,10 +1,9 @@
 //! `status`: one row per migration file and per unknown history row.
 
-use std::collections::{HashMap, HashSet};
-
 use serde::{Deserialize, Serialize};
 
 use super::checks::{checksums, find_partial};
+use super::join::Joined;
 use super::{HistoryRow, JournalRow, JournalState, loose_version, section};
 use crate::migration::Migration;
 use crate::migration::order::compare;
@@ -107,26 +106,14 @@ pub fn status(
     history: &[HistoryRow],
     journal: &[JournalRow],
 ) -> Vec<StatusRow> {
-    let by_id: HashMap<&str, usize> = migrations
-        .iter()
-        .enumerate()
-        .map(|(i, m)| (m.id, i))
-        .collect();
-    let applied: HashMap<&str, &HistoryRow> = history.iter().map(|h| (h.id.as_str(), h)).collect();
-    let journal_by_id: HashMap<&str, &JournalRow> =
-        journal.iter().map(|j| (j.id.as_str(), j)).collect();
-    let (drift, adopt) = checksums(migrations, history, &by_id, &journal_by_id);
-    let drifted: HashSet<&str> = drift.iter().map(|d| d.id.as_str()).collect();
-    let adopt: HashSet<usize> = adopt.into_iter().collect();
-    let partial = find_partial(journal, &applied.keys().copied().collect(), &by_id);
-    let newest = history
-        .iter()
-        .map(|h| h.id.as_str())
-        .max_by(|a, b| compare(a, loose_version(a), b, loose_version(b)));
+    let joined = Joined::new(migrations, history, journal);
+    let (drift, adopt) = checksums(migrations, &joined);
+    let partial = find_partial(migrations, &joined);
+    let newest = joined.newest();
 
-    let mut rows = Vec::with_capacity(migrations.len());
+    let mut rows = Vec::with_capacity(migrations.len() + joined.unknown.len());
     for (i, m) in migrations.iter().enumerate() {
-        let h = applied.get(m.id);
+        let h = joined.history[i].0;
         let is_partial = partial.as_ref().is_some_and(|p| p.index == Some(i));
         let state = if is_partial {
             MigrationState::Partial
@@ -141,14 +128,14 @@ pub fn status(
         };
         let checksum = if h.is_none() {
             ChecksumState::NotApplicable
-        } else if drifted.contains(m.id) {
+        } else if drift.binary_search_by_key(&i, |&(d, _)| d).is_ok() {
             ChecksumState::Drift
-        } else if adopt.contains(&i) {
+        } else if adopt.binary_search(&i).is_ok() {
             ChecksumState::Unrecorded
         } else {
             ChecksumState::Ok
         };
-        let note = journal_by_id.get(m.id).and_then(|j| {
+        let note = joined.journal[i].and_then(|j| {
             if is_partial {
                 Some(format!(
                     "{} {}: {} of {} statements committed{}",
@@ -177,12 +164,7 @@ pub fn status(
             note,
         });
     }
-    let mut unknown: Vec<&HistoryRow> = history
-        .iter()
-        .filter(|h| !by_id.contains_key(h.id.as_str()))
-        .collect();
-    unknown.sort_by(|a, b| compare(&a.id, loose_version(&a.id), &b.id, loose_version(&b.id)));
-    rows.extend(unknown.into_iter().map(|h| StatusRow {
+    rows.extend(joined.unknown.iter().map(|h| StatusRow {
         id: h.id.clone(),
         applied_at: h.applied_at.clone(),
         state: MigrationState::Unknown,
