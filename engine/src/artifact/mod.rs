@@ -189,9 +189,11 @@ const RATIO_SLACK: u64 = 1024;
 
 /// A selection candidate found during the walk.
 #[derive(Clone, Copy)]
-struct Candidate<'a> {
-    record: Record<'a>,
-    /// Index of the migration file name within `record.name`.
+struct Candidate {
+    /// Offset of its central header: the record is parsed again when needed, which
+    /// keeps a list of 10,000 candidates at a third of the memory.
+    header: usize,
+    /// Index of the migration file name within the record's name.
     name_start: usize,
     /// Index of this entry in the central directory.
     index: usize,
@@ -205,18 +207,18 @@ struct Candidate<'a> {
 
 /// What the central-directory walk yields: the chosen candidates, and whether every
 /// entry starts at or after the one before it in the central directory.
-type Walk<'a> = (Vec<Candidate<'a>>, bool);
+type Walk = (Vec<Candidate>, bool);
 
 /// Candidates for one way of locating the migrations folder, bounded by `max_files`.
 #[derive(Default)]
-struct Candidates<'a> {
-    list: Vec<Candidate<'a>>,
+struct Candidates {
+    list: Vec<Candidate>,
     overflow: bool,
 }
 
-impl<'a> Candidates<'a> {
+impl Candidates {
     /// Adds `c` and returns its place, or notes the overflow.
-    fn push(&mut self, c: Candidate<'a>, max: usize) -> Option<usize> {
+    fn push(&mut self, c: Candidate, max: usize) -> Option<usize> {
         if self.list.len() < max {
             self.list.push(c);
             Some(self.list.len() - 1)
@@ -244,8 +246,8 @@ struct Selection<'a, 'd> {
     max_files: usize,
     /// The central directory's offset: the next start after the last entry.
     cd_offset: u64,
-    primary: Candidates<'a>,
-    fallback: Candidates<'a>,
+    primary: Candidates,
+    fallback: Candidates,
     seen_dir: bool,
     top: Option<&'a [u8]>,
     /// Every name so far sits under the one top-level folder `top`.
@@ -289,8 +291,6 @@ impl<'a, 'd> Selection<'a, 'd> {
     #[inline(never)]
     fn visit(
         &mut self,
-        data: &'a [u8],
-        cd_end: usize,
         rec: &central::Skim<'a>,
         segment: &name::Segment,
         at: Visit,
@@ -331,22 +331,19 @@ impl<'a, 'd> Selection<'a, 'd> {
                 None => self.one_top = false,
             }
         }
-        // Only candidates pay for the whole header.
-        let candidate = |rest: &[u8]| -> Result<Candidate<'a>, ZipError> {
-            Ok(Candidate {
-                record: central::parse(data, at.header, cd_end)?.0,
-                name_start: rec.name.len() - rest.len(),
-                index: at.index,
-                before: at.before,
-                next_start: self.cd_offset,
-            })
+        let candidate = |rest: &[u8]| Candidate {
+            header: at.header,
+            name_start: rec.name.len() - rest.len(),
+            index: at.index,
+            before: at.before,
+            next_start: self.cd_offset,
         };
         let mut waiting = None;
         if dir.is_empty() {
             if is_migration(n) {
                 waiting = self
                     .primary
-                    .push(candidate(n)?, self.max_files)
+                    .push(candidate(n), self.max_files)
                     .map(|k| (true, k));
             }
             return Ok(waiting);
@@ -358,7 +355,7 @@ impl<'a, 'd> Selection<'a, 'd> {
             if is_migration(rest) {
                 waiting = self
                     .primary
-                    .push(candidate(rest)?, self.max_files)
+                    .push(candidate(rest), self.max_files)
                     .map(|k| (true, k));
             }
         }
@@ -370,7 +367,7 @@ impl<'a, 'd> Selection<'a, 'd> {
         {
             waiting = self
                 .fallback
-                .push(candidate(rest)?, self.max_files)
+                .push(candidate(rest), self.max_files)
                 .map(|k| (false, k));
         }
         Ok(waiting)
@@ -378,7 +375,7 @@ impl<'a, 'd> Selection<'a, 'd> {
 
     /// The candidates of the folder, or of the fallback when the archive has no entry
     /// under the folder and a single top-level folder.
-    fn finish(self) -> Result<Vec<Candidate<'a>>, ZipError> {
+    fn finish(self) -> Result<Vec<Candidate>, ZipError> {
         let chosen = if self.seen_dir || !self.one_top {
             self.primary
         } else {
@@ -417,7 +414,7 @@ impl<'a> Archive<'a> {
     /// partially fetched file, to learn which entries' bytes to fetch before `select`.
     pub fn candidates(&self, dir: &str, limits: &Limits) -> Result<Vec<Record<'a>>, ZipError> {
         let (chosen, _) = self.walk(dir, limits)?;
-        Ok(chosen.into_iter().map(|c| c.record).collect())
+        chosen.iter().map(|c| self.record(c)).collect()
     }
 
     /// The central-directory walk of [`Archive::select`]: the chosen candidates, with
@@ -428,7 +425,7 @@ impl<'a> Archive<'a> {
     /// hands the few entries whose name or extra field could matter to
     /// [`Selection::visit`], out of line: with the selection state in the loop, the
     /// compiler spilled the hot counters to the stack and the walk ran 2.5x slower.
-    fn walk(&self, dir: &str, limits: &Limits) -> Result<Walk<'a>, ZipError> {
+    fn walk(&self, dir: &str, limits: &Limits) -> Result<Walk, ZipError> {
         let data = self.data;
         let cd = &self.directory;
         // Validated by `eocd::locate`: the directory lies inside `data` and the count fits.
@@ -475,7 +472,7 @@ impl<'a> Archive<'a> {
                     index: (walked - 1) as usize,
                     before,
                 };
-                waiting = sel.visit(data, cd_end, &rec, &segment, at)?;
+                waiting = sel.visit(&rec, &segment, at)?;
             }
         }
         if walked != cd.entries {
@@ -485,6 +482,12 @@ impl<'a> Archive<'a> {
             });
         }
         sel.finish().map(|chosen| (chosen, in_order))
+    }
+
+    /// A candidate's central record (the walk has parsed it once already).
+    fn record(&self, c: &Candidate) -> Result<Record<'a>, ZipError> {
+        let cd_end = usize::try_from(self.directory.end).map_err(|_| ZipError::NoEndRecord)?;
+        Ok(central::parse(self.data, c.header, cd_end)?.0)
     }
 
     /// Every entry's estimated span, in central-directory order: a second walk, for the
@@ -507,7 +510,7 @@ impl<'a> Archive<'a> {
     /// overlaps) and turns them into entries.
     fn finish(
         &self,
-        chosen: Vec<Candidate<'a>>,
+        chosen: Vec<Candidate>,
         in_order: bool,
         limits: &Limits,
     ) -> Result<Vec<Entry<'a>>, ZipError> {
@@ -517,7 +520,7 @@ impl<'a> Archive<'a> {
         let mut exact = Vec::with_capacity(chosen.len());
         let mut total = 0u64;
         for (ci, c) in chosen.iter().enumerate() {
-            let rec = &c.record;
+            let rec = &self.record(c)?;
             let path = std::str::from_utf8(rec.name).map_err(|_| ZipError::NotUtf8 {
                 name: lossy(rec.name),
             })?;
@@ -606,7 +609,7 @@ impl<'a> Archive<'a> {
     /// exact span, the start of the entry that follows it in the file.
     fn unordered_overlaps(
         &self,
-        chosen: &[Candidate<'a>],
+        chosen: &[Candidate],
         exact: &[(u64, u64, usize, usize, u64)],
         overlap: &dyn Fn(usize, u64) -> ZipError,
     ) -> Result<Vec<u64>, ZipError> {
@@ -920,6 +923,9 @@ fn inflate_with(
             actual: out.len() as u64,
         });
     }
+    // Hand the slack back (in place): a run holds every file at once, and 10,000 small
+    // files with 320 spare bytes each would spread over three times the pages.
+    out.shrink_to_fit();
     Ok(out)
 }
 
