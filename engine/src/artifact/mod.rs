@@ -276,6 +276,15 @@ impl<'a, 'd> Selection<'a, 'd> {
         name::Segment::new(self.dir.rsplit(|&b| b == b'/').next().unwrap_or(self.dir))
     }
 
+    /// Whether `name` sits in the top-level folder every name so far shares.
+    #[inline(always)]
+    fn under_top(&self, name: &[u8]) -> bool {
+        let n = strip_dot(name);
+        // A byte loop: top folders are short, and `starts_with` calls `memcmp`.
+        self.top
+            .is_some_and(|t| n.get(t.len()) == Some(&b'/') && t.iter().zip(n).all(|(a, b)| a == b))
+    }
+
     /// Records the start of the entry after candidate `w`.
     fn set_next_start(&mut self, (is_primary, k): (bool, usize), start: u64) {
         let list = if is_primary {
@@ -464,9 +473,14 @@ impl<'a> Archive<'a> {
                 furthest = (end, start);
             }
             // Every reading of a name is made of its substrings, so a name without the
-            // folder's last segment lands in no folder of that name; the fallback's
-            // single top folder and the Unicode Path field are the other ways in.
-            if sel.one_top || !rec.extra.is_empty() || segment.may_be_in(rec.name) {
+            // folder's last segment lands in no folder of that name; the Unicode Path
+            // field is the other way in. While the repository fallback is possible, a
+            // name outside its top folder must be seen too (one under it changes
+            // nothing: repository archives put every name there).
+            if !rec.extra.is_empty()
+                || segment.may_be_in(rec.name)
+                || (sel.one_top && !sel.under_top(rec.name))
+            {
                 let at = Visit {
                     header,
                     index: (walked - 1) as usize,
@@ -725,7 +739,7 @@ pub fn read_migrations<'a>(
 ) -> Result<Vec<ZipFile<'a>>, ZipError> {
     let archive = Archive::new(data)?;
     let entries = archive.select(dir, limits)?;
-    entries.iter().map(|e| archive.read(e, limits)).collect()
+    crate::par::map(&entries, |e| archive.read(e, limits))
 }
 
 /// Where an entry's data ends (the central compressed size from the data start), which
