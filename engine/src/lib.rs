@@ -16,7 +16,6 @@ pub mod db;
 pub mod fetch;
 pub mod mapped;
 pub mod migration;
-mod par;
 pub mod plan;
 pub mod source;
 

@@ -739,7 +739,7 @@ pub fn read_migrations<'a>(
 ) -> Result<Vec<ZipFile<'a>>, ZipError> {
     let archive = Archive::new(data)?;
     let entries = archive.select(dir, limits)?;
-    crate::par::map(&entries, |e| archive.read(e, limits))
+    entries.iter().map(|e| archive.read(e, limits)).collect()
 }
 
 /// Where an entry's data ends (the central compressed size from the data start), which

@@ -58,7 +58,10 @@ fn with_migrations<T>(
 /// `verify`: parses every migration; no database.
 pub fn verify(input: &Input<'_>) -> Result<Executed, CommandError> {
     with_migrations(input, |migrations, digest| {
-        migration::parse_all(migrations).map_err(|e| CommandError::migration(input.source, e))?;
+        migrations
+            .iter_mut()
+            .try_for_each(Migration::parse)
+            .map_err(|e| CommandError::migration(input.source, e))?;
         Ok(Executed {
             migrations: migrations.len(),
             report: Report::Verify(VerifyReport {

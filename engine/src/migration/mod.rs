@@ -99,13 +99,8 @@ pub fn load<'a>(
     files: impl IntoIterator<Item = (&'a str, &'a str, &'a [u8])>,
 ) -> Result<Vec<Migration<'a>>, MigrationError> {
     let mut out = scan(files)?;
-    parse_all(&mut out)?;
+    out.iter_mut().try_for_each(Migration::parse)?;
     Ok(out)
-}
-
-/// Parses every migration's statements, on every core for a large set.
-pub fn parse_all(migrations: &mut [Migration<'_>]) -> Result<(), MigrationError> {
-    crate::par::for_each_mut(migrations, Migration::parse)
 }
 
 /// Checks every file's id and checksums it, in sql-migrate's apply order, without
@@ -114,11 +109,12 @@ pub fn parse_all(migrations: &mut [Migration<'_>]) -> Result<(), MigrationError>
 pub fn scan<'a>(
     files: impl IntoIterator<Item = (&'a str, &'a str, &'a [u8])>,
 ) -> Result<Vec<Migration<'a>>, MigrationError> {
-    // Checksumming is most of the work, and independent per file.
-    let files: Vec<_> = files.into_iter().collect();
-    let mut out = crate::par::map(&files, |&(id, origin, bytes)| {
-        parse::header(id, origin, bytes)
-    })?;
+    // Sized up front: collecting through `Result` would grow the vector by copying.
+    let files = files.into_iter();
+    let mut out = Vec::with_capacity(files.size_hint().0);
+    for (id, origin, bytes) in files {
+        out.push(parse::header(id, origin, bytes)?);
+    }
     sort(&mut out);
     if let Some((a, b)) = collation::first_collision(out.iter().map(|m| m.id)) {
         let (a, b) = (&out[a], &out[b]);
