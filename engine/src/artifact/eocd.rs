@@ -77,47 +77,37 @@ pub fn locate(data: &[u8]) -> Result<Directory, ZipError> {
     let mut last = (len - EOCD_LEN + 1..=len - 4)
         .rev()
         .find(|&p| sig_at(data, p, EOCD_SIG));
-    // Positions `lowest..=len - 22`, from the end, eight at a time: a block whose
-    // positions do not have the signature's last byte three bytes on is skipped with one
-    // test. The last byte (0x06) rather than the first ('P'): every central header
-    // starts with 'P', so the tail of a large directory would rarely be skipped.
-    let mut hi = len - EOCD_LEN + 1;
-    while hi > lowest {
-        let lo = hi.saturating_sub(8).max(lowest);
-        if let Some(block) = data
-            .get(lo + SIG_LAST_AT..hi + SIG_LAST_AT)
-            .and_then(|b| b.first_chunk::<8>())
-            && !has_byte(u64::from_le_bytes(*block), SIG_LAST)
-        {
-            hi = lo;
+    // Positions `lowest..=len - 22`, from the end, found by the signature's last byte
+    // (memchr's vector search): its last byte (0x06) rather than its first ('P'), which
+    // every central header in the tail of a large directory starts with.
+    let tail = data
+        .get(lowest + SIG_LAST_AT..len - EOCD_LEN + 1 + SIG_LAST_AT)
+        .unwrap_or(&[]);
+    for q in memchr::memrchr_iter(SIG_LAST, tail) {
+        let p = lowest + q;
+        if !sig_at(data, p, EOCD_SIG) {
             continue;
         }
-        for p in (lo..hi).rev() {
-            if data.get(p + SIG_LAST_AT) != Some(&SIG_LAST) || !sig_at(data, p, EOCD_SIG) {
-                continue;
-            }
-            last.get_or_insert(p);
-            let comment = le16(data, p + 20).map_or(usize::MAX, usize::from);
-            if p + EOCD_LEN + comment != len {
-                comment_mismatch.get_or_insert(p as u64);
-                continue;
-            }
-            match candidate(data, p) {
-                Ok(dir) => {
-                    if let Some(prev) = &accepted {
-                        return Err(ZipError::Ambiguous {
-                            first: prev.eocd,
-                            second: dir.eocd,
-                        });
-                    }
-                    accepted = Some(dir);
+        last.get_or_insert(p);
+        let comment = le16(data, p + 20).map_or(usize::MAX, usize::from);
+        if p + EOCD_LEN + comment != len {
+            comment_mismatch.get_or_insert(p as u64);
+            continue;
+        }
+        match candidate(data, p) {
+            Ok(dir) => {
+                if let Some(prev) = &accepted {
+                    return Err(ZipError::Ambiguous {
+                        first: prev.eocd,
+                        second: dir.eocd,
+                    });
                 }
-                Err(e) => {
-                    first_err.get_or_insert(e);
-                }
+                accepted = Some(dir);
+            }
+            Err(e) => {
+                first_err.get_or_insert(e);
             }
         }
-        hi = lo;
     }
     let dir = match (accepted, first_err, comment_mismatch) {
         (Some(dir), _, _) => dir,
@@ -140,14 +130,6 @@ pub fn locate(data: &[u8]) -> Result<Directory, ZipError> {
 /// Last byte of the end-of-central-directory signature, and where it sits in it.
 const SIG_LAST: u8 = 0x06;
 const SIG_LAST_AT: usize = 3;
-
-/// Whether any byte of `x` equals `b` (the classic "has zero byte" test on `x ^ b...b`:
-/// exact as a yes/no answer).
-fn has_byte(x: u64, b: u8) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let y = x ^ (ONES * u64::from(b));
-    y.wrapping_sub(ONES) & !y & (ONES << 7) != 0
-}
 
 /// Reads the record at `p` (whose comment ends at EOF), follows the ZIP64 locator, and
 /// checks that a central-directory header sits where the records say.
@@ -363,17 +345,6 @@ mod tests {
         assert!(matches!(locate(&[]), Err(ZipError::Truncated(_))));
         assert!(matches!(locate(&[0x50]), Err(ZipError::Truncated(_))));
         assert!(matches!(locate(&[0; 100]), Err(ZipError::NoEndRecord)));
-    }
-
-    #[test]
-    fn has_byte_is_exact() {
-        assert!(!has_byte(0, 0x50));
-        assert!(!has_byte(u64::MAX, 0x50));
-        for i in 0..8 {
-            assert!(has_byte(0x50u64 << (8 * i), 0x50));
-            assert!(has_byte(!(0xFFu64 << (8 * i)) | (0x50 << (8 * i)), 0x50));
-        }
-        assert!(!has_byte(0x5151_4f4f_d0d0_0505, 0x50));
     }
 
     #[test]
