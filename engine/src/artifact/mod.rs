@@ -450,9 +450,7 @@ impl<'a> Archive<'a> {
     fn walk(&self, dir: &str, limits: &Limits) -> Result<Walk, ZipError> {
         let data = self.data;
         let cd = &self.directory;
-        // Validated by `eocd::locate`: the directory lies inside `data` and the count fits.
-        let cd_start = usize::try_from(cd.offset).map_err(|_| ZipError::NoEndRecord)?;
-        let cd_end = usize::try_from(cd.end).map_err(|_| ZipError::NoEndRecord)?;
+        let (cd_start, cd_end) = self.bounds()?;
         let directory = data.get(..cd_end).ok_or(ZipError::NoEndRecord)?;
         let mut sel = Selection::new(normalize_dir(dir.as_bytes()), limits.max_files, cd.offset);
         let segment = sel.segment();
@@ -513,16 +511,21 @@ impl<'a> Archive<'a> {
 
     /// A candidate's central record (the walk has parsed it once already).
     fn record(&self, c: &Candidate) -> Result<Record<'a>, ZipError> {
-        let cd_end = usize::try_from(self.directory.end).map_err(|_| ZipError::NoEndRecord)?;
-        Ok(central::parse(self.data, c.header, cd_end)?.0)
+        Ok(central::parse(self.data, c.header, self.bounds()?.1)?.0)
+    }
+
+    /// Where the central directory starts and ends, as offsets into the data.
+    fn bounds(&self) -> Result<(usize, usize), ZipError> {
+        // Validated by `eocd::locate`: the directory lies inside `data`.
+        let at = |x: u64| usize::try_from(x).map_err(|_| ZipError::NoEndRecord);
+        Ok((at(self.directory.offset)?, at(self.directory.end)?))
     }
 
     /// Every entry's estimated span, in central-directory order: a second walk, for the
     /// overlap check of a directory that is not in offset order.
     fn spans(&self) -> Result<Vec<(u64, u64)>, ZipError> {
         let cd = &self.directory;
-        let cd_end = usize::try_from(cd.end).map_err(|_| ZipError::NoEndRecord)?;
-        let mut pos = usize::try_from(cd.offset).map_err(|_| ZipError::NoEndRecord)?;
+        let (mut pos, cd_end) = self.bounds()?;
         let mut spans = Vec::with_capacity(usize::try_from(cd.entries).unwrap_or(0));
         while pos < cd_end {
             let rec = central::skim_slow(self.data, pos, cd_end)?;
