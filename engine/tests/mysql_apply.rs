@@ -393,6 +393,17 @@ fn ddl_failure_after_ddl_is_journaled_and_resumable() {
     assert!(t.history().is_empty());
     let j = t.journal("1_x.sql").unwrap();
     assert_eq!((j.0.as_str(), j.2), ("failed", 1));
+    // An unfinished row's progress, checksums and error come from the second read.
+    let (_, journal) = db.read_state(false).unwrap();
+    let row = journal.iter().find(|r| r.id == "1_x.sql").unwrap();
+    assert_eq!(
+        (row.state, row.statements_applied),
+        (JournalState::Failed, 1)
+    );
+    assert!(
+        row.applied_sha256.is_some() && row.statement_hashes.is_some() && row.error.is_some(),
+        "{row:?}"
+    );
 
     // The next run refuses to guess.
     let err = run(&mut db, &files, opts(Command::Up)).unwrap_err();

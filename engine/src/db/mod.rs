@@ -1,9 +1,10 @@
 //! Applying plans to MySQL/MariaDB (feature `mysql`) through the sync `mysql` crate.
 //!
 //! One connection does everything: the lock, one read of the history table, one read of
-//! the journal, and every migration. The history table is sql-migrate's, created exactly
-//! as sql-migrate creates it and never altered; everything of ours lives in the journal
-//! table `<table>_journal`, one row per migration id.
+//! the journal (and one of its unfinished rows' progress, when there are any), and every
+//! migration. The history table is sql-migrate's, created exactly as sql-migrate creates
+//! it and never altered; everything of ours lives in the journal table
+//! `<table>_journal`, one row per migration id.
 //!
 //! # Transactions and the journal
 //!

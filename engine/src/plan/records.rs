@@ -108,7 +108,7 @@ impl JournalState {
     }
 
     /// The run that wrote the row stopped part-way.
-    pub(super) fn unfinished(self) -> bool {
+    pub(crate) fn unfinished(self) -> bool {
         matches!(self, JournalState::Running | JournalState::Failed)
     }
 }
