@@ -301,6 +301,21 @@ fn group_small(c: &mut Criterion, map: &[u8], limits: &Limits) {
             entries.len()
         })
     });
+    // The files' side of a no-op `up`: everything before the database is asked.
+    group.bench_function("select+read+scan x10000 small", |b| {
+        b.iter(|| {
+            let archive = Archive::new(map).unwrap();
+            let entries = archive.select("migrations", limits).unwrap();
+            let files: Vec<_> = entries
+                .iter()
+                .map(|e| archive.read(e, limits).unwrap())
+                .collect();
+            let scanned =
+                engine::migration::scan(files.iter().map(|f| (f.name, f.path, f.data.as_ref())))
+                    .unwrap();
+            black_box(scanned.len())
+        })
+    });
     group.finish();
 }
 
