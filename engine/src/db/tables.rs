@@ -161,7 +161,7 @@ impl Database {
         mut unfinished: Vec<usize>,
     ) -> Result<(), DbError> {
         unfinished.sort_unstable_by(|&a, &b| journal[a].id.cmp(&journal[b].id));
-        let states: Vec<String> = [JournalState::Running, JournalState::Failed]
+        let states: Vec<String> = JournalState::UNFINISHED
             .iter()
             .map(|s| format!("'{}'", s.as_str()))
             .collect();

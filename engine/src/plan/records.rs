@@ -107,9 +107,12 @@ impl JournalState {
         )
     }
 
+    /// The states of a row whose run stopped part-way.
+    pub(crate) const UNFINISHED: [JournalState; 2] = [JournalState::Running, JournalState::Failed];
+
     /// The run that wrote the row stopped part-way.
     pub(crate) fn unfinished(self) -> bool {
-        matches!(self, JournalState::Running | JournalState::Failed)
+        Self::UNFINISHED.contains(&self)
     }
 }
 
