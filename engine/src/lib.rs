@@ -18,6 +18,7 @@ pub mod mapped;
 pub mod migration;
 pub mod plan;
 pub mod source;
+pub mod store;
 
 pub use artifact::{Limits, ZipError};
 pub use migration::{Migration, MigrationError, Section, Statement};

@@ -4,9 +4,11 @@
 
 use std::time::Duration;
 
-use engine::db::{ConnConfig, Database, DbError, MigrationFailure, Settings};
+use engine::command::CommandError;
+use engine::db::{ConnConfig, Database, MigrationFailure, Settings};
 use engine::migration::{self, Migration};
 use engine::plan::{Command, Direction, JournalState, Options, PlanError};
+use engine::store::{Read, Recorded, Store, StoreError};
 use mysql::prelude::Queryable;
 
 /// A fresh database (the kit's) with a connection of its own for checks.
@@ -62,6 +64,14 @@ impl TestDb {
     }
 }
 
+/// Where the in-memory migrations come from, for naming a file that does not parse.
+fn source() -> engine::source::Source {
+    engine::source::Source::Dir {
+        path: "files".into(),
+        files: Vec::new(),
+    }
+}
+
 /// Migration files held in memory: (id, text).
 struct Files(Vec<(String, String)>);
 
@@ -102,21 +112,20 @@ fn opts(command: Command) -> Options {
     Options::new(command)
 }
 
-fn run(db: &mut Database, files: &Files, o: Options) -> Result<Vec<String>, DbError> {
+fn run(db: &mut Database, files: &Files, o: Options) -> Result<Vec<String>, CommandError> {
     let mut ms = files.load();
-    db.run(&mut ms, &o, Duration::from_secs(5), |_| {})
-        .map(|r| {
-            r.steps
-                .iter()
-                .map(|s| format!("{} {}", s.state, s.id))
-                .collect()
-        })
+    engine::command::run::run(db, &source(), &mut ms, &o, Duration::from_secs(5), |_| {}).map(|r| {
+        r.steps
+            .iter()
+            .map(|s| format!("{} {}", s.state, s.id))
+            .collect()
+    })
 }
 
 /// The migration failure `err` must be.
-fn failure(err: &DbError) -> &MigrationFailure {
+fn failure(err: &CommandError) -> &MigrationFailure {
     match err {
-        DbError::Migration(f) => f,
+        CommandError::Failed(f) => f,
         other => panic!("expected a migration failure: {other}"),
     }
 }
@@ -232,9 +241,15 @@ fn catch_up_applies_older_unapplied() {
     // A branch merged an older migration.
     files.set("2_b.sql", &table("b"));
     let mut ms = files.load();
-    let report = db
-        .run(&mut ms, &opts(Command::Up), Duration::from_secs(5), |_| {})
-        .unwrap();
+    let report = engine::command::run::run(
+        &mut db,
+        &source(),
+        &mut ms,
+        &opts(Command::Up),
+        Duration::from_secs(5),
+        |_| {},
+    )
+    .unwrap();
     assert_eq!(report.steps.len(), 1);
     assert_eq!(report.steps[0].id, "2_b.sql");
     assert!(report.steps[0].catch_up);
@@ -253,7 +268,7 @@ fn unknown_rows_refused_unless_ignored() {
     let more = Files::new(&[("1_a.sql", &table("a")), ("2_b.sql", &table("b"))]);
     let err = run(&mut db, &more, opts(Command::Up)).unwrap_err();
     assert!(
-        matches!(err, DbError::Plan(PlanError::Unknown { .. })),
+        matches!(err, CommandError::Plan(PlanError::Unknown { .. })),
         "{err}"
     );
     assert!(
@@ -276,14 +291,22 @@ fn drift_refused_before_anything_is_applied() {
     files.set("2_b.sql", &table("b"));
     let err = run(&mut db, &files, opts(Command::Up)).unwrap_err();
     assert!(
-        matches!(err, DbError::Plan(PlanError::Drift { .. })),
+        matches!(err, CommandError::Plan(PlanError::Drift { .. })),
         "{err}"
     );
     assert!(!t.table_exists("b"));
     let mut o = opts(Command::Up);
     o.allow_drift = true;
     let mut ms = files.load();
-    let r = db.run(&mut ms, &o, Duration::from_secs(5), |_| {}).unwrap();
+    let r = engine::command::run::run(
+        &mut db,
+        &source(),
+        &mut ms,
+        &o,
+        Duration::from_secs(5),
+        |_| {},
+    )
+    .unwrap();
     assert_eq!(r.drift.len(), 1);
     assert_eq!(r.drift[0].id, "1_a.sql");
     assert_eq!(r.steps.len(), 1);
@@ -303,16 +326,28 @@ fn checksums_adopted_from_sql_migrate_rows() {
         .unwrap();
     let mut db = t.connect();
     let mut ms = files.load();
-    let r = db
-        .run(&mut ms, &opts(Command::Up), Duration::from_secs(5), |_| {})
-        .unwrap();
+    let r = engine::command::run::run(
+        &mut db,
+        &source(),
+        &mut ms,
+        &opts(Command::Up),
+        Duration::from_secs(5),
+        |_| {},
+    )
+    .unwrap();
     assert_eq!(r.adopted, ["1_a.sql"]);
     assert_eq!(r.steps.len(), 1);
     assert_eq!(t.journal("1_a.sql").unwrap().0, "adopted");
     // Adopted once: the next run finds nothing to adopt and verifies the checksum.
-    let r = db
-        .run(&mut ms, &opts(Command::Up), Duration::from_secs(5), |_| {})
-        .unwrap();
+    let r = engine::command::run::run(
+        &mut db,
+        &source(),
+        &mut ms,
+        &opts(Command::Up),
+        Duration::from_secs(5),
+        |_| {},
+    )
+    .unwrap();
     assert!(r.adopted.is_empty() && r.steps.is_empty());
 }
 
@@ -348,7 +383,7 @@ fn failing_dml_rolls_back_and_records_nothing() {
     // Nothing committed: the next run simply tries again (and fails the same way).
     assert!(matches!(
         run(&mut db, &files, opts(Command::Up)),
-        Err(DbError::Migration(_))
+        Err(CommandError::Failed(_))
     ));
 }
 
@@ -394,7 +429,7 @@ fn ddl_failure_after_ddl_is_journaled_and_resumable() {
     let j = t.journal("1_x.sql").unwrap();
     assert_eq!((j.0.as_str(), j.2), ("failed", 1));
     // An unfinished row's progress, checksums and error come from the second read.
-    let (_, journal) = db.read_state(false).unwrap();
+    let journal = db.read_state(Read::Status).unwrap().journal;
     let row = journal.iter().find(|r| r.id == "1_x.sql").unwrap();
     assert_eq!(
         (row.state, row.statements_applied),
@@ -408,10 +443,13 @@ fn ddl_failure_after_ddl_is_journaled_and_resumable() {
     // The next run refuses to guess.
     let err = run(&mut db, &files, opts(Command::Up)).unwrap_err();
     assert!(
-        matches!(err, DbError::Plan(PlanError::Partial { applied: 1, .. })),
+        matches!(
+            err,
+            CommandError::Plan(PlanError::Partial { applied: 1, .. })
+        ),
         "{err}"
     );
-    let remedy = engine::command::CommandError::Db(err).message(&engine::command::Frontend::Cli);
+    let remedy = err.message(&engine::command::Frontend::Cli);
     assert!(remedy.contains("`up --resume`"), "{remedy}");
     assert!(!t.table_exists("y"));
 
@@ -420,7 +458,15 @@ fn ddl_failure_after_ddl_is_journaled_and_resumable() {
     let mut o = opts(Command::Up);
     o.resume = true;
     let mut ms = files.load();
-    let r = db.run(&mut ms, &o, Duration::from_secs(5), |_| {}).unwrap();
+    let r = engine::command::run::run(
+        &mut db,
+        &source(),
+        &mut ms,
+        &o,
+        Duration::from_secs(5),
+        |_| {},
+    )
+    .unwrap();
     assert_eq!(r.steps[0].resumed_from, 1);
     assert_eq!(r.steps[0].statements, 3);
     assert_eq!(r.steps.len(), 2);
@@ -474,7 +520,7 @@ fn resume_refused_when_a_committed_statement_changed() {
     assert!(
         matches!(
             err,
-            DbError::Plan(PlanError::ResumeChanged {
+            CommandError::Plan(PlanError::ResumeChanged {
                 statement: Some(1),
                 line: Some(2),
                 ..
@@ -485,9 +531,11 @@ fn resume_refused_when_a_committed_statement_changed() {
     // resolve records the manual fix, journaled; then up carries on.
     let mut ms = files.load();
     ms.iter_mut().for_each(|m| m.parse().unwrap());
-    db.resolve(
+    engine::command::run::resolve(
+        &mut db,
+        &source(),
+        &mut ms,
         "1_x.sql",
-        ms.iter().find(|m| m.id == "1_x.sql"),
         true,
         Duration::from_secs(5),
     )
@@ -545,15 +593,19 @@ fn lock_not_obtained_while_held() {
         .unwrap();
     assert_eq!(got, Some(1));
     let mut ms = files.load();
-    let err = db
-        .run(
-            &mut ms,
-            &opts(Command::Up),
-            Duration::from_millis(300),
-            |_| {},
-        )
-        .unwrap_err();
-    assert!(matches!(err, DbError::LockTimeout { .. }), "{err}");
+    let err = engine::command::run::run(
+        &mut db,
+        &source(),
+        &mut ms,
+        &opts(Command::Up),
+        Duration::from_millis(300),
+        |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, CommandError::Store(StoreError::LockTimeout { .. })),
+        "{err}"
+    );
     assert!(!t.table_exists("a"));
     t.admin.exec_drop("DO RELEASE_LOCK(?)", (&name,)).unwrap();
     run(&mut db, &files, opts(Command::Up)).unwrap();
@@ -576,8 +628,15 @@ fn custom_table_name() {
     };
     let mut db = Database::connect(&t.cfg, &settings).unwrap();
     let mut ms = files.load();
-    db.run(&mut ms, &opts(Command::Up), Duration::from_secs(5), |_| {})
-        .unwrap();
+    engine::command::run::run(
+        &mut db,
+        &source(),
+        &mut ms,
+        &opts(Command::Up),
+        Duration::from_secs(5),
+        |_| {},
+    )
+    .unwrap();
     assert_eq!(t.count("SELECT COUNT(*) FROM schema_history"), 1);
     assert_eq!(t.count("SELECT COUNT(*) FROM schema_history_journal"), 1);
     assert!(!t.table_exists("gorp_migrations"));
@@ -612,7 +671,7 @@ fn several_statements_on_one_line_with_ddl_are_refused_before_anything_runs() {
     assert!(
         matches!(
             err,
-            DbError::Plan(PlanError::HiddenCommit {
+            CommandError::Plan(PlanError::HiddenCommit {
                 statement: 2,
                 line: 3,
                 ..
@@ -634,7 +693,7 @@ fn journal_read_is_narrow_and_refuses_bad_values() {
     let files = Files::new(&[("1_a.sql", &table("a")), ("2_b.sql", &table("b"))]);
     let mut db = t.connect();
     run(&mut db, &files, opts(Command::Up)).unwrap();
-    let (history, journal) = db.read_state(false).unwrap();
+    let Recorded { history, journal } = db.read_state(Read::Status).unwrap();
     assert_eq!(history.len(), 2);
     for j in &journal {
         assert_eq!(
@@ -669,7 +728,7 @@ fn journal_read_is_narrow_and_refuses_bad_values() {
             .unwrap();
         let err = run(&mut db, &files, opts(Command::Up)).unwrap_err();
         match &err {
-            DbError::BadJournal { id, .. } => assert_eq!(id, "2_b.sql"),
+            CommandError::Store(StoreError::BadJournal { id, .. }) => assert_eq!(id, "2_b.sql"),
             other => assert!(
                 value == "NULL" && other.to_string().contains("gorp_migrations_journal"),
                 "{column} = {value}: {other}"

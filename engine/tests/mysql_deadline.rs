@@ -5,15 +5,24 @@
 
 use std::time::{Duration, Instant};
 
-use engine::db::{ConnConfig, Database, DbError, Deadline, DeadlineStop, RunReport, Settings};
+use engine::command::CommandError;
+use engine::db::{ConnConfig, Database, Deadline, DeadlineStop, RunReport, Settings};
 use engine::migration;
 use engine::plan::{Command, Options};
+
+/// Where the in-memory migrations come from, for naming a file that does not parse.
+fn source() -> engine::source::Source {
+    engine::source::Source::Dir {
+        path: "files".into(),
+        files: Vec::new(),
+    }
+}
 
 fn run(
     db: &testkit::TestDb,
     files: &[(&str, &str)],
     deadline: Deadline,
-) -> Result<RunReport, DbError> {
+) -> Result<RunReport, CommandError> {
     let cfg = ConnConfig::parse(&db.url()).expect("LM_TEST_DATABASE_URL parses");
     let mut conn = Database::connect(&cfg, &Settings::default()).unwrap_or_else(|e| {
         panic!("MariaDB is not reachable at {cfg}: {e}. Run scripts/start-mariadb first.")
@@ -25,7 +34,9 @@ fn run(
             .map(|(name, text)| (*name, *name, text.as_bytes())),
     )
     .unwrap();
-    conn.run(
+    engine::command::run::run(
+        &mut conn,
+        &source(),
         &mut ms,
         &Options::new(Command::Up),
         Duration::from_secs(5),
@@ -92,7 +103,7 @@ fn a_statement_running_at_the_deadline_is_killed_rolled_back_and_journaled() {
         after(Duration::from_secs(30), Duration::from_secs(2)),
     )
     .unwrap_err();
-    let DbError::Migration(f) = &e else {
+    let CommandError::Failed(f) = &e else {
         panic!("expected a migration failure, got {e}");
     };
     // Killed on the server: the statement ends with "interrupted", long before its sleep

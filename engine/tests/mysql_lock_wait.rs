@@ -7,7 +7,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use engine::db::{ConnConfig, Database, DbError, Settings};
+use engine::command::CommandError;
+use engine::db::{ConnConfig, Database, Settings};
 use engine::migration;
 use engine::plan::{Command, Options, PlanError};
 use mysql::Conn;
@@ -53,7 +54,7 @@ impl Fixture {
     }
 
     /// Runs `up` over one migration file with a 1 s lock_wait_timeout and `retries`.
-    fn up(&self, text: &str, retries: u32) -> (Database, Result<(), DbError>) {
+    fn up(&self, text: &str, retries: u32) -> (Database, Result<(), CommandError>) {
         let settings = Settings {
             lock_wait_timeout: Duration::from_secs(1),
             lock_wait_retries: retries,
@@ -61,14 +62,15 @@ impl Fixture {
         };
         let mut db = Database::connect(&self.cfg, &settings).unwrap();
         let mut ms = migration::scan([("1_alter.sql", "1_alter.sql", text.as_bytes())]).unwrap();
-        let r = db
-            .run(
-                &mut ms,
-                &Options::new(Command::Up),
-                Duration::from_secs(5),
-                |_| {},
-            )
-            .map(|_| ());
+        let r = engine::command::run::run(
+            &mut db,
+            &source(),
+            &mut ms,
+            &Options::new(Command::Up),
+            Duration::from_secs(5),
+            |_| {},
+        )
+        .map(|_| ());
         (db, r)
     }
 
@@ -81,6 +83,14 @@ impl Fixture {
 
     fn count(&self, sql: &str) -> u64 {
         self.conn().query_first(sql).unwrap().unwrap()
+    }
+}
+
+/// Where the in-memory migrations come from, for naming a file that does not parse.
+fn source() -> engine::source::Source {
+    engine::source::Source::Dir {
+        path: "files".into(),
+        files: Vec::new(),
     }
 }
 
@@ -102,7 +112,7 @@ fn a_blocked_alter_gives_up_names_its_blocker_and_never_queues_others_long() {
     });
     let (db, r) = f.up(MIGRATION, 2);
     let err = r.expect_err("the ALTER cannot get its lock while the blocker holds t");
-    let DbError::Migration(fail) = &err else {
+    let CommandError::Failed(fail) = &err else {
         panic!("expected a migration failure: {err}");
     };
     let text = err.to_string();
@@ -199,7 +209,7 @@ fn a_text_of_several_statements_with_ddl_is_refused_before_it_waits() {
     assert!(
         matches!(
             err,
-            DbError::Plan(PlanError::HiddenCommit { statement: 1, .. })
+            CommandError::Plan(PlanError::HiddenCommit { statement: 1, .. })
         ),
         "{err}"
     );

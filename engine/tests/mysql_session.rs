@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use engine::db::{ConfigError, ConnConfig, Database, DbError, Settings};
+use engine::command::CommandError;
+use engine::db::{ConfigError, ConnConfig, Database, Settings};
 use engine::migration;
 use engine::plan::{Command, Options};
 use mysql::Conn;
@@ -28,7 +29,15 @@ fn dsn(db: &testkit::TestDb, params: &str) -> String {
     )
 }
 
-fn up(cfg: &ConnConfig) -> Result<(), DbError> {
+/// Where the in-memory migrations come from, for naming a file that does not parse.
+fn source() -> engine::source::Source {
+    engine::source::Source::Dir {
+        path: "files".into(),
+        files: Vec::new(),
+    }
+}
+
+fn up(cfg: &ConnConfig) -> Result<(), CommandError> {
     let settings = Settings {
         lock_wait_timeout: Duration::from_secs(7),
         ..Settings::default()
@@ -37,7 +46,9 @@ fn up(cfg: &ConnConfig) -> Result<(), DbError> {
         panic!("MariaDB is not reachable at {cfg}: {e}. Run scripts/start-mariadb first.")
     });
     let mut ms = migration::scan([("1_probe.sql", "1_probe.sql", PROBE.as_bytes())]).unwrap();
-    db.run(
+    engine::command::run::run(
+        &mut db,
+        &source(),
         &mut ms,
         &Options::new(Command::Up),
         Duration::from_secs(5),

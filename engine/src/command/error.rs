@@ -2,11 +2,12 @@
 //! code and the migrator's `errorType`), with a [`Remedy`] that each front end words in
 //! its own terms.
 
-use crate::migration::MigrationError;
-use crate::plan::Direction;
-use crate::source::SourceError;
-
+use super::failure::MigrationFailure;
 use super::request::RequestError;
+use crate::migration::MigrationError;
+use crate::plan::{Direction, PlanError};
+use crate::source::SourceError;
+use crate::store::StoreError;
 
 /// The kinds of failure, distinct wherever an operator would act differently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -250,10 +251,15 @@ pub enum CommandError {
         /// What was read.
         actual: String,
     },
-    /// The database part failed.
-    #[cfg(feature = "mysql")]
+    /// Planning refused; nothing was changed.
     #[error(transparent)]
-    Db(#[from] crate::db::DbError),
+    Plan(#[from] PlanError),
+    /// A migration failed part-way; what is committed is in the failure.
+    #[error(transparent)]
+    Failed(Box<MigrationFailure>),
+    /// The store failed (connecting, locking, its own bookkeeping).
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 #[cfg(feature = "s3")]
@@ -277,16 +283,25 @@ impl CommandError {
             CommandError::Fetch(_) => ErrorKind::Fetch,
             CommandError::Migration { .. } => ErrorKind::BadMigration,
             CommandError::DigestMismatch { .. } => ErrorKind::DigestMismatch,
-            #[cfg(feature = "mysql")]
-            CommandError::Db(e) => db_kind(e),
+            CommandError::Plan(e) => plan_kind(e),
+            CommandError::Failed(_) => ErrorKind::Sql,
+            CommandError::Store(e) => store_kind(e),
         }
     }
 
     /// What an operator can do about it, if anything specific.
     pub fn remedy(&self) -> Option<Remedy> {
         match self {
-            #[cfg(feature = "mysql")]
-            CommandError::Db(e) => db_remedy(e),
+            CommandError::Plan(e) => plan_remedy(e),
+            CommandError::Failed(f) => failure_remedy(f),
+            _ => None,
+        }
+    }
+
+    /// The migration that failed part-way, if that is what happened.
+    pub fn failure(&self) -> Option<&MigrationFailure> {
+        match self {
+            CommandError::Failed(f) => Some(f),
             _ => None,
         }
     }
@@ -313,56 +328,59 @@ impl CommandError {
     }
 }
 
-#[cfg(feature = "mysql")]
-fn db_kind(e: &crate::db::DbError) -> ErrorKind {
-    use crate::db::DbError;
-    use crate::plan::PlanError;
+fn store_kind(e: &StoreError) -> ErrorKind {
     match e {
-        DbError::Connect { .. } => ErrorKind::Connection,
-        DbError::NoDatabase => ErrorKind::Configuration,
-        DbError::LockTimeout { .. } => ErrorKind::LockTimeout,
-        DbError::Plan(PlanError::Unknown { .. }) => ErrorKind::UnknownMigrations,
-        DbError::Plan(PlanError::Drift { .. }) => ErrorKind::Drift,
-        DbError::Plan(
-            PlanError::Partial { .. }
-            | PlanError::ResumeChanged { .. }
-            | PlanError::PartialWithoutFile { .. },
-        ) => ErrorKind::Partial,
-        DbError::Plan(PlanError::NotParsed { .. }) => ErrorKind::Internal,
-        DbError::Plan(PlanError::HiddenCommit { .. }) => ErrorKind::BadMigration,
-        DbError::Parse(_) => ErrorKind::BadMigration,
-        DbError::Migration(_) | DbError::Query { .. } => ErrorKind::Sql,
-        DbError::Resolve { .. } => ErrorKind::BadRequest,
-        DbError::BadJournal { .. } => ErrorKind::Internal,
+        StoreError::Connect { .. } | StoreError::AccessDenied { .. } => ErrorKind::Connection,
+        StoreError::NoDatabase => ErrorKind::Configuration,
+        StoreError::LockTimeout { .. } => ErrorKind::LockTimeout,
+        StoreError::Query { .. } => ErrorKind::Sql,
+        StoreError::BadJournal { .. } => ErrorKind::Internal,
     }
 }
 
-#[cfg(feature = "mysql")]
-fn db_remedy(e: &crate::db::DbError) -> Option<Remedy> {
-    use crate::db::DbError;
-    use crate::plan::PlanError;
+fn plan_kind(e: &PlanError) -> ErrorKind {
     match e {
-        DbError::Plan(PlanError::Unknown { .. }) => Some(Remedy::IgnoreUnknown),
-        DbError::Plan(PlanError::Drift { .. }) => Some(Remedy::AllowDrift),
-        DbError::Plan(PlanError::Partial { id, direction, .. }) => Some(Remedy::Resume {
+        PlanError::Unknown { .. } => ErrorKind::UnknownMigrations,
+        PlanError::Drift { .. } => ErrorKind::Drift,
+        PlanError::Partial { .. }
+        | PlanError::ResumeChanged { .. }
+        | PlanError::PartialWithoutFile { .. } => ErrorKind::Partial,
+        PlanError::NotParsed { .. } => ErrorKind::Internal,
+        PlanError::HiddenCommit { .. } => ErrorKind::BadMigration,
+        PlanError::NothingToResolve { .. } => ErrorKind::BadRequest,
+    }
+}
+
+fn plan_remedy(e: &PlanError) -> Option<Remedy> {
+    match e {
+        PlanError::Unknown { .. } => Some(Remedy::IgnoreUnknown),
+        PlanError::Drift { .. } => Some(Remedy::AllowDrift),
+        PlanError::Partial { id, direction, .. } => Some(Remedy::Resume {
             id: id.clone(),
             direction: *direction,
         }),
-        DbError::Plan(
-            PlanError::ResumeChanged { id, .. } | PlanError::PartialWithoutFile { id, .. },
-        ) => Some(Remedy::Resolve { id: id.clone() }),
-        DbError::Migration(f) if f.deadline.is_some() => Some(Remedy::Deadline {
-            id: f.id.clone(),
-            direction: f.direction,
-            resume: f.connection_lost || f.committed.is_some_and(|c| c > 0),
-        }),
-        DbError::Migration(f) if f.connection_lost || f.committed.is_some_and(|c| c > 0) => {
-            Some(Remedy::Resume {
-                id: f.id.clone(),
-                direction: f.direction,
-            })
+        PlanError::ResumeChanged { id, .. } | PlanError::PartialWithoutFile { id, .. } => {
+            Some(Remedy::Resolve { id: id.clone() })
         }
         _ => None,
+    }
+}
+
+fn failure_remedy(f: &MigrationFailure) -> Option<Remedy> {
+    let resume = f.connection_lost || f.committed.is_some_and(|c| c > 0);
+    if f.deadline.is_some() {
+        Some(Remedy::Deadline {
+            id: f.id.clone(),
+            direction: f.direction,
+            resume,
+        })
+    } else if resume {
+        Some(Remedy::Resume {
+            id: f.id.clone(),
+            direction: f.direction,
+        })
+    } else {
+        None
     }
 }
 

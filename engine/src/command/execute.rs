@@ -1,13 +1,18 @@
 //! Running a [`Request`]: read and check the migrations, then the command's work against
-//! the database. Front ends open the source and the connection their own way and render
+//! the store. Front ends open the source and the connection their own way and render
 //! the [`Report`]; everything between is here, once.
 
+use std::time::Duration;
+
+use super::error::CommandError;
+use super::outcome::StepReport;
+use super::report::{FetchSummary, Report, ResolveReport, RunSummary, VerifyReport, VerifyRow};
+use super::request::{CommandName, Request, Resolution};
+use super::run;
 use crate::Limits;
 use crate::migration::{self, Migration};
 use crate::source::Source;
-
-use super::error::CommandError;
-use super::report::{FetchSummary, Report, VerifyReport, VerifyRow};
+use crate::store::{Store, StoreError};
 
 /// The migrations a command works on, and where they came from.
 pub struct Input<'s> {
@@ -85,188 +90,59 @@ pub fn verify(input: &Input<'_>) -> Result<Executed, CommandError> {
     })
 }
 
-#[cfg(feature = "mysql")]
-pub use with_db::execute;
-
-#[cfg(feature = "mysql")]
-mod with_db {
-    use std::time::Duration;
-
-    use super::*;
-    use crate::command::report::{ResolveReport, RunSummary, StatusReport};
-    use crate::command::request::{CommandName, Request, Resolution};
-    use crate::db::{Database, DbError, RunReport, StepReport, StepState};
-    use crate::plan::{self, Direction};
-
-    /// Runs `request` on `input`'s migrations. `connect` opens the database when the
-    /// command needs one (never for `verify`); `progress` sees each migration a run
-    /// completes, as it completes.
-    pub fn execute(
-        request: &Request,
-        input: &Input<'_>,
-        connect: impl FnOnce() -> Result<Database, DbError>,
-        lock_timeout: Duration,
-        progress: impl FnMut(&StepReport),
-    ) -> Result<Executed, CommandError> {
-        request.validate()?;
-        if request.command == CommandName::Verify {
-            return verify(input);
-        }
-        let source = input.source;
-        let parse_err = |e: DbError| match e {
-            DbError::Parse(e) => CommandError::migration(source, e),
-            e => CommandError::Db(e),
-        };
-        with_migrations(input, |migrations, digest| {
-            let mut db = connect()?;
-            let count = migrations.len();
-            let report = match request.command {
-                CommandName::Status => Report::Status(status(&mut db, migrations, source)?),
-                CommandName::Resolve => {
-                    let id = request.id.as_deref().unwrap_or_default();
-                    let resolution = request.resolution.unwrap_or(Resolution::Applied);
-                    let mut m = migrations.iter_mut().find(|m| m.id == id);
-                    if let Some(m) = m.as_deref_mut() {
-                        m.parse().map_err(|e| CommandError::migration(source, e))?;
-                    }
-                    db.resolve(
-                        id,
-                        m.as_deref(),
-                        resolution == Resolution::Applied,
-                        lock_timeout,
-                    )?;
-                    Report::Resolve(ResolveReport {
-                        command: CommandName::Resolve,
-                        id: id.to_owned(),
-                        state: resolution,
-                    })
-                }
-                _ => {
-                    let opts = request.options().expect("a planning command has options");
-                    let dry_run = !request.writes();
-                    let run = if dry_run {
-                        // No lock: nothing is written, and a dry run must not wait behind
-                        // a real one.
-                        planned(&mut db, migrations, &opts).map_err(parse_err)?
-                    } else {
-                        db.run(migrations, &opts, lock_timeout, progress)
-                            .map_err(parse_err)?
-                    };
-                    Report::Run(RunSummary::done(request.command, dry_run, run))
-                }
-            };
-            Ok(Executed {
-                report,
-                digest,
-                migrations: count,
-            })
-        })
+/// Runs `request` on `input`'s migrations. `connect` opens the store when the command
+/// needs one (never for `verify`); `progress` sees each migration a run completes, as it
+/// completes. Every command goes from read to plan to apply through [`super::run`].
+pub fn execute<S: Store>(
+    request: &Request,
+    input: &Input<'_>,
+    connect: impl FnOnce() -> Result<S, StoreError>,
+    lock_timeout: Duration,
+    progress: impl FnMut(&StepReport),
+) -> Result<Executed, CommandError> {
+    request.validate()?;
+    if request.command == CommandName::Verify {
+        return verify(input);
     }
-
-    fn status(
-        db: &mut Database,
-        migrations: &mut [Migration<'_>],
-        source: &Source,
-    ) -> Result<StatusReport, CommandError> {
-        let (history, journal) = db.read_state(false)?;
-        plan::parse_needed(migrations, &history, &journal, None)
-            .map_err(|e| CommandError::migration(source, e))?;
-        Ok(StatusReport {
-            command: CommandName::Status,
-            migrations: plan::status(migrations, &history, &journal),
-            lock_held: db.lock_held()?,
-        })
-    }
-
-    fn planned(
-        db: &mut Database,
-        migrations: &mut [Migration<'_>],
-        opts: &plan::Options,
-    ) -> Result<RunReport, DbError> {
-        let p = db.planned(migrations, opts, false)?.plan;
-        Ok(RunReport {
-            steps: p
-                .steps
-                .iter()
-                .map(|s| {
-                    let m = &migrations[s.index];
-                    let total = match s.direction {
-                        Direction::Up => m.up.statements.len(),
-                        Direction::Down => m.down.statements.len(),
-                    };
-                    StepReport {
-                        id: m.id.to_string(),
-                        sha256: m.sha256.clone(),
-                        direction: s.direction,
-                        action: s.action,
-                        statements: 0,
-                        statements_total: total,
-                        resumed_from: s.resume_from,
-                        catch_up: s.catch_up,
-                        duration_ms: 0,
-                        state: StepState::Planned,
-                    }
+    let source = input.source;
+    with_migrations(input, |migrations, digest| {
+        let mut store = connect()?;
+        let count = migrations.len();
+        let report = match request.command {
+            CommandName::Status => Report::Status(run::status(&mut store, source, migrations)?),
+            CommandName::Resolve => {
+                let id = request.id.as_deref().unwrap_or_default();
+                let resolution = request.resolution.unwrap_or(Resolution::Applied);
+                let applied = resolution == Resolution::Applied;
+                run::resolve(&mut store, source, migrations, id, applied, lock_timeout)?;
+                Report::Resolve(ResolveReport {
+                    command: CommandName::Resolve,
+                    id: id.to_owned(),
+                    state: resolution,
                 })
-                .collect(),
-            adopted: p
-                .adopt
-                .iter()
-                .map(|&i| migrations[i].id.to_string())
-                .collect(),
-            drift: p.drift,
-            unknown: p.unknown,
-            last_applied: None,
-            stopped: None,
+            }
+            _ => {
+                let opts = request.options().expect("a planning command has options");
+                let dry_run = !request.writes();
+                let done = if dry_run {
+                    run::dry_run(&mut store, source, migrations, &opts)?
+                } else {
+                    run::run(
+                        &mut store,
+                        source,
+                        migrations,
+                        &opts,
+                        lock_timeout,
+                        progress,
+                    )?
+                };
+                Report::Run(RunSummary::done(request.command, dry_run, done))
+            }
+        };
+        Ok(Executed {
+            report,
+            digest,
+            migrations: count,
         })
-    }
-
-    impl RunSummary {
-        /// A run that did everything asked, or stopped at its deadline between migrations.
-        pub fn done(command: CommandName, dry_run: bool, r: RunReport) -> RunSummary {
-            RunSummary {
-                command,
-                dry_run,
-                ok: r.stopped.is_none(),
-                migrations: r.steps,
-                adopted: r.adopted,
-                drift: r.drift,
-                unknown: r.unknown,
-                last_applied: r.last_applied,
-                stopped: r.stopped,
-                failure: None,
-                error_kind: None,
-                error: None,
-            }
-        }
-
-        /// A run that failed with `e`: what completed before, the failure, and its
-        /// message as `frontend` words it.
-        pub fn failed(
-            request: &Request,
-            e: &CommandError,
-            frontend: &crate::command::Frontend,
-        ) -> RunSummary {
-            let failure = match e {
-                CommandError::Db(DbError::Migration(f)) => Some(f.as_ref().clone()),
-                _ => None,
-            };
-            RunSummary {
-                command: request.command,
-                dry_run: !request.writes(),
-                ok: false,
-                migrations: failure
-                    .as_ref()
-                    .map(|f| f.completed.clone())
-                    .unwrap_or_default(),
-                adopted: Vec::new(),
-                drift: Vec::new(),
-                unknown: Vec::new(),
-                last_applied: None,
-                stopped: None,
-                failure,
-                error_kind: Some(e.kind().as_str().to_owned()),
-                error: Some(e.message(frontend)),
-            }
-        }
-    }
+    })
 }

@@ -7,17 +7,29 @@
 //! A report made by the migrator and parsed back by a remote CLI renders byte for byte as
 //! one made locally. Failures carry an [`ErrorKind`] (the exit code and the migrator's
 //! `errorType`) and a [`Remedy`] that each front end words in its own terms.
+//!
+//! [`execute`] is the one path from reading the migrations to planning and applying them;
+//! [`run`] is its orchestrator over any [`crate::store::Store`] (the MySQL `db::Database`,
+//! or the in-memory one the tests use). Nothing here needs a feature.
 
 mod error;
 mod execute;
+mod failure;
+mod outcome;
 mod report;
 mod request;
+pub mod run;
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
 
 pub use error::{CommandError, ErrorKind, Frontend, Remedy};
-#[cfg(feature = "mysql")]
-pub use execute::execute;
-pub use execute::{Executed, Input, verify};
-#[cfg(feature = "mysql")]
-pub use report::RunSummary;
-pub use report::{FetchSummary, Report, ResolveReport, StatusReport, VerifyReport, VerifyRow};
+pub use execute::{Executed, Input, execute, verify};
+pub use failure::{Blocker, DeadlineStop, LockWait, MigrationFailure};
+pub use outcome::{RunReport, StepReport, StepState, Stopped, step_report};
+pub use report::{
+    FetchSummary, Report, ResolveReport, RunSummary, StatusReport, VerifyReport, VerifyRow,
+};
 pub use request::{Allowed, CommandName, Request, RequestError, Resolution};

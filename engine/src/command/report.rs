@@ -3,7 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::request::{CommandName, Resolution};
+use super::error::{CommandError, Frontend};
+use super::failure::MigrationFailure;
+use super::outcome::{RunReport, StepReport, Stopped};
+use super::request::{CommandName, Request, Resolution};
 use crate::plan::StatusRow;
 
 /// What fetching an S3 source cost.
@@ -103,7 +106,6 @@ pub struct ResolveReport {
 }
 
 /// The report of a command that plans: `plan`, `up`, `down`, `redo`, `skip`.
-#[cfg(feature = "mysql")]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunSummary {
     /// The command.
@@ -113,7 +115,7 @@ pub struct RunSummary {
     /// Everything asked for was done.
     pub ok: bool,
     /// Each migration run, reverted, recorded or (dry run) planned, in order.
-    pub migrations: Vec<crate::db::StepReport>,
+    pub migrations: Vec<StepReport>,
     /// Ids whose checksum was adopted (applied before without one).
     pub adopted: Vec<String>,
     /// Checksum mismatches let through by `allow_drift`.
@@ -126,10 +128,10 @@ pub struct RunSummary {
     /// The run stopped between migrations at its deadline (a migrator near its timeout);
     /// running `up` again carries on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stopped: Option<crate::db::Stopped>,
+    pub stopped: Option<Stopped>,
     /// The migration that failed, and what is committed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<crate::db::MigrationFailure>,
+    pub failure: Option<MigrationFailure>,
     /// The kind of failure ([`super::ErrorKind`]'s name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<String>,
@@ -149,7 +151,6 @@ pub enum Report {
     /// `resolve`.
     Resolve(ResolveReport),
     /// `plan`, `up`, `down`, `redo`, `skip`.
-    #[cfg(feature = "mysql")]
     Run(RunSummary),
 }
 
@@ -163,15 +164,7 @@ impl Report {
             CommandName::Verify => Report::Verify(serde_json::from_value(json)?),
             CommandName::Status => Report::Status(serde_json::from_value(json)?),
             CommandName::Resolve => Report::Resolve(serde_json::from_value(json)?),
-            #[cfg(feature = "mysql")]
             _ => Report::Run(serde_json::from_value(json)?),
-            #[cfg(not(feature = "mysql"))]
-            _ => {
-                use serde::de::Error;
-                return Err(serde_json::Error::custom(format!(
-                    "`{command}` reports need the `mysql` feature"
-                )));
-            }
         })
     }
 
@@ -185,15 +178,56 @@ impl Report {
                 .filter(|r| r.state.pending())
                 .map(|r| r.id.clone())
                 .collect(),
-            #[cfg(feature = "mysql")]
             Report::Run(r) if r.dry_run => r.migrations.iter().map(|s| s.id.clone()).collect(),
-            #[cfg(feature = "mysql")]
             Report::Run(r) => r
                 .stopped
                 .as_ref()
                 .map(|s| s.pending.clone())
                 .unwrap_or_default(),
             _ => Vec::new(),
+        }
+    }
+}
+
+impl RunSummary {
+    /// A run that did everything asked, or stopped at its deadline between migrations.
+    pub fn done(command: CommandName, dry_run: bool, r: RunReport) -> RunSummary {
+        RunSummary {
+            command,
+            dry_run,
+            ok: r.stopped.is_none(),
+            migrations: r.steps,
+            adopted: r.adopted,
+            drift: r.drift,
+            unknown: r.unknown,
+            last_applied: r.last_applied,
+            stopped: r.stopped,
+            failure: None,
+            error_kind: None,
+            error: None,
+        }
+    }
+
+    /// A run that failed with `e`: what completed before, the failure, and its
+    /// message as `frontend` words it.
+    pub fn failed(request: &Request, e: &CommandError, frontend: &Frontend) -> RunSummary {
+        let failure = e.failure().cloned();
+        RunSummary {
+            command: request.command,
+            dry_run: !request.writes(),
+            ok: false,
+            migrations: failure
+                .as_ref()
+                .map(|f| f.completed.clone())
+                .unwrap_or_default(),
+            adopted: Vec::new(),
+            drift: Vec::new(),
+            unknown: Vec::new(),
+            last_applied: None,
+            stopped: None,
+            failure,
+            error_kind: Some(e.kind().as_str().to_owned()),
+            error: Some(e.message(frontend)),
         }
     }
 }

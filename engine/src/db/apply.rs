@@ -3,12 +3,13 @@
 
 use std::time::{Duration, Instant};
 
-use super::commit::{may_commit, single_statement};
 use super::lockwait::{ER_LOCK_WAIT_TIMEOUT, retry_delay};
 use super::sql::{connection_lost, exec_all};
-use super::{Database, DeadlineStop, LockWait, MigrationFailure, StepReport, StepState};
+use super::{Database, DeadlineStop, LockWait, MigrationFailure};
 use crate::migration::{Migration, Statement};
-use crate::plan::{self, Action, Direction, JournalState, StatementHasher};
+use crate::plan::{
+    self, Action, Direction, JournalState, StatementHasher, may_commit, single_statement,
+};
 
 /// Why a statement (or the bookkeeping after it) failed, as a failure report says it.
 #[derive(Debug, Default)]
@@ -42,25 +43,19 @@ type FailFn<'f> = dyn Fn(usize, &Cause, Option<usize>) -> Box<MigrationFailure> 
 type Unsent = (Cause, u32, Duration);
 
 impl Database {
-    /// Runs one step. On failure, reports what is committed now.
+    /// Runs one step ([`crate::store::Store::apply`]). On failure, reports what is
+    /// committed now.
     pub(super) fn run_step(
         &mut self,
         m: &Migration<'_>,
         step: &plan::Step,
-    ) -> Result<StepReport, Box<MigrationFailure>> {
+    ) -> Result<(), Box<MigrationFailure>> {
         let started = Instant::now();
-        let section = match step.direction {
-            Direction::Up => &m.up,
-            Direction::Down => &m.down,
-        };
+        let section = plan::section(m, step.direction);
         let stmts: &[Statement<'_>] = &section.statements;
         let total = stmts.len();
         let tx = !section.no_transaction;
-        let final_state = match (step.action, step.direction) {
-            (Action::Record, _) => JournalState::Skipped,
-            (Action::Run, Direction::Up) => JournalState::Applied,
-            (Action::Run, Direction::Down) => JournalState::Reverted,
-        };
+        let final_state = step.final_state();
         let fail = |statement: usize, cause: &Cause, committed: Option<usize>| {
             Box::new(MigrationFailure {
                 id: m.id.to_string(),
@@ -184,22 +179,7 @@ impl Database {
                 &fail,
             ));
         }
-        Ok(StepReport {
-            id: m.id.to_string(),
-            sha256: m.sha256.clone(),
-            direction: step.direction,
-            action: step.action,
-            statements: if step.action == Action::Run {
-                total - resume_from
-            } else {
-                0
-            },
-            statements_total: total,
-            resumed_from: resume_from,
-            catch_up: step.catch_up,
-            duration_ms: started.elapsed().as_millis() as u64,
-            state: StepState::finished(final_state),
-        })
+        Ok(())
     }
 
     /// After a failure: roll back what is uncommitted, read back what the journal says is
@@ -260,8 +240,8 @@ impl Database {
         let started = Instant::now();
         let mut attempt = 0;
         loop {
-            let watched = match (&self.watchdog, self.deadline) {
-                (Some(w), Some(d)) if !w.begin(d.kill_at) => {
+            let watched = match &self.deadline {
+                Some(a) if !a.watchdog.begin(a.deadline.kill_at) => {
                     let cause = Cause {
                         message: "not sent: the run's deadline had passed".into(),
                         deadline: Some(DeadlineStop::NotSent),
@@ -269,8 +249,8 @@ impl Database {
                     };
                     return Err((cause, attempt, started.elapsed()));
                 }
-                (Some(w), Some(_)) => Some(w),
-                _ => None,
+                Some(a) => Some(&a.watchdog),
+                None => None,
             };
             let result = exec_all(&mut self.conn, sql);
             let killed = watched.is_some_and(|w| w.end());
@@ -283,8 +263,12 @@ impl Database {
                 cause.deadline = Some(DeadlineStop::Killed);
                 return Err((cause, attempt + 1, started.elapsed()));
             }
-            let pause = retry_delay(cause.code, retryable, attempt, self.lock_wait_retries)
-                .filter(|p| self.deadline.is_none_or(|d| *p < d.to_kill()));
+            let pause =
+                retry_delay(cause.code, retryable, attempt, self.lock_wait.retries).filter(|p| {
+                    self.deadline
+                        .as_ref()
+                        .is_none_or(|a| *p < a.deadline.to_kill())
+                });
             match pause {
                 Some(pause) => {
                     attempt += 1;

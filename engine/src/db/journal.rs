@@ -5,13 +5,17 @@ use mysql::Value;
 use mysql::prelude::Queryable;
 
 use super::sql::{hex_only, literal, query_err};
-use super::{Database, DbError};
+use super::{Database, StoreError};
 use crate::migration::Migration;
 use crate::plan::{Direction, JournalState, StatementHasher};
 
 impl Database {
     /// Records the files' checksums for applied migrations that have none.
-    pub fn adopt(&mut self, migrations: &[Migration<'_>], which: &[usize]) -> Result<(), DbError> {
+    pub(super) fn record_adopted(
+        &mut self,
+        migrations: &[Migration<'_>],
+        which: &[usize],
+    ) -> Result<(), StoreError> {
         for chunk in which.chunks(500) {
             let rows = vec![
                 "(?, ?, 'up', 'adopted', ?, ?, NULL, NULL, NULL, UTC_TIMESTAMP(6))";
@@ -23,7 +27,7 @@ impl Database {
                  ON DUPLICATE KEY UPDATE sha256 = VALUES(sha256), direction = 'up', state = 'adopted', \
                  statements_total = VALUES(statements_total), statements_applied = VALUES(statements_applied), \
                  applied_sha256 = NULL, statement_hashes = NULL, error = NULL, updated_at = VALUES(updated_at)",
-                self.journal,
+                self.tables.journal,
                 rows.join(", ")
             );
             let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 4);
@@ -62,7 +66,7 @@ impl Database {
              statements_applied = VALUES(statements_applied), applied_sha256 = VALUES(applied_sha256), \
              statement_hashes = VALUES(statement_hashes), error = VALUES(error), \
              duration_ms = VALUES(duration_ms), updated_at = VALUES(updated_at)",
-            self.journal,
+            self.tables.journal,
             literal(m.id),
             hex_only(&m.sha256),
             direction.as_str(),
@@ -106,10 +110,14 @@ impl Database {
         match direction {
             Direction::Up => format!(
                 "INSERT INTO {} (id, applied_at) VALUES ({}, UTC_TIMESTAMP())",
-                self.history,
+                self.tables.history,
                 literal(m.id)
             ),
-            Direction::Down => format!("DELETE FROM {} WHERE id = {}", self.history, literal(m.id)),
+            Direction::Down => format!(
+                "DELETE FROM {} WHERE id = {}",
+                self.tables.history,
+                literal(m.id)
+            ),
         }
     }
 
@@ -117,7 +125,7 @@ impl Database {
         self.conn.exec_first(
             format!(
                 "SELECT statements_applied FROM {} WHERE id = ?",
-                self.journal
+                self.tables.journal
             ),
             (id,),
         )

@@ -7,51 +7,46 @@ use mysql::prelude::Queryable;
 use sha2::{Digest, Sha256};
 
 use super::sql::query_err;
-use super::{Database, DbError};
+use super::{Database, StoreError};
 use crate::migration::hex;
 
 impl Database {
-    /// Takes the migration lock, waiting up to `timeout`.
-    pub fn lock(&mut self, timeout: Duration) -> Result<(), DbError> {
+    /// Takes the migration lock, waiting up to `timeout` ([`crate::store::Store::acquire`]).
+    pub(super) fn get_lock(&mut self, timeout: Duration) -> Result<(), StoreError> {
         // The name is made of [A-Za-z0-9_.:-] only (see `lock_name`), so it can be a literal.
         // A user lock: the session's lock_wait_timeout does not bound this wait.
         let got: Vec<Option<i64>> = self
             .first_query(&format!(
                 "SELECT GET_LOCK('{}', {:.3})",
-                self.lock_name,
+                self.tables.lock,
                 timeout.as_secs_f64()
             ))
             .map_err(query_err("taking the migration lock"))?;
         match got.into_iter().next().flatten() {
-            Some(1) => {
-                self.locked = true;
-                Ok(())
-            }
-            _ => Err(DbError::LockTimeout {
-                name: self.lock_name.clone(),
+            Some(1) => Ok(()),
+            _ => Err(StoreError::LockTimeout {
+                name: self.tables.lock.clone(),
                 timeout,
             }),
         }
     }
 
-    /// Whether any session holds the migration lock right now; takes nothing, so a
-    /// `status` never gets in a run's way.
-    pub fn lock_held(&mut self) -> Result<bool, DbError> {
+    /// Whether any session holds the migration lock right now ([`crate::store::Store::lock_held`]).
+    pub(super) fn is_lock_used(&mut self) -> Result<bool, StoreError> {
         let holder: Option<Option<u64>> = self
             .conn
-            .query_first(format!("SELECT IS_USED_LOCK('{}')", self.lock_name))
+            .query_first(format!("SELECT IS_USED_LOCK('{}')", self.tables.lock))
             .map_err(query_err("checking the migration lock"))?;
         Ok(holder.flatten().is_some())
     }
 
-    /// Releases the lock if held; errors are ignored (closing the connection releases it).
-    pub fn unlock(&mut self) {
-        if self.locked {
-            self.locked = false;
-            let _ = self
-                .conn
-                .query_drop(format!("DO RELEASE_LOCK('{}')", self.lock_name));
-        }
+    /// Releases the lock ([`crate::store::Store::release`]); errors are ignored (closing the
+    /// connection releases it). Releasing rather than waiting for the close keeps a
+    /// pooled or proxied connection (RDS Proxy) from holding it.
+    pub(super) fn release_lock(&mut self) {
+        let _ = self
+            .conn
+            .query_drop(format!("DO RELEASE_LOCK('{}')", self.tables.lock));
     }
 }
 

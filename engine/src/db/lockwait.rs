@@ -9,13 +9,12 @@
 
 use std::time::Duration;
 
-use mysql::prelude::{FromRow, Queryable};
-use mysql::{Conn, OptsBuilder};
-use serde::{Deserialize, Serialize};
-
 use super::Database;
 use super::config::ConnConfig;
 use super::sql::{ident, query_each};
+use crate::command::{Blocker, LockWait};
+use mysql::prelude::{FromRow, Queryable};
+use mysql::{Conn, OptsBuilder};
 
 /// MySQL's `ER_LOCK_WAIT_TIMEOUT`.
 pub(super) const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
@@ -169,73 +168,6 @@ impl Words<'_> {
     }
 }
 
-/// What a statement that timed out waiting for a lock waited on, and who held it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct LockWait {
-    /// How many times the statement was sent.
-    pub attempts: u32,
-    /// The session's `lock_wait_timeout` in seconds.
-    pub timeout_secs: u64,
-    /// The table, as `schema`.`table`, when the statement names it plainly.
-    pub table: Option<String>,
-    /// The sessions found holding it (or, where the server cannot tell, holding a
-    /// transaction older than the wait); at most 20.
-    pub blockers: Vec<Blocker>,
-    /// Where the blockers were found, or why none could be.
-    pub source: String,
-}
-
-/// A session that blocks a statement of ours.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Blocker {
-    /// The server's session id (what `KILL` takes).
-    pub id: u64,
-    /// Its user.
-    pub user: Option<String>,
-    /// How long its transaction has been open (else how long it has been in its
-    /// current state), in seconds.
-    pub seconds: Option<i64>,
-    /// The lock it holds, when the server says.
-    pub lock: Option<String>,
-}
-
-impl std::fmt::Display for LockWait {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "gave up waiting for a metadata lock on {} after {} attempt(s) of {}s each \
-             (lock_wait_timeout)",
-            self.table.as_deref().unwrap_or("its table"),
-            self.attempts,
-            self.timeout_secs
-        )?;
-        if self.blockers.is_empty() {
-            return write!(f, "; no blocking session found ({})", self.source);
-        }
-        f.write_str("; blocked by ")?;
-        for (i, b) in self.blockers.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "session {}", b.id)?;
-            let mut about = Vec::new();
-            if let Some(u) = &b.user {
-                about.push(format!("user {u}"));
-            }
-            if let Some(l) = &b.lock {
-                about.push(format!("holds {l}"));
-            }
-            if let Some(s) = b.seconds {
-                about.push(format!("transaction open {s}s"));
-            }
-            if !about.is_empty() {
-                write!(f, " ({})", about.join(", "))?;
-            }
-        }
-        write!(f, " (from {})", self.source)
-    }
-}
-
 impl Database {
     /// Runs `sql` and returns its rows, with the session's pending `SET`s in front of it
     /// on the session's first query. Every path that takes a metadata lock starts with
@@ -272,7 +204,7 @@ impl Database {
             ddl_table(sql).map(|(schema, t)| (schema.or_else(|| self.default_db.clone()), t));
         let mut report = LockWait {
             attempts,
-            timeout_secs: self.lock_wait_timeout.as_secs().max(1),
+            timeout_secs: self.lock_wait.timeout.as_secs().max(1),
             table: table.as_ref().map(|(s, t)| match s {
                 Some(s) => format!("{}.{}", ident(s), ident(t)),
                 None => ident(t),

@@ -1,4 +1,6 @@
-//! Applying plans to MySQL/MariaDB (feature `mysql`) through the sync `mysql` crate.
+//! The MySQL/MariaDB store (feature `mysql`), through the sync `mysql` crate: reads the
+//! applied state, takes the run lock and applies the steps the orchestrator
+//! ([`crate::command::run`]) planned.
 //!
 //! One connection does everything: the lock, one read of the history table, one read of
 //! the journal (and one of its unfinished rows' progress, when there are any), and every
@@ -43,15 +45,12 @@
 //! sent to the server as one statement, like every other statement: on its own.
 
 mod apply;
-mod commit;
 pub mod config;
 pub mod dbconfig;
 mod deadline;
-mod error;
 mod journal;
 mod lock;
 mod lockwait;
-mod report;
 mod resolve;
 pub mod spec;
 mod sql;
@@ -62,16 +61,22 @@ use std::time::{Duration, Instant};
 use mysql::Conn;
 
 use crate::migration::Migration;
-use crate::plan::{self, Options, Plan, PlanError};
-pub use commit::{commits_part_way, may_commit};
+use crate::plan::{Resolved, Step};
+use crate::store::{Read, Recorded, Store, StoreError};
 pub use config::{ConfigError, ConnConfig, Tls};
 pub use deadline::Deadline;
 use deadline::Watchdog;
-pub use error::{DbError, DeadlineStop, MigrationFailure};
 pub use lock::lock_name;
-pub use lockwait::{Blocker, LockWait};
-pub use report::{Planned, RunReport, StepReport, StepState, Stopped};
 use sql::ident;
+
+// re-export for callers; see DESIGN (the pure types moved to `command`, `plan`, `store`).
+pub use crate::command::{
+    Blocker, DeadlineStop, LockWait, MigrationFailure, RunReport, StepReport, StepState, Stopped,
+};
+// re-export for callers; see DESIGN
+pub use crate::plan::{commits_part_way, may_commit};
+// re-export for callers; see DESIGN (the store's error; `DbError` is its old name).
+pub use crate::store::StoreError as DbError;
 
 /// The history table name sql-migrate uses by default.
 pub const DEFAULT_TABLE: &str = "gorp_migrations";
@@ -107,49 +112,58 @@ impl Default for Settings {
     }
 }
 
-/// An open connection with the table names resolved.
+/// The quoted table names and the lock's name.
+struct Tables {
+    /// The history table, quoted (and qualified when the settings name a schema).
+    history: String,
+    /// The journal table, likewise.
+    journal: String,
+    /// The `GET_LOCK` name.
+    lock: String,
+}
+
+/// How statements wait for metadata locks ([`Settings::lock_wait_timeout`],
+/// [`Settings::lock_wait_retries`]).
+#[derive(Clone, Copy)]
+struct LockWaits {
+    timeout: Duration,
+    retries: u32,
+}
+
+/// A deadline, and the thread that enforces its kill point.
+struct Armed {
+    deadline: Deadline,
+    watchdog: Watchdog,
+}
+
+/// The MySQL store: an open connection with the table names resolved.
 pub struct Database {
     conn: Conn,
-    history: String,
-    journal: String,
-    lock_name: String,
-    locked: bool,
+    tables: Tables,
+    /// The redacted target, for messages.
     target: String,
-    /// How to open a second connection (to ask who blocks us); holds the password,
-    /// so it is never printed.
+    /// How to open a second connection (to ask who blocks us, to kill at the deadline);
+    /// holds the password, so it is never printed.
     opts: mysql::Opts,
     /// The connection's database: where unqualified table names in migrations live.
     default_db: Option<String>,
-    lock_wait_timeout: Duration,
-    lock_wait_retries: u32,
+    lock_wait: LockWaits,
     /// The session's `SET`s, sent with its first query (no round trip of their own).
     session_init: Option<String>,
-    /// When runs must stop, and the thread that enforces it.
-    deadline: Option<Deadline>,
-    watchdog: Option<Watchdog>,
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        // Closing the connection releases the lock too; releasing first keeps a pooled
-        // or proxied connection (RDS Proxy) from holding it.
-        self.unlock();
-    }
+    /// When runs must stop.
+    deadline: Option<Armed>,
 }
 
 impl Database {
     /// Connects and resolves the table names and lock name from `settings`.
-    pub fn connect(cfg: &ConnConfig, settings: &Settings) -> Result<Database, DbError> {
+    pub fn connect(cfg: &ConnConfig, settings: &Settings) -> Result<Database, StoreError> {
         let schema = settings
             .schema
             .clone()
             .or_else(|| cfg.database.clone())
-            .ok_or(DbError::NoDatabase)?;
+            .ok_or(StoreError::NoDatabase)?;
         let opts = cfg.opts();
-        let conn = Conn::new(opts.clone()).map_err(|source| DbError::Connect {
-            target: cfg.to_string(),
-            source,
-        })?;
+        let conn = Conn::new(opts.clone()).map_err(|e| sql::connect_err(cfg.to_string(), e))?;
         let qualify = |t: &str| match &settings.schema {
             Some(s) => format!("{}.{}", ident(s), ident(t)),
             None => ident(t),
@@ -157,18 +171,20 @@ impl Database {
         let journal_table = format!("{}_journal", settings.table);
         Ok(Database {
             conn,
-            history: qualify(&settings.table),
-            journal: qualify(&journal_table),
-            lock_name: lock_name(&schema, &settings.table),
-            locked: false,
+            tables: Tables {
+                history: qualify(&settings.table),
+                journal: qualify(&journal_table),
+                lock: lock_name(&schema, &settings.table),
+            },
             target: cfg.to_string(),
             opts,
             default_db: cfg.database.clone(),
-            lock_wait_timeout: settings.lock_wait_timeout,
-            lock_wait_retries: settings.lock_wait_retries,
+            lock_wait: LockWaits {
+                timeout: settings.lock_wait_timeout,
+                retries: settings.lock_wait_retries,
+            },
             session_init: Some(lockwait::session_sql(cfg, settings.lock_wait_timeout)),
             deadline: None,
-            watchdog: None,
         })
     }
 
@@ -176,12 +192,12 @@ impl Database {
     /// [`Deadline::stop_starting`], and a statement still running at
     /// [`Deadline::kill_at`] is killed and reported (see [`Deadline`]).
     pub fn set_deadline(&mut self, deadline: Deadline) {
-        self.watchdog = Some(Watchdog::start(
+        let watchdog = Watchdog::start(
             deadline.kill_at,
             self.opts.clone(),
             self.conn.connection_id(),
-        ));
-        self.deadline = Some(deadline);
+        );
+        self.deadline = Some(Armed { deadline, watchdog });
     }
 
     /// The redacted connection target, for messages.
@@ -196,128 +212,45 @@ impl Database {
 
     /// The lock's name (`GET_LOCK`), derived from the schema and table.
     pub fn lock_name(&self) -> &str {
-        &self.lock_name
+        &self.tables.lock
+    }
+}
+
+impl Store for Database {
+    fn read_state(&mut self, read: Read) -> Result<Recorded, StoreError> {
+        self.read(read.creates(), read.applied_at())
     }
 
-    /// Executes `plan`'s checksum adoptions and steps; `progress` sees each completed step.
-    pub fn execute(
-        &mut self,
-        migrations: &[Migration<'_>],
-        plan: &Plan,
-        mut progress: impl FnMut(&StepReport),
-    ) -> Result<RunReport, DbError> {
-        self.adopt(migrations, &plan.adopt)?;
-        let mut report = RunReport {
-            steps: Vec::with_capacity(plan.steps.len()),
-            adopted: plan
-                .adopt
-                .iter()
-                .map(|&i| migrations[i].id.to_string())
-                .collect(),
-            drift: plan.drift.clone(),
-            unknown: plan.unknown.clone(),
-            last_applied: None,
-            stopped: None,
-        };
-        for (n, step) in plan.steps.iter().enumerate() {
-            if self
-                .deadline
-                .is_some_and(|d| Instant::now() >= d.stop_starting)
-            {
-                let pending = plan.steps[n..].iter();
-                report.stopped = Some(Stopped {
-                    pending: pending.map(|s| migrations[s.index].id.to_owned()).collect(),
-                });
-                break;
-            }
-            match self.run_step(&migrations[step.index], step) {
-                Ok(r) => {
-                    progress(&r);
-                    report.steps.push(r);
-                }
-                Err(mut f) => {
-                    f.completed = std::mem::take(&mut report.steps);
-                    return Err(DbError::Migration(f));
-                }
-            }
-        }
-        Ok(report)
+    fn acquire(&mut self, timeout: Duration) -> Result<(), StoreError> {
+        self.get_lock(timeout)
     }
 
-    /// Reads the history and journal (creating the tables when `create`), parses what
-    /// `opts.command` needs ([`plan::parse_needed`]) and plans. Takes no lock: with
-    /// `create` off it changes nothing, so a dry run never waits behind a real one.
-    pub fn planned(
-        &mut self,
-        migrations: &mut [Migration<'_>],
-        opts: &Options,
-        create: bool,
-    ) -> Result<Planned, DbError> {
-        let (history, journal) = self.read(create, false)?;
-        let joined = plan::Joined::new(migrations, &history, &journal);
-        plan::parse_needed_in(migrations, &joined, Some(opts.command))?;
-        let plan = plan::plan_in(migrations, &joined, opts)?;
-        refuse_hidden_commits(migrations, &plan)?;
-        Ok(Planned {
-            plan,
-            history,
-            journal,
-        })
+    fn release(&mut self) {
+        self.release_lock();
     }
 
-    /// Locks, reads, parses what the run needs ([`plan::parse_needed`]), plans and
-    /// executes: a whole `up`/`down`/`redo`/`skip`. The lock is released when this
-    /// returns, whatever happened.
-    pub fn run(
-        &mut self,
-        migrations: &mut [Migration<'_>],
-        opts: &Options,
-        lock_timeout: Duration,
-        progress: impl FnMut(&StepReport),
-    ) -> Result<RunReport, DbError> {
-        // Waiting for the lock past the point where no migration may start is pointless.
-        let lock_timeout = match self.deadline {
-            Some(d) => lock_timeout.min(d.to_stop()),
-            None => lock_timeout,
-        };
-        self.lock(lock_timeout)?;
-        let result = (|| {
-            let p = self.planned(migrations, opts, true)?;
-            let mut report = self.execute(migrations, &p.plan, progress)?;
-            // A run stopped at its deadline did only the first steps.
-            let done = &p.plan.steps[..report.steps.len()];
-            report.last_applied =
-                plan::last_applied(migrations, &p.history, done).map(str::to_owned);
-            Ok(report)
-        })();
-        self.unlock();
-        result
+    fn lock_held(&mut self) -> Result<bool, StoreError> {
+        self.is_lock_used()
+    }
+
+    fn adopt(&mut self, migrations: &[Migration<'_>], which: &[usize]) -> Result<(), StoreError> {
+        self.record_adopted(migrations, which)
+    }
+
+    fn apply(&mut self, m: &Migration<'_>, step: &Step) -> Result<(), Box<MigrationFailure>> {
+        self.run_step(m, step)
+    }
+
+    fn record_resolution(&mut self, r: &Resolved) -> Result<(), StoreError> {
+        self.write_resolution(r)
+    }
+
+    fn stop_starting(&self) -> Option<Instant> {
+        self.deadline.as_ref().map(|a| a.deadline.stop_starting)
     }
 }
 
 /// The `mysql://…` target described without the password; re-exported for binaries.
 pub fn redacted(cfg: &ConnConfig) -> String {
     cfg.to_string()
-}
-/// Refuses, before anything runs, a statement text that holds several statements of which
-/// one commits implicitly: if a later one failed, the journal could not say what the
-/// server had committed (see [`commits_part_way`]).
-fn refuse_hidden_commits(migrations: &[Migration<'_>], plan: &Plan) -> Result<(), PlanError> {
-    for step in plan.steps.iter().filter(|s| s.action == plan::Action::Run) {
-        let m = &migrations[step.index];
-        let section = match step.direction {
-            plan::Direction::Up => &m.up,
-            plan::Direction::Down => &m.down,
-        };
-        let pending = section.statements.iter().enumerate().skip(step.resume_from);
-        if let Some((n, s)) = pending.into_iter().find(|(_, s)| commits_part_way(&s.sql)) {
-            return Err(PlanError::HiddenCommit {
-                id: m.id.to_owned(),
-                direction: step.direction,
-                statement: n + 1,
-                line: s.line,
-            });
-        }
-    }
-    Ok(())
 }

@@ -4,7 +4,7 @@
 use mysql::Conn;
 use mysql::prelude::{FromRow, Queryable};
 
-use super::DbError;
+use super::StoreError;
 use crate::migration::hex;
 
 /// Runs `sql` as text, reading every result set: a multi-statement batch reports an
@@ -63,10 +63,28 @@ pub(super) fn ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
-pub(super) fn query_err(what: impl Into<String>) -> impl FnOnce(mysql::Error) -> DbError {
+pub(super) fn query_err(what: impl Into<String>) -> impl FnOnce(mysql::Error) -> StoreError {
     let what = what.into();
-    move |source| DbError::Query { what, source }
+    move |source| StoreError::Query {
+        what,
+        source: Box::new(source),
+    }
 }
+
+/// A failed connect to `target`; a refused login is told apart, so a caller holding a
+/// cached secret knows to read it again.
+pub(super) fn connect_err(target: String, e: mysql::Error) -> StoreError {
+    let source = Box::new(e);
+    match &*source {
+        mysql::Error::MySqlError(me) if me.code == ER_ACCESS_DENIED => {
+            StoreError::AccessDenied { target, source }
+        }
+        _ => StoreError::Connect { target, source },
+    }
+}
+
+/// MySQL's `ER_ACCESS_DENIED_ERROR`: wrong user name or password.
+const ER_ACCESS_DENIED: u16 = 1045;
 
 pub(super) fn is_missing_table(e: &mysql::Error) -> bool {
     matches!(e, mysql::Error::MySqlError(m) if m.code == 1146)

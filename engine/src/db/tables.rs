@@ -4,22 +4,23 @@
 use mysql::prelude::Queryable;
 
 use super::sql::{is_missing_table, query_each, query_err};
-use super::{Database, DbError};
+use super::{Database, StoreError};
 use crate::plan::{Direction, HistoryRow, JournalRow, JournalState};
+use crate::store::Recorded;
 
 impl Database {
     /// Creates the history table exactly as sql-migrate does, and the journal table.
-    pub fn create_tables(&mut self) -> Result<(), DbError> {
+    pub(super) fn create_tables(&mut self) -> Result<(), StoreError> {
         self.conn
             .query_drop(format!(
                 "create table if not exists {} (`id` varchar(255) not null primary key, `applied_at` datetime) engine=InnoDB charset=UTF8;",
-                self.history
+                self.tables.history
             ))
-            .map_err(query_err(format!("creating the history table {}", self.history)))?;
+            .map_err(query_err(format!("creating the history table {}", self.tables.history)))?;
         self.create_journal()
     }
 
-    fn create_journal(&mut self) -> Result<(), DbError> {
+    fn create_journal(&mut self) -> Result<(), StoreError> {
         self.conn
             .query_drop(format!(
                 "CREATE TABLE IF NOT EXISTS {} (\
@@ -36,31 +37,18 @@ impl Database {
                  `duration_ms` bigint unsigned NULL, \
                  `updated_at` datetime(6) NOT NULL\
                  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-                self.journal
+                self.tables.journal
             ))
             .map_err(query_err(format!(
                 "creating the journal table {}",
-                self.journal
+                self.tables.journal
             )))
     }
 
     /// Reads the history and the journal: one query each, and one more for the progress
     /// of unfinished journal rows when there are any. Missing tables read as empty,
-    /// and are created when `create` is set.
-    pub fn read_state(
-        &mut self,
-        create: bool,
-    ) -> Result<(Vec<HistoryRow>, Vec<JournalRow>), DbError> {
-        self.read(create, true)
-    }
-
-    /// [`Database::read_state`]; `applied_at` is read only when `times` (runs never
-    /// show it, and a no-op run's cost is mostly these two reads).
-    pub(super) fn read(
-        &mut self,
-        create: bool,
-        times: bool,
-    ) -> Result<(Vec<HistoryRow>, Vec<JournalRow>), DbError> {
+    /// and are created when `create` is set; `applied_at` is read only when `times`.
+    pub(super) fn read(&mut self, create: bool, times: bool) -> Result<Recorded, StoreError> {
         let history_q = format!(
             "SELECT id, {} FROM {}",
             if times {
@@ -68,7 +56,7 @@ impl Database {
             } else {
                 "NULL"
             },
-            self.history
+            self.tables.history
         );
         let mut history = Vec::new();
         let read = self.first_query_each(&history_q, |(id, applied_at)| {
@@ -80,9 +68,9 @@ impl Database {
                 if create {
                     self.create_tables()?;
                 }
-                return Ok((Vec::new(), Vec::new()));
+                return Ok(Recorded::default());
             }
-            Err(e) => return Err(query_err(format!("reading {}", self.history))(e)),
+            Err(e) => return Err(query_err(format!("reading {}", self.tables.history))(e)),
         }
         // Progress and errors matter only for unfinished rows, which are few: a second
         // query reads them, only when this one finds such a row. Per-row expressions cost
@@ -93,7 +81,7 @@ impl Database {
         let journal_q = format!(
             "SELECT id, sha256, IF(CAST(direction AS BINARY) = '{up}', NULL, IFNULL(direction, '')), \
              state FROM {}",
-            self.journal,
+            self.tables.journal,
             up = Direction::Up.as_str(),
         );
         // Nearly every history row has a journal row.
@@ -142,15 +130,15 @@ impl Database {
                     self.create_journal()?;
                 }
             }
-            Err(e) => return Err(query_err(format!("reading {}", self.journal))(e)),
+            Err(e) => return Err(query_err(format!("reading {}", self.tables.journal))(e)),
         }
         if let Some((id, detail)) = bad {
-            return Err(DbError::BadJournal { id, detail });
+            return Err(StoreError::BadJournal { id, detail });
         }
         if !unfinished.is_empty() {
             self.read_progress(&mut journal, unfinished)?;
         }
-        Ok((history, journal))
+        Ok(Recorded { history, journal })
     }
 
     /// Fills in the progress, checksums and error of the unfinished journal rows
@@ -159,7 +147,7 @@ impl Database {
         &mut self,
         journal: &mut [JournalRow],
         mut unfinished: Vec<usize>,
-    ) -> Result<(), DbError> {
+    ) -> Result<(), StoreError> {
         unfinished.sort_unstable_by(|&a, &b| journal[a].id.cmp(&journal[b].id));
         let states: Vec<String> = JournalState::UNFINISHED
             .iter()
@@ -168,7 +156,7 @@ impl Database {
         let q = format!(
             "SELECT id, statements_applied, applied_sha256, statement_hashes, error FROM {} \
              WHERE CAST(state AS BINARY) IN ({})",
-            self.journal,
+            self.tables.journal,
             states.join(", ")
         );
         type Raw = (String, u64, Option<String>, Option<String>, Option<String>);
@@ -190,6 +178,6 @@ impl Database {
                 row.error = error;
             },
         )
-        .map_err(query_err(format!("reading {}", self.journal)))
+        .map_err(query_err(format!("reading {}", self.tables.journal)))
     }
 }

@@ -2,7 +2,10 @@
 //! migration left part-way, and whether its committed statements still match the file.
 
 use super::join::{Joined, index_of};
-use super::{Direction, Drift, JournalRow, PlanError, StatementHasher, same_checksum};
+use super::{
+    Action, Direction, Drift, JournalRow, PlanError, StatementHasher, Step, commits_part_way,
+    same_checksum, statements,
+};
 use crate::migration::{Migration, Statement};
 
 /// A partial migration found in the journal.
@@ -101,4 +104,29 @@ pub(super) fn check_resume(row: &JournalRow, stmts: &[Statement<'_>]) -> Result<
         Some(d) if d.eq_ignore_ascii_case(&hasher.digest()) => Ok(()),
         _ => Err(changed(None)),
     }
+}
+
+/// Refuses, before anything runs, a statement text that holds several statements of which
+/// one commits implicitly: if a later one failed, the journal could not say what the
+/// server had committed (see [`commits_part_way`]).
+pub(super) fn refuse_hidden_commits(
+    migrations: &[Migration<'_>],
+    steps: &[Step],
+) -> Result<(), PlanError> {
+    for step in steps.iter().filter(|s| s.action == Action::Run) {
+        let m = &migrations[step.index];
+        let pending = statements(m, step.direction)
+            .iter()
+            .enumerate()
+            .skip(step.resume_from);
+        if let Some((n, s)) = pending.into_iter().find(|(_, s)| commits_part_way(&s.sql)) {
+            return Err(PlanError::HiddenCommit {
+                id: m.id.to_owned(),
+                direction: step.direction,
+                statement: n + 1,
+                line: s.line,
+            });
+        }
+    }
+    Ok(())
 }

@@ -95,6 +95,12 @@ pub enum PlanError {
         /// Statements committed.
         applied: usize,
     },
+    /// `resolve` names an id that no file, history row or journal row knows.
+    #[error("resolve {id}: no such migration file, history row or journal row")]
+    NothingToResolve {
+        /// The migration id.
+        id: String,
+    },
     /// A migration the plan would run was not parsed (see [`parse_needed`]); a bug in
     /// the caller, refused rather than run as empty.
     #[error("migration {id} was not parsed before planning (a bug in lambda-migrate)")]

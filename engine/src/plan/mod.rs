@@ -3,13 +3,16 @@
 //!
 //! Everything here is a pure function over records, so every rule (sql-migrate's
 //! catch-up, unknown rows, checksum drift, adopting checksums, resuming a partial
-//! migration) is tested without a database. The `db` module reads the records, calls
-//! [`plan`] and executes the result.
+//! migration, what `resolve` records) is tested without a database. The orchestrator
+//! ([`crate::command`]) reads the records through a store, calls [`plan`] and has the
+//! store apply the result.
 
 mod checks;
+mod commit;
 mod error;
 mod join;
 mod records;
+mod resolve;
 mod status;
 #[cfg(test)]
 mod tests;
@@ -17,11 +20,13 @@ mod tests;
 use serde::{Deserialize, Serialize};
 
 use crate::migration::order::{compare, version_of};
-use crate::migration::{Migration, MigrationError, Statement};
-use checks::{check_resume, checksums, find_partial};
+use crate::migration::{Migration, MigrationError, Section, Statement};
+use checks::{check_resume, checksums, find_partial, refuse_hidden_commits};
+pub use commit::{commits_part_way, may_commit, single_statement};
 pub use error::PlanError;
 pub(crate) use join::Joined;
 pub use records::{Direction, HistoryRow, JournalRow, JournalState, StatementHasher, short_hash};
+pub use resolve::{Resolved, resolution};
 pub use status::{ChecksumState, MigrationState, StatusRow, status};
 
 /// What a run was asked to do.
@@ -91,6 +96,17 @@ pub struct Step {
     pub resume_from: usize,
 }
 
+impl Step {
+    /// The journal state the step leaves its migration in once it is done.
+    pub fn final_state(&self) -> JournalState {
+        match (self.action, self.direction) {
+            (Action::Record, _) => JournalState::Skipped,
+            (Action::Run, Direction::Up) => JournalState::Applied,
+            (Action::Run, Direction::Down) => JournalState::Reverted,
+        }
+    }
+}
+
 /// An applied migration whose file no longer matches the checksum recorded for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Drift {
@@ -116,11 +132,16 @@ pub struct Plan {
     pub unknown: Vec<String>,
 }
 
-fn section<'m, 'a>(m: &'m Migration<'a>, d: Direction) -> &'m [Statement<'a>] {
+/// The section of `m` that runs in direction `d`.
+pub fn section<'m, 'a>(m: &'m Migration<'a>, d: Direction) -> &'m Section<'a> {
     match d {
-        Direction::Up => &m.up.statements,
-        Direction::Down => &m.down.statements,
+        Direction::Up => &m.up,
+        Direction::Down => &m.down,
     }
+}
+
+fn statements<'m, 'a>(m: &'m Migration<'a>, d: Direction) -> &'m [Statement<'a>] {
+    &section(m, d).statements
 }
 
 /// Parses the statements a run of `command` may use (`None`: `status`). For `up`, `skip`
@@ -161,7 +182,8 @@ pub(crate) fn parse_needed_in(
     Ok(())
 }
 
-/// Decides what a run does. Pure: `migrations` must be in apply order (as
+/// Decides what a run does, and refuses a statement text that would commit part-way
+/// ([`commits_part_way`]) before anything runs. Pure: `migrations` must be in apply order (as
 /// [`crate::migration::load`] returns them); the history and journal are as read.
 pub fn plan(
     migrations: &[Migration<'_>],
@@ -204,7 +226,7 @@ pub(crate) fn plan_in(
                 applied: p.row.statements_applied,
             });
         };
-        let stmts = section(parsed(&migrations[index])?, p.row.direction);
+        let stmts = statements(parsed(&migrations[index])?, p.row.direction);
         if !opts.resume || wanted != Some(p.row.direction) {
             return Err(PlanError::Partial {
                 id: p.row.id.clone(),
@@ -289,6 +311,7 @@ pub(crate) fn plan_in(
     for i in steps.iter().map(|s| s.index).chain(adopt.iter().copied()) {
         parsed(&migrations[i])?;
     }
+    refuse_hidden_commits(migrations, &steps)?;
     Ok(Plan {
         steps,
         adopt,

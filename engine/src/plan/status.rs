@@ -142,7 +142,7 @@ pub fn status(
                     j.direction,
                     j.state,
                     j.statements_applied,
-                    section(m, j.direction).len(),
+                    section(m, j.direction).statements.len(),
                     j.error
                         .as_ref()
                         .map(|e| format!(": {e}"))

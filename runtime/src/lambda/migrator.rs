@@ -407,7 +407,7 @@ impl Migrator {
                 Ok(report)
             }
             Err(e) => {
-                if let CommandError::Db(DbError::Migration(f)) = &e {
+                if let Some(f) = e.failure() {
                     // Those before the failed one are committed.
                     stats.applied = f.completed.len() as u64;
                 }
@@ -441,12 +441,8 @@ fn connect(
     let Some(reader) = cached else {
         return first;
     };
-    match &first {
-        Err(DbError::Connect {
-            source: mysql::Error::MySqlError(e),
-            ..
-        }) if e.code == ER_ACCESS_DENIED => {}
-        _ => return first,
+    if !matches!(first, Err(DbError::AccessDenied { .. })) {
+        return first;
     }
     info!("login refused with the cached secret; reading it again");
     // This runs on a blocking thread while the runtime's own thread awaits it, so the
@@ -463,9 +459,6 @@ fn connect(
         }
     }
 }
-
-/// MySQL's `ER_ACCESS_DENIED_ERROR`: wrong user name or password.
-const ER_ACCESS_DENIED: u16 = 1045;
 
 /// Opens the event's source: the inline zip, or the S3 object.
 async fn open(

@@ -1,8 +1,10 @@
-//! What a run reports: one entry per migration, and the plan with the state it came from.
+//! What a run reports: one entry per migration, built by one function for real runs and
+//! dry runs alike ([`step_report`]). Pure data, the same from every store.
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{Action, Direction, Drift, HistoryRow, JournalRow, JournalState, Plan};
+use crate::migration::Migration;
+use crate::plan::{self, Action, Direction, Drift, JournalState, Step};
 
 /// What a run did with one migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,7 +89,7 @@ pub struct RunReport {
     pub stopped: Option<Stopped>,
 }
 
-/// A run that stopped between migrations at its deadline ([`super::Deadline`]): what
+/// A run that stopped between migrations at its deadline (the deadline (`db::Deadline`)): what
 /// it did is committed and journaled, and another run carries on from there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stopped {
@@ -95,12 +97,32 @@ pub struct Stopped {
     pub pending: Vec<String>,
 }
 
-/// A plan with the state it was made from.
-pub struct Planned {
-    /// What the run would do.
-    pub plan: Plan,
-    /// The history as read.
-    pub history: Vec<HistoryRow>,
-    /// The journal as read.
-    pub journal: Vec<JournalRow>,
+/// The report of `step` of `m`: `ran` is its wall time once it ran, `None` for a dry run
+/// (it would run).
+pub fn step_report(m: &Migration<'_>, step: &Step, ran: Option<u64>) -> StepReport {
+    let total = plan::section(m, step.direction).statements.len();
+    let resumed_from = step.resume_from.min(total);
+    let (statements, duration_ms, state) = match ran {
+        Some(ms) => (
+            match step.action {
+                Action::Run => total - resumed_from,
+                Action::Record => 0,
+            },
+            ms,
+            StepState::finished(step.final_state()),
+        ),
+        None => (0, 0, StepState::Planned),
+    };
+    StepReport {
+        id: m.id.to_string(),
+        sha256: m.sha256.clone(),
+        direction: step.direction,
+        action: step.action,
+        statements,
+        statements_total: total,
+        resumed_from,
+        catch_up: step.catch_up,
+        duration_ms,
+        state,
+    }
 }

@@ -1,76 +1,11 @@
-//! What can go wrong talking to the database, and the report of a failed migration:
-//! which statement failed and what is committed now.
-
-use std::time::Duration;
+//! A migration that failed part-way, and what is committed now: which statement failed,
+//! whether the run's deadline or a lock wait stopped it, and who held the lock. Pure
+//! data, the same from every store, so front ends render it without a database.
 
 use serde::{Deserialize, Serialize};
 
-use super::{LockWait, StepReport};
-use crate::migration::MigrationError;
-use crate::plan::{Direction, PlanError};
-
-/// A database operation failed. Messages name the migration, statement and MySQL error
-/// where there is one, and never the password.
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    /// The connection could not be opened.
-    #[error("cannot connect to {target}: {source}")]
-    Connect {
-        /// The redacted target.
-        target: String,
-        /// The driver's error.
-        source: mysql::Error,
-    },
-    /// Neither the settings nor the connection name a schema.
-    #[error(
-        "no database selected: name it in the URL (mysql://…/DB), DB_NAME, or the config's schema"
-    )]
-    NoDatabase,
-    /// Another run holds the lock.
-    #[error(
-        "migration lock `{name}` not obtained within {}s: another migration run holds it",
-        timeout.as_secs_f64()
-    )]
-    LockTimeout {
-        /// The lock's name.
-        name: String,
-        /// How long we waited.
-        timeout: Duration,
-    },
-    /// One of our own bookkeeping queries failed.
-    #[error("{what}: {source}")]
-    Query {
-        /// What we were doing.
-        what: String,
-        /// The driver's error.
-        source: mysql::Error,
-    },
-    /// A journal row holds something we did not write.
-    #[error("journal row for {id}: {detail}")]
-    BadJournal {
-        /// The migration id.
-        id: String,
-        /// What is wrong.
-        detail: String,
-    },
-    /// Planning refused; nothing was changed.
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-    /// A migration file the run needs does not parse; nothing was changed.
-    #[error(transparent)]
-    Parse(#[from] MigrationError),
-    /// A migration failed.
-    #[error(transparent)]
-    Migration(Box<MigrationFailure>),
-    /// `resolve` was asked for something impossible.
-    #[error("resolve {id}: {reason}")]
-    Resolve {
-        /// The migration id.
-        id: String,
-        /// Why.
-        reason: String,
-    },
-}
+use super::outcome::StepReport;
+use crate::plan::Direction;
 
 /// A migration that failed, and what is committed now.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -98,7 +33,7 @@ pub struct MigrationFailure {
     /// When the statement timed out waiting for a lock: what it waited on and who held it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_wait: Option<Box<LockWait>>,
-    /// When the run's deadline stopped the statement ([`super::Deadline`]).
+    /// When the run's deadline stopped the statement (the deadline (`db::Deadline`)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<DeadlineStop>,
 }
@@ -166,5 +101,72 @@ impl std::fmt::Display for MigrationFailure {
             )?;
         }
         Ok(())
+    }
+}
+
+/// What a statement that timed out waiting for a lock waited on, and who held it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LockWait {
+    /// How many times the statement was sent.
+    pub attempts: u32,
+    /// The session's `lock_wait_timeout` in seconds.
+    pub timeout_secs: u64,
+    /// The table, as `schema`.`table`, when the statement names it plainly.
+    pub table: Option<String>,
+    /// The sessions found holding it (or, where the server cannot tell, holding a
+    /// transaction older than the wait); at most 20.
+    pub blockers: Vec<Blocker>,
+    /// Where the blockers were found, or why none could be.
+    pub source: String,
+}
+
+/// A session that blocks a statement of ours.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Blocker {
+    /// The server's session id (what `KILL` takes).
+    pub id: u64,
+    /// Its user.
+    pub user: Option<String>,
+    /// How long its transaction has been open (else how long it has been in its
+    /// current state), in seconds.
+    pub seconds: Option<i64>,
+    /// The lock it holds, when the server says.
+    pub lock: Option<String>,
+}
+
+impl std::fmt::Display for LockWait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "gave up waiting for a metadata lock on {} after {} attempt(s) of {}s each \
+             (lock_wait_timeout)",
+            self.table.as_deref().unwrap_or("its table"),
+            self.attempts,
+            self.timeout_secs
+        )?;
+        if self.blockers.is_empty() {
+            return write!(f, "; no blocking session found ({})", self.source);
+        }
+        f.write_str("; blocked by ")?;
+        for (i, b) in self.blockers.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "session {}", b.id)?;
+            let mut about = Vec::new();
+            if let Some(u) = &b.user {
+                about.push(format!("user {u}"));
+            }
+            if let Some(l) = &b.lock {
+                about.push(format!("holds {l}"));
+            }
+            if let Some(s) = b.seconds {
+                about.push(format!("transaction open {s}s"));
+            }
+            if !about.is_empty() {
+                write!(f, " ({})", about.join(", "))?;
+            }
+        }
+        write!(f, " (from {})", self.source)
     }
 }

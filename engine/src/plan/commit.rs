@@ -30,7 +30,7 @@ pub fn may_commit(sql: &str) -> bool {
 
 /// Whether `sql` is exactly one server statement, under either reading of backslashes,
 /// with no executable comment: only then did a failure of it fail it as a whole.
-pub(super) fn single_statement(sql: &str) -> bool {
+pub fn single_statement(sql: &str) -> bool {
     [true, false]
         .into_iter()
         .all(|escapes| parts(sql, escapes).is_some_and(|p| matches!(p.as_slice(), [(_, false)])))

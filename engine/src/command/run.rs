@@ -1,0 +1,152 @@
+//! The orchestrator: read → plan → check → apply, over any [`Store`]. Every command that
+//! touches a database goes through here ([`super::execute`] picks which); the store
+//! only reads, locks and writes what the planner decided.
+
+use std::time::{Duration, Instant};
+
+use super::error::CommandError;
+use super::outcome::{RunReport, StepReport, Stopped, step_report};
+use super::report::StatusReport;
+use super::request::CommandName;
+use crate::migration::Migration;
+use crate::plan::{self, Options, Plan};
+use crate::source::Source;
+use crate::store::{Read, Recorded, Store};
+
+/// `status`: every migration's state, and whether a run holds the lock. Takes no lock
+/// and changes nothing. `source` names a file that does not parse.
+pub fn status<S: Store>(
+    store: &mut S,
+    source: &Source,
+    migrations: &mut [Migration<'_>],
+) -> Result<StatusReport, CommandError> {
+    let r = store.read_state(Read::Status)?;
+    plan::parse_needed(migrations, &r.history, &r.journal, None)
+        .map_err(|e| CommandError::migration(source, e))?;
+    Ok(StatusReport {
+        command: CommandName::Status,
+        migrations: plan::status(migrations, &r.history, &r.journal),
+        lock_held: store.lock_held()?,
+    })
+}
+
+/// What a run of `opts` would do (`plan`, `--dry-run`). Takes no lock: it changes
+/// nothing, and must not wait behind a real run.
+pub fn dry_run<S: Store>(
+    store: &mut S,
+    source: &Source,
+    migrations: &mut [Migration<'_>],
+    opts: &Options,
+) -> Result<RunReport, CommandError> {
+    let recorded = store.read_state(Read::DryRun)?;
+    let plan = planned(source, migrations, &recorded, opts)?;
+    let steps = plan
+        .steps
+        .iter()
+        .map(|s| step_report(&migrations[s.index], s, None))
+        .collect();
+    Ok(report(migrations, plan, steps))
+}
+
+/// A whole `up`, `down`, `redo` or `skip`: locks, reads, parses what the run needs,
+/// plans, adopts checksums and applies each step; `progress` sees each step as it
+/// completes. No step starts past the store's [`Store::stop_starting`]: the run then
+/// reports what is still pending. The lock is released when this returns, whatever
+/// happened.
+pub fn run<S: Store>(
+    store: &mut S,
+    source: &Source,
+    migrations: &mut [Migration<'_>],
+    opts: &Options,
+    lock_timeout: Duration,
+    mut progress: impl FnMut(&StepReport),
+) -> Result<RunReport, CommandError> {
+    // Waiting for the lock past the point where no migration may start is pointless.
+    let lock_timeout = match store.stop_starting() {
+        Some(at) => lock_timeout.min(at.saturating_duration_since(Instant::now())),
+        None => lock_timeout,
+    };
+    let mut store = store.lock(lock_timeout)?;
+    let recorded = store.read_state(Read::Run)?;
+    let plan = planned(source, migrations, &recorded, opts)?;
+    store.adopt(migrations, &plan.adopt)?;
+    let mut steps = Vec::with_capacity(plan.steps.len());
+    let mut stopped = None;
+    for (n, step) in plan.steps.iter().enumerate() {
+        if store.stop_starting().is_some_and(|at| Instant::now() >= at) {
+            let pending = plan.steps[n..].iter();
+            stopped = Some(Stopped {
+                pending: pending.map(|s| migrations[s.index].id.to_owned()).collect(),
+            });
+            break;
+        }
+        let m = &migrations[step.index];
+        let started = Instant::now();
+        if let Err(mut failure) = store.apply(m, step) {
+            failure.completed = steps;
+            return Err(CommandError::Failed(failure));
+        }
+        let done = step_report(m, step, Some(started.elapsed().as_millis() as u64));
+        progress(&done);
+        steps.push(done);
+    }
+    // A run stopped at its deadline did only the first steps.
+    let last_applied =
+        plan::last_applied(migrations, &recorded.history, &plan.steps[..steps.len()])
+            .map(str::to_owned);
+    Ok(RunReport {
+        last_applied,
+        stopped,
+        ..report(migrations, plan, steps)
+    })
+}
+
+/// `resolve`: records by hand that `id` is applied (`applied`) or rolled back, under the
+/// lock; journaled. The planner decides what is written ([`plan::resolution`]).
+pub fn resolve<S: Store>(
+    store: &mut S,
+    source: &Source,
+    migrations: &mut [Migration<'_>],
+    id: &str,
+    applied: bool,
+    lock_timeout: Duration,
+) -> Result<(), CommandError> {
+    let mut file = migrations.iter_mut().find(|m| m.id == id);
+    if let Some(m) = file.as_deref_mut() {
+        m.parse().map_err(|e| CommandError::migration(source, e))?;
+    }
+    let mut store = store.lock(lock_timeout)?;
+    let r = store.read_state(Read::Run)?;
+    let decided = plan::resolution(id, file.as_deref(), &r.history, &r.journal, applied)?;
+    store.record_resolution(&decided)?;
+    Ok(())
+}
+
+/// Parses what a run of `opts` needs ([`plan::parse_needed`]) and plans it.
+fn planned(
+    source: &Source,
+    migrations: &mut [Migration<'_>],
+    recorded: &Recorded,
+    opts: &Options,
+) -> Result<Plan, CommandError> {
+    let joined = plan::Joined::new(migrations, &recorded.history, &recorded.journal);
+    plan::parse_needed_in(migrations, &joined, Some(opts.command))
+        .map_err(|e| CommandError::migration(source, e))?;
+    Ok(plan::plan_in(migrations, &joined, opts)?)
+}
+
+/// A run's report of `steps`, with what `plan` adopted and let through.
+fn report(migrations: &[Migration<'_>], plan: Plan, steps: Vec<StepReport>) -> RunReport {
+    RunReport {
+        steps,
+        adopted: plan
+            .adopt
+            .iter()
+            .map(|&i| migrations[i].id.to_string())
+            .collect(),
+        drift: plan.drift,
+        unknown: plan.unknown,
+        last_applied: None,
+        stopped: None,
+    }
+}

@@ -1,0 +1,590 @@
+//! Every command through [`execute`], against the in-memory store ([`Fake`]).
+
+use std::time::Duration;
+
+use super::fake::Fake;
+use super::*;
+use crate::Limits;
+use crate::plan::{Direction, JournalState, MigrationState};
+use crate::source::Source;
+use crate::store::StoreError;
+
+fn table(n: &str) -> String {
+    format!(
+        "-- +migrate Up\nCREATE TABLE {n} (id int);\nINSERT INTO {n} VALUES (1);\n\n-- +migrate Down\nDROP TABLE {n};\n"
+    )
+}
+
+/// Migration files in memory.
+struct Files(Vec<(String, String)>);
+
+impl Files {
+    fn abc() -> Files {
+        Files(
+            [("1_a.sql", "a"), ("2_b.sql", "b"), ("3_c.sql", "c")]
+                .iter()
+                .map(|(id, t)| (id.to_string(), table(t)))
+                .collect(),
+        )
+    }
+
+    fn set(&mut self, id: &str, text: &str) {
+        match self.0.iter_mut().find(|(i, _)| i == id) {
+            Some(f) => f.1 = text.to_string(),
+            None => self.0.push((id.to_string(), text.to_string())),
+        }
+    }
+
+    fn source(&self) -> Source {
+        Source::Dir {
+            path: "mem".into(),
+            files: self
+                .0
+                .iter()
+                .map(|(id, t)| (id.clone(), format!("mem/{id}"), t.as_bytes().to_vec()))
+                .collect(),
+        }
+    }
+}
+
+/// Runs `request` on `files` against `store`; the steps `progress` saw come back too.
+fn exec(
+    store: &mut Fake,
+    files: &Files,
+    request: &Request,
+) -> (Result<Executed, CommandError>, Vec<String>) {
+    let source = files.source();
+    let limits = Limits::default();
+    let input = Input {
+        source: &source,
+        dir: "migrations",
+        limits: &limits,
+        fetch: None,
+        expected_digest: None,
+    };
+    let mut seen = Vec::new();
+    let result = execute(
+        request,
+        &input,
+        || Ok(&mut *store),
+        Duration::from_secs(1),
+        |s| seen.push(format!("{} {}", s.state, s.id)),
+    );
+    (result, seen)
+}
+
+fn req(command: CommandName) -> Request {
+    Request::new(command)
+}
+
+fn run(store: &mut Fake, files: &Files, request: &Request) -> Result<RunSummary, CommandError> {
+    match exec(store, files, request).0?.report {
+        Report::Run(r) => Ok(r),
+        other => panic!("not a run report: {other:?}"),
+    }
+}
+
+fn steps(r: &RunSummary) -> Vec<String> {
+    r.migrations
+        .iter()
+        .map(|s| format!("{} {}", s.state, s.id))
+        .collect()
+}
+
+fn up(store: &mut Fake, files: &Files) -> RunSummary {
+    run(store, files, &req(CommandName::Up)).unwrap()
+}
+
+#[test]
+fn verify_needs_no_store() {
+    let files = Files::abc();
+    let source = files.source();
+    let limits = Limits::default();
+    let input = Input {
+        source: &source,
+        dir: "migrations",
+        limits: &limits,
+        fetch: None,
+        expected_digest: None,
+    };
+    let done = execute::<Fake>(
+        &req(CommandName::Verify),
+        &input,
+        || panic!("verify connected"),
+        Duration::from_secs(1),
+        |_| {},
+    )
+    .unwrap();
+    let Report::Verify(v) = done.report else {
+        panic!("not a verify report")
+    };
+    assert_eq!(v.migrations.len(), 3);
+    assert_eq!(v.migrations[0].up_statements, 2);
+    assert_eq!(done.migrations, 3);
+}
+
+#[test]
+fn up_applies_in_order_under_the_lock_and_then_has_nothing_to_do() {
+    let files = Files::abc();
+    let mut store = Fake::default();
+    let (done, seen) = exec(&mut store, &files, &req(CommandName::Up));
+    let Report::Run(r) = done.unwrap().report else {
+        panic!()
+    };
+    assert_eq!(
+        steps(&r),
+        ["applied 1_a.sql", "applied 2_b.sql", "applied 3_c.sql"]
+    );
+    assert_eq!(seen, steps(&r), "progress sees each step as it completes");
+    assert!(r.ok && !r.dry_run);
+    assert_eq!(r.last_applied.as_deref(), Some("3_c.sql"));
+    assert_eq!(r.migrations[0].statements, 2);
+    assert_eq!(store.ids(), ["1_a.sql", "2_b.sql", "3_c.sql"]);
+    assert_eq!(store.row("2_b.sql").unwrap().state, JournalState::Applied);
+    assert!(!store.locked, "the guard released the lock");
+    assert_eq!(store.sent.len(), 6);
+    let again = up(&mut store, &files);
+    assert!(again.migrations.is_empty() && again.ok);
+    assert_eq!(again.last_applied.as_deref(), Some("3_c.sql"));
+}
+
+#[test]
+fn up_with_a_limit() {
+    let files = Files::abc();
+    let mut store = Fake::default();
+    let mut r = req(CommandName::Up);
+    r.limit = Some(2);
+    let done = run(&mut store, &files, &r).unwrap();
+    assert_eq!(steps(&done), ["applied 1_a.sql", "applied 2_b.sql"]);
+    assert_eq!(done.last_applied.as_deref(), Some("2_b.sql"));
+    assert_eq!(steps(&up(&mut store, &files)), ["applied 3_c.sql"]);
+}
+
+#[test]
+fn plan_and_dry_runs_change_nothing_and_take_no_lock() {
+    let files = Files::abc();
+    let mut store = Fake {
+        held_elsewhere: true,
+        ..Fake::default()
+    };
+    let plan = run(&mut store, &files, &req(CommandName::Plan)).unwrap();
+    assert!(plan.dry_run && plan.ok);
+    assert_eq!(
+        steps(&plan),
+        ["planned 1_a.sql", "planned 2_b.sql", "planned 3_c.sql"]
+    );
+    assert_eq!(plan.migrations[1].statements_total, 2);
+    assert_eq!(plan.migrations[1].statements, 0);
+    assert!(store.history.is_none(), "a dry run creates no table");
+    let mut dry = req(CommandName::Up);
+    dry.dry_run = true;
+    let (done, seen) = exec(&mut store, &files, &dry);
+    let done = done.unwrap();
+    assert_eq!(done.report.pending(), ["1_a.sql", "2_b.sql", "3_c.sql"]);
+    assert!(seen.is_empty());
+    store.held_elsewhere = false;
+    up(&mut store, &files);
+    let mut down = req(CommandName::Down);
+    down.dry_run = true;
+    let d = run(&mut store, &files, &down).unwrap();
+    assert_eq!(steps(&d), ["planned 3_c.sql"]);
+    assert_eq!(d.migrations[0].direction, Direction::Down);
+    assert_eq!(store.ids().len(), 3);
+}
+
+#[test]
+fn status_reads_states_and_whether_the_lock_is_held() {
+    let files = Files::abc();
+    let mut store = Fake::default();
+    let mut r = req(CommandName::Up);
+    r.limit = Some(1);
+    run(&mut store, &files, &r).unwrap();
+    store.held_elsewhere = true;
+    let Report::Status(s) = exec(&mut store, &files, &req(CommandName::Status))
+        .0
+        .unwrap()
+        .report
+    else {
+        panic!()
+    };
+    assert!(s.lock_held);
+    let states: Vec<_> = s.migrations.iter().map(|m| m.state).collect();
+    assert_eq!(
+        states,
+        [
+            MigrationState::Applied,
+            MigrationState::Pending,
+            MigrationState::Pending
+        ]
+    );
+    assert_eq!(s.last_applied().as_deref(), Some("1_a.sql"));
+    assert_eq!(
+        Report::Status(s).pending(),
+        ["2_b.sql", "3_c.sql"],
+        "status's pending list"
+    );
+}
+
+#[test]
+fn the_lock_held_elsewhere_refuses_a_run() {
+    let files = Files::abc();
+    let mut store = Fake {
+        held_elsewhere: true,
+        ..Fake::default()
+    };
+    let e = run(&mut store, &files, &req(CommandName::Up)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::LockTimeout);
+    assert_eq!(e.kind().exit_code(), 3);
+    assert!(matches!(
+        e,
+        CommandError::Store(StoreError::LockTimeout { .. })
+    ));
+    assert!(
+        e.to_string()
+            .starts_with("migration lock `fake-lock` not obtained within 1s"),
+        "{e}"
+    );
+    assert!(store.history.is_none() && store.sent.is_empty());
+    let mut resolve = req(CommandName::Resolve);
+    resolve.id = Some("1_a.sql".into());
+    resolve.resolution = Some(Resolution::Applied);
+    let e = exec(&mut store, &files, &resolve).0.err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::LockTimeout);
+}
+
+#[test]
+fn a_failure_part_way_reports_what_is_committed_and_resume_finishes_it() {
+    let mut files = Files::abc();
+    files.set(
+        "2_b.sql",
+        "-- +migrate Up\nCREATE TABLE b (id int);\nCREATE TABLE b2 (id int);\nCREATE TABLE b3 (id int);\n-- +migrate Down\nDROP TABLE b;\n",
+    );
+    let mut store = Fake {
+        fail: Some(("2_b.sql".into(), 2)),
+        ..Fake::default()
+    };
+    let request = req(CommandName::Up);
+    let (e, seen) = exec(&mut store, &files, &request);
+    let e = e.err().unwrap();
+    assert_eq!(seen, ["applied 1_a.sql"]);
+    assert_eq!(e.kind(), ErrorKind::Sql);
+    let f = e.failure().expect("a migration failure");
+    assert_eq!((f.statement, f.total, f.committed), (2, 3, Some(1)));
+    assert_eq!(f.line, Some(3));
+    assert_eq!(f.completed.len(), 1);
+    assert_eq!(
+        e.message(&Frontend::Cli),
+        "migration 2_b.sql (up) failed at statement 2 of 3 (line 3): MySQL error 1064: \
+         scripted failure. Now committed: statements 1..1 of this migration (MySQL commits \
+         DDL implicitly), as the journal records; no history row written. Earlier in this \
+         run 1 migration(s) completed and are committed; fix the file if needed and \
+         continue with `up --resume`, or fix it by hand and record that with \
+         `resolve 2_b.sql --applied` or `resolve 2_b.sql --rolled-back`"
+    );
+    let summary = RunSummary::failed(&request, &e, &Frontend::Cli);
+    assert!(!summary.ok);
+    assert_eq!(summary.error_kind.as_deref(), Some("SqlError"));
+    assert_eq!(steps(&summary), ["applied 1_a.sql"]);
+    assert!(!store.locked, "released after a failure");
+    assert_eq!(store.ids(), ["1_a.sql"]);
+
+    // Without --resume the partial migration blocks every run.
+    store.fail = None;
+    let e = run(&mut store, &files, &request).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Partial);
+    assert!(matches!(
+        e,
+        CommandError::Plan(crate::plan::PlanError::Partial { applied: 1, .. })
+    ));
+    assert!(
+        e.message(&Frontend::Cli)
+            .contains("continue with `up --resume`"),
+        "{e}"
+    );
+
+    let mut resume = req(CommandName::Up);
+    resume.resume = true;
+    let sent_before = store.sent.len();
+    let done = run(&mut store, &files, &resume).unwrap();
+    assert_eq!(steps(&done), ["applied 2_b.sql", "applied 3_c.sql"]);
+    assert_eq!(done.migrations[0].resumed_from, 1);
+    assert_eq!(done.migrations[0].statements, 2);
+    assert_eq!(
+        store.sent[sent_before],
+        "2_b.sql: CREATE TABLE b2 (id int);"
+    );
+    assert_eq!(store.ids(), ["1_a.sql", "2_b.sql", "3_c.sql"]);
+}
+
+#[test]
+fn a_changed_committed_statement_cannot_be_resumed() {
+    let mut files = Files::abc();
+    let mut store = Fake {
+        fail: Some(("1_a.sql".into(), 2)),
+        ..Fake::default()
+    };
+    run(&mut store, &files, &req(CommandName::Up)).unwrap_err();
+    store.fail = None;
+    files.set("1_a.sql", &table("z"));
+    let mut resume = req(CommandName::Up);
+    resume.resume = true;
+    let e = run(&mut store, &files, &resume).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Partial);
+    assert!(
+        e.message(&Frontend::Cli)
+            .contains("resolve 1_a.sql --applied")
+    );
+}
+
+#[test]
+fn drift_is_refused_unless_allowed() {
+    let mut files = Files::abc();
+    let mut store = Fake::default();
+    up(&mut store, &files);
+    files.set("2_b.sql", &table("bb"));
+    files.set("4_d.sql", &table("d"));
+    let e = run(&mut store, &files, &req(CommandName::Up)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Drift);
+    assert_eq!(e.kind().exit_code(), 4);
+    assert!(
+        e.message(&Frontend::Cli)
+            .ends_with("to proceed anyway, run again with --allow-drift (e.g. `up --allow-drift`)")
+    );
+    let mut allow = req(CommandName::Up);
+    allow.allow_drift = true;
+    let done = run(&mut store, &files, &allow).unwrap();
+    assert_eq!(steps(&done), ["applied 4_d.sql"]);
+    assert_eq!(done.drift.len(), 1);
+    assert_eq!(done.drift[0].id, "2_b.sql");
+}
+
+#[test]
+fn unknown_history_rows_are_refused_unless_ignored() {
+    let files = Files::abc();
+    let mut store = Fake::with_history(&["0_gone.sql"]);
+    let e = run(&mut store, &files, &req(CommandName::Up)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::UnknownMigrations);
+    assert_eq!(e.kind().exit_code(), 5);
+    assert!(store.sent.is_empty());
+    let mut ignore = req(CommandName::Up);
+    ignore.ignore_unknown = true;
+    let done = run(&mut store, &files, &ignore).unwrap();
+    assert_eq!(done.unknown, ["0_gone.sql"]);
+    assert_eq!(done.migrations.len(), 3);
+}
+
+#[test]
+fn checksums_of_migrations_applied_elsewhere_are_adopted() {
+    let files = Files::abc();
+    let mut store = Fake::with_history(&["1_a.sql", "2_b.sql"]);
+    let done = up(&mut store, &files);
+    assert_eq!(done.adopted, ["1_a.sql", "2_b.sql"]);
+    assert_eq!(steps(&done), ["applied 3_c.sql"]);
+    assert_eq!(store.row("1_a.sql").unwrap().state, JournalState::Adopted);
+    let mut plan = run(&mut store, &files, &req(CommandName::Plan)).unwrap();
+    plan.adopted.sort();
+    assert!(plan.adopted.is_empty() && plan.migrations.is_empty());
+}
+
+#[test]
+fn a_run_stops_between_migrations_at_its_deadline_and_the_next_carries_on() {
+    let files = Files::abc();
+    let mut store = Fake {
+        stop_after: Some(1),
+        ..Fake::default()
+    };
+    let (done, _) = exec(&mut store, &files, &req(CommandName::Up));
+    let done = done.unwrap();
+    assert_eq!(done.report.pending(), ["2_b.sql", "3_c.sql"]);
+    let Report::Run(r) = done.report else {
+        panic!()
+    };
+    assert!(!r.ok);
+    assert_eq!(steps(&r), ["applied 1_a.sql"]);
+    assert_eq!(r.last_applied.as_deref(), Some("1_a.sql"));
+    assert!(!store.locked);
+    store.stop_after = None;
+    let mut fresh = Fake {
+        history: store.history.take(),
+        journal: std::mem::take(&mut store.journal),
+        ..Fake::default()
+    };
+    let next = up(&mut fresh, &files);
+    assert_eq!(steps(&next), ["applied 2_b.sql", "applied 3_c.sql"]);
+    assert!(next.ok && next.stopped.is_none());
+}
+
+#[test]
+fn nothing_starts_once_the_deadline_has_passed() {
+    let files = Files::abc();
+    let mut store = Fake {
+        stop_after: Some(0),
+        ..Fake::default()
+    };
+    let r = up(&mut store, &files);
+    assert!(r.migrations.is_empty());
+    assert_eq!(r.stopped.unwrap().pending.len(), 3);
+    assert!(store.sent.is_empty());
+}
+
+#[test]
+fn down_reverts_one_by_default_and_redo_reverts_and_reapplies_the_newest() {
+    let files = Files::abc();
+    let mut store = Fake::default();
+    up(&mut store, &files);
+    let d = run(&mut store, &files, &req(CommandName::Down)).unwrap();
+    assert_eq!(steps(&d), ["reverted 3_c.sql"]);
+    assert_eq!(d.last_applied.as_deref(), Some("2_b.sql"));
+    assert_eq!(store.row("3_c.sql").unwrap().state, JournalState::Reverted);
+    assert_eq!(store.ids(), ["1_a.sql", "2_b.sql"]);
+    let mut all = req(CommandName::Down);
+    all.limit = Some(0);
+    let redo = run(&mut store, &files, &req(CommandName::Redo)).unwrap();
+    assert_eq!(steps(&redo), ["reverted 2_b.sql", "applied 2_b.sql"]);
+    assert_eq!(
+        store.sent.last().unwrap(),
+        "2_b.sql: INSERT INTO b VALUES (1);"
+    );
+    let d = run(&mut store, &files, &all).unwrap();
+    assert_eq!(steps(&d), ["reverted 2_b.sql", "reverted 1_a.sql"]);
+    assert_eq!(d.last_applied, None);
+    assert!(store.ids().is_empty());
+}
+
+#[test]
+fn skip_records_without_running() {
+    let files = Files::abc();
+    let mut store = Fake::default();
+    let mut skip = req(CommandName::Skip);
+    skip.limit = Some(2);
+    let r = run(&mut store, &files, &skip).unwrap();
+    assert_eq!(steps(&r), ["skipped 1_a.sql", "skipped 2_b.sql"]);
+    assert_eq!(r.migrations[0].statements, 0);
+    assert!(store.sent.is_empty());
+    assert_eq!(store.ids(), ["1_a.sql", "2_b.sql"]);
+    assert_eq!(store.row("1_a.sql").unwrap().state, JournalState::Skipped);
+    assert_eq!(steps(&up(&mut store, &files)), ["applied 3_c.sql"]);
+}
+
+#[test]
+fn resolve_records_applied_or_rolled_back_and_refuses_an_unknown_id() {
+    let files = Files::abc();
+    let mut store = Fake {
+        fail: Some(("1_a.sql".into(), 2)),
+        ..Fake::default()
+    };
+    run(&mut store, &files, &req(CommandName::Up)).unwrap_err();
+    store.fail = None;
+    let mut resolve = req(CommandName::Resolve);
+    resolve.id = Some("1_a.sql".into());
+    resolve.resolution = Some(Resolution::Applied);
+    let Report::Resolve(r) = exec(&mut store, &files, &resolve).0.unwrap().report else {
+        panic!()
+    };
+    assert_eq!((r.id.as_str(), r.state), ("1_a.sql", Resolution::Applied));
+    assert_eq!(store.ids(), ["1_a.sql"]);
+    let row = store.row("1_a.sql").unwrap();
+    assert_eq!(row.state, JournalState::ResolvedApplied);
+    assert_eq!(row.statements_applied, 2);
+    assert_eq!(
+        store.notes[0].1,
+        "resolved by hand as applied (was up failed with 1 statements committed)"
+    );
+    assert!(!store.locked);
+    assert_eq!(
+        steps(&up(&mut store, &files)),
+        ["applied 2_b.sql", "applied 3_c.sql"]
+    );
+
+    resolve.id = Some("3_c.sql".into());
+    resolve.resolution = Some(Resolution::RolledBack);
+    exec(&mut store, &files, &resolve).0.unwrap();
+    assert_eq!(store.ids(), ["1_a.sql", "2_b.sql"]);
+    let row = store.row("3_c.sql").unwrap();
+    assert_eq!(
+        (row.state, row.direction),
+        (JournalState::ResolvedRolledBack, Direction::Down)
+    );
+    assert_eq!(store.notes[1].1, "resolved by hand as rolled back");
+
+    resolve.id = Some("9_nope.sql".into());
+    let e = exec(&mut store, &files, &resolve).0.err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::BadRequest);
+    assert_eq!(
+        e.to_string(),
+        "resolve 9_nope.sql: no such migration file, history row or journal row"
+    );
+}
+
+#[test]
+fn a_statement_that_would_commit_part_way_is_refused_before_anything_runs() {
+    let mut files = Files::abc();
+    files.set(
+        "2_b.sql",
+        "-- +migrate Up\nINSERT INTO a VALUES (2); CREATE TABLE b (id int);\n",
+    );
+    let mut store = Fake::default();
+    for command in [CommandName::Plan, CommandName::Up] {
+        let e = run(&mut store, &files, &req(command)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::BadMigration);
+        assert!(e.to_string().contains("statement 1 (line 2)"), "{e}");
+    }
+    assert!(store.sent.is_empty());
+}
+
+#[test]
+fn a_file_that_does_not_parse_is_named() {
+    let mut files = Files::abc();
+    files.set(
+        "4_bad.sql",
+        "-- +migrate Up\n-- +migrate StatementBegin\nSELECT 1;\n",
+    );
+    let mut store = Fake::default();
+    let e = run(&mut store, &files, &req(CommandName::Up)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BadMigration);
+    assert!(e.to_string().contains("4_bad.sql"), "{e}");
+}
+
+#[test]
+fn a_store_that_cannot_connect_is_a_connection_error() {
+    let files = Files::abc();
+    let source = files.source();
+    let limits = Limits::default();
+    let input = Input {
+        source: &source,
+        dir: "migrations",
+        limits: &limits,
+        fetch: None,
+        expected_digest: None,
+    };
+    let e = execute::<Fake>(
+        &req(CommandName::Status),
+        &input,
+        || {
+            Err(StoreError::AccessDenied {
+                target: "mysql://u@h/db".into(),
+                source: "Access denied".into(),
+            })
+        },
+        Duration::from_secs(1),
+        |_| {},
+    )
+    .err()
+    .unwrap();
+    assert_eq!(e.kind(), ErrorKind::Connection);
+    assert_eq!(
+        e.to_string(),
+        "cannot connect to mysql://u@h/db: Access denied"
+    );
+}
+
+#[test]
+fn run_reports_round_trip_through_json() {
+    let files = Files::abc();
+    let mut store = Fake::default();
+    let done = exec(&mut store, &files, &req(CommandName::Up)).0.unwrap();
+    let json = serde_json::to_value(&done.report).unwrap();
+    let back = Report::from_value(CommandName::Up, json.clone()).unwrap();
+    assert_eq!(serde_json::to_value(&back).unwrap(), json);
+    assert_eq!(json["migrations"][0]["state"], "applied");
+}

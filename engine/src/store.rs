@@ -1,0 +1,200 @@
+//! The store: what the orchestrator ([`crate::command`]) needs from a database, and
+//! nothing more. It reads the applied state, takes the run lock, applies one planned
+//! step and writes what the planner decided; it decides nothing itself. The MySQL
+//! `db::Database` (feature `mysql`) is one; the command layer's tests use an in-memory
+//! one.
+
+use std::time::{Duration, Instant};
+
+use crate::command::MigrationFailure;
+use crate::migration::Migration;
+use crate::plan::{HistoryRow, JournalRow, Resolved, Step};
+
+/// A boxed driver error, kept as the source of a [`StoreError`].
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a store could not do. Messages name the target and what was being done, and
+/// never a password.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The connection could not be opened.
+    #[error("cannot connect to {target}: {source}")]
+    Connect {
+        /// The redacted target.
+        target: String,
+        /// The driver's error.
+        source: Cause,
+    },
+    /// The server refused the login (wrong user name or password); a caller holding a
+    /// cached secret may read it again and retry.
+    #[error("cannot connect to {target}: {source}")]
+    AccessDenied {
+        /// The redacted target.
+        target: String,
+        /// The driver's error.
+        source: Cause,
+    },
+    /// Neither the settings nor the connection name a schema.
+    #[error(
+        "no database selected: name it in the URL (mysql://…/DB), DB_NAME, or the config's schema"
+    )]
+    NoDatabase,
+    /// Another run holds the lock.
+    #[error(
+        "migration lock `{name}` not obtained within {}s: another migration run holds it",
+        timeout.as_secs_f64()
+    )]
+    LockTimeout {
+        /// The lock's name.
+        name: String,
+        /// How long we waited.
+        timeout: Duration,
+    },
+    /// One of our own bookkeeping queries failed.
+    #[error("{what}: {source}")]
+    Query {
+        /// What we were doing.
+        what: String,
+        /// The driver's error.
+        source: Cause,
+    },
+    /// A journal row holds something we did not write.
+    #[error("journal row for {id}: {detail}")]
+    BadJournal {
+        /// The migration id.
+        id: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// What a read is for, which decides whether missing tables are created and whether
+/// `applied_at` is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// `status`: with `applied_at`; missing tables read as empty.
+    Status,
+    /// A dry run: changes nothing, so missing tables read as empty.
+    DryRun,
+    /// A run or a `resolve`, under the lock: missing tables are created.
+    Run,
+}
+
+impl Read {
+    /// Missing tables are created.
+    pub fn creates(self) -> bool {
+        self == Read::Run
+    }
+
+    /// `applied_at` is read (runs never show it, and a no-op run's cost is mostly the
+    /// reads).
+    pub fn applied_at(self) -> bool {
+        self == Read::Status
+    }
+}
+
+/// What the database records: the history table and the journal, as read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// The history rows.
+    pub history: Vec<HistoryRow>,
+    /// The journal rows.
+    pub journal: Vec<JournalRow>,
+}
+
+/// A database the orchestrator runs commands against.
+pub trait Store {
+    /// Reads the history and the journal (see [`Read`]).
+    fn read_state(&mut self, read: Read) -> Result<Recorded, StoreError>;
+
+    /// Takes the run lock, waiting up to `timeout`. Call [`Store::lock`], whose guard
+    /// releases it.
+    fn acquire(&mut self, timeout: Duration) -> Result<(), StoreError>;
+
+    /// Releases the run lock taken by [`Store::acquire`]; errors are ignored (closing
+    /// the connection releases it too). Called by [`Locked`]'s drop.
+    fn release(&mut self);
+
+    /// Whether any session holds the run lock right now; takes nothing, so a `status`
+    /// never gets in a run's way.
+    fn lock_held(&mut self) -> Result<bool, StoreError>;
+
+    /// Records the files' checksums for the applied migrations `which` (indices into
+    /// `migrations`) that have none.
+    fn adopt(&mut self, migrations: &[Migration<'_>], which: &[usize]) -> Result<(), StoreError>;
+
+    /// Applies one planned step of `m`: its statements (from `step.resume_from`) and
+    /// its history and journal rows. On failure, says what is committed now.
+    fn apply(&mut self, m: &Migration<'_>, step: &Step) -> Result<(), Box<MigrationFailure>>;
+
+    /// Writes what `resolve` decided.
+    fn record_resolution(&mut self, r: &Resolved) -> Result<(), StoreError>;
+
+    /// No migration starts at or after this instant (a caller with a deadline).
+    fn stop_starting(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Takes the run lock, waiting up to `timeout`; the guard releases it when dropped,
+    /// whatever happened meanwhile.
+    fn lock(&mut self, timeout: Duration) -> Result<Locked<'_, Self>, StoreError>
+    where
+        Self: Sized,
+    {
+        self.acquire(timeout)?;
+        Ok(Locked { store: self })
+    }
+}
+
+/// The run lock, held: the store is used through it, and dropping it releases the lock.
+pub struct Locked<'s, S: Store> {
+    store: &'s mut S,
+}
+
+impl<S: Store> std::ops::Deref for Locked<'_, S> {
+    type Target = S;
+    fn deref(&self) -> &S {
+        self.store
+    }
+}
+
+impl<S: Store> std::ops::DerefMut for Locked<'_, S> {
+    fn deref_mut(&mut self) -> &mut S {
+        self.store
+    }
+}
+
+impl<S: Store> Drop for Locked<'_, S> {
+    fn drop(&mut self) {
+        self.store.release();
+    }
+}
+
+/// A borrowed store is a store: a caller keeps its store (to inspect or reuse it) while
+/// [`crate::command::execute`] runs a command on it.
+impl<S: Store> Store for &mut S {
+    fn read_state(&mut self, read: Read) -> Result<Recorded, StoreError> {
+        (**self).read_state(read)
+    }
+    fn acquire(&mut self, timeout: Duration) -> Result<(), StoreError> {
+        (**self).acquire(timeout)
+    }
+    fn release(&mut self) {
+        (**self).release()
+    }
+    fn lock_held(&mut self) -> Result<bool, StoreError> {
+        (**self).lock_held()
+    }
+    fn adopt(&mut self, migrations: &[Migration<'_>], which: &[usize]) -> Result<(), StoreError> {
+        (**self).adopt(migrations, which)
+    }
+    fn apply(&mut self, m: &Migration<'_>, step: &Step) -> Result<(), Box<MigrationFailure>> {
+        (**self).apply(m, step)
+    }
+    fn record_resolution(&mut self, r: &Resolved) -> Result<(), StoreError> {
+        (**self).record_resolution(r)
+    }
+    fn stop_starting(&self) -> Option<Instant> {
+        (**self).stop_starting()
+    }
+}
