@@ -6,7 +6,8 @@
 use std::time::{Duration, Instant};
 
 use engine::command::CommandError;
-use engine::db::{ConnConfig, Database, Deadline, DeadlineStop, RunReport, Settings};
+use engine::command::RunOutcome;
+use engine::db::{ConnConfig, Database, Deadline, DeadlineStop, Settings};
 use engine::migration;
 use engine::plan::{Command, Options};
 
@@ -22,7 +23,7 @@ fn run(
     db: &testkit::TestDb,
     files: &[(&str, &str)],
     deadline: Deadline,
-) -> Result<RunReport, CommandError> {
+) -> Result<RunOutcome, CommandError> {
     let cfg = ConnConfig::parse(&db.url()).expect("LM_TEST_DATABASE_URL parses");
     let mut conn = Database::connect(&cfg, &Settings::default()).unwrap_or_else(|e| {
         panic!("MariaDB is not reachable at {cfg}: {e}. Run scripts/start-mariadb first.")

@@ -28,7 +28,7 @@ mod tests;
 pub use error::{CommandError, ErrorKind, Frontend, Remedy};
 pub use execute::{Executed, Input, execute, verify};
 pub use failure::{Blocker, DeadlineStop, LockWait, MigrationFailure};
-pub use outcome::{RunReport, StepReport, StepState, Stopped, step_report};
+pub use outcome::{RunOutcome, StepReport, StepState, Stopped, step_report};
 pub use report::{
     FetchSummary, Report, ResolveReport, RunSummary, StatusReport, VerifyReport, VerifyRow,
 };

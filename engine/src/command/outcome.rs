@@ -72,9 +72,10 @@ pub struct StepReport {
     pub state: StepState,
 }
 
-/// The outcome of a run.
+/// The outcome of a run, as the orchestrator returns it; [`super::RunSummary`] is what
+/// the command reports of it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct RunReport {
+pub struct RunOutcome {
     /// Each migration, in order.
     pub steps: Vec<StepReport>,
     /// Ids whose checksum was adopted (applied before without one).

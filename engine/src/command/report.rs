@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{CommandError, Frontend};
 use super::failure::MigrationFailure;
-use super::outcome::{RunReport, StepReport, Stopped};
+use super::outcome::{RunOutcome, StepReport, Stopped};
 use super::request::{CommandName, Request, Resolution};
 use crate::plan::StatusRow;
 
@@ -191,7 +191,7 @@ impl Report {
 
 impl RunSummary {
     /// A run that did everything asked, or stopped at its deadline between migrations.
-    pub fn done(command: CommandName, dry_run: bool, r: RunReport) -> RunSummary {
+    pub fn done(command: CommandName, dry_run: bool, r: RunOutcome) -> RunSummary {
         RunSummary {
             command,
             dry_run,

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::error::CommandError;
-use super::outcome::{RunReport, StepReport, Stopped, step_report};
+use super::outcome::{RunOutcome, StepReport, Stopped, step_report};
 use super::report::StatusReport;
 use super::request::CommandName;
 use crate::migration::Migration;
@@ -37,7 +37,7 @@ pub fn dry_run<S: Store>(
     source: &Source,
     migrations: &mut [Migration<'_>],
     opts: &Options,
-) -> Result<RunReport, CommandError> {
+) -> Result<RunOutcome, CommandError> {
     let recorded = store.read_state(Read::DryRun)?;
     let plan = planned(source, migrations, &recorded, opts)?;
     let steps = plan
@@ -60,7 +60,7 @@ pub fn run<S: Store>(
     opts: &Options,
     lock_timeout: Duration,
     mut progress: impl FnMut(&StepReport),
-) -> Result<RunReport, CommandError> {
+) -> Result<RunOutcome, CommandError> {
     // Waiting for the lock past the point where no migration may start is pointless.
     let lock_timeout = match store.stop_starting() {
         Some(at) => lock_timeout.min(at.saturating_duration_since(Instant::now())),
@@ -94,7 +94,7 @@ pub fn run<S: Store>(
     let last_applied =
         plan::last_applied(migrations, &recorded.history, &plan.steps[..steps.len()])
             .map(str::to_owned);
-    Ok(RunReport {
+    Ok(RunOutcome {
         last_applied,
         stopped,
         ..report(migrations, plan, steps)
@@ -136,8 +136,8 @@ fn planned(
 }
 
 /// A run's report of `steps`, with what `plan` adopted and let through.
-fn report(migrations: &[Migration<'_>], plan: Plan, steps: Vec<StepReport>) -> RunReport {
-    RunReport {
+fn report(migrations: &[Migration<'_>], plan: Plan, steps: Vec<StepReport>) -> RunOutcome {
+    RunOutcome {
         steps,
         adopted: plan
             .adopt

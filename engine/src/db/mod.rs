@@ -71,7 +71,8 @@ use sql::ident;
 
 // re-export for callers; see DESIGN (the pure types moved to `command`, `plan`, `store`).
 pub use crate::command::{
-    Blocker, DeadlineStop, LockWait, MigrationFailure, RunReport, StepReport, StepState, Stopped,
+    Blocker, DeadlineStop, LockWait, MigrationFailure, RunOutcome as RunReport, StepReport,
+    StepState, Stopped,
 };
 // re-export for callers; see DESIGN
 pub use crate::plan::{commits_part_way, may_commit};
