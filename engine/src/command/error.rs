@@ -318,7 +318,7 @@ fn db_kind(e: &crate::db::DbError) -> ErrorKind {
     use crate::db::DbError;
     use crate::plan::PlanError;
     match e {
-        DbError::Connect { .. } => ErrorKind::Connection,
+        DbError::Connect { .. } | DbError::AccessDenied { .. } => ErrorKind::Connection,
         DbError::NoDatabase => ErrorKind::Configuration,
         DbError::LockTimeout { .. } => ErrorKind::LockTimeout,
         DbError::Plan(PlanError::Unknown { .. }) => ErrorKind::UnknownMigrations,

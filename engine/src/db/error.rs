@@ -21,6 +21,15 @@ pub enum DbError {
         /// The driver's error.
         source: mysql::Error,
     },
+    /// The server refused the login (MySQL error 1045): a wrong user name or password,
+    /// such as a secret rotated since it was read.
+    #[error("cannot connect to {target}: {source}")]
+    AccessDenied {
+        /// The redacted target.
+        target: String,
+        /// The driver's error.
+        source: mysql::Error,
+    },
     /// Neither the settings nor the connection name a schema.
     #[error(
         "no database selected: name it in the URL (mysql://…/DB), DB_NAME, or the config's schema"

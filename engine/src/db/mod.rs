@@ -146,9 +146,15 @@ impl Database {
             .or_else(|| cfg.database.clone())
             .ok_or(DbError::NoDatabase)?;
         let opts = cfg.opts();
-        let conn = Conn::new(opts.clone()).map_err(|source| DbError::Connect {
-            target: cfg.to_string(),
-            source,
+        let conn = Conn::new(opts.clone()).map_err(|source| {
+            let target = cfg.to_string();
+            match &source {
+                // ER_ACCESS_DENIED_ERROR: the caller may read its secret again and retry.
+                mysql::Error::MySqlError(e) if e.code == 1045 => {
+                    DbError::AccessDenied { target, source }
+                }
+                _ => DbError::Connect { target, source },
+            }
         })?;
         let qualify = |t: &str| match &settings.schema {
             Some(s) => format!("{}.{}", ident(s), ident(t)),
