@@ -62,7 +62,7 @@ pub fn failure(
         let _ = failure_json(
             &mut io::stdout().lock(),
             request,
-            kind.as_str(),
+            kind,
             &message,
             #[cfg(feature = "mysql")]
             partial,
@@ -79,7 +79,7 @@ pub fn failure(
 pub fn failure_json(
     out: &mut dyn Write,
     request: &Request,
-    kind: &str,
+    kind: ErrorKind,
     message: &str,
     #[cfg(feature = "mysql")] partial: Option<&RunSummary>,
 ) -> io::Result<()> {
@@ -93,7 +93,7 @@ pub fn failure_json(
         to_json(&FailedJson {
             command: request.command.as_str(),
             ok: false,
-            error_kind: kind,
+            error_kind: kind.as_str(),
             error: message,
         })
     )

@@ -288,3 +288,90 @@ pub fn outcome_of_status(report: &MigratorReply, token: &Continuation) -> Follow
         FAILURE_LIMIT,
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::fixtures::{reply, run, up};
+
+    fn token(applied: usize, round: u32) -> Continuation {
+        Continuation {
+            v: 1,
+            digest: "d".into(),
+            total: 8,
+            started_ms: 0,
+            round,
+            next: Default::default(),
+            applied,
+        }
+    }
+
+    fn variable(o: &Outcome, name: Variable) -> Option<&str> {
+        let Outcome::Success { variables, .. } = o else {
+            return None;
+        };
+        variables
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn a_migrator_failure_names_its_kind_and_a_setup_fault_is_a_configuration_error() {
+        let failed = |t: &str| ErrorPayload {
+            error_type: FailureType::from(t.to_owned()),
+            error_message: "what\nhappened".into(),
+        };
+        let Outcome::Failure {
+            configuration,
+            message,
+        } = outcome_of_error(&failed("SqlError"))
+        else {
+            panic!("a failure")
+        };
+        assert!(!configuration);
+        assert_eq!(message, "migrator failed (SqlError): what happened");
+        let o = outcome_of_error(&failed("ConfigurationError"));
+        assert!(
+            matches!(
+                o,
+                Outcome::Failure {
+                    configuration: true,
+                    ..
+                }
+            ),
+            "{o:?}"
+        );
+        let Outcome::Failure { message, .. } = outcome_of_error(&failed("Sandbox.Timedout")) else {
+            panic!("a failure")
+        };
+        assert!(
+            message.starts_with("the migrator timed out (what happened)"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_plan_publishes_what_is_pending_and_rounds_add_up() {
+        let plan = reply(
+            "plan",
+            run("plan", &["1", "2"], true, None),
+            &[],
+            &["1", "2"],
+        );
+        let o = outcome_of_reply(&plan);
+        assert_eq!(variable(&o, Variable::PendingCount), Some("2"));
+        assert_eq!(variable(&o, Variable::PendingIds), Some("1, 2"));
+        assert_eq!(variable(&o, Variable::AppliedCount), None);
+
+        let o = outcome_of_rounds(&up(&["7", "8"], &[]), &token(6, 2));
+        assert_eq!(variable(&o, Variable::AppliedCount), Some("8"));
+        let Outcome::Success { summary, .. } = o else {
+            panic!("a success")
+        };
+        assert!(
+            summary.starts_with("Applied 8 migration(s) over 3 migrator runs"),
+            "{summary}"
+        );
+    }
+}
