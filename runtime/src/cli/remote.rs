@@ -85,12 +85,13 @@ pub fn run(function: &str, inv: Invocation<'_>) -> Result<(), Failure> {
                 let (kind, message) = failure.expect("a failed step has a failure");
                 // Only the migrator's own answers are a command's result to print; a
                 // function never reached has none.
-                return Err(match invoked.answered() {
-                    true => fail(&request, kind, message, json),
-                    false => Failure {
+                return Err(if invoked.answered() {
+                    fail(&request, kind, message, json)
+                } else {
+                    Failure {
                         code: kind.exit_code(),
                         message,
-                    },
+                    }
                 });
             }
         };
