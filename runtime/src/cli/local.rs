@@ -112,24 +112,17 @@ fn open(
 
 /// A local failure: its JSON object on stdout with `--json`, and the exit and message.
 fn fail(request: &engine::command::Request, e: CommandError, json: bool) -> Failure {
-    let message = e.message(&Frontend::Cli);
-    if json {
+    #[cfg(feature = "mysql")]
+    let partial = request
+        .options()
+        .filter(|_| json)
+        .map(|_| command::RunSummary::failed(request, &e, &Frontend::Cli));
+    render::failure(
+        request,
+        e.kind(),
+        e.message(&Frontend::Cli),
+        json,
         #[cfg(feature = "mysql")]
-        let partial = request
-            .options()
-            .map(|_| command::RunSummary::failed(request, &e, &Frontend::Cli));
-        // The exit code and the `error:` line say it all if stdout is gone.
-        let _ = render::failure_json(
-            &mut std::io::stdout().lock(),
-            request,
-            e.kind().as_str(),
-            &message,
-            #[cfg(feature = "mysql")]
-            partial.as_ref(),
-        );
-    }
-    Failure {
-        code: e.kind().exit_code(),
-        message,
-    }
+        partial.as_ref(),
+    )
 }

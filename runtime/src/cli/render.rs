@@ -4,12 +4,14 @@
 
 use std::io::{self, Write};
 
-use engine::command::{Report, Request, VerifyReport};
+use engine::command::{ErrorKind, Report, Request, VerifyReport};
 #[cfg(feature = "mysql")]
 use engine::command::{ResolveReport, RunSummary, StatusReport};
 #[cfg(feature = "mysql")]
 use engine::db::{StepReport, StepState};
 use serde::Serialize;
+
+use super::Failure;
 
 /// A failed command's JSON object, for commands that have no report of their own to
 /// carry the failure.
@@ -46,12 +48,38 @@ fn to_json(v: &impl Serialize) -> String {
     serde_json::to_string(v).expect("a report always serializes")
 }
 
+/// A failure of `kind`: its JSON object on stdout with `--json` (see [`failure_json`]),
+/// and the exit code and message.
+pub fn failure(
+    request: &Request,
+    kind: ErrorKind,
+    message: String,
+    json: bool,
+    #[cfg(feature = "mysql")] partial: Option<&RunSummary>,
+) -> Failure {
+    if json {
+        // The exit code and the `error:` line say it all if stdout is gone.
+        let _ = failure_json(
+            &mut io::stdout().lock(),
+            request,
+            kind,
+            &message,
+            #[cfg(feature = "mysql")]
+            partial,
+        );
+    }
+    Failure {
+        code: kind.exit_code(),
+        message,
+    }
+}
+
 /// Prints a failure's JSON object (text mode prints nothing here: the `error:` line on
 /// stderr says it all). `partial` is a failed run's summary when there is one.
 pub fn failure_json(
     out: &mut dyn Write,
     request: &Request,
-    kind: &str,
+    kind: ErrorKind,
     message: &str,
     #[cfg(feature = "mysql")] partial: Option<&RunSummary>,
 ) -> io::Result<()> {
@@ -65,7 +93,7 @@ pub fn failure_json(
         to_json(&FailedJson {
             command: request.command.as_str(),
             ok: false,
-            error_kind: kind,
+            error_kind: kind.as_str(),
             error: message,
         })
     )

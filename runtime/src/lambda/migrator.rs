@@ -38,7 +38,9 @@ use super::secret::{self, DbSecret, SecretReader, SecretSource};
 use crate::inline;
 use crate::source::{self, Opened};
 use crate::text::one_line;
-use crate::wire::{AppliedMigration, ArtifactCredentials, MigratorEvent, MigratorReport};
+use crate::wire::{
+    AppliedMigration, ArtifactCredentials, FailureType, MigratorEvent, MigratorReply,
+};
 
 /// The migrator's settings, from its environment.
 #[derive(Debug, Clone)]
@@ -204,7 +206,7 @@ impl MigratorError {
 impl From<MigratorError> for Diagnostic {
     fn from(e: MigratorError) -> Diagnostic {
         Diagnostic {
-            error_type: e.kind.as_str().to_owned(),
+            error_type: FailureType::Ours(e.kind).into(),
             error_message: e.message,
         }
     }
@@ -250,7 +252,7 @@ impl Migrator {
         &self,
         event: MigratorEvent,
         deadline: Option<SystemTime>,
-    ) -> Result<MigratorReport, MigratorError> {
+    ) -> Result<MigratorReply, MigratorError> {
         let started = Instant::now();
         let mut stats = RunStats::default();
         // Lambda's deadline is always ahead; one that is not (a local emulator's) says
@@ -263,9 +265,9 @@ impl Migrator {
             warn!("the invocation's deadline has already passed; running without one");
         }
         let result = self.run(event, ends, &mut stats).await;
-        let stopped = result.as_ref().is_ok_and(MigratorReport::stopped);
-        if let Ok(report) = &result {
-            stats.applied = report.applied.len() as u64;
+        let stopped = result.as_ref().is_ok_and(MigratorReply::stopped);
+        if let Ok(reply) = &result {
+            stats.applied = reply.applied.len() as u64;
         }
         metrics::emit(&[
             Metric::new("MigrationsApplied", Unit::Count, stats.applied),
@@ -286,7 +288,7 @@ impl Migrator {
         event: MigratorEvent,
         ends: Option<(Instant, Duration)>,
         stats: &mut RunStats,
-    ) -> Result<MigratorReport, MigratorError> {
+    ) -> Result<MigratorReply, MigratorError> {
         let started = Instant::now();
         let config = self
             .config
@@ -390,21 +392,21 @@ impl Migrator {
         })?;
         match result {
             Ok(done) => {
-                let report = summary(&event, done, source_name, fetch, started);
-                if report.stopped() {
+                let reply = reply(&event, done, source_name, fetch, started);
+                if reply.stopped() {
                     warn!(
-                        applied = report.applied.len(),
-                        pending = report.pending.len(),
+                        applied = reply.applied.len(),
+                        pending = reply.pending.len(),
                         "stopped before the deadline with migrations pending; run the command again to carry on"
                     );
                 }
                 info!(
-                    applied = report.applied.len(),
-                    pending = report.pending.len(),
-                    ms = report.total_ms,
+                    applied = reply.applied.len(),
+                    pending = reply.pending.len(),
+                    ms = reply.total_ms,
                     "done"
                 );
-                Ok(report)
+                Ok(reply)
             }
             Err(e) => {
                 if let Some(f) = e.failure() {
@@ -500,14 +502,14 @@ async fn open(
     Ok(source::fetch(&ObjectRef { bucket, key }, credentials, None, &opts).await?)
 }
 
-/// The answer: the trigger's summary fields, and the command's whole report.
-fn summary(
+/// The reply: the trigger's summary fields, and the command's whole report.
+fn reply(
     event: &MigratorEvent,
     done: Executed,
     source: String,
     fetch: Option<engine::command::FetchSummary>,
     started: Instant,
-) -> MigratorReport {
+) -> MigratorReply {
     let (applied, last_applied, lock_held) = match &done.report {
         Report::Run(r) if !r.dry_run => (
             r.migrations
@@ -525,7 +527,7 @@ fn summary(
         Report::Status(s) => (Vec::new(), s.last_applied(), Some(s.lock_held)),
         _ => (Vec::new(), None, None),
     };
-    MigratorReport {
+    MigratorReply {
         command: event.request.command,
         source,
         digest: done.digest,
@@ -536,7 +538,7 @@ fn summary(
         last_applied,
         fetch,
         total_ms: started.elapsed().as_millis() as u64,
-        report: serde_json::to_value(&done.report).expect("a report always serializes"),
+        report: done.report,
     }
 }
 

@@ -19,8 +19,8 @@
 
 mod config;
 mod job;
+mod job_result;
 mod outcome;
-mod report;
 mod validate;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -31,14 +31,14 @@ use tracing::{error, info, warn};
 
 use super::metrics::{self, Metric, Unit};
 use crate::text::{one_line, truncate};
-use crate::wire::{self, Invoked, MigratorEvent};
+use crate::wire::{self, Chain, FailureType, Invoked, MigratorEvent, Progress, Step};
 pub use config::{Clients, TriggerConfig};
 pub use job::{BadJob, Continuation, Job, Next, UserParameters, parse_job};
+pub use job_result::put_job_result;
 pub use outcome::{
-    FAILURE_LIMIT, Followed, Outcome, SUMMARY_LIMIT, TOKEN_LIMIT, outcome_of_error,
-    outcome_of_report, outcome_of_rounds, outcome_of_status,
+    FAILURE_LIMIT, Followed, Outcome, SUMMARY_LIMIT, TOKEN_LIMIT, Variable, outcome_of_error,
+    outcome_of_reply, outcome_of_rounds, outcome_of_status,
 };
-pub use report::report;
 pub use validate::check;
 
 fn now_ms() -> u64 {
@@ -67,7 +67,7 @@ pub async fn handle(
         Err(bad) => {
             error!(message = %one_line(&bad.message), "unusable job event");
             if let Some(id) = &bad.id {
-                report(
+                put_job_result(
                     clients,
                     id,
                     &Outcome::misconfigured(bad.message.clone()),
@@ -91,7 +91,7 @@ pub async fn handle(
         Outcome::Continue { .. } => "continued",
         Outcome::Failure { .. } => "failed",
     };
-    report(clients, &job.id, &outcome, request_id).await;
+    put_job_result(clients, &job.id, &outcome, request_id).await;
     job_metrics(
         matches!(outcome, Outcome::Success { .. }),
         matches!(outcome, Outcome::Failure { .. }),
@@ -163,7 +163,7 @@ async fn run(clients: &Clients, config: &TriggerConfig, job: &Job, deadline_ms: 
     };
     if command != CommandName::Up {
         return match round.invoke(&event).await {
-            Invoked::Report(report) => outcome_of_report(&report),
+            Invoked::Reply(reply) => outcome_of_reply(&reply),
             other => round.not_answered(other, token),
         };
     }
@@ -193,53 +193,52 @@ impl Round<'_> {
 
     /// Runs `up` until nothing is pending: each migrator run that stops at its deadline
     /// (having applied something) is followed by another, here while this invocation
-    /// has time, else in a follow-up.
+    /// has time, else in a follow-up that resumes the chain from the token.
     async fn apply(&self, mut event: MigratorEvent, mut token: Continuation) -> Outcome {
-        let limit = event.request.limit;
-        loop {
-            event.request = Request {
-                // A stopped run left some of its limit undone, so this stays at least 1
-                // (0 would mean no limit).
-                limit: limit.map(|l| l.saturating_sub(token.applied).max(1)),
-                ..Request::new(CommandName::Up)
-            };
-            let report = match self.invoke(&event).await {
-                Invoked::Report(r) => r,
-                other => return self.not_answered(other, token),
-            };
-            if report.pending.is_empty() {
-                return outcome::outcome_of_rounds(&report, &token);
-            }
-            if report.applied.is_empty() {
-                return Outcome::failed(truncate(
-                    &format!(
-                        "the migrator stopped before its deadline without applying anything:                          {} migration(s) pending (next: {}); its timeout leaves no time to                          start one: raise it, or lower DEADLINE_MARGIN_SECS",
-                        report.pending.len(),
-                        report.pending[0]
-                    ),
-                    FAILURE_LIMIT,
-                ));
-            }
-            token.applied += report.applied.len();
-            token.round += 1;
-            info!(
-                applied = report.applied.len(),
-                pending = report.pending.len(),
-                "the migrator stopped at its deadline; running up again"
-            );
-            if self.budget() <= self.config.poll_interval {
-                token.next = Next::Up;
-                return continue_with(token, "The migrator stopped at its deadline");
+        event.request = Request {
+            limit: event.request.limit,
+            ..Request::new(CommandName::Up)
+        };
+        let progress = Progress {
+            applied: token.applied,
+            runs: token.round,
+        };
+        let mut chain = Chain::resume(event, progress);
+        while let Some(event) = chain.next_request() {
+            let step = chain.feed(self.invoke(&event).await);
+            let failure = step.failure(self.function);
+            match step {
+                Step::Invoke { steps, pending, .. } => {
+                    let progress = chain.progress();
+                    (token.applied, token.round) = (progress.applied, progress.runs);
+                    info!(
+                        applied = steps.len(),
+                        pending, "the migrator stopped at its deadline; running up again"
+                    );
+                    if self.budget() <= self.config.poll_interval {
+                        token.next = Next::Up;
+                        return continue_with(token, "The migrator stopped at its deadline");
+                    }
+                }
+                Step::Done(done) => return outcome::outcome_of_rounds(&done.reply, &token),
+                Step::Stalled(_) | Step::RunLimit(_) => {
+                    let (_, message) = failure.expect("a stopped chain has a failure");
+                    return Outcome::failed(truncate(&message, FAILURE_LIMIT));
+                }
+                Step::Failed(invoked) => return self.not_answered(invoked, token),
             }
         }
+        unreachable!("a chain is over only after a step that ends this loop")
     }
 
-    /// What a call that gave no report means for the job.
+    /// What a call that gave no reply means for the job.
     fn not_answered(&self, invoked: Invoked, mut token: Continuation) -> Outcome {
         token.next = Next::Status;
         match invoked {
-            Invoked::Report(report) => outcome_of_report(&report),
-            Invoked::FunctionError(e) if e.error_type == ErrorKind::LockTimeout.as_str() => {
+            Invoked::Reply(reply) => outcome_of_reply(&reply),
+            Invoked::FunctionError(e)
+                if e.error_type == FailureType::Ours(ErrorKind::LockTimeout) =>
+            {
                 // Another run (a retried delivery of this job, or another pipeline) holds
                 // the lock: follow it rather than failing a job whose migrations apply.
                 warn!(message = %one_line(&e.error_message), "migration lock busy; following up");
@@ -250,7 +249,7 @@ impl Round<'_> {
                 }
             }
             Invoked::FunctionError(e) => outcome_of_error(&e),
-            Invoked::StillRunning => continue_with(token, "The migrator is still running"),
+            Invoked::StillRunning { .. } => continue_with(token, "The migrator is still running"),
             Invoked::CallFailed {
                 message,
                 configuration,
@@ -258,6 +257,9 @@ impl Round<'_> {
                 configuration,
                 message: truncate(&message, FAILURE_LIMIT),
             },
+            Invoked::Unreadable { message } => {
+                Outcome::misconfigured(truncate(&message, FAILURE_LIMIT))
+            }
         }
     }
 
@@ -268,14 +270,14 @@ impl Round<'_> {
         let up = event.request.clone();
         event.request = Request::new(CommandName::Status);
         loop {
-            let report = match self.invoke(&event).await {
-                Invoked::Report(r) => r,
-                Invoked::StillRunning => {
+            let reply = match self.invoke(&event).await {
+                Invoked::Reply(r) => r,
+                Invoked::StillRunning { .. } => {
                     return continue_with(token, "The migrator is still running");
                 }
                 other => return self.not_answered(other, token),
             };
-            match outcome_of_status(&report, &token) {
+            match outcome_of_status(&reply, &token) {
                 Followed::Done(outcome) => return outcome,
                 Followed::Stopped => {
                     event.request = up;
@@ -284,7 +286,7 @@ impl Round<'_> {
                 Followed::Running => {}
             }
             info!(
-                pending = report.pending.len(),
+                pending = reply.pending.len(),
                 "migrator still running; checking again"
             );
             if self.budget() <= self.config.poll_interval {

@@ -6,7 +6,7 @@ use engine::plan::MigrationState;
 
 use super::job::Continuation;
 use crate::text::{list_within, one_line, truncate};
-use crate::wire::{ErrorPayload, MigratorReport};
+use crate::wire::{ErrorPayload, FailureType, MigratorReply};
 
 /// CodePipeline's limit on `executionDetails.summary`.
 pub const SUMMARY_LIMIT: usize = 2048;
@@ -26,7 +26,7 @@ pub enum Outcome {
         /// The execution summary (≤ 2,048 characters).
         summary: String,
         /// Output variables for later actions.
-        variables: Vec<(String, String)>,
+        variables: Vec<(Variable, String)>,
     },
     /// `PutJobSuccessResult` with a continuation token: CodePipeline calls back.
     Continue {
@@ -62,19 +62,50 @@ impl Outcome {
     }
 }
 
-/// The outcome of a migrator answer to `up`, `plan` or `status`.
-pub fn outcome_of_report(report: &MigratorReport) -> Outcome {
+/// The outcome of a migrator reply to `up`, `plan` or `status`.
+pub fn outcome_of_reply(report: &MigratorReply) -> Outcome {
     let (summary, variables) = summarize(report);
     Outcome::Success { summary, variables }
 }
 
+/// The output variables a job publishes for later actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Variable {
+    /// Migrations applied (`up`).
+    AppliedCount,
+    /// Migrations pending (`plan`, `status`).
+    PendingCount,
+    /// The pending ids, for an approval action to show (`plan`, `status`).
+    PendingIds,
+    /// Migrations in the artifact.
+    MigrationCount,
+    /// The set digest.
+    Digest,
+    /// The newest applied migration.
+    LastAppliedId,
+}
+
+impl Variable {
+    /// The name later actions read it by.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Variable::AppliedCount => "AppliedCount",
+            Variable::PendingCount => "PendingCount",
+            Variable::PendingIds => "PendingIds",
+            Variable::MigrationCount => "MigrationCount",
+            Variable::Digest => "Digest",
+            Variable::LastAppliedId => "LastAppliedId",
+        }
+    }
+}
+
 /// A successful answer's summary and output variables.
-fn summarize(report: &MigratorReport) -> (String, Vec<(String, String)>) {
-    let (head, ids, count_name) = match report.command {
+fn summarize(report: &MigratorReply) -> (String, Vec<(Variable, String)>) {
+    let (head, ids, count) = match report.command {
         CommandName::Plan => (
             format!("Plan: {} migration(s) pending", report.pending.len()),
             report.pending.clone(),
-            "PendingCount",
+            Variable::PendingCount,
         ),
         CommandName::Status => (
             format!(
@@ -83,7 +114,7 @@ fn summarize(report: &MigratorReport) -> (String, Vec<(String, String)>) {
                 report.pending.len()
             ),
             report.pending.clone(),
-            "PendingCount",
+            Variable::PendingCount,
         ),
         _ => {
             let ids: Vec<String> = report.applied.iter().map(|a| a.id.clone()).collect();
@@ -96,7 +127,7 @@ fn summarize(report: &MigratorReport) -> (String, Vec<(String, String)>) {
                     report.total_ms
                 )
             };
-            (head, ids, "AppliedCount")
+            (head, ids, Variable::AppliedCount)
         }
     };
     let summary = if ids.is_empty() {
@@ -105,14 +136,14 @@ fn summarize(report: &MigratorReport) -> (String, Vec<(String, String)>) {
         list_within(&format!("{head}: "), &ids, SUMMARY_LIMIT)
     };
     let mut variables = vec![
-        (count_name.to_owned(), ids.len().to_string()),
-        ("MigrationCount".to_owned(), report.migrations.to_string()),
-        ("Digest".to_owned(), report.digest.clone()),
+        (count, ids.len().to_string()),
+        (Variable::MigrationCount, report.migrations.to_string()),
+        (Variable::Digest, report.digest.clone()),
     ];
-    if count_name == "PendingCount" {
+    if count == Variable::PendingCount {
         // What an approval action shows the reviewer.
         variables.push((
-            "PendingIds".to_owned(),
+            Variable::PendingIds,
             if ids.is_empty() {
                 "none".to_owned()
             } else {
@@ -121,7 +152,7 @@ fn summarize(report: &MigratorReport) -> (String, Vec<(String, String)>) {
         ));
     }
     if let Some(last) = &report.last_applied {
-        variables.push(("LastAppliedId".to_owned(), last.clone()));
+        variables.push((Variable::LastAppliedId, last.clone()));
     }
     (summary, variables)
 }
@@ -131,29 +162,26 @@ pub fn outcome_of_verify(digest: &str, total: usize) -> Outcome {
     Outcome::Success {
         summary: format!("Verified {total} migration(s), digest {digest}"),
         variables: vec![
-            ("MigrationCount".to_owned(), total.to_string()),
-            ("Digest".to_owned(), digest.to_owned()),
+            (Variable::MigrationCount, total.to_string()),
+            (Variable::Digest, digest.to_owned()),
         ],
     }
 }
 
 /// The outcome of a migrator failure.
 pub fn outcome_of_error(e: &ErrorPayload) -> Outcome {
-    let kind = ErrorKind::parse(&e.error_type);
-    let message = match e.error_type.as_str() {
-        "Sandbox.Timedout" => format!(
-            "the migrator timed out ({}); the migration it was running may be partly applied: \
-             run `status` and raise the migrator's timeout",
-            one_line(&e.error_message)
+    let (kind, message) = e.failure();
+    let message = match &e.error_type {
+        // The pipeline shows only the message: it names the migrator's kind.
+        FailureType::Ours(kind) => format!(
+            "migrator failed ({kind}): {}",
+            one_line(&e.error_message),
+            kind = kind.as_str()
         ),
-        _ => format!(
-            "migrator failed ({}): {}",
-            e.error_type,
-            one_line(&e.error_message)
-        ),
+        FailureType::Lambda(_) => message,
     };
     Outcome::Failure {
-        configuration: kind == Some(ErrorKind::Configuration),
+        configuration: kind == ErrorKind::Configuration,
         message: truncate(&message, FAILURE_LIMIT),
     }
 }
@@ -172,14 +200,14 @@ pub enum Followed {
 
 /// The outcome of `up` answered with nothing pending, after `token.round` earlier
 /// migrator runs that stopped at their deadline (applying `token.applied` in all).
-pub fn outcome_of_rounds(report: &MigratorReport, token: &Continuation) -> Outcome {
+pub fn outcome_of_rounds(report: &MigratorReply, token: &Continuation) -> Outcome {
     let (summary, mut variables) = summarize(report);
     if token.applied == 0 {
         return Outcome::Success { summary, variables };
     }
     let total = token.applied + report.applied.len();
     for (name, value) in &mut variables {
-        if name == "AppliedCount" {
+        if *name == Variable::AppliedCount {
             *value = total.to_string();
         }
     }
@@ -196,7 +224,7 @@ pub fn outcome_of_rounds(report: &MigratorReport, token: &Continuation) -> Outco
 }
 
 /// What a follow-up's `status` answer means for the run it follows.
-pub fn outcome_of_status(report: &MigratorReport, token: &Continuation) -> Followed {
+pub fn outcome_of_status(report: &MigratorReply, token: &Continuation) -> Followed {
     let done = Followed::Done;
     if report.digest != token.digest {
         return done(Outcome::failed(format!(
@@ -206,11 +234,11 @@ pub fn outcome_of_status(report: &MigratorReport, token: &Continuation) -> Follo
     }
     if report.pending.is_empty() {
         let mut variables = vec![
-            ("MigrationCount".to_owned(), report.migrations.to_string()),
-            ("Digest".to_owned(), report.digest.clone()),
+            (Variable::MigrationCount, report.migrations.to_string()),
+            (Variable::Digest, report.digest.clone()),
         ];
         if let Some(last) = &report.last_applied {
-            variables.push(("LastAppliedId".to_owned(), last.clone()));
+            variables.push((Variable::LastAppliedId, last.clone()));
         }
         let summary = truncate(
             &format!(
@@ -228,9 +256,9 @@ pub fn outcome_of_status(report: &MigratorReport, token: &Continuation) -> Follo
     }
     // The run ended (nobody holds the lock) with migrations still pending: it failed.
     let first = &report.pending[0];
-    let rows = match report.typed() {
-        Ok(Report::Status(s)) => s.migrations,
-        _ => Vec::new(),
+    let rows = match &report.report {
+        Report::Status(s) => s.migrations.as_slice(),
+        _ => &[],
     };
     let failed = rows
         .iter()
@@ -259,4 +287,91 @@ pub fn outcome_of_status(report: &MigratorReport, token: &Continuation) -> Follo
         ),
         FAILURE_LIMIT,
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::fixtures::{reply, run, up};
+
+    fn token(applied: usize, round: u32) -> Continuation {
+        Continuation {
+            v: 1,
+            digest: "d".into(),
+            total: 8,
+            started_ms: 0,
+            round,
+            next: Default::default(),
+            applied,
+        }
+    }
+
+    fn variable(o: &Outcome, name: Variable) -> Option<&str> {
+        let Outcome::Success { variables, .. } = o else {
+            return None;
+        };
+        variables
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn a_migrator_failure_names_its_kind_and_a_setup_fault_is_a_configuration_error() {
+        let failed = |t: &str| ErrorPayload {
+            error_type: FailureType::from(t.to_owned()),
+            error_message: "what\nhappened".into(),
+        };
+        let Outcome::Failure {
+            configuration,
+            message,
+        } = outcome_of_error(&failed("SqlError"))
+        else {
+            panic!("a failure")
+        };
+        assert!(!configuration);
+        assert_eq!(message, "migrator failed (SqlError): what happened");
+        let o = outcome_of_error(&failed("ConfigurationError"));
+        assert!(
+            matches!(
+                o,
+                Outcome::Failure {
+                    configuration: true,
+                    ..
+                }
+            ),
+            "{o:?}"
+        );
+        let Outcome::Failure { message, .. } = outcome_of_error(&failed("Sandbox.Timedout")) else {
+            panic!("a failure")
+        };
+        assert!(
+            message.starts_with("the migrator timed out (what happened)"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_plan_publishes_what_is_pending_and_rounds_add_up() {
+        let plan = reply(
+            "plan",
+            run("plan", &["1", "2"], true, None),
+            &[],
+            &["1", "2"],
+        );
+        let o = outcome_of_reply(&plan);
+        assert_eq!(variable(&o, Variable::PendingCount), Some("2"));
+        assert_eq!(variable(&o, Variable::PendingIds), Some("1, 2"));
+        assert_eq!(variable(&o, Variable::AppliedCount), None);
+
+        let o = outcome_of_rounds(&up(&["7", "8"], &[]), &token(6, 2));
+        assert_eq!(variable(&o, Variable::AppliedCount), Some("8"));
+        let Outcome::Success { summary, .. } = o else {
+            panic!("a success")
+        };
+        assert!(
+            summary.starts_with("Applied 8 migration(s) over 3 migrator runs"),
+            "{summary}"
+        );
+    }
 }

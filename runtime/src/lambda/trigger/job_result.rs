@@ -13,7 +13,7 @@ use crate::wire::error_chain;
 
 /// Sends the outcome to CodePipeline. A job that already has a result (a retried
 /// delivery of an event whose first run finished) is logged, not an error.
-pub async fn report(clients: &Clients, job_id: &str, outcome: &Outcome, request_id: &str) {
+pub async fn put_job_result(clients: &Clients, job_id: &str, outcome: &Outcome, request_id: &str) {
     let external = truncate(request_id, 1500);
     // (already has a result, message) for any failure to send.
     fn classify<E: std::error::Error + 'static, R: std::fmt::Debug>(
@@ -40,7 +40,12 @@ pub async fn report(clients: &Clients, job_id: &str, outcome: &Outcome, request_
     };
     let result = match outcome {
         Outcome::Success { summary, variables } => success(summary, 100)
-            .set_output_variables(Some(variables.iter().cloned().collect::<HashMap<_, _>>()))
+            .set_output_variables(Some(
+                variables
+                    .iter()
+                    .map(|(name, value)| (name.as_str().to_owned(), value.clone()))
+                    .collect::<HashMap<_, _>>(),
+            ))
             .send()
             .await
             .map(|_| ())

@@ -1,17 +1,23 @@
-//! The migrator's wire contract: the event it accepts, the report it answers with, the
-//! error payload Lambda returns when it fails, and the one synchronous Invoke that the
-//! trigger and the remote CLI (`--via-lambda`) both use.
+//! The migrator's wire contract: the event it accepts, the reply it answers with and the
+//! error payload Lambda returns when it fails ([`reply`]), the one synchronous Invoke
+//! that the trigger and the remote CLI (`--via-lambda`) both use, and the one driver of a
+//! command that takes several migrator runs ([`continuation`]).
 
 use std::fmt;
 use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
-use engine::command::{CommandName, FetchSummary, Report, Request};
+use engine::command::Request;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::text::{one_line, truncate};
+
+pub mod continuation;
+pub mod reply;
+
+pub use continuation::{Chain, Finished, Progress, Step};
+pub use reply::{AppliedMigration, ErrorPayload, FailureType, Invoked, MigratorReply};
 
 /// Lambda's limit on a synchronous invocation's request payload.
 pub const SYNC_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
@@ -82,97 +88,6 @@ pub struct MigratorEvent {
     pub credentials: Option<ArtifactCredentials>,
 }
 
-/// One migration a run applied (or reverted, for `down`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AppliedMigration {
-    /// The migration id.
-    pub id: String,
-    /// The file's checksum.
-    pub sha256: String,
-    /// Statements sent.
-    pub statements: usize,
-    /// Time spent on it.
-    pub duration_ms: u64,
-}
-
-/// The migrator's answer to a successful invocation: a summary for the trigger, and the
-/// command's whole report for the remote CLI to render.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MigratorReport {
-    /// The command that ran.
-    pub command: CommandName,
-    /// Where the migrations came from.
-    pub source: String,
-    /// The set digest of the migrations read.
-    pub digest: String,
-    /// How many migrations the artifact holds.
-    pub migrations: usize,
-    /// What this run applied, reverted or recorded, in order.
-    #[serde(default)]
-    pub applied: Vec<AppliedMigration>,
-    /// Ids a run would still apply (`plan`, `status`), or that a run stopped before its
-    /// deadline did not start, in order.
-    #[serde(default)]
-    pub pending: Vec<String>,
-    /// Whether another run holds the migration lock (`status` only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lock_held: Option<bool>,
-    /// The newest applied migration after the run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_applied: Option<String>,
-    /// How the artifact was fetched, when it came from S3.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fetch: Option<FetchSummary>,
-    /// Wall time of the whole invocation.
-    pub total_ms: u64,
-    /// The command's report, as the CLI prints it with `--json`.
-    pub report: Value,
-}
-
-impl MigratorReport {
-    /// The command's typed report.
-    pub fn typed(&self) -> Result<Report, serde_json::Error> {
-        Report::from_value(self.command, self.report.clone())
-    }
-
-    /// The run stopped before its deadline with migrations not started (`pending` then
-    /// lists them; a dry run's `pending` is its plan instead).
-    pub fn stopped(&self) -> bool {
-        self.report.get("stopped").is_some_and(|s| !s.is_null())
-    }
-}
-
-/// The body of a failed invocation, as Lambda returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ErrorPayload {
-    /// What kind of failure: an [`engine::command::ErrorKind`] name, or Lambda's own
-    /// (`Sandbox.Timedout`, `Runtime.ExitError`, ...).
-    #[serde(default)]
-    pub error_type: String,
-    /// What went wrong.
-    #[serde(default)]
-    pub error_message: String,
-}
-
-/// The result of one Invoke of the migrator.
-#[derive(Debug, Clone)]
-pub enum Invoked {
-    /// The migrator answered with its report.
-    Report(Box<MigratorReport>),
-    /// The migrator failed: `X-Amz-Function-Error` was set, the body is the error.
-    FunctionError(ErrorPayload),
-    /// The caller's time ran out before the migrator answered; it keeps running.
-    StillRunning,
-    /// The Invoke call itself failed (no such function, denied, network).
-    CallFailed {
-        /// The error and its causes.
-        message: String,
-        /// The function does not exist or may not be invoked: a setup fault.
-        configuration: bool,
-    },
-}
-
 /// A Lambda client for invoking the migrator: retries off (a retried synchronous Invoke
 /// would run the migrator twice) and a read timeout of `read_timeout`. Endpoint, region
 /// and credentials come from the standard chain (`AWS_ENDPOINT_URL_LAMBDA` included).
@@ -205,7 +120,7 @@ pub async fn invoke(
         .payload(Blob::new(payload))
         .send();
     let out = match tokio::time::timeout(wait, call).await {
-        Err(_) => return Invoked::StillRunning,
+        Err(_) => return Invoked::StillRunning { waited: wait },
         Ok(Err(e)) => {
             let configuration = e.as_service_error().is_some_and(|s| {
                 s.is_resource_not_found_exception() || s.is_invalid_parameter_value_exception()
@@ -224,19 +139,29 @@ pub async fn invoke(
     if out.function_error().is_some() {
         let payload =
             serde_json::from_slice::<ErrorPayload>(body).unwrap_or_else(|_| ErrorPayload {
-                error_type: out.function_error().unwrap_or("Unhandled").to_owned(),
+                error_type: FailureType::from(
+                    out.function_error().unwrap_or("Unhandled").to_owned(),
+                ),
                 error_message: truncate(&String::from_utf8_lossy(body), 5000),
             });
         return Invoked::FunctionError(payload);
     }
-    match serde_json::from_slice::<MigratorReport>(body) {
-        Ok(report) => Invoked::Report(Box::new(report)),
-        Err(e) => Invoked::CallFailed {
-            message: format!(
-                "{function} answered something that is not a migrator report ({e}): {}",
-                truncate(&String::from_utf8_lossy(body), 500)
-            ),
-            configuration: true,
+    let raw = match serde_json::from_slice::<reply::RawReply>(body) {
+        Ok(raw) => raw,
+        Err(e) => {
+            return Invoked::CallFailed {
+                message: format!(
+                    "{function} answered something that is not a migrator report ({e}): {}",
+                    truncate(&String::from_utf8_lossy(body), 500)
+                ),
+                configuration: true,
+            };
+        }
+    };
+    match MigratorReply::try_from(raw) {
+        Ok(reply) => Invoked::Reply(Box::new(reply)),
+        Err(e) => Invoked::Unreadable {
+            message: format!("{function} answered a report this build cannot read: {e}"),
         },
     }
 }
@@ -254,30 +179,12 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 #[cfg(test)]
+pub(crate) mod fixtures;
+
+#[cfg(test)]
 mod tests {
     use super::*;
-    use engine::command::Resolution;
-
-    #[test]
-    fn only_a_run_stopped_at_its_deadline_is_stopped() {
-        let answer = |report: Value| MigratorReport {
-            command: CommandName::Up,
-            source: "s3://b/k".into(),
-            digest: "d".into(),
-            migrations: 2,
-            applied: Vec::new(),
-            pending: vec!["2_b.sql".into()],
-            lock_held: None,
-            last_applied: None,
-            fetch: None,
-            total_ms: 1,
-            report,
-        };
-        assert!(answer(serde_json::json!({"stopped": {"pending": ["2_b.sql"]}})).stopped());
-        // A dry run lists its plan as pending too, without having stopped.
-        assert!(!answer(serde_json::json!({"dry_run": true})).stopped());
-        assert!(!answer(serde_json::json!({"stopped": null})).stopped());
-    }
+    use engine::command::{CommandName, Resolution};
 
     #[test]
     fn the_seeds_event_parses_unchanged() {
