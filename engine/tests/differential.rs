@@ -1,4 +1,4 @@
-//! Differential test: every archive of the shared corpus (`corpus/`), plus benign
+//! Differential test: every archive of the shared corpus (testkit's `corpus`), plus benign
 //! archives from real writers, goes through our reader and through Python's zipfile,
 //! Go's archive/zip, Info-ZIP unzip and libarchive's bsdtar. For each archive, either we refuse it, or every
 //! reading by every tool that accepts it has exactly our migrations: the same `.sql`
@@ -9,8 +9,6 @@
 //! `extractall` writes ("python extract"); Go's `File` list ("go raw") and its `fs.FS`
 //! ("go fs", cleaned names); what `unzip` and `bsdtar -x` write.
 
-mod corpus;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -19,6 +17,7 @@ use std::sync::OnceLock;
 
 use engine::artifact::{Limits, read_migrations};
 use tempfile::TempDir;
+use testkit::corpus;
 
 const INSTALL_HINT: &str =
     "run .ci/install-deps to install python3, golang-go, zip, unzip and libarchive-tools";

@@ -1,7 +1,7 @@
 //! Hostile corpus: one crafted archive per refusal, each asserting its specific
 //! [`ZipError`] variant, plus positive tests for the layouts real writers produce.
 //!
-//! Archives are built byte by byte by [`Zip`] (in `corpus/`), a tiny builder where every
+//! Archives are built byte by byte by [`Zip`] (testkit's `corpus`), a tiny builder where every
 //! field can be set, so each test changes exactly one thing from a valid archive. The
 //! shared corpus ([`corpus::hostile`]) gets one test per case here: what other tools
 //! make of the same archives is checked by `differential.rs`.
@@ -11,9 +11,7 @@ use std::process::{Command, Stdio};
 
 use engine::artifact::{Archive, Limits, ZipError, read_migrations};
 
-mod corpus;
-
-use corpus::*;
+use testkit::corpus::{self, *};
 
 fn read(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, ZipError> {
     read_with(bytes, &Limits::default())

@@ -3,7 +3,8 @@
 //! Without it these tests fail, saying so: they never skip.
 //!
 //! Artifacts are written by Info-ZIP's `zip` (a real writer) or, for layouts no writer
-//! produces on request (the hostile ones), assembled byte by byte. Temp-space tests mount
+//! produces on request (the hostile ones), assembled byte by byte by testkit's `corpus`
+//! builder. Temp-space tests mount
 //! a small tmpfs (they run as root, like CI).
 
 use std::fs;
@@ -20,6 +21,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use engine::artifact::{Archive, Limits, ZipError};
 use engine::fetch::{self, FetchError, FetchOptions, Fetched, Mode, ObjectRef};
 use engine::source::Source;
+use testkit::corpus;
 
 const DIR: &str = "migrations";
 
@@ -459,8 +461,6 @@ async fn local_headers_longer_than_estimated_are_completed() {
 
 // ------------------------------------------------------------ hostile artifacts
 
-mod corpus;
-
 /// What reading an artifact decided: the migrations, or the reader's refusal.
 type Decision = Result<Vec<(String, Vec<u8>)>, engine::artifact::ZipError>;
 
@@ -537,60 +537,45 @@ impl Part {
             local_pad: 0,
         }
     }
+
+    /// The entry as the corpus builder writes it.
+    fn entry(&self) -> corpus::E {
+        let mut payload = if self.deflate {
+            let empty = [0u8, 0, 0, 0xFF, 0xFF].repeat(self.empty_blocks);
+            let mut e = flate2::write::DeflateEncoder::new(empty, flate2::Compression::default());
+            e.write_all(&self.data).unwrap();
+            e.finish().unwrap()
+        } else {
+            self.data.clone()
+        };
+        payload.resize(payload.len() + self.junk, 0xA5);
+        let mut local_extra = Vec::new();
+        if self.local_pad > 0 {
+            // An unregistered extra block: id, length, padding.
+            corpus::put16(&mut local_extra, 0x6c6d);
+            corpus::put16(&mut local_extra, self.local_pad as u16);
+            local_extra.resize(4 + self.local_pad, 0);
+        }
+        corpus::E {
+            method: if self.deflate { 8 } else { 0 },
+            csize: payload.len() as u64,
+            payload,
+            local_extra,
+            ..corpus::stored(&self.name, &self.data)
+        }
+    }
 }
 
 /// A zip of `parts` whose offsets start at `base`, with an end-record `comment`.
 fn assemble(parts: &[Part], base: usize, comment: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut central = Vec::new();
-    for p in parts {
-        let offset = (base + out.len()) as u32;
-        let mut body = if p.deflate {
-            let empty = [0u8, 0, 0, 0xFF, 0xFF].repeat(p.empty_blocks);
-            let mut e = flate2::write::DeflateEncoder::new(empty, flate2::Compression::default());
-            e.write_all(&p.data).unwrap();
-            e.finish().unwrap()
-        } else {
-            p.data.clone()
-        };
-        body.resize(body.len() + p.junk, 0xA5);
-        let mut fixed = vec![20, 0, 0, 0, 8 * u8::from(p.deflate), 0, 0, 0, 0x21, 0];
-        fixed.extend_from_slice(&crc32fast::hash(&p.data).to_le_bytes());
-        fixed.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        fixed.extend_from_slice(&(p.data.len() as u32).to_le_bytes());
-        fixed.extend_from_slice(&(p.name.len() as u16).to_le_bytes());
-        let local_extra = p.local_pad + 4 * usize::from(p.local_pad > 0);
-        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-        out.extend_from_slice(&fixed);
-        out.extend_from_slice(&(local_extra as u16).to_le_bytes());
-        out.extend_from_slice(p.name.as_bytes());
-        if p.local_pad > 0 {
-            // An unregistered extra block: id, length, padding.
-            out.extend_from_slice(&0x6c6du16.to_le_bytes());
-            out.extend_from_slice(&(p.local_pad as u16).to_le_bytes());
-            out.resize(out.len() + p.local_pad, 0);
-        }
-        out.extend_from_slice(&body);
-        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-        central.extend_from_slice(&[20, 3]);
-        central.extend_from_slice(&fixed);
-        central.extend_from_slice(&[0; 8]); // extra, comment, disk, internal attributes
-        central.extend_from_slice(&(0o100644u32 << 16).to_le_bytes());
-        central.extend_from_slice(&offset.to_le_bytes());
-        central.extend_from_slice(p.name.as_bytes());
+    corpus::Zip {
+        entries: parts.iter().map(Part::entry).collect(),
+        comment: comment.to_vec(),
+        base: base as u64,
+        ..corpus::Zip::default()
     }
-    let cd_offset = (base + out.len()) as u32;
-    out.extend_from_slice(&central);
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    let n = (parts.len() as u16).to_le_bytes();
-    out.extend_from_slice(&n);
-    out.extend_from_slice(&n);
-    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
-    out.extend_from_slice(&cd_offset.to_le_bytes());
-    out.extend_from_slice(&(comment.len() as u16).to_le_bytes());
-    out.extend_from_slice(comment);
-    out
+    .build()
+    .bytes
 }
 
 const UP: &[u8] = b"-- +migrate Up\nCREATE TABLE t (id INT);\n";

@@ -2,15 +2,12 @@
 //! protocols: the real SDK clients, pointed at it, see the real APIs' answers.
 #![cfg(feature = "lambda")]
 
-#[path = "support/lambda.rs"]
-mod support;
-
 use std::net::TcpListener;
 
 use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType};
 use aws_sdk_lambda::primitives::Blob;
 use serde_json::{Value, json};
-use support::FakeAws;
+use testkit::FakeAws;
 
 fn codepipeline(fake: &FakeAws) -> aws_sdk_codepipeline::Client {
     let conf = aws_sdk_codepipeline::Config::builder()

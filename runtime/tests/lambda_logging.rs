@@ -3,13 +3,10 @@
 //! levels reach our own code, yet no credential, token or event payload reaches a log.
 #![cfg(feature = "lambda")]
 
-#[path = "support/lambda.rs"]
-mod support;
-
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{FakeAws, TestDb, s3_endpoint, s3_put, unique, zip_artifact};
+use testkit::{FakeAws, TestDb, s3_endpoint, s3_put, unique, zip_artifact};
 
 /// In every secret below; must appear in no log line.
 const MARK: &str = "mark-q7Zx";

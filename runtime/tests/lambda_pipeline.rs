@@ -3,13 +3,10 @@
 //! The artifact lives on a local S3 server (moto), zipped by Info-ZIP.
 #![cfg(feature = "lambda")]
 
-#[path = "support/lambda.rs"]
-mod support;
-
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{FakeAws, TestDb, http, s3_endpoint, s3_put, unique, zip_artifact};
+use testkit::{FakeAws, TestDb, http, s3_endpoint, s3_put, unique, zip_artifact};
 
 const ARTIFACT_SECRET: &str = "artifact-secret-5e1f0a";
 const ARTIFACT_TOKEN: &str = "artifact-session-token-77c2";
@@ -233,7 +230,7 @@ fn a_job_applies_the_migrations_and_reports_them() {
     assert_eq!(vars["LastAppliedId"], "2_seed_users.sql");
     assert_eq!(p.db.applied(), ["1_create_users.sql", "2_seed_users.sql"]);
     assert_eq!(
-        support::sql(Some(&p.db.name), "SELECT COUNT(*) FROM users").trim(),
+        testkit::sql(Some(&p.db.name), "SELECT COUNT(*) FROM users").trim(),
         "2"
     );
 
@@ -287,7 +284,7 @@ fn a_sql_error_fails_the_job_naming_migration_and_statement() {
     // The first migration stays; the failed one is rolled back.
     assert_eq!(p.db.applied(), ["1_create_users.sql"]);
     assert_eq!(
-        support::sql(Some(&p.db.name), "SELECT COUNT(*) FROM users").trim(),
+        testkit::sql(Some(&p.db.name), "SELECT COUNT(*) FROM users").trim(),
         "0"
     );
     p.assert_one_metric_line("trigger", &json!({"JobsSucceeded": 0, "JobFailures": 1}));
@@ -587,7 +584,7 @@ fn a_retried_trigger_invocation_applies_nothing_twice() {
     assert_eq!(puts[1]["error"], "InvalidJobStateException");
     assert_eq!(p.db.applied(), ["1_create_users.sql", "2_seed_users.sql"]);
     assert_eq!(
-        support::sql(Some(&p.db.name), "SELECT COUNT(*) FROM users").trim(),
+        testkit::sql(Some(&p.db.name), "SELECT COUNT(*) FROM users").trim(),
         "2"
     );
     // Never an asynchronous retry: every trigger attempt succeeded.
@@ -742,7 +739,7 @@ fn a_partial_migration_is_fixed_from_a_laptop_through_the_migrator() {
         "{text}"
     );
     assert_eq!(
-        support::sql(Some(&p.db.name), "SELECT COUNT(*) FROM audit").trim(),
+        testkit::sql(Some(&p.db.name), "SELECT COUNT(*) FROM audit").trim(),
         "1"
     );
 
@@ -779,7 +776,7 @@ fn resolve_runs_remotely_and_a_command_the_deployment_does_not_allow_is_refused(
     assert!(p.db.tables().contains(&"users".to_owned()));
 
     // A person dropped the half-made table; they record it through the migrator.
-    support::sql(Some(&p.db.name), "DROP TABLE audit");
+    testkit::sql(Some(&p.db.name), "DROP TABLE audit");
     let o = p.cli(
         true,
         &["resolve", "2_audit.sql", "--rolled-back", "--source", dir],

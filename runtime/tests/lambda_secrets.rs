@@ -4,11 +4,8 @@
 //! migrator's metric lines (Embedded Metric Format) in its log, in the text log format.
 #![cfg(feature = "lambda")]
 
-#[path = "support/lambda.rs"]
-mod support;
-
 use serde_json::{Value, json};
-use support::{FakeAws, TestDb, http, s3_endpoint, s3_put, sql, unique, zip_artifact};
+use testkit::{FakeAws, TestDb, http, s3_endpoint, s3_put, sql, unique, zip_artifact};
 
 /// A MariaDB user of its own, dropped on drop (also when the test fails).
 struct DbUser {

@@ -5,16 +5,13 @@
 //! `X-Amz-Function-Error` behaviour is tested against `scripts/fake-aws` instead.
 #![cfg(feature = "lambda")]
 
-#[path = "support/lambda.rs"]
-mod support;
-
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{TestDb, http, repo, s3_endpoint, s3_put, unique, zip_artifact};
+use testkit::{TestDb, http, repo, s3_endpoint, s3_put, unique, zip_artifact};
 
 fn cargo_lambda() -> PathBuf {
     let venv = PathBuf::from("/opt/cargo-lambda/bin/cargo-lambda");

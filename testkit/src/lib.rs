@@ -1,17 +1,32 @@
-//! Test set-up shared by lambda-migrate's integration tests: a fresh database per test on
-//! the local MariaDB ([`TestDb`], SQL through the `mariadb` client), the local S3 server
-//! ([`s3_endpoint`], [`s3_put`]), and unique names so that tests and worktrees can share
-//! both servers. Real services only: `scripts/start-mariadb` and `scripts/start-moto`
-//! start them. std only, so every test binary can link it cheaply.
+//! Test set-up shared by lambda-migrate's integration tests, and the one home of every
+//! helper more than one test uses:
+//! - a fresh database per test on the local MariaDB ([`TestDb`], SQL through the
+//!   `mariadb` client);
+//! - the local S3 server ([`s3_endpoint`], [`s3_put`]) and plain HTTP ([`http`]);
+//! - artifacts zipped by Info-ZIP ([`zip_artifact`]);
+//! - unique names ([`unique`]) so that tests and worktrees can share both servers;
+//! - feature `corpus`: the crafted-archive builder and the hostile corpus ([`corpus`]);
+//! - feature `fake-aws`: the fake AWS control planes of the Lambda tests (`FakeAws`).
+//!
+//! Real services only: `scripts/start-mariadb` and `scripts/start-moto` start them.
+//! Without features it is std only, so every test binary can link it cheaply.
 #![warn(missing_docs)]
 
+#[cfg(feature = "corpus")]
+pub mod corpus;
+#[cfg(feature = "fake-aws")]
+mod fake_aws;
 mod http;
+mod infozip;
 mod mariadb;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+#[cfg(feature = "fake-aws")]
+pub use fake_aws::FakeAws;
 pub use http::{http, s3_endpoint, s3_put};
+pub use infozip::zip_artifact;
 pub use mariadb::{DEFAULT_DATABASE_URL, Server, TestDb, server, server_url, sql};
 
 /// The repository root.

@@ -2,8 +2,11 @@
 //! checksum lambda-migrate records for each file.
 
 pub mod collation;
+mod error;
+mod id;
 pub mod order;
 pub mod parse;
+mod statement;
 
 use std::borrow::Cow;
 

@@ -27,244 +27,20 @@
 //! Statements borrow from the file's text when they are one contiguous run of LF-ended
 //! lines (the common case); otherwise they are built.
 
-use std::borrow::Cow;
-use std::fmt;
-
+pub use super::error::{MigrationError, ParseErrorKind, Terminator};
+use super::id::{check_id, is_format};
 use super::order::version_of;
-use super::{Migration, Section, Statement, checksum};
+use super::statement::{Pending, ends_with_semicolon};
+use super::{Migration, Section, checksum};
 
 /// Longest line sql-migrate's scanner accepts (its buffer is 1 MiB, terminator included).
-const MAX_LINE: usize = 1024 * 1024;
-
-/// Longest id `gorp_migrations.id` (`varchar(255)`) holds, in characters.
-const MAX_ID_CHARS: usize = 255;
-
-/// A migration file that cannot be used, naming the file and, where it applies, the line.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[error("{origin}{}: {kind}", line.map(|l| format!(":{l}")).unwrap_or_default())]
-pub struct MigrationError {
-    /// Where the file came from.
-    pub origin: String,
-    /// 1-based line, where the error has one.
-    pub line: Option<usize>,
-    /// What is wrong.
-    pub kind: ParseErrorKind,
-}
-
-/// What is wrong with a migration file.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum ParseErrorKind {
-    /// The file is not valid UTF-8.
-    #[error("the file is not valid UTF-8")]
-    InvalidUtf8,
-    /// A line longer than sql-migrate can read.
-    #[error("line is longer than {MAX_LINE} bytes (sql-migrate cannot read it)")]
-    LineTooLong,
-    /// `-- +migrate ` with no command.
-    #[error("incomplete '-- +migrate' command")]
-    IncompleteCommand,
-    /// No `-- +migrate Up` or `-- +migrate Down` in the file.
-    #[error("no '-- +migrate Up' or '-- +migrate Down' annotation found{}", if *.0 { " (the file starts with a UTF-8 byte order mark, which hides the annotation on the first line)" } else { "" })]
-    NoSections(bool),
-    /// A section starts while the statement begun on `.0` is not terminated.
-    #[error(
-        "'-- +migrate {section}' while the statement starting at line {started} is not terminated by a semicolon or '-- +migrate StatementEnd'"
-    )]
-    SectionInsideStatement {
-        /// `Up` or `Down`.
-        section: &'static str,
-        /// Line the open statement started on.
-        started: usize,
-    },
-    /// The file ends inside a `StatementBegin` block.
-    #[error("'-- +migrate StatementBegin' has no matching '-- +migrate StatementEnd'")]
-    UnterminatedBlock,
-    /// The file ends with a statement no terminator ends.
-    #[error("the last statement must be ended by {0} or '-- +migrate StatementEnd'")]
-    Unterminated(Terminator),
-    /// `DELIMITER` with no token, or with more than one.
-    #[error("DELIMITER needs exactly one terminator token")]
-    DelimiterSyntax,
-    /// `DELIMITER` while a statement is open.
-    #[error("DELIMITER while the statement starting at line {0} is not terminated")]
-    DelimiterInsideStatement(usize),
-    /// The id's leading digits do not fit a 64-bit version.
-    #[error("the version prefix of {0:?} does not fit in a 64-bit integer")]
-    VersionTooLarge(String),
-    /// The id cannot be stored in `gorp_migrations.id`.
-    #[error("migration id {id:?} {reason}")]
-    BadId {
-        /// The id.
-        id: String,
-        /// Why.
-        reason: &'static str,
-    },
-    /// The id holds an invisible Unicode format character (general category Cf: bidi
-    /// controls, zero-width characters, the BOM) or a line or paragraph separator, which
-    /// make a name read differently from what it is.
-    #[error(
-        "migration id {id:?} contains the invisible format character U+{code_point:04X}, which makes the name read differently from what it is"
-    )]
-    FormatCharacter {
-        /// The id.
-        id: String,
-        /// The first such character.
-        code_point: u32,
-    },
-    /// `gorp_migrations.id` would take this id and another file's for one key: its
-    /// `utf8_general_ci` collation ignores case, accents and trailing spaces, so the
-    /// second history row would fail as a duplicate (error 1062).
-    #[error(
-        "migration id {id:?} is the same key as {other_id:?} (from {other}) in gorp_migrations.id, whose utf8_general_ci collation ignores case and accents: rename one of them"
-    )]
-    IdCollision {
-        /// This file's id.
-        id: String,
-        /// The other file's id.
-        other_id: String,
-        /// Where the other file came from.
-        other: String,
-    },
-}
-
-/// The statement terminator in force at the end of a file, for messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Terminator {
-    /// The semicolon rule.
-    Semicolon,
-    /// A `DELIMITER` token.
-    Delimiter(String),
-}
-
-impl fmt::Display for Terminator {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Terminator::Semicolon => f.write_str("a semicolon"),
-            Terminator::Delimiter(d) => write!(f, "the delimiter {d:?}"),
-        }
-    }
-}
+pub(super) const MAX_LINE: usize = 1024 * 1024;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Direction {
     None,
     Up,
     Down,
-}
-
-/// The statement being collected: a borrowed run of the source while it stays contiguous,
-/// copied out the first time it is not.
-struct Pending<'a> {
-    src: &'a str,
-    start: usize,
-    end: usize,
-    owned: Option<String>,
-    first_line: Option<usize>,
-}
-
-impl<'a> Pending<'a> {
-    fn new(src: &'a str) -> Self {
-        Pending {
-            src,
-            start: 0,
-            end: 0,
-            owned: None,
-            first_line: None,
-        }
-    }
-
-    fn text(&self) -> &str {
-        self.owned
-            .as_deref()
-            .unwrap_or(&self.src[self.start..self.end])
-    }
-
-    /// Only whitespace so far. `first_line` is set by the first line with anything else,
-    /// so this is O(1): re-trimming the text per line made blank runs quadratic.
-    fn is_blank(&self) -> bool {
-        self.first_line.is_none()
-    }
-
-    /// Appends `line` plus `\n`. `at..next` is the line's span in the source including
-    /// its terminator; `clean` says that terminator is exactly `\n`.
-    fn push_line(&mut self, line: &str, number: usize, at: usize, next: usize, clean: bool) {
-        if self.first_line.is_none() && !line.trim().is_empty() {
-            self.first_line = Some(number);
-        }
-        match &mut self.owned {
-            None if clean && (self.start == self.end || self.end == at) => {
-                if self.start == self.end {
-                    self.start = at;
-                }
-                self.end = next;
-            }
-            None => {
-                let mut s = String::with_capacity(self.end - self.start + line.len() + 1);
-                s.push_str(&self.src[self.start..self.end]);
-                s.push_str(line);
-                s.push('\n');
-                self.owned = Some(s);
-            }
-            Some(s) => {
-                s.push_str(line);
-                s.push('\n');
-            }
-        }
-    }
-
-    /// Takes the statement, cutting `cut` bytes off its end (a DELIMITER token and what
-    /// follows it).
-    fn take(&mut self, number: usize, cut: usize) -> Statement<'a> {
-        let line = self.first_line.unwrap_or(number);
-        let sql = match self.owned.take() {
-            Some(mut s) => {
-                s.truncate(s.len() - cut);
-                Cow::Owned(s)
-            }
-            None => Cow::Borrowed(&self.src[self.start..self.end - cut]),
-        };
-        self.start = 0;
-        self.end = 0;
-        self.first_line = None;
-        Statement { sql, line }
-    }
-}
-
-/// Whether sql-migrate sees `line` as ending a statement: its last word before the first
-/// word starting with `--` ends with `;`.
-fn ends_with_semicolon(line: &str) -> bool {
-    if line.is_ascii() {
-        ends_with_semicolon_ascii(line.as_bytes())
-    } else {
-        ends_with_semicolon_words(line)
-    }
-}
-
-/// The rule as stated, over Unicode whitespace (Go's `strings.Fields`).
-fn ends_with_semicolon_words(line: &str) -> bool {
-    let mut last = "";
-    for word in line.split_whitespace() {
-        if word.starts_with("--") {
-            break;
-        }
-        last = word;
-    }
-    last.ends_with(';')
-}
-
-/// The same rule over ASCII bytes without splitting: cut at the first `--` that starts a
-/// word, then look at the last non-space byte. Go's ASCII whitespace includes `\x0b`.
-fn ends_with_semicolon_ascii(b: &[u8]) -> bool {
-    let space = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r');
-    // Most lines hold no `-` at all: `contains` on bytes is a memchr.
-    let end = if b.contains(&b'-') {
-        (0..b.len() - 1)
-            .find(|&i| b[i] == b'-' && b[i + 1] == b'-' && (i == 0 || space(b[i - 1])))
-            .unwrap_or(b.len())
-    } else {
-        b.len()
-    };
-    b[..end].iter().rev().find(|&&c| !space(c)) == Some(&b';')
 }
 
 /// Parses one migration file. `id` is the file's base name, `origin` names it in errors.
@@ -484,59 +260,11 @@ fn is_delimiter_command(line: &str) -> bool {
         && line[9..].chars().next().is_none_or(char::is_whitespace)
 }
 
-/// Unicode's format characters (general category Cf, Unicode 14) in the BMP, plus the
-/// line and paragraph separators U+2028 and U+2029. Those outside the BMP are refused
-/// with every other character there.
-const FORMAT: [(u32, u32); 15] = [
-    (0x00AD, 0x00AD),
-    (0x0600, 0x0605),
-    (0x061C, 0x061C),
-    (0x06DD, 0x06DD),
-    (0x070F, 0x070F),
-    (0x0890, 0x0891),
-    (0x08E2, 0x08E2),
-    (0x180E, 0x180E),
-    (0x200B, 0x200F),
-    (0x2028, 0x202E),
-    (0x2060, 0x2064),
-    (0x2066, 0x206F),
-    (0xFEFF, 0xFEFF),
-    (0xFFF9, 0xFFFB),
-    (0xE0001, 0xE007F),
-];
-
-/// An invisible character that changes how a name reads (see [`FORMAT`]).
-fn is_format(c: char) -> bool {
-    let c = u32::from(c);
-    FORMAT
-        .iter()
-        .any(|&(first, last)| (first..=last).contains(&c))
-}
-
-/// Ids must fit `gorp_migrations.id`: `varchar(255)` in MySQL's 3-byte `utf8`.
-fn check_id(id: &str) -> Result<(), ParseErrorKind> {
-    let bad = |reason| {
-        Err(ParseErrorKind::BadId {
-            id: id.to_owned(),
-            reason,
-        })
-    };
-    if id.chars().count() > MAX_ID_CHARS {
-        return bad("is longer than 255 characters (gorp_migrations.id is varchar(255))");
-    }
-    if id.chars().any(char::is_control) {
-        return bad("contains a control character");
-    }
-    if id.chars().any(|c| c.len_utf8() > 3) {
-        return bad(
-            "contains a character outside the Basic Multilingual Plane, which the table's utf8 charset cannot store",
-        );
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+
+    use super::super::statement::{ends_with_semicolon_ascii, ends_with_semicolon_words};
     use super::*;
 
     fn ok(src: &str) -> Migration<'_> {

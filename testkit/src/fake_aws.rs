@@ -1,7 +1,6 @@
-//! Shared helpers of the Lambda end-to-end tests: the fake AWS server
-//! (`scripts/fake-aws`), the local S3 server (moto, `scripts/start-moto`), MariaDB
-//! (`scripts/start-mariadb`), and artifacts zipped by Info-ZIP.
-#![allow(dead_code)]
+//! The fake AWS control planes (`scripts/fake-aws`: CodePipeline, Lambda, Secrets
+//! Manager with their real protocols) for the Lambda end-to-end tests (feature
+//! `fake-aws`, which adds serde_json: its control API speaks JSON).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -9,9 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-// Each test binary uses a different subset.
-#[allow(unused_imports)]
-pub use testkit::{TestDb, http, repo, s3_endpoint, s3_put, server_url, sql, unique};
+use crate::{http, repo};
 
 /// `scripts/fake-aws` on a free loopback port; killed on drop.
 pub struct FakeAws {
@@ -136,25 +133,4 @@ impl Drop for FakeAws {
             .status();
         let _ = self.child.wait();
     }
-}
-
-/// Zips `files` (path inside the archive, contents) with Info-ZIP, as a source
-/// artifact; returns the zip's bytes.
-pub fn zip_artifact(files: &[(&str, &str)]) -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, body) in files {
-        let p = dir.path().join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, body).unwrap();
-    }
-    let out = dir.path().join("artifact.zip");
-    let status = Command::new("zip")
-        .current_dir(dir.path())
-        .args(["-q", "-r", "-X"])
-        .arg(&out)
-        .args(files.iter().map(|(p, _)| *p))
-        .status()
-        .expect("zip (Info-ZIP)");
-    assert!(status.success());
-    std::fs::read(out).unwrap()
 }

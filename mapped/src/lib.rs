@@ -1,4 +1,13 @@
-//! Read-only memory maps of files: the one place the engine needs `unsafe`.
+//! Memory maps of files: the one place lambda-migrate needs `unsafe`, kept out of the
+//! engine so that the engine can `forbid(unsafe_code)`.
+//!
+//! Three blocks are unsafe, each allowed where it stands with its SAFETY reasoning:
+//! mapping a file read-only ([`Mapped::from_file`]), mapping a fresh temp file writable
+//! ([`MappedMut::from_file`]), and dropping written pages from the resident set
+//! ([`MappedMut::release`]). Everything else here, and everything the engine does with
+//! the bytes, is safe code over `&[u8]` / `&mut [u8]`.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::fs::File;
 use std::io;
@@ -25,10 +34,11 @@ impl Mapped {
         }
         // SAFETY: memmap2 requires that the file is not modified while mapped, or reads
         // of the map may see torn data (never memory unsafety for `&[u8]` reads on Linux,
-        // but possibly SIGBUS if the file is truncated). The engine maps only files it
-        // created itself under /tmp or artifacts the caller handed it to read; every
-        // value read from the map is bounds-checked against the map's length, so a
-        // concurrent writer can at worst make the reader return an error.
+        // but possibly SIGBUS if the file is truncated). lambda-migrate maps only temp
+        // files it created itself (the S3 fetch, the runtime's inline zip) or artifacts
+        // the caller handed it to read; every value the engine reads from the map is
+        // bounds-checked against the map's length, so a concurrent writer can at worst
+        // make the reader return an error.
         #[allow(unsafe_code)]
         let map = unsafe { memmap2::Mmap::map(file)? };
         Ok(Mapped { map: Some(map) })
@@ -56,9 +66,9 @@ impl MappedMut {
         if file.metadata()?.len() == 0 {
             return Ok(MappedMut { map: None });
         }
-        // SAFETY: as for `Mapped::from_file`; in addition the engine maps writable only
-        // temp files it has just created and unlinked, so no other process holds a path
-        // to them and nothing but this map writes to them.
+        // SAFETY: as for `Mapped::from_file`; in addition lambda-migrate maps writable
+        // only temp files it has just created and unlinked (the S3 fetch), so no other
+        // process holds a path to them and nothing but this map writes to them.
         #[allow(unsafe_code)]
         let map = unsafe { memmap2::MmapMut::map_mut(file)? };
         Ok(MappedMut { map: Some(map) })
