@@ -192,17 +192,7 @@ fn goread() -> &'static Path {
         let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
         let bin = tmp.join(format!("goread-{}", std::process::id()));
         let program = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/differential/goread.go");
-        run(
-            Command::new("go")
-                .env("GO111MODULE", "off")
-                .env("GOFLAGS", "")
-                .env("GOPATH", tmp.join("gopath"))
-                .env("GOCACHE", tmp.join("gocache"))
-                .args(["build", "-o"])
-                .arg(&bin)
-                .arg(&program),
-            "go build",
-        );
+        testkit::go_build(&program, &bin, tmp);
         bin
     })
 }

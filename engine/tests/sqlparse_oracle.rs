@@ -12,22 +12,8 @@ use engine::migration::parse::parse;
 fn oracle() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sqlparse-oracle");
     let bin = dir.join("sqlparse-oracle");
-    let gopath = dir.join("gopath");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sqlparse_oracle/main.go");
-    let status = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(&src)
-        .env("GO111MODULE", "off")
-        .env("GOPATH", format!("/usr/share/gocode:{}", gopath.display()))
-        .env("GOCACHE", dir.join("gocache"))
-        .env("GOFLAGS", "-mod=mod")
-        .status()
-        .expect("`go` not found: run .ci/install-deps (golang-go, golang-github-rubenv-sql-migrate-dev)");
-    assert!(
-        status.success(),
-        "building the sql-migrate parser oracle failed: run .ci/install-deps"
-    );
+    testkit::go_build(&src, &bin, &dir);
     bin
 }
 

@@ -293,17 +293,9 @@ fn jar(f: &Fixture) -> PathBuf {
 
 fn go(f: &Fixture) -> PathBuf {
     let program = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/writers/gozip.go");
-    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gocache");
     let bin = f.out("gozip");
     // GOPATH mode with no network; the build cache persists in the target dir.
-    run(Command::new("go")
-        .env("GO111MODULE", "off")
-        .env("GOFLAGS", "")
-        .env("GOPATH", f.out("gopath"))
-        .env("GOCACHE", &cache)
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(&program));
+    testkit::go_build(&program, &bin, Path::new(env!("CARGO_TARGET_TMPDIR")));
     let out = f.out("go.zip");
     let mut cmd = Command::new(&bin);
     run(cmd.arg(&out).arg(f.src()).args(entries()));

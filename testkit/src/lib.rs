@@ -3,7 +3,7 @@
 //! - a fresh database per test on the local MariaDB ([`TestDb`], SQL through the
 //!   `mariadb` client);
 //! - the local S3 server ([`s3_endpoint`], [`s3_put`]) and plain HTTP ([`http`]);
-//! - artifacts zipped by Info-ZIP ([`zip_artifact`]);
+//! - artifacts zipped by Info-ZIP ([`zip_artifact`]), Go peers built offline ([`go_build`]);
 //! - unique names ([`unique`]) so that tests and worktrees can share both servers;
 //! - feature `corpus`: the crafted-archive builder and the hostile corpus ([`corpus`]);
 //! - feature `fake-aws`: the fake AWS control planes of the Lambda tests (`FakeAws`).
@@ -16,6 +16,7 @@
 pub mod corpus;
 #[cfg(feature = "fake-aws")]
 mod fake_aws;
+mod go;
 mod http;
 mod infozip;
 mod mariadb;
@@ -25,6 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[cfg(feature = "fake-aws")]
 pub use fake_aws::FakeAws;
+pub use go::go_build;
 pub use http::{http, s3_endpoint, s3_put};
 pub use infozip::zip_artifact;
 pub use mariadb::{DEFAULT_DATABASE_URL, Server, TestDb, server, server_url, sql};

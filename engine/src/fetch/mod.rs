@@ -12,8 +12,9 @@
 //! - **Selective**: only what reading the migrations needs, and everything the reader
 //!   judges, so that it decides exactly as on the whole object. The first request GETs
 //!   the tail (`Range: bytes=-N`, which also gives the total length); then the reader is
-//!   asked which ranges its end-record decision reads ([`eocd::wanted`]: the ZIP64 record
-//!   and central directory of every candidate end record), those are fetched, and it is
+//!   asked which ranges its end-record decision reads
+//!   ([`eocd::wanted`](crate::artifact::eocd::wanted): the ZIP64 record and central
+//!   directory of every candidate end record), those are fetched, and it is
 //!   asked again until it wants nothing missing. The reader then selects the migrations
 //!   folder's entries, and one more round GETs their byte ranges (neighbours coalesced
 //!   into one request, requests issued in parallel). Everything fetched counts against
