@@ -17,6 +17,7 @@ pub mod fetch;
 pub mod mapped;
 pub mod migration;
 pub mod plan;
+pub mod settings;
 pub mod source;
 
 pub use artifact::{Limits, ZipError};

@@ -1,9 +1,11 @@
 //! The command line's arguments, and their translation into an engine
 //! [`Request`](engine::command::Request) plus where the migrations and the database are.
+//! Flags are the top layer of the settings (see [`engine::settings`]): their names,
+//! units and defaults are the table's rows.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 #[cfg(feature = "mysql")]
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
@@ -12,30 +14,43 @@ use engine::Limits;
 use engine::command::Resolution;
 use engine::command::{CommandName, Request};
 #[cfg(feature = "mysql")]
-use engine::db::config::parse_duration;
-#[cfg(feature = "mysql")]
 use engine::db::spec::ConnSpec;
+use engine::settings::{Bare, DEFAULT_FOLDER, parse_duration, parse_size};
+use engine::source::SourceSpec;
 
 /// Where the migrations come from; shared by every subcommand that reads them.
 #[derive(Debug, Clone, Args)]
 pub struct SourceArgs {
     /// A zip artifact, a directory of .sql files, or s3://bucket/key [default: the
     /// config's dir, else ./migrations].
-    #[arg(long, value_name = "ZIP|DIR|S3")]
-    pub source: Option<PathBuf>,
+    #[arg(long, value_name = "ZIP|DIR|S3", value_parser = source_arg)]
+    pub source: Option<SourceSpec>,
     /// The migrations folder inside a zip artifact.
-    #[arg(long, default_value = "migrations", value_name = "NAME")]
-    pub dir: String,
-    /// Largest migration file accepted, in bytes.
-    #[arg(long, default_value_t = Limits::default().max_file_size, value_name = "BYTES")]
+    #[arg(long = "dir", default_value = DEFAULT_FOLDER, value_name = "NAME")]
+    pub folder: String,
+    /// Largest migration file accepted, e.g. 4MiB or 512KiB (a bare number is bytes).
+    #[arg(long, default_value_t = Limits::default().max_file_size, value_name = "SIZE", value_parser = size_arg)]
     pub max_file_size: u64,
-    /// Largest total size of all migration files read from an artifact, in bytes: what
-    /// bounds memory on a hostile artifact.
-    #[arg(long, default_value_t = Limits::default().max_total_size, value_name = "BYTES")]
+    /// Largest total size of all migration files read from an artifact, e.g. 12MiB (a
+    /// bare number is bytes): what bounds memory on a hostile artifact.
+    #[arg(long, default_value_t = Limits::default().max_total_size, value_name = "SIZE", value_parser = size_arg)]
     pub max_total_size: u64,
     /// Print one JSON object on stdout instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+fn source_arg(s: &str) -> Result<SourceSpec, String> {
+    SourceSpec::parse(s).map_err(|e| e.to_string())
+}
+
+fn size_arg(s: &str) -> Result<u64, String> {
+    parse_size(s, Bare::Bytes)
+        .ok_or_else(|| format!("not a size: {s:?} (e.g. 4MiB, 512KiB, or bytes)"))
+}
+
+fn duration_arg(s: &str) -> Result<Duration, String> {
+    parse_duration(s, Bare::Secs).ok_or_else(|| format!("not a duration: {s:?} (e.g. 60, 30s, 2m)"))
 }
 
 impl SourceArgs {
@@ -85,13 +100,14 @@ pub struct DbArgs {
     /// Proceed although applied migrations' files changed (reported).
     #[arg(long)]
     pub allow_drift: bool,
-    /// Seconds to wait for the migration lock [default: LOCK_TIMEOUT_SECS, else 60].
-    #[arg(long, value_name = "SECONDS", value_parser = duration_arg)]
+    /// How long to wait for the migration lock, e.g. 60 or 2m (bare: seconds)
+    /// [default: LOCK_TIMEOUT_SECS, else 60s].
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
     pub lock_timeout: Option<Duration>,
-    /// Seconds a statement may wait for a table's metadata lock (every session's
-    /// lock_wait_timeout; others queue behind a waiting ALTER) [default:
-    /// LOCK_WAIT_TIMEOUT_SECS, else 10].
-    #[arg(long, value_name = "SECS", value_parser = duration_arg)]
+    /// How long a statement may wait for a table's metadata lock (every session's
+    /// lock_wait_timeout; others queue behind a waiting ALTER), bare: seconds [default:
+    /// LOCK_WAIT_TIMEOUT_SECS, else 10s].
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
     pub lock_wait_timeout: Option<Duration>,
     /// Times a DDL statement that timed out waiting for a metadata lock is retried, after
     /// 1s, 2s, 4s, … [default: LOCK_WAIT_RETRIES, else 3].
@@ -110,11 +126,6 @@ pub struct DbArgs {
     /// Read timeout, e.g. 10m [default: none].
     #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
     pub read_timeout: Option<Duration>,
-}
-
-#[cfg(feature = "mysql")]
-fn duration_arg(s: &str) -> Result<Duration, String> {
-    parse_duration(s).ok_or_else(|| format!("not a duration: {s:?} (e.g. 60, 30s, 2m)"))
 }
 
 #[cfg(feature = "mysql")]

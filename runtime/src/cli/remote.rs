@@ -9,11 +9,10 @@ use std::time::Duration;
 
 use engine::command::{ErrorKind, Report, Request};
 use engine::db::StepReport;
-use engine::fetch::ObjectRef;
+use engine::source::SourceSpec;
 
 use super::args::Invocation;
 use super::{Failure, render};
-use crate::inline;
 use crate::text::one_line;
 use crate::wire::{self, Invoked, MigratorEvent, MigratorReport, SYNC_PAYLOAD_LIMIT};
 
@@ -163,34 +162,12 @@ fn answer(
 
 /// The migrator event for `request` on `source`.
 fn event(request: Request, source: &super::args::SourceArgs) -> Result<MigratorEvent, String> {
-    let mut event = MigratorEvent {
-        request,
-        ..MigratorEvent::default()
-    };
-    let path = source
-        .source
-        .clone()
-        .unwrap_or_else(|| "./migrations".into());
-    match path.to_str().filter(|s| s.starts_with("s3://")) {
-        Some(url) => {
-            let object = ObjectRef::parse(url).map_err(|e| e.to_string())?;
-            event.bucket_name = Some(object.bucket);
-            event.object_key = Some(object.key);
-            event.dir = Some(source.dir.clone());
-        }
-        None => {
-            let limits = source.limits();
-            let opened = crate::source::open_local(&path, &limits).map_err(|e| e.to_string())?;
-            let files = opened
-                .source
-                .files(&source.dir, &limits)
-                .map_err(|e| e.to_string())?;
-            let zip = inline::zip(&files).map_err(|e| format!("{}: {e}", path.display()))?;
-            event.inline_zip = Some(aws_smithy_types::base64::encode(&zip));
-            event.dir = Some(inline::DIR.into());
-        }
-    }
-    Ok(event)
+    let spec = source.source.clone().unwrap_or_else(|| {
+        SourceSpec::local(std::path::Path::new(
+            engine::settings::table::DEFAULT_LOCAL_DIR,
+        ))
+    });
+    crate::source::event_for(request, &spec, &source.folder, &source.limits())
 }
 
 /// A remote failure of `kind`: its JSON object with `--json`, and the exit and message.
