@@ -240,9 +240,15 @@ pub enum SourceSpec {
 /// Why a source could not be named.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SourceSpecError {
-    /// An `s3://` URL without a bucket or a key.
-    #[error("{input}: expected s3://BUCKET/KEY")]
-    BadS3 {
+    /// An `s3://` URL without a bucket.
+    #[error("{input:?}: the bucket name is empty")]
+    EmptyBucket {
+        /// What was given.
+        input: String,
+    },
+    /// An `s3://` URL without a key.
+    #[error("{input:?}: the object key is empty")]
+    EmptyKey {
         /// What was given.
         input: String,
     },
@@ -256,15 +262,17 @@ impl SourceSpec {
     /// else a zip artifact; a missing path fails when opened, naming it).
     pub fn parse(s: &str) -> Result<SourceSpec, SourceSpecError> {
         if let Some(rest) = s.strip_prefix("s3://") {
-            return match rest.split_once('/') {
-                Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => {
-                    Ok(SourceSpec::S3 {
-                        bucket: bucket.into(),
-                        key: key.into(),
-                    })
-                }
-                _ => Err(SourceSpecError::BadS3 { input: s.into() }),
-            };
+            let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(SourceSpecError::EmptyBucket { input: s.into() });
+            }
+            if key.is_empty() {
+                return Err(SourceSpecError::EmptyKey { input: s.into() });
+            }
+            return Ok(SourceSpec::S3 {
+                bucket: bucket.into(),
+                key: key.into(),
+            });
         }
         Ok(SourceSpec::local(Path::new(s)))
     }

@@ -4,8 +4,6 @@
 //! units and defaults are the table's rows.
 
 use std::ffi::OsString;
-#[cfg(feature = "mysql")]
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
@@ -84,7 +82,7 @@ pub struct DbArgs {
     pub database: Option<String>,
     /// sql-migrate's configuration file (read when given, or when ./dbconfig.yml exists).
     #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    pub config: Option<std::path::PathBuf>,
     /// The environment in the configuration file.
     #[arg(long, value_name = "NAME")]
     pub env: Option<String>,
@@ -119,7 +117,7 @@ pub struct DbArgs {
     /// CA bundle (PEM) to verify the server with (e.g. RDS's); implies --tls
     /// [default: DB_CA_BUNDLE].
     #[arg(long, value_name = "FILE")]
-    pub tls_ca: Option<PathBuf>,
+    pub tls_ca: Option<std::path::PathBuf>,
     /// Connect timeout, e.g. 10s.
     #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
     pub connect_timeout: Option<Duration>,
