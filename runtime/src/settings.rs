@@ -107,14 +107,7 @@ pub fn folder(env: &Env<'_>) -> String {
 mod tests {
     use super::*;
 
-    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
+    use engine::settings::fixed as env;
 
     #[test]
     fn limits_keep_their_megabytes_and_take_units() {

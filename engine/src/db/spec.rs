@@ -219,14 +219,7 @@ impl ConnSpec {
 mod tests {
     use super::*;
 
-    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
+    use crate::settings::fixed as env;
 
     #[test]
     fn the_environment_fills_what_no_flag_sets() {

@@ -206,22 +206,24 @@ fn distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// A fixed environment of `(name, value)` pairs, as a lookup: for tests and tools that
+/// must not read the process's.
+pub fn fixed<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |k| {
+        pairs
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| (*v).to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
-
     #[test]
     fn empty_is_unset_and_units_are_the_rows() {
-        let vars = env(&[
+        let vars = fixed(&[
             ("MAX_FILE_SIZE_MB", "4"),
             ("MAX_TOTAL_SIZE_MB", "512KiB"),
             ("LOCK_TIMEOUT_SECS", " "),
@@ -240,7 +242,7 @@ mod tests {
             e.duration(&table::MIGRATOR_TIMEOUT),
             Ok(Some(Duration::from_secs(120)))
         );
-        let vars = env(&[("LOCK_TIMEOUT_SECS", "soon"), ("FETCH_MODE", "most")]);
+        let vars = fixed(&[("LOCK_TIMEOUT_SECS", "soon"), ("FETCH_MODE", "most")]);
         let e = Env::new(&vars);
         let err = e.duration(&table::LOCK_TIMEOUT).unwrap_err().to_string();
         assert!(

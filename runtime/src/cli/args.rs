@@ -396,6 +396,30 @@ mod tests {
     }
 
     #[test]
+    fn sizes_take_a_unit_or_bare_bytes_and_sources_are_parsed_once() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cmd {
+            #[command(flatten)]
+            source: SourceArgs,
+        }
+        let parse = |args: &[&str]| Cmd::try_parse_from(args).map(|c| c.source);
+        let size = |args: &[&str]| parse(args).unwrap().limits().max_file_size;
+        assert_eq!(size(&["x", "--max-file-size", "4194304"]), 4 << 20);
+        assert_eq!(size(&["x", "--max-file-size", "4MiB"]), 4 << 20);
+        assert_eq!(size(&["x"]), Limits::default().max_file_size);
+        let total = parse(&["x", "--max-total-size", "512KiB"]).unwrap();
+        assert_eq!(total.limits().max_total_size, 512 << 10);
+        assert!(parse(&["x", "--max-file-size", "big"]).is_err());
+        assert_eq!(parse(&["x"]).unwrap().folder, DEFAULT_FOLDER);
+        assert!(matches!(
+            parse(&["x", "--source", "s3://b/k.zip"]).unwrap().source,
+            Some(SourceSpec::S3 { .. })
+        ));
+        assert!(parse(&["x", "--source", "s3://b"]).is_err());
+    }
+
+    #[test]
     fn single_dash_flags() {
         let got = sql_migrate_flags(
             [
