@@ -53,12 +53,12 @@ pub fn open_blocking(
                 })?;
             Ok(runtime.block_on(fetch(&object, None, None, &opts))?)
         }
-        _ => open_other(spec),
+        _ => open_other(spec, folder),
     }
 }
 
 /// Inline sources, and S3 ones in a build without S3 support.
-fn open_other(spec: &SourceSpec) -> Result<Opened, CommandError> {
+fn open_other(spec: &SourceSpec, _folder: &str) -> Result<Opened, CommandError> {
     match spec {
         #[cfg(feature = "remote")]
         SourceSpec::Inline(zip) => Ok(Opened {
@@ -174,7 +174,7 @@ pub async fn open(
                 source: local?,
                 fetch: None,
             }),
-            None => open_other(other),
+            None => open_other(other, &opts.dir),
         },
     }
 }

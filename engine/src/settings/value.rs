@@ -114,6 +114,17 @@ pub fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
+/// A command-line flag's duration: a bare number is seconds (clap's value parser).
+pub fn duration_flag(s: &str) -> Result<Duration, String> {
+    parse_duration(s, Bare::Secs).ok_or_else(|| format!("not a duration: {s:?} (e.g. 60, 30s, 2m)"))
+}
+
+/// A command-line flag's size: a bare number is bytes (clap's value parser).
+pub fn size_flag(s: &str) -> Result<u64, String> {
+    parse_size(s, Bare::Bytes)
+        .ok_or_else(|| format!("not a size: {s:?} (e.g. 4MiB, 512KiB, or bytes)"))
+}
+
 /// Writes a duration the way the parsers read it back: `60s`, `1500ms`, `15m`.
 pub fn show_duration(d: Duration) -> String {
     let ms = d.as_millis();

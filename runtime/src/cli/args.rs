@@ -4,7 +4,6 @@
 //! units and defaults are the table's rows.
 
 use std::ffi::OsString;
-use std::time::Duration;
 
 use clap::Args;
 use engine::Limits;
@@ -13,7 +12,8 @@ use engine::command::Resolution;
 use engine::command::{CommandName, Request};
 #[cfg(feature = "mysql")]
 use engine::db::spec::ConnSpec;
-use engine::settings::{Bare, DEFAULT_FOLDER, parse_duration, parse_size};
+use engine::settings::DEFAULT_FOLDER;
+use engine::settings::value::size_flag;
 use engine::source::SourceSpec;
 
 /// Where the migrations come from; shared by every subcommand that reads them.
@@ -27,11 +27,11 @@ pub struct SourceArgs {
     #[arg(long = "dir", default_value = DEFAULT_FOLDER, value_name = "NAME")]
     pub folder: String,
     /// Largest migration file accepted, e.g. 4MiB or 512KiB (a bare number is bytes).
-    #[arg(long, default_value_t = Limits::default().max_file_size, value_name = "SIZE", value_parser = size_arg)]
+    #[arg(long, default_value_t = Limits::default().max_file_size, value_name = "SIZE", value_parser = size_flag)]
     pub max_file_size: u64,
     /// Largest total size of all migration files read from an artifact, e.g. 12MiB (a
     /// bare number is bytes): what bounds memory on a hostile artifact.
-    #[arg(long, default_value_t = Limits::default().max_total_size, value_name = "SIZE", value_parser = size_arg)]
+    #[arg(long, default_value_t = Limits::default().max_total_size, value_name = "SIZE", value_parser = size_flag)]
     pub max_total_size: u64,
     /// Print one JSON object on stdout instead of text.
     #[arg(long)]
@@ -40,15 +40,6 @@ pub struct SourceArgs {
 
 fn source_arg(s: &str) -> Result<SourceSpec, String> {
     SourceSpec::parse(s).map_err(|e| e.to_string())
-}
-
-fn size_arg(s: &str) -> Result<u64, String> {
-    parse_size(s, Bare::Bytes)
-        .ok_or_else(|| format!("not a size: {s:?} (e.g. 4MiB, 512KiB, or bytes)"))
-}
-
-fn duration_arg(s: &str) -> Result<Duration, String> {
-    parse_duration(s, Bare::Secs).ok_or_else(|| format!("not a duration: {s:?} (e.g. 60, 30s, 2m)"))
 }
 
 impl SourceArgs {
@@ -100,13 +91,13 @@ pub struct DbArgs {
     pub allow_drift: bool,
     /// How long to wait for the migration lock, e.g. 60 or 2m (bare: seconds)
     /// [default: LOCK_TIMEOUT_SECS, else 60s].
-    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
-    pub lock_timeout: Option<Duration>,
+    #[arg(long, value_name = "DURATION", value_parser = engine::settings::value::duration_flag)]
+    pub lock_timeout: Option<std::time::Duration>,
     /// How long a statement may wait for a table's metadata lock (every session's
     /// lock_wait_timeout; others queue behind a waiting ALTER), bare: seconds [default:
     /// LOCK_WAIT_TIMEOUT_SECS, else 10s].
-    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
-    pub lock_wait_timeout: Option<Duration>,
+    #[arg(long, value_name = "DURATION", value_parser = engine::settings::value::duration_flag)]
+    pub lock_wait_timeout: Option<std::time::Duration>,
     /// Times a DDL statement that timed out waiting for a metadata lock is retried, after
     /// 1s, 2s, 4s, … [default: LOCK_WAIT_RETRIES, else 3].
     #[arg(long, value_name = "N")]
@@ -119,11 +110,11 @@ pub struct DbArgs {
     #[arg(long, value_name = "FILE")]
     pub tls_ca: Option<std::path::PathBuf>,
     /// Connect timeout, e.g. 10s.
-    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
-    pub connect_timeout: Option<Duration>,
+    #[arg(long, value_name = "DURATION", value_parser = engine::settings::value::duration_flag)]
+    pub connect_timeout: Option<std::time::Duration>,
     /// Read timeout, e.g. 10m [default: none].
-    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
-    pub read_timeout: Option<Duration>,
+    #[arg(long, value_name = "DURATION", value_parser = engine::settings::value::duration_flag)]
+    pub read_timeout: Option<std::time::Duration>,
 }
 
 #[cfg(feature = "mysql")]
@@ -384,7 +375,7 @@ mod tests {
         let spec = set.spec();
         assert_eq!(
             (spec.lock_wait_timeout, spec.lock_wait_retries),
-            (Some(Duration::from_secs(1)), Some(2))
+            (Some(std::time::Duration::from_secs(1)), Some(2))
         );
         assert!(set.local_only().contains(&"--lock-wait-retries"));
         // Unset, the environment or the defaults (10 s, 3) decide.
