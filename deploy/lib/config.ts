@@ -1,5 +1,7 @@
 import * as path from 'node:path';
 
+import { DEFAULTS } from './defaults';
+
 /** Where the pipeline's source comes from. */
 export type SourceConfig =
   | {
@@ -137,7 +139,7 @@ export const MIGRATOR_COMMANDS = ['verify', 'plan', 'status', 'up', 'down', 'red
 export type MigratorCommand = (typeof MIGRATOR_COMMANDS)[number];
 
 /** The commands the migrator runs unless told otherwise: everything that cannot undo a migration. */
-export const DEFAULT_MIGRATOR_COMMANDS: readonly MigratorCommand[] = ['verify', 'plan', 'status', 'up', 'resolve'];
+export const DEFAULT_MIGRATOR_COMMANDS: readonly MigratorCommand[] = DEFAULTS.migratorCommands.split(',') as MigratorCommand[];
 
 /** Raised when context values are missing or invalid; lists every problem at once. */
 export class ConfigError extends Error {
@@ -388,7 +390,7 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
   }
 
   const dbHost = required('dbHost', HOST, 'a host name');
-  const dbPort = int('dbPort', 3306, 1, 65535);
+  const dbPort = int('dbPort', DEFAULTS.dbPort, 1, 65535);
   const dbName = required('dbName', DB_IDENT, 'a database name (letters, digits, _ $ -)');
   const dbUser = required('dbUser', DB_USER, 'a database user name (letters, digits, _ . $ -)');
 
@@ -404,7 +406,7 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
   const secretField = rawField === '' ? '' : optional('dbSecretField', /^[^\s]{1,256}$/, 'a JSON key (no spaces)');
   const secretKmsKeyArn = optional('dbSecretKmsKeyArn', KMS_KEY_ARN, 'a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)');
   const createSecretsEndpoint = bool('createSecretsManagerEndpoint', true);
-  const iam = bool('dbIamAuth', false);
+  const iam = bool('dbIamAuth', DEFAULTS.dbIamAuth);
   const resourceId = optional('dbInstanceResourceId', RESOURCE_ID, 'an RDS resource id (db-... or cluster-...)');
   if (str('dbPassword') !== undefined) {
     problems.push(
@@ -420,7 +422,7 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
     dbAuth = {
       kind: 'secret',
       secretArn,
-      jsonField: secretField ?? 'password',
+      jsonField: secretField ?? DEFAULTS.dbSecretField,
       createEndpoint: createSecretsEndpoint,
       kmsKeyArn: secretKmsKeyArn,
     };
@@ -453,26 +455,26 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
   if (dbTls === 'required' && dbCaBundle === undefined) dbCaBundle = PACKAGED_CA_BUNDLE;
   const caBundleLayerArn = optional('caBundleLayerArn', LAYER_ARN, 'a Lambda layer version ARN');
 
-  const migrationsDir = optional('migrationsDir', REL_DIR, 'a relative folder path') ?? 'migrations';
+  const migrationsDir = optional('migrationsDir', REL_DIR, 'a relative folder path') ?? DEFAULTS.migrationsDir;
   if (migrationsDir.startsWith('/') || migrationsDir.split('/').includes('..')) {
     problems.push(`migrationsDir: ${JSON.stringify(migrationsDir)} must be relative to the artifact root, without ..`);
   }
-  const migrationsTable = optional('migrationsTable', TABLE, 'a table name') ?? 'gorp_migrations';
+  const migrationsTable = optional('migrationsTable', TABLE, 'a table name') ?? DEFAULTS.migrationsTable;
 
-  const migratorTimeoutSecs = int('migratorTimeoutSecs', 300, 10, LAMBDA_MAX_TIMEOUT_SECS - 10);
-  const lockTimeoutSecs = int('lockTimeoutSecs', 60, 0, LAMBDA_MAX_TIMEOUT_SECS);
+  const migratorTimeoutSecs = int('migratorTimeoutSecs', DEFAULTS.migratorTimeoutSecs, 10, LAMBDA_MAX_TIMEOUT_SECS - 10);
+  const lockTimeoutSecs = int('lockTimeoutSecs', DEFAULTS.lockTimeoutSecs, 0, LAMBDA_MAX_TIMEOUT_SECS);
   if (lockTimeoutSecs >= migratorTimeoutSecs) {
     problems.push(`lockTimeoutSecs: ${lockTimeoutSecs} must be less than migratorTimeoutSecs (${migratorTimeoutSecs})`);
   }
-  const lockWaitTimeoutSecs = int('lockWaitTimeoutSecs', 10, 1, LAMBDA_MAX_TIMEOUT_SECS);
-  const lockWaitRetries = int('lockWaitRetries', 3, 0, 10);
+  const lockWaitTimeoutSecs = int('lockWaitTimeoutSecs', DEFAULTS.lockWaitTimeoutSecs, 1, LAMBDA_MAX_TIMEOUT_SECS);
+  const lockWaitRetries = int('lockWaitRetries', DEFAULTS.lockWaitRetries, 0, 10);
   const given = (key: string): boolean => ![undefined, null, ''].includes(read(key) as string | null | undefined);
-  const deadlineMarginSecs = given('deadlineMarginSecs') ? int('deadlineMarginSecs', 30, 0, LAMBDA_MAX_TIMEOUT_SECS) : undefined;
-  const killMarginSecs = given('killMarginSecs') ? int('killMarginSecs', 5, 0, LAMBDA_MAX_TIMEOUT_SECS) : undefined;
+  const deadlineMarginSecs = given('deadlineMarginSecs') ? int('deadlineMarginSecs', DEFAULTS.deadlineMarginSecs, 0, LAMBDA_MAX_TIMEOUT_SECS) : undefined;
+  const killMarginSecs = given('killMarginSecs') ? int('killMarginSecs', DEFAULTS.killMarginSecs, 0, LAMBDA_MAX_TIMEOUT_SECS) : undefined;
   if (deadlineMarginSecs !== undefined && deadlineMarginSecs >= migratorTimeoutSecs) {
     problems.push(`deadlineMarginSecs: ${deadlineMarginSecs} must be less than migratorTimeoutSecs (${migratorTimeoutSecs}), or no migration could ever start`);
   }
-  if (killMarginSecs !== undefined && killMarginSecs > (deadlineMarginSecs ?? Math.min(30, migratorTimeoutSecs / 3))) {
+  if (killMarginSecs !== undefined && killMarginSecs > (deadlineMarginSecs ?? Math.min(DEFAULTS.deadlineMarginSecs, migratorTimeoutSecs / 3))) {
     problems.push('killMarginSecs: must not exceed deadlineMarginSecs (default 30 s, at most a third of migratorTimeoutSecs)');
   }
   const defaultTrigger = Math.min(migratorTimeoutSecs + 60, LAMBDA_MAX_TIMEOUT_SECS);

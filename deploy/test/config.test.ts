@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, DbAuthConfig, defaultCodePath, loadConfig } from '../lib/config';
+import { DEFAULTS } from '../lib/defaults';
 import { BASE_CONTEXT, DEPLOY_DIR } from './helpers';
 
 /** Loads a config from BASE_CONTEXT plus overrides (`undefined` removes a key). */
@@ -56,6 +57,22 @@ describe('context', () => {
     assert.deepEqual(c.alarmTopic, { kind: 'none' });
     assert.ok(c.triggerTimeoutSecs > c.migratorTimeoutSecs);
     assert.ok(c.lockTimeoutSecs < c.migratorTimeoutSecs);
+  });
+
+  it('takes the binaries\' defaults from the generated defaults.ts', () => {
+    const c = load();
+    // deploy/lib/defaults.ts is generated from engine/src/settings/table.rs (the engine's
+    // tests check it); the stack's own values must be the same.
+    assert.equal(c.migrationsDir, DEFAULTS.migrationsDir);
+    assert.equal(c.migrationsTable, DEFAULTS.migrationsTable);
+    assert.equal(c.dbPort, DEFAULTS.dbPort);
+    assert.equal(c.lockTimeoutSecs, DEFAULTS.lockTimeoutSecs);
+    assert.equal(c.lockWaitTimeoutSecs, DEFAULTS.lockWaitTimeoutSecs);
+    assert.equal(c.lockWaitRetries, DEFAULTS.lockWaitRetries);
+    assert.equal(c.migratorTimeoutSecs, DEFAULTS.migratorTimeoutSecs);
+    assert.deepEqual(c.migratorCommands, DEFAULTS.migratorCommands.split(','));
+    assert.deepEqual([DEFAULTS.lockTimeoutSecs, DEFAULTS.lockWaitTimeoutSecs, DEFAULTS.lockWaitRetries], [60, 10, 3]);
+    assert.deepEqual([DEFAULTS.deadlineMarginSecs, DEFAULTS.killMarginSecs, DEFAULTS.migratorTimeoutSecs], [30, 5, 300]);
   });
 
   it('points the code at cargo lambda output by default', () => {

@@ -18,6 +18,7 @@ pub mod fetch;
 pub use mapped;
 pub mod migration;
 pub mod plan;
+pub mod settings;
 pub mod source;
 pub mod store;
 

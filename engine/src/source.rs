@@ -216,13 +216,130 @@ fn read_bounded(mut file: fs::File, limit: u64, buf: &mut [u8]) -> io::Result<Op
     }
 }
 
+/// Where the migrations come from, parsed once at the edge that names it (the CLI's
+/// `--source`, the migrator event's `BucketName`/`ObjectKey`/`inline_zip`, the trigger's
+/// job) and opened in one place: locally by [`SourceSpec::open_local`], from S3 and inline
+/// by the runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSpec {
+    /// A local directory of `.sql` files: it is the migrations folder.
+    Dir(PathBuf),
+    /// A local zip artifact; the migrations are in its folder (`--dir`).
+    Zip(PathBuf),
+    /// An S3 object holding a zip artifact.
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// The object's key.
+        key: String,
+    },
+    /// A zip sent inside the migrator's event, base64-encoded as the event carries it.
+    Inline(String),
+}
+
+/// Why a source could not be named.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceSpecError {
+    /// An `s3://` URL without a bucket.
+    #[error("{input:?}: the bucket name is empty")]
+    EmptyBucket {
+        /// What was given.
+        input: String,
+    },
+    /// An `s3://` URL without a key.
+    #[error("{input:?}: the object key is empty")]
+    EmptyKey {
+        /// What was given.
+        input: String,
+    },
+    /// An event gave both an inline zip and an S3 object, or neither, or empty names.
+    #[error("{0}")]
+    Event(&'static str),
+}
+
+impl SourceSpec {
+    /// Parses what `--source` gives: `s3://bucket/key`, else a local path (a directory,
+    /// else a zip artifact; a missing path fails when opened, naming it).
+    pub fn parse(s: &str) -> Result<SourceSpec, SourceSpecError> {
+        if let Some(rest) = s.strip_prefix("s3://") {
+            let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(SourceSpecError::EmptyBucket { input: s.into() });
+            }
+            if key.is_empty() {
+                return Err(SourceSpecError::EmptyKey { input: s.into() });
+            }
+            return Ok(SourceSpec::S3 {
+                bucket: bucket.into(),
+                key: key.into(),
+            });
+        }
+        Ok(SourceSpec::local(Path::new(s)))
+    }
+
+    /// A local path: a directory, else a zip artifact.
+    pub fn local(path: &Path) -> SourceSpec {
+        if path.is_dir() {
+            SourceSpec::Dir(path.to_path_buf())
+        } else {
+            SourceSpec::Zip(path.to_path_buf())
+        }
+    }
+
+    /// The migrator event's fields: an inline zip, or a bucket and a key.
+    pub fn from_event(
+        bucket: Option<&str>,
+        key: Option<&str>,
+        inline_zip: Option<&str>,
+    ) -> Result<SourceSpec, SourceSpecError> {
+        match (inline_zip, bucket, key) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(SourceSpecError::Event(
+                "give either inline_zip or BucketName and ObjectKey",
+            )),
+            (Some(zip), None, None) => Ok(SourceSpec::Inline(zip.to_owned())),
+            (None, Some(bucket), Some(key)) => {
+                if bucket.is_empty() || key.is_empty() {
+                    return Err(SourceSpecError::Event(
+                        "BucketName and ObjectKey must not be empty",
+                    ));
+                }
+                Ok(SourceSpec::S3 {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                })
+            }
+            _ => Err(SourceSpecError::Event(
+                "BucketName and ObjectKey (or inline_zip) are required",
+            )),
+        }
+    }
+
+    /// Opens a local source (`None` for S3 and inline ones, which the runtime opens).
+    pub fn open_local(&self, limits: &Limits) -> Option<Result<Source, SourceError>> {
+        match self {
+            SourceSpec::Dir(p) | SourceSpec::Zip(p) => Some(Source::open(p, limits)),
+            SourceSpec::S3 { .. } | SourceSpec::Inline(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for SourceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceSpec::Dir(p) | SourceSpec::Zip(p) => write!(f, "{}", p.display()),
+            SourceSpec::S3 { bucket, key } => write!(f, "s3://{bucket}/{key}"),
+            SourceSpec::Inline(_) => f.write_str("inline artifact"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn names(s: &Source) -> Vec<(String, usize)> {
         let mut v: Vec<(String, usize)> = s
-            .files("migrations", &Limits::default())
+            .files(crate::settings::DEFAULT_FOLDER, &Limits::default())
             .unwrap()
             .iter()
             .map(|f| (f.name.to_string(), f.data.len()))
@@ -270,5 +387,48 @@ mod tests {
         }
         fs::write(dir.path().join("1_a.sql"), vec![b'x'; 100_000]).unwrap();
         assert!(Source::open(dir.path(), &limits).is_ok());
+    }
+
+    #[test]
+    fn a_source_is_parsed_once() {
+        let s3 = SourceSpec::parse("s3://b/k/a.zip").unwrap();
+        assert_eq!(
+            s3,
+            SourceSpec::S3 {
+                bucket: "b".into(),
+                key: "k/a.zip".into()
+            }
+        );
+        assert_eq!(s3.to_string(), "s3://b/k/a.zip");
+        for bad in ["s3://", "s3://b", "s3://b/", "s3:///k"] {
+            assert!(SourceSpec::parse(bad).is_err(), "{bad}");
+        }
+        let dir = std::env::temp_dir();
+        assert_eq!(
+            SourceSpec::parse(dir.to_str().unwrap()).unwrap(),
+            SourceSpec::Dir(dir.clone())
+        );
+        assert!(matches!(
+            SourceSpec::parse("no/such/a.zip").unwrap(),
+            SourceSpec::Zip(_)
+        ));
+        let e = |b, k, i| SourceSpec::from_event(b, k, i);
+        assert!(matches!(
+            e(None, None, Some("eg==")),
+            Ok(SourceSpec::Inline(_))
+        ));
+        assert!(matches!(
+            e(Some("b"), Some("k"), None),
+            Ok(SourceSpec::S3 { .. })
+        ));
+        assert!(e(Some("b"), None, Some("eg==")).is_err());
+        assert!(e(Some(""), Some("k"), None).is_err());
+        assert!(e(Some("b"), None, None).is_err());
+        assert!(
+            SourceSpec::parse("s3://b/k")
+                .unwrap()
+                .open_local(&Limits::default())
+                .is_none()
+        );
     }
 }

@@ -10,7 +10,7 @@ use flate2::Compression;
 use flate2::write::DeflateEncoder;
 
 /// The folder the files are placed under, and the `dir` the event names.
-pub const DIR: &str = "migrations";
+pub const DIR: &str = engine::settings::DEFAULT_FOLDER;
 
 /// A zip holding each file as `migrations/NAME`, deflated. Only the fields every reader
 /// needs are written: no extra fields, no data descriptors, names flagged UTF-8.

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod inline;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod settings;
 pub mod source;
 pub mod text;
 #[cfg(feature = "remote")]

@@ -1,16 +1,14 @@
-//! Opening the migrations' source, the same way for every front end: a local zip
-//! artifact or directory, an S3 object (feature `s3`, fetched through
-//! [`engine::fetch`] into a mapped temp file), or a zip sent inline in a migrator event.
+//! Opening the migrations' source, the same way for every front end: a
+//! [`SourceSpec`] parsed at the edge (a local zip artifact or directory, an S3 object
+//! fetched through [`engine::fetch`] into a mapped temp file with feature `s3`, or a zip
+//! sent inline in a migrator event) is opened here.
 //!
-//! The fetch is tuned by `FETCH_MODE` (`full`, `selective`, `auto`; default `auto`) and
-//! `TMP_CAPACITY_MB` (temp space a full download may use; default 512, Lambda's default
-//! ephemeral storage), wherever it runs.
+//! The fetch is tuned by `FETCH_MODE` and `TMP_CAPACITY_MB` (see
+//! [`crate::settings::fetch_options`]), wherever it runs.
 
-use std::path::Path;
-
-use engine::command::FetchSummary;
-use engine::source::Source;
-use engine::{Limits, SourceError};
+use engine::Limits;
+use engine::command::{CommandError, FetchSummary};
+use engine::source::{Source, SourceSpec};
 
 /// An opened source, and what fetching it cost when it came from S3.
 pub struct Opened {
@@ -20,77 +18,68 @@ pub struct Opened {
     pub fetch: Option<FetchSummary>,
 }
 
-/// The reader limits, with `MAX_FILE_SIZE_MB` and `MAX_TOTAL_SIZE_MB` read through `var`
-/// (the Lambdas' settings; the CLI has flags).
-pub fn limits_from_env(var: impl Fn(&str) -> Option<String>) -> Result<Limits, String> {
-    let mut limits = Limits::default();
-    for (name, field) in [
-        ("MAX_FILE_SIZE_MB", &mut limits.max_file_size),
-        ("MAX_TOTAL_SIZE_MB", &mut limits.max_total_size),
-    ] {
-        if let Some(v) = var(name).filter(|v| !v.trim().is_empty()) {
-            let mb: u64 = v
-                .trim()
-                .parse()
-                .map_err(|_| format!("{name}={v:?}: expected a whole number"))?;
-            *field = mb.saturating_mul(1 << 20);
-        }
+/// Opens `spec` for a synchronous caller (the CLI): a local source directly, an S3 one
+/// on a current-thread runtime that lives just for the fetch (its folder `folder`), an
+/// inline one from its bytes.
+pub fn open_blocking(
+    spec: &SourceSpec,
+    folder: &str,
+    limits: &Limits,
+) -> Result<Opened, CommandError> {
+    if let Some(local) = spec.open_local(limits) {
+        return Ok(Opened {
+            source: local?,
+            fetch: None,
+        });
     }
-    Ok(limits)
+    match spec {
+        #[cfg(feature = "s3")]
+        SourceSpec::S3 { bucket, key } => {
+            let env = crate::settings::var;
+            let opts =
+                crate::settings::fetch_options(folder, limits, &engine::settings::Env::new(&env))
+                    .map_err(|e| CommandError::Configuration(e.to_string()))?;
+            let object = engine::fetch::ObjectRef {
+                bucket: bucket.clone(),
+                key: key.clone(),
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| {
+                    CommandError::Configuration(format!(
+                        "{spec}: cannot start the I/O runtime: {e}"
+                    ))
+                })?;
+            Ok(runtime.block_on(fetch(&object, None, None, &opts))?)
+        }
+        _ => open_other(spec, folder),
+    }
 }
 
-/// Opens a local zip artifact or directory.
-pub fn open_local(path: &Path, limits: &Limits) -> Result<Opened, SourceError> {
-    Ok(Opened {
-        source: Source::open(path, limits)?,
-        fetch: None,
-    })
+/// Inline sources, and S3 ones in a build without S3 support.
+fn open_other(spec: &SourceSpec, _folder: &str) -> Result<Opened, CommandError> {
+    match spec {
+        #[cfg(feature = "remote")]
+        SourceSpec::Inline(zip) => Ok(Opened {
+            source: crate::inline::open(zip)
+                .map_err(|e| CommandError::Configuration(format!("inline source: {e}")))?,
+            fetch: None,
+        }),
+        other => Err(CommandError::Configuration(format!(
+            "{other}: this build cannot open it (build with the `s3` and `remote` features)"
+        ))),
+    }
 }
 
 #[cfg(feature = "s3")]
-pub use s3::{fetch, fetch_options, open_blocking};
+pub use s3::fetch;
 
 #[cfg(feature = "s3")]
 mod s3 {
-    use engine::fetch::{self, FetchError, FetchOptions, Mode, ObjectRef, StaticCredentials};
+    use engine::fetch::{self, FetchError, FetchOptions, ObjectRef, StaticCredentials};
 
     use super::*;
-
-    /// The fetch options for `dir` and `limits`, with `FETCH_MODE` and `TMP_CAPACITY_MB`
-    /// read through `var`.
-    pub fn fetch_options(
-        dir: &str,
-        limits: &Limits,
-        var: impl Fn(&str) -> Option<String>,
-    ) -> Result<FetchOptions, String> {
-        let env = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-        let defaults = FetchOptions::default();
-        let mode = match env("FETCH_MODE").as_deref().map(str::trim) {
-            None | Some("auto") => Mode::Auto,
-            Some("full") => Mode::Full,
-            Some("selective") => Mode::Selective,
-            Some(other) => {
-                return Err(format!(
-                    "FETCH_MODE={other:?}: expected full, selective or auto"
-                ));
-            }
-        };
-        let tmp_capacity = match env("TMP_CAPACITY_MB") {
-            None => defaults.tmp_capacity,
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| format!("TMP_CAPACITY_MB={v:?}: expected a whole number"))?
-                .saturating_mul(1 << 20),
-        };
-        Ok(FetchOptions {
-            mode,
-            tmp_capacity,
-            dir: dir.to_owned(),
-            limits: limits.clone(),
-            ..defaults
-        })
-    }
 
     /// Fetches `object` (with `credentials`, or the default chain) into a mapped source.
     pub async fn fetch(
@@ -99,7 +88,7 @@ mod s3 {
         region: Option<String>,
         opts: &FetchOptions,
     ) -> Result<Opened, FetchError> {
-        let client = fetch::s3_client(credentials, region).await;
+        let client = fetch::s3_client(credentials, region, crate::settings::s3_endpoint()).await;
         let fetched = fetch::fetch(&client, object, opts).await?;
         let stats = &fetched.stats;
         let summary = FetchSummary {
@@ -115,28 +104,77 @@ mod s3 {
             fetch: Some(summary),
         })
     }
+}
 
-    /// Opens `path` for a synchronous caller: `s3://bucket/key` is fetched on a
-    /// current-thread runtime that lives just for the fetch; anything else is local.
-    pub fn open_blocking(
-        path: &Path,
-        dir: &str,
-        limits: &Limits,
-    ) -> Result<Opened, engine::command::CommandError> {
-        use engine::command::CommandError;
-        let Some(url) = path.to_str().filter(|s| s.starts_with("s3://")) else {
-            return Ok(open_local(path, limits)?);
-        };
-        let object =
-            ObjectRef::parse(url).map_err(|e| CommandError::Configuration(e.to_string()))?;
-        let opts = fetch_options(dir, limits, |k| std::env::var(k).ok())
-            .map_err(CommandError::Configuration)?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                CommandError::Configuration(format!("{url}: cannot start the I/O runtime: {e}"))
-            })?;
-        Ok(runtime.block_on(fetch(&object, None, None, &opts))?)
+/// The migrator event that runs `request` on `spec`: an S3 source is passed by name with
+/// its `folder`; a local one is sent inline as a zip of its migration files.
+#[cfg(feature = "remote")]
+pub fn event_for(
+    request: engine::command::Request,
+    spec: &SourceSpec,
+    folder: &str,
+    limits: &Limits,
+) -> Result<crate::wire::MigratorEvent, String> {
+    use crate::inline;
+    let mut event = crate::wire::MigratorEvent {
+        request,
+        ..crate::wire::MigratorEvent::default()
+    };
+    match spec {
+        SourceSpec::S3 { bucket, key } => {
+            event.bucket_name = Some(bucket.clone());
+            event.object_key = Some(key.clone());
+            event.dir = Some(folder.to_owned());
+        }
+        SourceSpec::Inline(zip) => {
+            event.inline_zip = Some(zip.clone());
+            event.dir = Some(inline::DIR.into());
+        }
+        SourceSpec::Dir(path) | SourceSpec::Zip(path) => {
+            let source = Source::open(path, limits).map_err(|e| e.to_string())?;
+            let files = source.files(folder, limits).map_err(|e| e.to_string())?;
+            let zip = inline::zip(&files).map_err(|e| format!("{}: {e}", path.display()))?;
+            event.inline_zip = Some(aws_smithy_types::base64::encode(&zip));
+            event.dir = Some(inline::DIR.into());
+        }
+    }
+    Ok(event)
+}
+
+/// The source a migrator event names: its inline zip, or its bucket and key.
+#[cfg(feature = "remote")]
+pub fn event_source(
+    event: &crate::wire::MigratorEvent,
+) -> Result<SourceSpec, engine::source::SourceSpecError> {
+    SourceSpec::from_event(
+        event.bucket_name.as_deref(),
+        event.object_key.as_deref(),
+        event.inline_zip.as_deref(),
+    )
+}
+
+/// Opens `spec` in an async caller (the migrator): S3 with `credentials` (else the
+/// default chain) and `opts`, inline from its bytes, local directly.
+#[cfg(feature = "remote")]
+pub async fn open(
+    spec: &SourceSpec,
+    credentials: Option<engine::fetch::StaticCredentials>,
+    opts: &engine::fetch::FetchOptions,
+) -> Result<Opened, CommandError> {
+    match spec {
+        SourceSpec::S3 { bucket, key } => {
+            let object = engine::fetch::ObjectRef {
+                bucket: bucket.clone(),
+                key: key.clone(),
+            };
+            Ok(fetch(&object, credentials, None, opts).await?)
+        }
+        other => match other.open_local(&opts.limits) {
+            Some(local) => Ok(Opened {
+                source: local?,
+                fetch: None,
+            }),
+            None => open_other(other, &opts.dir),
+        },
     }
 }

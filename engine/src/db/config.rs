@@ -186,30 +186,6 @@ impl ConnConfig {
         }
     }
 
-    /// Builds settings from the seed's variables `DB_HOST`, `DB_PORT`, `DB_USER`,
-    /// `DB_PASSWORD`, `DB_NAME`; `None` when `DB_HOST` is not set. `var` looks a
-    /// variable up (the process environment in the CLI).
-    pub fn from_vars(
-        var: impl Fn(&str) -> Option<String>,
-    ) -> Result<Option<ConnConfig>, ConfigError> {
-        let Some(host) = var("DB_HOST").filter(|h| !h.is_empty()) else {
-            return Ok(None);
-        };
-        let mut c = ConnConfig {
-            host,
-            ..ConnConfig::default()
-        };
-        if let Some(p) = var("DB_PORT").filter(|p| !p.is_empty()) {
-            c.port = parse_port(&p)?;
-        }
-        if let Some(u) = var("DB_USER") {
-            c.user = u;
-        }
-        c.password = var("DB_PASSWORD").filter(|p| !p.is_empty());
-        c.database = var("DB_NAME").filter(|d| !d.is_empty());
-        Ok(Some(c))
-    }
-
     /// The driver's options for these settings.
     pub fn opts(&self) -> mysql::Opts {
         let mut b = mysql::OptsBuilder::new()
@@ -285,7 +261,7 @@ impl ConnConfig {
     }
 }
 
-fn parse_port(p: &str) -> Result<u16, ConfigError> {
+pub(super) fn parse_port(p: &str) -> Result<u16, ConfigError> {
     p.parse::<u16>()
         .ok()
         .filter(|&p| p != 0)
@@ -468,37 +444,10 @@ fn percent_decode(s: &str) -> Result<String, ConfigError> {
     String::from_utf8(out).map_err(|_| ConfigError::Syntax("%-escapes are not UTF-8"))
 }
 
-/// Parses `10`, `10s`, `500ms`, `1m30s` (Go's duration form, without hours' fractions).
+/// Parses `10`, `10s`, `500ms`, `1m30s` (Go's duration form; a bare number is seconds):
+/// the settings' one duration parser.
 pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    if let Ok(secs) = s.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(rest.len());
-        let n: f64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total = total.checked_add(Duration::try_from_secs_f64(n * scale).ok()?)?;
-    }
-    Some(total)
+    crate::settings::parse_duration(s, crate::settings::Bare::Secs)
 }
 
 #[cfg(test)]
@@ -631,26 +580,6 @@ mod tests {
             "fe80::1%eth0"
         );
         assert_eq!(ConnConfig::parse("mysql://u@/d").unwrap().host, "127.0.0.1");
-    }
-
-    #[test]
-    fn vars() {
-        let env = |k: &str| {
-            match k {
-                "DB_HOST" => Some("h"),
-                "DB_PORT" => Some("3310"),
-                "DB_USER" => Some("u"),
-                "DB_PASSWORD" => Some("pw"),
-                "DB_NAME" => Some("d"),
-                _ => None,
-            }
-            .map(String::from)
-        };
-        let c = ConnConfig::from_vars(env).unwrap().unwrap();
-        assert_eq!((c.host.as_str(), c.port, c.user.as_str()), ("h", 3310, "u"));
-        assert_eq!(c.password.as_deref(), Some("pw"));
-        assert_eq!(c.database.as_deref(), Some("d"));
-        assert_eq!(ConnConfig::from_vars(|_| None).unwrap(), None);
     }
 
     #[test]

@@ -167,7 +167,7 @@ pub fn parse(
     let nonempty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
     Ok(DbConfig {
         conn,
-        dir: nonempty(&e.dir).unwrap_or_else(|| "migrations".into()),
+        dir: nonempty(&e.dir).unwrap_or_else(|| crate::settings::DEFAULT_FOLDER.into()),
         table: nonempty(&e.table),
         schema: nonempty(&e.schema),
         ignore_unknown: e.ignoreunknown.unwrap_or(false),

@@ -80,7 +80,7 @@ pub use crate::plan::{commits_part_way, may_commit};
 pub use crate::store::StoreError as DbError;
 
 /// The history table name sql-migrate uses by default.
-pub const DEFAULT_TABLE: &str = "gorp_migrations";
+pub const DEFAULT_TABLE: &str = crate::settings::table::TABLE.default.text();
 
 /// Where the tables live and how long to wait for the lock.
 #[derive(Debug, Clone)]
@@ -106,9 +106,9 @@ impl Default for Settings {
         Settings {
             table: DEFAULT_TABLE.into(),
             schema: None,
-            lock_timeout: Duration::from_secs(60),
-            lock_wait_timeout: Duration::from_secs(10),
-            lock_wait_retries: 3,
+            lock_timeout: crate::settings::table::LOCK_TIMEOUT.default.duration(),
+            lock_wait_timeout: crate::settings::table::LOCK_WAIT_TIMEOUT.default.duration(),
+            lock_wait_retries: crate::settings::table::LOCK_WAIT_RETRIES.default.count() as u32,
         }
     }
 }

@@ -1,19 +1,21 @@
 //! One connection spec for every front end: the CLI's flags, the migrator's environment
-//! and sql-migrate's `dbconfig.yml` all fill a [`ConnSpec`], and [`ConnSpec::resolve`]
-//! turns it into connection settings the same way everywhere, so an option works the
-//! same wherever it is given.
+//! and sql-migrate's `dbconfig.yml` all fill a [`ConnSpec`], and [`ConnSpec::load`]
+//! layers it into connection settings the same way everywhere, so an option works the
+//! same wherever it is given. The variables' names, units and defaults are the rows of
+//! [`crate::settings::table`].
 //!
 //! Precedence, highest first: what the front end set explicitly (a flag), then the
 //! environment (`DATABASE_URL`, `DB_TLS`, `DB_CA_BUNDLE`, `MIGRATIONS_TABLE`,
-//! `LOCK_TIMEOUT_SECS`, `LOCK_WAIT_TIMEOUT_SECS`, `LOCK_WAIT_RETRIES`), then the `dbconfig.yml` environment, then the `DB_HOST`-style
-//! variables.
+//! `LOCK_TIMEOUT_SECS`, `LOCK_WAIT_TIMEOUT_SECS`, `LOCK_WAIT_RETRIES`), then the
+//! `dbconfig.yml` environment, then the `DB_HOST`-style variables, then the defaults.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::Settings;
 use super::config::{ConfigError, ConnConfig, Tls};
 use super::dbconfig::{self, DbConfigError};
-use super::{DEFAULT_TABLE, Settings};
+use crate::settings::{Env, SettingError, table};
 
 /// Everything that can describe a connection, before one is chosen.
 #[derive(Debug, Clone, Default)]
@@ -48,15 +50,15 @@ pub struct ConnSpec {
     pub lock_wait_retries: Option<u32>,
 }
 
-/// A resolved spec.
+/// A spec's settings, once layered.
 #[derive(Debug, Clone)]
-pub struct Resolved {
+pub struct DbSettings {
     /// Where and how to connect.
     pub conn: ConnConfig,
     /// Tables, schema, lock timeout.
     pub settings: Settings,
-    /// The configuration file's migrations `dir`, when one was read.
-    pub dir: Option<String>,
+    /// The configuration file's local migrations directory (`dir`), when one was read.
+    pub migrations_dir: Option<String>,
     /// The configuration file's `ignoreunknown`.
     pub ignore_unknown: bool,
 }
@@ -70,16 +72,9 @@ pub enum SpecError {
     /// The configuration file is unusable.
     #[error(transparent)]
     File(#[from] DbConfigError),
-    /// An environment variable has a value we cannot use.
-    #[error("{name}={value:?}: {expected}")]
-    Var {
-        /// The variable.
-        name: &'static str,
-        /// Its value (never a secret's).
-        value: String,
-        /// What would do.
-        expected: &'static str,
-    },
+    /// A setting has a value we cannot use.
+    #[error(transparent)]
+    Setting(#[from] SettingError),
 }
 
 /// Parses a TLS mode as the CLI, `DB_TLS`, the stack's `dbTls` and go-sql-driver's `tls`
@@ -88,35 +83,62 @@ pub fn parse_tls(s: &str) -> Option<Tls> {
     super::config::tls_mode(s)
 }
 
+/// Connection settings from the seed's variables `DB_HOST`, `DB_PORT`, `DB_USER`,
+/// `DB_PASSWORD`, `DB_NAME`; `None` when `DB_HOST` is not set.
+pub fn conn_from_vars(env: &Env<'_>) -> Result<Option<ConnConfig>, ConfigError> {
+    let Some(host) = env.text(&table::DB_HOST) else {
+        return Ok(None);
+    };
+    let mut c = ConnConfig {
+        host,
+        ..ConnConfig::default()
+    };
+    if let Some(p) = env.text(&table::DB_PORT) {
+        c.port = super::config::parse_port(&p)?;
+    }
+    if let Some(u) = env.text(&table::DB_USER) {
+        c.user = u;
+    }
+    c.password = env.text(&table::DB_PASSWORD);
+    c.database = env.text(&table::DB_NAME);
+    Ok(Some(c))
+}
+
 impl ConnSpec {
-    /// Resolves the spec; `var` looks up environment variables.
-    pub fn resolve(&self, var: impl Fn(&str) -> Option<String>) -> Result<Resolved, SpecError> {
-        let env = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+    /// Layers the spec over the environment (`var` looks variables up), the
+    /// configuration file and the defaults.
+    pub fn load(&self, var: impl Fn(&str) -> Option<String>) -> Result<DbSettings, SpecError> {
+        let env = Env::new(&var);
         let config_path = self.config_file.clone().or_else(|| {
             Some(PathBuf::from("dbconfig.yml")).filter(|p| self.look_for_config && p.is_file())
         });
         let file = match &config_path {
             Some(p) => Some(dbconfig::load(
                 p,
-                self.config_env.as_deref().unwrap_or("development"),
+                self.config_env
+                    .as_deref()
+                    .unwrap_or(table::CONFIG_ENV.default.text()),
                 &var,
             )?),
             None => None,
         };
-        let mut conn = if let Some(url) = self.url.clone().or_else(|| env("DATABASE_URL")) {
-            ConnConfig::parse(&url)?
-        } else if let Some(f) = &file {
-            f.conn.clone()
-        } else {
-            ConnConfig::from_vars(&var)?.ok_or(ConfigError::Missing)?
-        };
+        let mut conn =
+            if let Some(url) = self.url.clone().or_else(|| env.text(&table::DATABASE_URL)) {
+                ConnConfig::parse(&url)?
+            } else if let Some(f) = &file {
+                f.conn.clone()
+            } else {
+                conn_from_vars(&env)?.ok_or(ConfigError::Missing)?
+            };
         let tls = match self.tls {
             Some(t) => Some(t),
-            None => match env("DB_TLS") {
-                Some(v) => Some(parse_tls(&v).ok_or(SpecError::Var {
-                    name: "DB_TLS",
-                    value: v,
-                    expected: "expected required, preferred, skip-verify or disabled",
+            None => match env.raw(&table::TLS) {
+                Some((name, v)) => Some(parse_tls(&v).ok_or_else(|| {
+                    SettingError::new(
+                        name,
+                        &v,
+                        "expected required, preferred, skip-verify or disabled",
+                    )
                 })?),
                 None => None,
             },
@@ -127,14 +149,15 @@ impl ConnSpec {
         if let Some(ca) = self
             .ca
             .clone()
-            .or_else(|| env("DB_CA_BUNDLE").map(PathBuf::from))
+            .or_else(|| env.text(&table::TLS_CA).map(PathBuf::from))
         {
             if !ca.is_file() {
-                return Err(SpecError::Var {
-                    name: "DB_CA_BUNDLE",
-                    value: ca.display().to_string(),
-                    expected: "not a readable file",
-                });
+                return Err(SettingError::new(
+                    "DB_CA_BUNDLE",
+                    &ca.display().to_string(),
+                    "not a readable file",
+                )
+                .into());
             }
             conn.ca = Some(ca);
             if conn.tls == Tls::Off {
@@ -147,33 +170,23 @@ impl ConnSpec {
         if let Some(t) = self.read_timeout {
             conn.read_timeout = Some(t);
         }
-        // A whole number from the environment.
-        let number = |name: &'static str, expected| {
-            env(name)
-                .map(|v| {
-                    v.trim().parse::<u64>().map_err(|_| SpecError::Var {
-                        name,
-                        value: v,
-                        expected,
-                    })
-                })
-                .transpose()
-        };
-        let secs = "expected a whole number of seconds";
         let defaults = Settings::default();
         let lock_timeout = match self.lock_timeout {
             Some(t) => t,
-            None => number("LOCK_TIMEOUT_SECS", secs)?
-                .map_or(defaults.lock_timeout, Duration::from_secs),
+            None => env
+                .duration(&table::LOCK_TIMEOUT)?
+                .unwrap_or(defaults.lock_timeout),
         };
         let lock_wait_timeout = match self.lock_wait_timeout {
             Some(t) => t,
-            None => number("LOCK_WAIT_TIMEOUT_SECS", secs)?
-                .map_or(defaults.lock_wait_timeout, Duration::from_secs),
+            None => env
+                .duration(&table::LOCK_WAIT_TIMEOUT)?
+                .unwrap_or(defaults.lock_wait_timeout),
         };
         let lock_wait_retries = match self.lock_wait_retries {
             Some(n) => n,
-            None => number("LOCK_WAIT_RETRIES", "expected a whole number of retries")?
+            None => env
+                .count(&table::LOCK_WAIT_RETRIES)?
                 .map_or(defaults.lock_wait_retries, |n| {
                     u32::try_from(n).unwrap_or(u32::MAX)
                 }),
@@ -182,9 +195,9 @@ impl ConnSpec {
             table: self
                 .table
                 .clone()
-                .or_else(|| env("MIGRATIONS_TABLE"))
+                .or_else(|| env.text(&table::TABLE))
                 .or_else(|| file.as_ref().and_then(|f| f.table.clone()))
-                .unwrap_or_else(|| DEFAULT_TABLE.into()),
+                .unwrap_or(defaults.table),
             schema: self
                 .schema
                 .clone()
@@ -193,11 +206,11 @@ impl ConnSpec {
             lock_wait_timeout,
             lock_wait_retries,
         };
-        Ok(Resolved {
+        Ok(DbSettings {
             conn,
             settings,
             ignore_unknown: file.as_ref().is_some_and(|f| f.ignore_unknown),
-            dir: file.map(|f| f.dir),
+            migrations_dir: file.map(|f| f.dir),
         })
     }
 }
@@ -206,19 +219,12 @@ impl ConnSpec {
 mod tests {
     use super::*;
 
-    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
+    use crate::settings::fixed as env;
 
     #[test]
     fn the_environment_fills_what_no_flag_sets() {
         let r = ConnSpec::default()
-            .resolve(env(&[
+            .load(env(&[
                 ("DB_HOST", "db"),
                 ("DB_PASSWORD", "pw"),
                 ("DB_TLS", "skip-verify"),
@@ -233,7 +239,7 @@ mod tests {
         assert_eq!(r.settings.lock_wait_timeout, Duration::from_secs(10));
         assert_eq!(r.settings.lock_wait_retries, 3);
         let r = ConnSpec::default()
-            .resolve(env(&[
+            .load(env(&[
                 ("DB_HOST", "db"),
                 ("LOCK_WAIT_TIMEOUT_SECS", "2"),
                 ("LOCK_WAIT_RETRIES", "0"),
@@ -246,7 +252,7 @@ mod tests {
             lock_wait_retries: Some(5),
             ..ConnSpec::default()
         }
-        .resolve(env(&[
+        .load(env(&[
             ("DB_HOST", "db"),
             ("LOCK_WAIT_TIMEOUT_SECS", "2"),
             ("LOCK_WAIT_RETRIES", "0"),
@@ -261,7 +267,7 @@ mod tests {
             ..ConnSpec::default()
         };
         let r = flags
-            .resolve(env(&[
+            .load(env(&[
                 ("DATABASE_URL", "mysql://x@y/z"),
                 ("DB_TLS", "required"),
             ]))
@@ -272,23 +278,39 @@ mod tests {
     }
 
     #[test]
+    fn db_vars() {
+        let vars = env(&[
+            ("DB_HOST", "h"),
+            ("DB_PORT", "3310"),
+            ("DB_USER", "u"),
+            ("DB_PASSWORD", "pw"),
+            ("DB_NAME", "d"),
+        ]);
+        let c = conn_from_vars(&Env::new(&vars)).unwrap().unwrap();
+        assert_eq!((c.host.as_str(), c.port, c.user.as_str()), ("h", 3310, "u"));
+        assert_eq!(c.password.as_deref(), Some("pw"));
+        assert_eq!(c.database.as_deref(), Some("d"));
+        assert_eq!(conn_from_vars(&Env::new(&|_| None)).unwrap(), None);
+    }
+
+    #[test]
     fn bad_values_are_named_and_missing_settings_said() {
         let e = ConnSpec::default()
-            .resolve(env(&[("DB_HOST", "h"), ("DB_TLS", "sometimes")]))
+            .load(env(&[("DB_HOST", "h"), ("DB_TLS", "sometimes")]))
             .unwrap_err();
         assert!(e.to_string().contains("DB_TLS"), "{e}");
         let e = ConnSpec::default()
-            .resolve(env(&[("DB_HOST", "h"), ("LOCK_TIMEOUT_SECS", "soon")]))
+            .load(env(&[("DB_HOST", "h"), ("LOCK_TIMEOUT_SECS", "soon")]))
             .unwrap_err();
         assert!(e.to_string().contains("LOCK_TIMEOUT_SECS"), "{e}");
         for var in ["LOCK_WAIT_TIMEOUT_SECS", "LOCK_WAIT_RETRIES"] {
             let e = ConnSpec::default()
-                .resolve(env(&[("DB_HOST", "h"), (var, "-1")]))
+                .load(env(&[("DB_HOST", "h"), (var, "-1")]))
                 .unwrap_err();
             assert!(e.to_string().contains(var), "{e}");
         }
         assert!(matches!(
-            ConnSpec::default().resolve(env(&[])),
+            ConnSpec::default().load(env(&[])),
             Err(SpecError::Conn(ConfigError::Missing))
         ));
         for v in ["required", "true", "verify_identity"] {
@@ -319,7 +341,7 @@ mod tests {
         for v in &values {
             let mode = parse_tls(v).unwrap_or_else(|| panic!("dbTls={v} is not in TLS_MODES"));
             let r = ConnSpec::default()
-                .resolve(env(&[("DB_HOST", "h"), ("DB_TLS", v)]))
+                .load(env(&[("DB_HOST", "h"), ("DB_TLS", v)]))
                 .unwrap_or_else(|e| panic!("DB_TLS={v}: {e}"));
             assert_eq!(r.conn.tls, mode, "{v}");
             let url = ConnConfig::parse(&format!("u@tcp(h:3306)/d?tls={v}")).unwrap();
@@ -346,7 +368,7 @@ mod tests {
                 config_file: Some(file.clone()),
                 ..ConnSpec::default()
             }
-            .resolve(env(&[]))
+            .load(env(&[]))
         };
         let r = spec("u:pw@tcp(h:3306)/d?charset=utf8mb4&sql_mode=TRADITIONAL").unwrap();
         assert_eq!(r.conn.charset.as_deref(), Some("utf8mb4"));
@@ -359,7 +381,7 @@ mod tests {
             "{e}"
         );
         let e = ConnSpec::default()
-            .resolve(env(&[("DATABASE_URL", "mysql://u:pw@h/d?bogus_option=1")]))
+            .load(env(&[("DATABASE_URL", "mysql://u:pw@h/d?bogus_option=1")]))
             .unwrap_err()
             .to_string();
         assert!(e.contains("bogus_option"), "{e}");

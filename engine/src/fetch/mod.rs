@@ -32,7 +32,7 @@
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use engine::fetch::{FetchOptions, ObjectRef, fetch, s3_client};
-//! let client = s3_client(None, None).await;
+//! let client = s3_client(None, None, None).await;
 //! let object = ObjectRef::parse("s3://artifacts/pipeline/source.zip")?;
 //! let opts = FetchOptions::default();
 //! let fetched = fetch(&client, &object, &opts).await?;
@@ -176,10 +176,10 @@ impl Default for FetchOptions {
             mode: Mode::Auto,
             selective_threshold: 8 << 20,
             tmp_dir: std::env::temp_dir(),
-            tmp_capacity: 512 << 20,
+            tmp_capacity: crate::settings::table::TMP_CAPACITY.default.size(),
             part_size: 8 << 20,
             parallelism: 4,
-            dir: "migrations".into(),
+            dir: crate::settings::DEFAULT_FOLDER.into(),
             limits: Limits::default(),
             stall_timeout: Duration::from_secs(30),
             selective_budget: 256 << 20,
@@ -245,9 +245,14 @@ impl fmt::Debug for StaticCredentials {
 
 /// Builds an S3 client: `credentials` if given, else the default chain (environment,
 /// profile, web identity, container, instance metadata); `region` if given, else the
-/// environment's, else `us-east-1`. A custom endpoint from `AWS_ENDPOINT_URL_S3` or
-/// `AWS_ENDPOINT_URL` (a local S3 server in tests) is honoured, with path-style addressing.
-pub async fn s3_client(credentials: Option<StaticCredentials>, region: Option<String>) -> Client {
+/// environment's, else `us-east-1`. A custom `endpoint` (the caller reads
+/// `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`: a local S3 server in tests) is used with
+/// path-style addressing.
+pub async fn s3_client(
+    credentials: Option<StaticCredentials>,
+    region: Option<String>,
+    endpoint: Option<String>,
+) -> Client {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(c) = credentials {
         loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
@@ -266,10 +271,7 @@ pub async fn s3_client(credentials: Option<StaticCredentials>, region: Option<St
     if shared.region().is_none() {
         config = config.region(aws_config::Region::from_static("us-east-1"));
     }
-    let endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()));
-    if let Some(url) = endpoint {
+    if let Some(url) = endpoint.filter(|u| !u.is_empty()) {
         // Local S3 servers have no per-bucket DNS names.
         config = config.endpoint_url(url).force_path_style(true);
     }

@@ -7,7 +7,7 @@ use serde_json::Value;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     logging::init();
-    let config = trigger::TriggerConfig::from_env(|k| std::env::var(k).ok())?;
+    let config = trigger::TriggerConfig::from_env(lambda_migrate::settings::var)?;
     let clients = trigger::Clients::from_env(&config).await;
     let (config, clients) = (&config, &clients);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -1,10 +1,9 @@
 //! The command line's arguments, and their translation into an engine
 //! [`Request`](engine::command::Request) plus where the migrations and the database are.
+//! Flags are the top layer of the settings (see [`engine::settings`]): their names,
+//! units and defaults are the table's rows.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
-#[cfg(feature = "mysql")]
-use std::time::Duration;
 
 use clap::Args;
 use engine::Limits;
@@ -12,30 +11,35 @@ use engine::Limits;
 use engine::command::Resolution;
 use engine::command::{CommandName, Request};
 #[cfg(feature = "mysql")]
-use engine::db::config::parse_duration;
-#[cfg(feature = "mysql")]
 use engine::db::spec::ConnSpec;
+use engine::settings::DEFAULT_FOLDER;
+use engine::settings::value::size_flag;
+use engine::source::SourceSpec;
 
 /// Where the migrations come from; shared by every subcommand that reads them.
 #[derive(Debug, Clone, Args)]
 pub struct SourceArgs {
     /// A zip artifact, a directory of .sql files, or s3://bucket/key [default: the
     /// config's dir, else ./migrations].
-    #[arg(long, value_name = "ZIP|DIR|S3")]
-    pub source: Option<PathBuf>,
+    #[arg(long, value_name = "ZIP|DIR|S3", value_parser = source_arg)]
+    pub source: Option<SourceSpec>,
     /// The migrations folder inside a zip artifact.
-    #[arg(long, default_value = "migrations", value_name = "NAME")]
-    pub dir: String,
-    /// Largest migration file accepted, in bytes.
-    #[arg(long, default_value_t = Limits::default().max_file_size, value_name = "BYTES")]
+    #[arg(long = "dir", default_value = DEFAULT_FOLDER, value_name = "NAME")]
+    pub folder: String,
+    /// Largest migration file accepted, e.g. 4MiB or 512KiB (a bare number is bytes).
+    #[arg(long, default_value_t = Limits::default().max_file_size, value_name = "SIZE", value_parser = size_flag)]
     pub max_file_size: u64,
-    /// Largest total size of all migration files read from an artifact, in bytes: what
-    /// bounds memory on a hostile artifact.
-    #[arg(long, default_value_t = Limits::default().max_total_size, value_name = "BYTES")]
+    /// Largest total size of all migration files read from an artifact, e.g. 12MiB (a
+    /// bare number is bytes): what bounds memory on a hostile artifact.
+    #[arg(long, default_value_t = Limits::default().max_total_size, value_name = "SIZE", value_parser = size_flag)]
     pub max_total_size: u64,
     /// Print one JSON object on stdout instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+fn source_arg(s: &str) -> Result<SourceSpec, String> {
+    SourceSpec::parse(s).map_err(|e| e.to_string())
 }
 
 impl SourceArgs {
@@ -69,7 +73,7 @@ pub struct DbArgs {
     pub database: Option<String>,
     /// sql-migrate's configuration file (read when given, or when ./dbconfig.yml exists).
     #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    pub config: Option<std::path::PathBuf>,
     /// The environment in the configuration file.
     #[arg(long, value_name = "NAME")]
     pub env: Option<String>,
@@ -85,14 +89,15 @@ pub struct DbArgs {
     /// Proceed although applied migrations' files changed (reported).
     #[arg(long)]
     pub allow_drift: bool,
-    /// Seconds to wait for the migration lock [default: LOCK_TIMEOUT_SECS, else 60].
-    #[arg(long, value_name = "SECONDS", value_parser = duration_arg)]
-    pub lock_timeout: Option<Duration>,
-    /// Seconds a statement may wait for a table's metadata lock (every session's
-    /// lock_wait_timeout; others queue behind a waiting ALTER) [default:
-    /// LOCK_WAIT_TIMEOUT_SECS, else 10].
-    #[arg(long, value_name = "SECS", value_parser = duration_arg)]
-    pub lock_wait_timeout: Option<Duration>,
+    /// How long to wait for the migration lock, e.g. 60 or 2m (bare: seconds)
+    /// [default: LOCK_TIMEOUT_SECS, else 60s].
+    #[arg(long, value_name = "DURATION", value_parser = engine::settings::value::duration_flag)]
+    pub lock_timeout: Option<std::time::Duration>,
+    /// How long a statement may wait for a table's metadata lock (every session's
+    /// lock_wait_timeout; others queue behind a waiting ALTER), bare: seconds [default:
+    /// LOCK_WAIT_TIMEOUT_SECS, else 10s].
+    #[arg(long, value_name = "DURATION", value_parser = engine::settings::value::duration_flag)]
+    pub lock_wait_timeout: Option<std::time::Duration>,
     /// Times a DDL statement that timed out waiting for a metadata lock is retried, after
     /// 1s, 2s, 4s, … [default: LOCK_WAIT_RETRIES, else 3].
     #[arg(long, value_name = "N")]
@@ -103,18 +108,13 @@ pub struct DbArgs {
     /// CA bundle (PEM) to verify the server with (e.g. RDS's); implies --tls
     /// [default: DB_CA_BUNDLE].
     #[arg(long, value_name = "FILE")]
-    pub tls_ca: Option<PathBuf>,
+    pub tls_ca: Option<std::path::PathBuf>,
     /// Connect timeout, e.g. 10s.
-    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
-    pub connect_timeout: Option<Duration>,
+    #[arg(long, value_name = "DURATION", value_parser = engine::settings::value::duration_flag)]
+    pub connect_timeout: Option<std::time::Duration>,
     /// Read timeout, e.g. 10m [default: none].
-    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
-    pub read_timeout: Option<Duration>,
-}
-
-#[cfg(feature = "mysql")]
-fn duration_arg(s: &str) -> Result<Duration, String> {
-    parse_duration(s).ok_or_else(|| format!("not a duration: {s:?} (e.g. 60, 30s, 2m)"))
+    #[arg(long, value_name = "DURATION", value_parser = engine::settings::value::duration_flag)]
+    pub read_timeout: Option<std::time::Duration>,
 }
 
 #[cfg(feature = "mysql")]
@@ -375,7 +375,7 @@ mod tests {
         let spec = set.spec();
         assert_eq!(
             (spec.lock_wait_timeout, spec.lock_wait_retries),
-            (Some(Duration::from_secs(1)), Some(2))
+            (Some(std::time::Duration::from_secs(1)), Some(2))
         );
         assert!(set.local_only().contains(&"--lock-wait-retries"));
         // Unset, the environment or the defaults (10 s, 3) decide.
@@ -384,6 +384,30 @@ mod tests {
             (spec.lock_wait_timeout, spec.lock_wait_retries),
             (None, None)
         );
+    }
+
+    #[test]
+    fn sizes_take_a_unit_or_bare_bytes_and_sources_are_parsed_once() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cmd {
+            #[command(flatten)]
+            source: SourceArgs,
+        }
+        let parse = |args: &[&str]| Cmd::try_parse_from(args).map(|c| c.source);
+        let size = |args: &[&str]| parse(args).unwrap().limits().max_file_size;
+        assert_eq!(size(&["x", "--max-file-size", "4194304"]), 4 << 20);
+        assert_eq!(size(&["x", "--max-file-size", "4MiB"]), 4 << 20);
+        assert_eq!(size(&["x"]), Limits::default().max_file_size);
+        let total = parse(&["x", "--max-total-size", "512KiB"]).unwrap();
+        assert_eq!(total.limits().max_total_size, 512 << 10);
+        assert!(parse(&["x", "--max-file-size", "big"]).is_err());
+        assert_eq!(parse(&["x"]).unwrap().folder, DEFAULT_FOLDER);
+        assert!(matches!(
+            parse(&["x", "--source", "s3://b/k.zip"]).unwrap().source,
+            Some(SourceSpec::S3 { .. })
+        ));
+        assert!(parse(&["x", "--source", "s3://b"]).is_err());
     }
 
     #[test]

@@ -2,63 +2,68 @@
 //! engine's command layer, render what comes back.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::Path;
 
 #[cfg(feature = "mysql")]
 use engine::command::CommandName;
 use engine::command::{self, CommandError, Frontend, Input};
+use engine::settings::table::DEFAULT_LOCAL_DIR;
+use engine::source::SourceSpec;
 
 use super::args::Invocation;
 use super::{Failure, render};
 
 /// Runs `inv` locally.
 pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
-    let env = |k: &str| std::env::var(k).ok();
+    let process = crate::settings::Process::new();
+    let env = |k: &str| process.get(k);
     let json = inv.source.json;
     #[allow(unused_mut)]
     let mut request = inv.request;
     #[cfg(feature = "mysql")]
-    let resolved = match inv.db {
+    let loaded = match inv.db {
         Some(db) => Some(
             db.spec()
-                .resolve(env)
+                .load(env)
                 .map_err(|e| fail(&request, CommandError::Configuration(e.to_string()), json))?,
         ),
         None => None,
     };
     #[cfg(not(feature = "mysql"))]
     let _ = env;
+    for warning in process.unknown() {
+        let _ = writeln!(std::io::stderr(), "warning: {warning}");
+    }
     #[cfg(feature = "mysql")]
-    if resolved.as_ref().is_some_and(|r| r.ignore_unknown)
-        && request.command != CommandName::Resolve
+    if loaded.as_ref().is_some_and(|r| r.ignore_unknown) && request.command != CommandName::Resolve
     {
         request.ignore_unknown = true;
     }
     #[cfg(feature = "mysql")]
-    let config_dir = resolved.as_ref().and_then(|r| r.dir.clone());
+    let config_dir = loaded.as_ref().and_then(|r| r.migrations_dir.clone());
     #[cfg(not(feature = "mysql"))]
     let config_dir: Option<String> = None;
-    let path = inv
-        .source
-        .source
-        .clone()
-        .or_else(|| config_dir.map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("./migrations"));
+    let spec = inv.source.source.clone().unwrap_or_else(|| {
+        let dir = config_dir.unwrap_or_else(|| DEFAULT_LOCAL_DIR.to_owned());
+        SourceSpec::local(Path::new(&dir))
+    });
     let limits = inv.source.limits();
-    let opened = open(&path, &inv.source.dir, &limits).map_err(|e| fail(&request, e, json))?;
+    let folder = &inv.source.folder;
+    let opened = crate::source::open_blocking(&spec, folder, &limits)
+        .map_err(|e| fail(&request, e, json))?;
     if let (Some(fetch), false) = (&opened.fetch, json) {
         let _ = writeln!(std::io::stderr(), "{}", fetch.human());
     }
     let input = Input {
         source: &opened.source,
-        dir: &inv.source.dir,
+        dir: folder,
         limits: &limits,
         fetch: opened.fetch.clone(),
         expected_digest: None,
     };
     let stdout = std::io::stdout();
     #[cfg(feature = "mysql")]
-    let result = match &resolved {
+    let result = match &loaded {
         None => command::verify(&input),
         Some(r) => command::execute(
             &request,
@@ -87,26 +92,6 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
                 .map_err(Failure::output)
         }
         Err(e) => Err(fail(&request, e, json)),
-    }
-}
-
-fn open(
-    path: &std::path::Path,
-    dir: &str,
-    limits: &engine::Limits,
-) -> Result<crate::source::Opened, CommandError> {
-    #[cfg(feature = "s3")]
-    return crate::source::open_blocking(path, dir, limits);
-    #[cfg(not(feature = "s3"))]
-    {
-        let _ = dir;
-        if path.to_str().is_some_and(|s| s.starts_with("s3://")) {
-            return Err(CommandError::Configuration(format!(
-                "{}: this build has no S3 support (build with the `s3` feature)",
-                path.display()
-            )));
-        }
-        Ok(crate::source::open_local(path, limits)?)
     }
 }
 

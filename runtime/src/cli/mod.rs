@@ -151,7 +151,13 @@ fn dispatch(cli: &Cli) -> Result<(), Failure> {
     };
     match cli.via_lambda.as_deref().filter(|f| !f.is_empty()) {
         #[cfg(feature = "remote")]
-        Some(function) => remote::run(function, inv),
+        Some(function) => {
+            // A local run warns after reading its settings (a dbconfig.yml may use more).
+            for warning in crate::settings::Process::new().unknown() {
+                let _ = writeln!(std::io::stderr(), "warning: {warning}");
+            }
+            remote::run(function, inv)
+        }
         #[cfg(not(feature = "remote"))]
         Some(_) => Err(Failure::bad_input(
             "this build has no --via-lambda support (build with the `remote` feature)",

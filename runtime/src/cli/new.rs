@@ -15,7 +15,7 @@ pub struct NewArgs {
     /// The migration's name, e.g. add-users.
     pub name: String,
     /// The migrations directory.
-    #[arg(long, default_value = "./migrations", value_name = "DIR")]
+    #[arg(long, default_value = engine::settings::table::DEFAULT_LOCAL_DIR, value_name = "DIR")]
     pub source: PathBuf,
 }
 

@@ -8,11 +8,10 @@ use std::io::Write;
 use std::time::Duration;
 
 use engine::command::{ErrorKind, Request};
-use engine::fetch::ObjectRef;
+use engine::source::SourceSpec;
 
 use super::args::Invocation;
 use super::{Failure, render};
-use crate::inline;
 use crate::wire::{self, Chain, Invoked, MigratorEvent, SYNC_PAYLOAD_LIMIT, Step};
 
 /// How long a remote command may take: past Lambda's 15-minute maximum.
@@ -116,34 +115,12 @@ pub fn run(function: &str, inv: Invocation<'_>) -> Result<(), Failure> {
 
 /// The migrator event for `request` on `source`.
 fn event(request: Request, source: &super::args::SourceArgs) -> Result<MigratorEvent, String> {
-    let mut event = MigratorEvent {
-        request,
-        ..MigratorEvent::default()
-    };
-    let path = source
-        .source
-        .clone()
-        .unwrap_or_else(|| "./migrations".into());
-    match path.to_str().filter(|s| s.starts_with("s3://")) {
-        Some(url) => {
-            let object = ObjectRef::parse(url).map_err(|e| e.to_string())?;
-            event.bucket_name = Some(object.bucket);
-            event.object_key = Some(object.key);
-            event.dir = Some(source.dir.clone());
-        }
-        None => {
-            let limits = source.limits();
-            let opened = crate::source::open_local(&path, &limits).map_err(|e| e.to_string())?;
-            let files = opened
-                .source
-                .files(&source.dir, &limits)
-                .map_err(|e| e.to_string())?;
-            let zip = inline::zip(&files).map_err(|e| format!("{}: {e}", path.display()))?;
-            event.inline_zip = Some(aws_smithy_types::base64::encode(&zip));
-            event.dir = Some(inline::DIR.into());
-        }
-    }
-    Ok(event)
+    let spec = source.source.clone().unwrap_or_else(|| {
+        SourceSpec::local(std::path::Path::new(
+            engine::settings::table::DEFAULT_LOCAL_DIR,
+        ))
+    });
+    crate::source::event_for(request, &spec, &source.folder, &source.limits())
 }
 
 /// A remote failure of `kind`: its JSON object with `--json`, and the exit and message.

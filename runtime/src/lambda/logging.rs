@@ -9,7 +9,6 @@
 //! the variables say. Format: JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON`, text
 //! otherwise, as `lambda_runtime`'s default subscriber writes them.
 
-use std::env;
 use std::str::FromStr;
 
 use lambda_runtime::tracing::subscriber::filter::{LevelFilter, filter_fn};
@@ -28,13 +27,15 @@ pub const DEPENDENCY_CAP: LevelFilter = LevelFilter::INFO;
 /// Installs the subscriber on stdout (Lambda sends stdout to CloudWatch). A second call
 /// does nothing.
 pub fn init() {
-    let level = level(|k| env::var(k).ok());
+    let level = level(crate::settings::var);
     let filter = filter_fn(move |meta| allowed(meta, level));
     let layer = fmt::layer()
         .with_target(false)
         .without_time()
         .with_writer(std::io::stdout);
-    let layer = if env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+    let layer = if crate::settings::var("AWS_LAMBDA_LOG_FORMAT")
+        .is_some_and(|f| f.eq_ignore_ascii_case("json"))
+    {
         layer.json().with_filter(filter).boxed()
     } else {
         layer.with_filter(filter).boxed()
@@ -45,6 +46,10 @@ pub fn init() {
             dependencies = %level.min(DEPENDENCY_CAP),
             "logging: our code at the configured level, dependencies capped"
         );
+        // A mistyped `DB_*` or `LAMBDA_MIGRATE_*` variable is said once, at start.
+        for warning in crate::settings::Process::new().unknown() {
+            tracing::warn!("{warning}");
+        }
     }
 }
 

@@ -82,7 +82,8 @@ pub fn document(function: &str, metrics: &[Metric], timestamp_ms: u64) -> Value 
 /// Prints `metrics` as one EMF line on stdout, dimensioned by this function's name
 /// (`AWS_LAMBDA_FUNCTION_NAME`). A write error is ignored: metrics never fail a run.
 pub fn emit(metrics: &[Metric]) {
-    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "unknown".into());
+    let function =
+        crate::settings::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "unknown".into());
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

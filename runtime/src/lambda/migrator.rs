@@ -26,9 +26,10 @@ use engine::command::{
     self, Allowed, CommandError, CommandName, ErrorKind, Executed, Frontend, Input, Report,
     RequestError,
 };
-use engine::db::spec::{ConnSpec, Resolved};
+use engine::db::spec::{ConnSpec, DbSettings};
 use engine::db::{ConnConfig, Database, DbError, Deadline, Settings, Tls};
 use engine::fetch::{FetchOptions, ObjectRef};
+use engine::settings::{Env, Setting, SettingError, table};
 use lambda_runtime::Diagnostic;
 use tracing::{error, info, warn};
 
@@ -58,7 +59,7 @@ pub struct MigratorConfig {
     pub secret: Option<SecretSource>,
     /// Where and how to connect (see [`ConnSpec`]: `DATABASE_URL` or `DB_*`, `DB_TLS`,
     /// `DB_CA_BUNDLE`, `MIGRATIONS_TABLE`, `LOCK_TIMEOUT_SECS`).
-    pub db: Resolved,
+    pub db: DbSettings,
     /// The commands this deployment runs (`ALLOWED_COMMANDS`, comma-separated; default
     /// `verify,plan,status,up,resolve`).
     pub allowed: Allowed,
@@ -95,17 +96,13 @@ impl Margins {
 }
 
 impl MigratorConfig {
-    /// Reads the settings through `get` (the process environment in production).
+    /// Reads the settings through `get` (the process environment in production); the
+    /// names, units and defaults are the rows of [`engine::settings::table`].
     pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Result<MigratorConfig, String> {
-        let nonempty = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-        let iam_auth = match nonempty("DB_IAM_AUTH").as_deref().map(str::trim) {
-            None | Some("false" | "0" | "no") => false,
-            Some("true" | "1" | "yes") => true,
-            Some(v) => return Err(format!("DB_IAM_AUTH={v:?}: expected true or false")),
-        };
-        let mut db = ConnSpec::default()
-            .resolve(|k| get(k))
-            .map_err(|e| e.to_string())?;
+        let env = Env::new(get);
+        let err = |e: SettingError| e.to_string();
+        let iam_auth = env.bool(&table::IAM_AUTH).map_err(err)?.unwrap_or(false);
+        let mut db = ConnSpec::default().load(get).map_err(|e| e.to_string())?;
         if iam_auth {
             // The token is only accepted over TLS.
             if db.conn.tls == Tls::Off {
@@ -115,7 +112,7 @@ impl MigratorConfig {
                 return Err("DB_IAM_AUTH=true needs DB_USER".into());
             }
         }
-        let secret = match nonempty("DB_SECRET_ARN") {
+        let secret = match env.text(&table::SECRET_ARN) {
             None => None,
             Some(id) => {
                 if db.conn.password.is_some() {
@@ -124,46 +121,41 @@ impl MigratorConfig {
                 if iam_auth {
                     return Err("DB_SECRET_ARN and DB_IAM_AUTH=true exclude each other".into());
                 }
-                // Unset: an RDS-style JSON secret; set but empty: the secret is the password.
-                let field = match get("DB_SECRET_FIELD") {
-                    None => Some("password".to_owned()),
+                // Unset: an RDS-style JSON secret; set but empty: the secret is the
+                // password (the one variable where empty is not unset; see its row).
+                let field = match env.any(table::SECRET_FIELD.env.unwrap_or_default()) {
+                    None => Some(table::SECRET_FIELD.default.text().to_owned()),
                     Some(f) if f.trim().is_empty() => None,
                     Some(f) => Some(f.trim().to_owned()),
                 };
-                let cache_for = match nonempty("DB_SECRET_CACHE_SECS") {
-                    None => secret::CACHE_TTL,
-                    Some(v) => Duration::from_secs(v.trim().parse().map_err(|_| {
-                        format!("DB_SECRET_CACHE_SECS={v:?}: expected a whole number of seconds")
-                    })?),
-                };
                 Some(SecretSource {
                     id: id.trim().to_owned(),
-                    cache_for,
+                    cache_for: env
+                        .duration(&table::SECRET_CACHE)
+                        .map_err(err)?
+                        .unwrap_or(secret::CACHE_TTL),
                     field,
-                    username_from_secret: nonempty("DB_USER").is_none()
-                        && nonempty("DATABASE_URL").is_none(),
+                    username_from_secret: env.text(&table::DB_USER).is_none()
+                        && env.text(&table::DATABASE_URL).is_none(),
                 })
             }
         };
-        let allowed = match nonempty("ALLOWED_COMMANDS") {
+        let allowed = match env.text(&table::ALLOWED_COMMANDS) {
             None => Allowed::default_set(),
             Some(list) => Allowed::parse(&list).map_err(|e| format!("ALLOWED_COMMANDS: {e}"))?,
         };
-        let dir = nonempty("MIGRATIONS_DIR").unwrap_or_else(|| "migrations".into());
-        let limits = source::limits_from_env(|k| get(k))?;
-        let secs = |name: &str| match nonempty(name) {
-            None => Ok(None),
-            Some(v) => v
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|s| (0.0..=900.0).contains(s))
-                .map(|s| Some(Duration::from_secs_f64(s)))
-                .ok_or_else(|| format!("{name}={v:?}: expected seconds, 0 to 900")),
+        let dir = crate::settings::folder(&env);
+        let limits = crate::settings::limits(&env).map_err(err)?;
+        let margin = |s: &Setting| match env.duration(s).map_err(err)? {
+            Some(d) if d > Duration::from_secs(900) => Err(format!(
+                "{}={d:?}: expected seconds, 0 to 900",
+                s.env.unwrap_or_default()
+            )),
+            d => Ok(d),
         };
         let margins = Margins {
-            stop: secs("DEADLINE_MARGIN_SECS")?,
-            kill: secs("KILL_MARGIN_SECS")?,
+            stop: margin(&table::DEADLINE_MARGIN)?,
+            kill: margin(&table::KILL_MARGIN)?,
         };
         if let (Some(stop), Some(kill)) = (margins.stop, margins.kill)
             && kill > stop
@@ -171,14 +163,16 @@ impl MigratorConfig {
             return Err("KILL_MARGIN_SECS must not exceed DEADLINE_MARGIN_SECS".into());
         }
         Ok(MigratorConfig {
-            fetch: source::fetch_options(&dir, &limits, |k| get(k))?,
+            fetch: crate::settings::fetch_options(&dir, &limits, &env).map_err(err)?,
             limits,
             dir,
             iam_auth,
             secret,
             db,
             allowed,
-            function: nonempty("AWS_LAMBDA_FUNCTION_NAME"),
+            function: env
+                .any("AWS_LAMBDA_FUNCTION_NAME")
+                .filter(|f| !f.trim().is_empty()),
             margins,
         })
     }
@@ -243,7 +237,7 @@ impl Migrator {
 
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Migrator {
-        Migrator::new(MigratorConfig::from_env(&|k| std::env::var(k).ok()))
+        Migrator::new(MigratorConfig::from_env(&crate::settings::var))
     }
 
     /// Handles one event that must be answered by `deadline` (the invocation's), and

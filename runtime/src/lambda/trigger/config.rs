@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use tracing::warn;
 
+use engine::settings::{Env, Setting, SettingError, table};
+
+use crate::settings;
 use crate::wire;
 
 /// The trigger's settings, from its environment.
@@ -28,29 +31,27 @@ pub struct TriggerConfig {
 }
 
 impl TriggerConfig {
-    /// Reads the settings through `get` (the process environment in production).
+    /// Reads the settings through `get` (the process environment in production); the
+    /// names, units and defaults are the rows of [`engine::settings::table`].
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<TriggerConfig, String> {
-        let num = |name: &str, default: u64| -> Result<u64, String> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => v
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("{name}={v:?} is not a whole number")),
-            }
+        let env = Env::new(&get);
+        let err = |e: SettingError| e.to_string();
+        let dir = settings::folder(&env);
+        let limits = settings::limits(&env).map_err(err)?;
+        let duration = |s: &Setting| -> Result<Duration, String> {
+            Ok(env
+                .duration(s)
+                .map_err(err)?
+                .unwrap_or(s.default.duration()))
         };
-        let dir = get("MIGRATIONS_DIR")
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "migrations".into());
-        let limits = crate::source::limits_from_env(&get)?;
         Ok(TriggerConfig {
-            fetch: crate::source::fetch_options(&dir, &limits, &get)?,
+            fetch: settings::fetch_options(&dir, &limits, &env).map_err(err)?,
             limits,
             dir,
-            function_name: get("FunctionName").filter(|s| !s.is_empty()),
-            migrator_timeout: Duration::from_secs(num("MIGRATOR_TIMEOUT_SECS", 900)?),
-            margin: Duration::from_millis(num("TRIGGER_MARGIN_MS", 15_000)?),
-            poll_interval: Duration::from_millis(num("TRIGGER_POLL_MS", 5_000)?),
+            function_name: env.text(&table::FUNCTION_NAME),
+            migrator_timeout: duration(&table::MIGRATOR_TIMEOUT)?,
+            margin: duration(&table::TRIGGER_MARGIN)?,
+            poll_interval: duration(&table::TRIGGER_POLL)?,
         })
     }
 
