@@ -1,5 +1,8 @@
 //! The `migrator` Lambda: applies migrations inside the VPC. See
 //! [`lambda_migrate::lambda::migrator`].
+// The handler awaits the S3 fetch through several async layers (the SDK nests deeply);
+// computing the future's layout needs more than the default 128 levels.
+#![recursion_limit = "256"]
 
 use lambda_migrate::lambda::{logging, migrator::Migrator};
 use lambda_migrate::wire::MigratorEvent;

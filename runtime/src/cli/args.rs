@@ -7,11 +7,7 @@ use std::ffi::OsString;
 
 use clap::Args;
 use engine::Limits;
-#[cfg(feature = "mysql")]
-use engine::command::Resolution;
-use engine::command::{CommandName, Request};
-#[cfg(feature = "mysql")]
-use engine::db::spec::ConnSpec;
+use engine::command::{CommandName, Request, Resolution};
 use engine::settings::DEFAULT_FOLDER;
 use engine::settings::value::size_flag;
 use engine::source::SourceSpec;
@@ -62,7 +58,6 @@ pub struct VerifyArgs {
 }
 
 /// Flags shared by the database subcommands.
-#[cfg(feature = "mysql")]
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
     /// Where the migrations come from.
@@ -117,27 +112,7 @@ pub struct DbArgs {
     pub read_timeout: Option<std::time::Duration>,
 }
 
-#[cfg(feature = "mysql")]
 impl DbArgs {
-    /// The connection spec these flags describe.
-    pub fn spec(&self) -> ConnSpec {
-        ConnSpec {
-            url: self.database.clone().filter(|u| !u.is_empty()),
-            config_file: self.config.clone(),
-            look_for_config: true,
-            config_env: self.env.clone(),
-            tls: self.tls.then_some(engine::db::Tls::Verify),
-            ca: self.tls_ca.clone(),
-            connect_timeout: self.connect_timeout,
-            read_timeout: self.read_timeout,
-            table: self.table.clone(),
-            schema: self.schema.clone(),
-            lock_timeout: self.lock_timeout,
-            lock_wait_timeout: self.lock_wait_timeout,
-            lock_wait_retries: self.lock_wait_retries,
-        }
-    }
-
     /// The flags that describe the database here, which a remote run cannot use (the
     /// migrator has its own settings): their names, if any were given.
     pub fn local_only(&self) -> Vec<&'static str> {
@@ -173,7 +148,6 @@ impl DbArgs {
 }
 
 /// Arguments of `up`, `down` and `skip`.
-#[cfg(feature = "mysql")]
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// At most N migrations (0: all) [default: all; `down`: 1].
@@ -191,7 +165,6 @@ pub struct RunArgs {
 }
 
 /// Arguments of `plan`.
-#[cfg(feature = "mysql")]
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Plan at most N migrations (0: all).
@@ -206,7 +179,6 @@ pub struct PlanArgs {
 }
 
 /// Arguments of `redo`.
-#[cfg(feature = "mysql")]
 #[derive(Debug, Args)]
 pub struct RedoArgs {
     /// Show what would be done; change nothing.
@@ -218,7 +190,6 @@ pub struct RedoArgs {
 }
 
 /// Arguments of `status`.
-#[cfg(feature = "mysql")]
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Shared database flags.
@@ -227,7 +198,6 @@ pub struct StatusArgs {
 }
 
 /// Arguments of `resolve`.
-#[cfg(feature = "mysql")]
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("outcome").required(true).args(["applied", "rolled_back"])))]
 pub struct ResolveArgs {
@@ -252,7 +222,6 @@ pub struct Invocation<'a> {
     /// Where the migrations come from, and `--json`.
     pub source: &'a SourceArgs,
     /// The database flags.
-    #[cfg(feature = "mysql")]
     pub db: Option<&'a DbArgs>,
 }
 
@@ -262,13 +231,11 @@ impl VerifyArgs {
         Invocation {
             request: Request::new(CommandName::Verify),
             source: &self.source,
-            #[cfg(feature = "mysql")]
             db: None,
         }
     }
 }
 
-#[cfg(feature = "mysql")]
 fn with_db(request: Request, db: &DbArgs) -> Invocation<'_> {
     Invocation {
         request,
@@ -277,7 +244,6 @@ fn with_db(request: Request, db: &DbArgs) -> Invocation<'_> {
     }
 }
 
-#[cfg(feature = "mysql")]
 impl RunArgs {
     /// As an engine request for `command` (`up`, `down` or `skip`).
     pub fn invocation(&self, command: CommandName) -> Invocation<'_> {
@@ -289,7 +255,6 @@ impl RunArgs {
     }
 }
 
-#[cfg(feature = "mysql")]
 impl PlanArgs {
     /// As an engine request.
     pub fn invocation(&self) -> Invocation<'_> {
@@ -300,7 +265,6 @@ impl PlanArgs {
     }
 }
 
-#[cfg(feature = "mysql")]
 impl RedoArgs {
     /// As an engine request.
     pub fn invocation(&self) -> Invocation<'_> {
@@ -310,7 +274,6 @@ impl RedoArgs {
     }
 }
 
-#[cfg(feature = "mysql")]
 impl StatusArgs {
     /// As an engine request.
     pub fn invocation(&self) -> Invocation<'_> {
@@ -318,7 +281,6 @@ impl StatusArgs {
     }
 }
 
-#[cfg(feature = "mysql")]
 impl ResolveArgs {
     /// As an engine request.
     pub fn invocation(&self) -> Invocation<'_> {
@@ -360,31 +322,6 @@ pub fn sql_migrate_flags(args: impl IntoIterator<Item = OsString>) -> Vec<OsStri
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[cfg(feature = "mysql")]
-    #[test]
-    fn lock_wait_flags_reach_the_spec() {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Cmd {
-            #[command(flatten)]
-            run: RunArgs,
-        }
-        let parse = |args: &[&str]| Cmd::try_parse_from(args).unwrap().run.db;
-        let set = parse(&["x", "--lock-wait-timeout", "1", "--lock-wait-retries", "2"]);
-        let spec = set.spec();
-        assert_eq!(
-            (spec.lock_wait_timeout, spec.lock_wait_retries),
-            (Some(std::time::Duration::from_secs(1)), Some(2))
-        );
-        assert!(set.local_only().contains(&"--lock-wait-retries"));
-        // Unset, the environment or the defaults (10 s, 3) decide.
-        let spec = parse(&["x"]).spec();
-        assert_eq!(
-            (spec.lock_wait_timeout, spec.lock_wait_retries),
-            (None, None)
-        );
-    }
 
     #[test]
     fn sizes_take_a_unit_or_bare_bytes_and_sources_are_parsed_once() {

@@ -4,48 +4,35 @@
 use std::io::Write;
 use std::path::Path;
 
-#[cfg(feature = "mysql")]
-use engine::command::CommandName;
 use engine::command::{self, CommandError, Frontend, Input};
 use engine::settings::table::DEFAULT_LOCAL_DIR;
 use engine::source::SourceSpec;
 
 use super::args::Invocation;
-use super::{Failure, render};
+use super::{Failure, database, render};
 
 /// Runs `inv` locally.
 pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
     let process = crate::settings::Process::new();
     let env = |k: &str| process.get(k);
     let json = inv.source.json;
-    #[allow(unused_mut)]
     let mut request = inv.request;
-    #[cfg(feature = "mysql")]
-    let loaded = match inv.db {
-        Some(db) => Some(
-            db.spec()
-                .load(env)
-                .map_err(|e| fail(&request, CommandError::Configuration(e.to_string()), json))?,
-        ),
+    let target = match inv.db {
+        Some(db) => Some(database::load(db, &env).map_err(|e| fail(&request, e, json))?),
         None => None,
     };
-    #[cfg(not(feature = "mysql"))]
-    let _ = env;
     for warning in process.unknown() {
         let _ = writeln!(std::io::stderr(), "warning: {warning}");
     }
-    #[cfg(feature = "mysql")]
-    if loaded.as_ref().is_some_and(|r| r.ignore_unknown) && request.command != CommandName::Resolve
+    if target
+        .as_ref()
+        .is_some_and(|t| t.ignore_unknown(request.command))
     {
         request.ignore_unknown = true;
     }
-    #[cfg(feature = "mysql")]
-    let config_dir = loaded.as_ref().and_then(|r| r.migrations_dir.clone());
-    #[cfg(not(feature = "mysql"))]
-    let config_dir: Option<String> = None;
     let spec = inv.source.source.clone().unwrap_or_else(|| {
-        let dir = config_dir.unwrap_or_else(|| DEFAULT_LOCAL_DIR.to_owned());
-        SourceSpec::local(Path::new(&dir))
+        let dir = target.as_ref().and_then(|t| t.migrations_dir());
+        SourceSpec::local(Path::new(dir.as_deref().unwrap_or(DEFAULT_LOCAL_DIR)))
     });
     let limits = inv.source.limits();
     let folder = &inv.source.folder;
@@ -62,24 +49,15 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
         expected_digest: None,
     };
     let stdout = std::io::stdout();
-    #[cfg(feature = "mysql")]
-    let result = match &loaded {
+    let result = match &target {
         None => command::verify(&input),
-        Some(r) => command::execute(
-            &request,
-            &input,
-            || engine::db::Database::connect(&r.conn, &r.settings),
-            r.settings.lock_timeout,
-            |step| {
-                if !json {
-                    // A closed stdout is noticed when the report is written.
-                    let _ = render::step_line(&mut stdout.lock(), step);
-                }
-            },
-        ),
+        Some(t) => t.execute(&request, &input, |step| {
+            if !json {
+                // A closed stdout is noticed when the report is written.
+                let _ = render::step_line(&mut stdout.lock(), step);
+            }
+        }),
     };
-    #[cfg(not(feature = "mysql"))]
-    let result = command::verify(&input);
     // A run's steps were printed as they completed; a dry run's were not.
     let streamed = request.writes();
     match result {
@@ -97,7 +75,6 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
 
 /// A local failure: its JSON object on stdout with `--json`, and the exit and message.
 fn fail(request: &engine::command::Request, e: CommandError, json: bool) -> Failure {
-    #[cfg(feature = "mysql")]
     let partial = request
         .options()
         .filter(|_| json)
@@ -107,7 +84,6 @@ fn fail(request: &engine::command::Request, e: CommandError, json: bool) -> Fail
         e.kind(),
         e.message(&Frontend::Cli),
         json,
-        #[cfg(feature = "mysql")]
         partial.as_ref(),
     )
 }

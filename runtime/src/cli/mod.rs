@@ -8,6 +8,7 @@
 //! or the migrator function could not be reached, 8 internal error.
 
 pub mod args;
+pub mod database;
 pub mod local;
 pub mod new;
 #[cfg(feature = "remote")]
@@ -18,12 +19,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-#[cfg(feature = "mysql")]
 use engine::command::CommandName;
 
-use args::{Invocation, VerifyArgs};
-#[cfg(feature = "mysql")]
-use args::{PlanArgs, RedoArgs, ResolveArgs, RunArgs, StatusArgs};
+use args::{Invocation, PlanArgs, RedoArgs, ResolveArgs, RunArgs, StatusArgs, VerifyArgs};
 
 /// Applies sql-migrate migrations to MySQL from a zip artifact or a directory.
 #[derive(Debug, Parser)]
@@ -49,25 +47,18 @@ pub enum Command {
     /// Read, check and parse every migration, and list them in apply order.
     Verify(VerifyArgs),
     /// Show what `up` would do; change nothing.
-    #[cfg(feature = "mysql")]
     Plan(PlanArgs),
     /// Show every migration: applied when, checksum, partial state.
-    #[cfg(feature = "mysql")]
     Status(StatusArgs),
     /// Apply pending migrations (with sql-migrate's catch-up of older unapplied ones).
-    #[cfg(feature = "mysql")]
     Up(RunArgs),
     /// Revert applied migrations, newest first (default: one).
-    #[cfg(feature = "mysql")]
     Down(RunArgs),
     /// Revert the newest applied migration and apply it again.
-    #[cfg(feature = "mysql")]
     Redo(RedoArgs),
     /// Record pending migrations as applied without running them.
-    #[cfg(feature = "mysql")]
     Skip(RunArgs),
     /// Record by hand that a partial migration is now applied or rolled back.
-    #[cfg(feature = "mysql")]
     Resolve(ResolveArgs),
     /// Create an empty migration file named YYYYMMDDHHMMSS-NAME.sql.
     New(new::NewArgs),
@@ -118,19 +109,12 @@ impl Command {
     fn invocation(&self) -> Option<Invocation<'_>> {
         Some(match self {
             Command::Verify(a) => a.invocation(),
-            #[cfg(feature = "mysql")]
             Command::Plan(a) => a.invocation(),
-            #[cfg(feature = "mysql")]
             Command::Status(a) => a.invocation(),
-            #[cfg(feature = "mysql")]
             Command::Up(a) => a.invocation(CommandName::Up),
-            #[cfg(feature = "mysql")]
             Command::Down(a) => a.invocation(CommandName::Down),
-            #[cfg(feature = "mysql")]
             Command::Redo(a) => a.invocation(),
-            #[cfg(feature = "mysql")]
             Command::Skip(a) => a.invocation(CommandName::Skip),
-            #[cfg(feature = "mysql")]
             Command::Resolve(a) => a.invocation(),
             Command::New(_) => return None,
         })

@@ -4,11 +4,10 @@
 
 use std::io::{self, Write};
 
-use engine::command::{ErrorKind, Report, Request, VerifyReport};
-#[cfg(feature = "mysql")]
-use engine::command::{ResolveReport, RunSummary, StatusReport};
-#[cfg(feature = "mysql")]
-use engine::db::{StepReport, StepState};
+use engine::command::{
+    ErrorKind, Report, Request, ResolveReport, RunSummary, StatusReport, StepReport, StepState,
+    VerifyReport,
+};
 use serde::Serialize;
 
 use super::Failure;
@@ -30,17 +29,9 @@ pub fn report(out: &mut dyn Write, report: &Report, json: bool, streamed: bool) 
     }
     match report {
         Report::Verify(r) => verify_table(out, r),
-        #[cfg(feature = "mysql")]
         Report::Status(r) => status_table(out, r),
-        #[cfg(feature = "mysql")]
         Report::Resolve(r) => resolve_line(out, r),
-        #[cfg(feature = "mysql")]
         Report::Run(r) => run_text(out, r, streamed),
-        #[cfg(not(feature = "mysql"))]
-        _ => {
-            let _ = streamed;
-            Ok(())
-        }
     }
 }
 
@@ -55,18 +46,11 @@ pub fn failure(
     kind: ErrorKind,
     message: String,
     json: bool,
-    #[cfg(feature = "mysql")] partial: Option<&RunSummary>,
+    partial: Option<&RunSummary>,
 ) -> Failure {
     if json {
         // The exit code and the `error:` line say it all if stdout is gone.
-        let _ = failure_json(
-            &mut io::stdout().lock(),
-            request,
-            kind,
-            &message,
-            #[cfg(feature = "mysql")]
-            partial,
-        );
+        let _ = failure_json(&mut io::stdout().lock(), request, kind, &message, partial);
     }
     Failure {
         code: kind.exit_code(),
@@ -81,9 +65,8 @@ pub fn failure_json(
     request: &Request,
     kind: ErrorKind,
     message: &str,
-    #[cfg(feature = "mysql")] partial: Option<&RunSummary>,
+    partial: Option<&RunSummary>,
 ) -> io::Result<()> {
-    #[cfg(feature = "mysql")]
     if let Some(run) = partial {
         return writeln!(out, "{}", to_json(run));
     }
@@ -134,7 +117,6 @@ fn verify_table(out: &mut dyn Write, report: &VerifyReport) -> io::Result<()> {
     )
 }
 
-#[cfg(feature = "mysql")]
 fn status_table(out: &mut dyn Write, report: &StatusReport) -> io::Result<()> {
     let rows = &report.migrations;
     let w = rows
@@ -167,13 +149,11 @@ fn status_table(out: &mut dyn Write, report: &StatusReport) -> io::Result<()> {
     Ok(())
 }
 
-#[cfg(feature = "mysql")]
 fn resolve_line(out: &mut dyn Write, r: &ResolveReport) -> io::Result<()> {
     writeln!(out, "recorded {} as {}", r.id, r.state.words())
 }
 
 /// One line for a migration a run completed (or, dry, would run).
-#[cfg(feature = "mysql")]
 pub fn step_line(out: &mut dyn Write, s: &StepReport) -> io::Result<()> {
     let mut extra = String::new();
     if s.catch_up {
@@ -204,7 +184,6 @@ pub fn step_line(out: &mut dyn Write, s: &StepReport) -> io::Result<()> {
     )
 }
 
-#[cfg(feature = "mysql")]
 fn run_text(out: &mut dyn Write, r: &RunSummary, streamed: bool) -> io::Result<()> {
     if !streamed {
         for s in &r.migrations {
@@ -250,7 +229,6 @@ fn run_text(out: &mut dyn Write, r: &RunSummary, streamed: bool) -> io::Result<(
     }
 }
 
-#[cfg(feature = "mysql")]
 fn short_list(ids: &[String]) -> String {
     if ids.len() <= 5 {
         ids.join(", ")

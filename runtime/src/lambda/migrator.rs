@@ -28,15 +28,15 @@ use engine::command::{
 };
 use engine::db::spec::{ConnSpec, DbSettings};
 use engine::db::{ConnConfig, Database, DbError, Deadline, Settings, Tls};
-use engine::fetch::{FetchOptions, ObjectRef};
+use engine::fetch::FetchOptions;
 use engine::settings::{Env, Setting, SettingError, table};
+use engine::source::SourceSpecError;
 use lambda_runtime::Diagnostic;
 use tracing::{error, info, warn};
 
 use super::metrics::{self, Metric, Unit};
 use super::rds_iam;
 use super::secret::{self, DbSecret, SecretReader, SecretSource};
-use crate::inline;
 use crate::source::{self, Opened};
 use crate::text::one_line;
 use crate::wire::{
@@ -462,29 +462,11 @@ async fn open(
     event: &MigratorEvent,
     dir: &str,
 ) -> Result<Opened, CommandError> {
-    if let Some(zip) = &event.inline_zip {
-        if event.bucket_name.is_some() || event.object_key.is_some() {
-            return Err(CommandError::from(RequestError::Event(
-                "give either inline_zip or BucketName and ObjectKey",
-            )));
-        }
-        let source = inline::open(zip)
-            .map_err(|e| CommandError::Configuration(format!("inline source: {e}")))?;
-        return Ok(Opened {
-            source,
-            fetch: None,
-        });
-    }
-    let (Some(bucket), Some(key)) = (event.bucket_name.clone(), event.object_key.clone()) else {
-        return Err(CommandError::from(RequestError::Event(
-            "BucketName and ObjectKey (or inline_zip) are required",
-        )));
-    };
-    if bucket.is_empty() || key.is_empty() {
-        return Err(CommandError::from(RequestError::Event(
-            "BucketName and ObjectKey must not be empty",
-        )));
-    }
+    // The event's source fields are parsed once, into the same type the CLI uses.
+    let spec = source::event_source(event).map_err(|e| match e {
+        SourceSpecError::Event(m) => CommandError::from(RequestError::Event(m)),
+        other => CommandError::Configuration(other.to_string()),
+    })?;
     let credentials = event
         .credentials
         .as_ref()
@@ -493,7 +475,7 @@ async fn open(
         dir: dir.to_owned(),
         ..config.fetch.clone()
     };
-    Ok(source::fetch(&ObjectRef { bucket, key }, credentials, None, &opts).await?)
+    source::open(&spec, credentials, &opts).await
 }
 
 /// The reply: the trigger's summary fields, and the command's whole report.

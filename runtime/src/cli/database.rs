@@ -1,0 +1,152 @@
+//! The database side of a local run: where it connects (the flags over the environment
+//! over `dbconfig.yml`) and running a command there. The one part of the command line
+//! that needs the `mysql` feature; a build without it parses every command the same and
+//! refuses, when asked, the ones that need a database.
+
+use engine::command::{CommandError, Executed, Input, Request, StepReport};
+
+use super::args::DbArgs;
+
+pub use imp::{Target, load};
+
+#[cfg(feature = "mysql")]
+mod imp {
+    use engine::command::CommandName;
+    use engine::db::spec::{ConnSpec, DbSettings};
+    use engine::db::{Database, Tls};
+
+    use super::*;
+
+    /// Where a local run connects, as its flags, environment and configuration say.
+    pub struct Target(DbSettings);
+
+    /// The connection spec `args` describe.
+    pub fn spec(args: &DbArgs) -> ConnSpec {
+        ConnSpec {
+            url: args.database.clone().filter(|u| !u.is_empty()),
+            config_file: args.config.clone(),
+            look_for_config: true,
+            config_env: args.env.clone(),
+            tls: args.tls.then_some(Tls::Verify),
+            ca: args.tls_ca.clone(),
+            connect_timeout: args.connect_timeout,
+            read_timeout: args.read_timeout,
+            table: args.table.clone(),
+            schema: args.schema.clone(),
+            lock_timeout: args.lock_timeout,
+            lock_wait_timeout: args.lock_wait_timeout,
+            lock_wait_retries: args.lock_wait_retries,
+        }
+    }
+
+    /// Loads the target `args` name, reading the environment through `env`.
+    pub fn load(
+        args: &DbArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Target, CommandError> {
+        spec(args)
+            .load(env)
+            .map(Target)
+            .map_err(|e| CommandError::Configuration(e.to_string()))
+    }
+
+    impl Target {
+        /// The configuration file's `ignoreunknown` (which `resolve` never takes).
+        pub fn ignore_unknown(&self, command: CommandName) -> bool {
+            self.0.ignore_unknown && command != CommandName::Resolve
+        }
+
+        /// The configuration file's migrations folder, when one was read.
+        pub fn migrations_dir(&self) -> Option<String> {
+            self.0.migrations_dir.clone()
+        }
+
+        /// Runs `request` on `input` against this target.
+        pub fn execute(
+            &self,
+            request: &Request,
+            input: &Input<'_>,
+            progress: impl FnMut(&StepReport),
+        ) -> Result<Executed, CommandError> {
+            let s = &self.0;
+            engine::command::execute(
+                request,
+                input,
+                || Database::connect(&s.conn, &s.settings),
+                s.settings.lock_timeout,
+                progress,
+            )
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use std::time::Duration;
+
+        use super::super::super::args::RunArgs;
+        use super::*;
+
+        #[test]
+        fn lock_wait_flags_reach_the_spec() {
+            use clap::Parser;
+            #[derive(Parser)]
+            struct Cmd {
+                #[command(flatten)]
+                run: RunArgs,
+            }
+            let parse = |args: &[&str]| Cmd::try_parse_from(args).unwrap().run.db;
+            let set = parse(&["x", "--lock-wait-timeout", "1", "--lock-wait-retries", "2"]);
+            let s = spec(&set);
+            assert_eq!(
+                (s.lock_wait_timeout, s.lock_wait_retries),
+                (Some(Duration::from_secs(1)), Some(2))
+            );
+            assert!(set.local_only().contains(&"--lock-wait-retries"));
+            // Unset, the environment or the defaults (10 s, 3) decide.
+            let s = spec(&parse(&["x"]));
+            assert_eq!((s.lock_wait_timeout, s.lock_wait_retries), (None, None));
+        }
+    }
+}
+
+#[cfg(not(feature = "mysql"))]
+mod imp {
+    use engine::command::CommandName;
+
+    use super::*;
+
+    /// No target can be loaded in a build without a database driver.
+    pub enum Target {}
+
+    /// Refuses: this build has no database driver.
+    pub fn load(
+        _args: &DbArgs,
+        _env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Target, CommandError> {
+        Err(CommandError::Configuration(
+            "this build has no database support (build with the `mysql` feature)".into(),
+        ))
+    }
+
+    impl Target {
+        /// Never called: no target exists.
+        pub fn ignore_unknown(&self, _command: CommandName) -> bool {
+            match *self {}
+        }
+
+        /// Never called: no target exists.
+        pub fn migrations_dir(&self) -> Option<String> {
+            match *self {}
+        }
+
+        /// Never called: no target exists.
+        pub fn execute(
+            &self,
+            _request: &Request,
+            _input: &Input<'_>,
+            _progress: impl FnMut(&StepReport),
+        ) -> Result<Executed, CommandError> {
+            match *self {}
+        }
+    }
+}
