@@ -225,12 +225,21 @@ export class LambdaMigrateStack extends cdk.Stack {
       }
     }
 
-    this.migrator = new lambda.Function(this, 'Migrator', {
-      description: 'Applies sql-migrate migrations from the pipeline artifact to the database',
+    // What both functions are: a Rust `bootstrap` on Amazon Linux 2023, logging JSON, never
+    // retried by Lambda (a retry would run the migrations again: the migrator is called
+    // synchronously, the trigger asynchronously by CodePipeline).
+    const rustFunction = (key: string, path: string) => ({
       runtime: lambda.Runtime.PROVIDED_AL2023,
       handler: 'bootstrap',
       architecture,
-      code: lambda.Code.fromAsset(codePath('migratorCode', cfg.migratorCode)),
+      code: lambda.Code.fromAsset(codePath(key, path)),
+      loggingFormat: lambda.LoggingFormat.JSON,
+      retryAttempts: 0,
+    });
+
+    this.migrator = new lambda.Function(this, 'Migrator', {
+      ...rustFunction('migratorCode', cfg.migratorCode),
+      description: 'Applies sql-migrate migrations from the pipeline artifact to the database',
       role: migratorRole,
       memorySize: cfg.migratorMemoryMb,
       timeout: cdk.Duration.seconds(cfg.migratorTimeoutSecs),
@@ -239,9 +248,6 @@ export class LambdaMigrateStack extends cdk.Stack {
       vpcSubnets: { subnets },
       securityGroups: [securityGroup],
       logGroup: migratorLogs,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      // The trigger calls it synchronously; an accidental async call must not re-run migrations.
-      retryAttempts: 0,
       reservedConcurrentExecutions: cfg.migratorReservedConcurrency,
     });
     skipChecks(this.migrator, [CHECKOV_SKIPS.migratorDlq, CHECKOV_SKIPS.envKms]);
@@ -274,11 +280,8 @@ export class LambdaMigrateStack extends cdk.Stack {
     );
 
     this.trigger = new lambda.Function(this, 'Trigger', {
+      ...rustFunction('triggerCode', cfg.triggerCode),
       description: 'CodePipeline job worker: invokes the migrator and reports success or failure',
-      runtime: lambda.Runtime.PROVIDED_AL2023,
-      handler: 'bootstrap',
-      architecture,
-      code: lambda.Code.fromAsset(codePath('triggerCode', cfg.triggerCode)),
       role: triggerRole,
       memorySize: 128,
       timeout: cdk.Duration.seconds(cfg.triggerTimeoutSecs),
@@ -289,9 +292,6 @@ export class LambdaMigrateStack extends cdk.Stack {
         MIGRATIONS_DIR: cfg.migrationsDir,
       },
       logGroup: triggerLogs,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      // CodePipeline invokes asynchronously; a retry would start a second migration run for the same job.
-      retryAttempts: 0,
       deadLetterQueue: this.triggerDeadLetters,
     });
     skipChecks(this.trigger, [CHECKOV_SKIPS.triggerVpc, CHECKOV_SKIPS.triggerConcurrency, CHECKOV_SKIPS.envKms]);

@@ -4,7 +4,8 @@
 #![cfg(feature = "mysql")]
 
 use engine::command::{CommandError, ErrorKind};
-use engine::db::{ConnConfig, Database, DbError, Settings};
+use engine::db::{ConnConfig, Database, Settings};
+use engine::store::StoreError;
 
 #[test]
 fn a_wrong_password_is_access_denied_and_an_unreachable_server_is_not() {
@@ -17,7 +18,7 @@ fn a_wrong_password_is_access_denied_and_an_unreachable_server_is_not() {
     let e = Database::connect(&wrong, &Settings::default())
         .err()
         .expect("a wrong password is refused");
-    assert!(matches!(e, DbError::AccessDenied { .. }), "{e:?}");
+    assert!(matches!(e, StoreError::AccessDenied { .. }), "{e:?}");
     let message = e.to_string();
     assert!(
         message.starts_with(&format!("cannot connect to {wrong}: ")) && message.contains("1045"),
@@ -31,5 +32,5 @@ fn a_wrong_password_is_access_denied_and_an_unreachable_server_is_not() {
     let e = Database::connect(&closed, &Settings::default())
         .err()
         .expect("nothing listens on port 1");
-    assert!(matches!(e, DbError::Connect { .. }), "{e:?}");
+    assert!(matches!(e, StoreError::Connect { .. }), "{e:?}");
 }

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use engine::command::CommandError;
-use engine::db::{ConnConfig, Database, MigrationFailure, Settings};
+use engine::command::MigrationFailure;
+use engine::db::{ConnConfig, Database, Settings};
 use engine::migration::{self, Migration};
 use engine::plan::{Command, Direction, JournalState, Options, PlanError};
 use engine::store::{Read, Recorded, Store, StoreError};

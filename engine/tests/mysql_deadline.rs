@@ -6,8 +6,9 @@
 use std::time::{Duration, Instant};
 
 use engine::command::CommandError;
+use engine::command::DeadlineStop;
 use engine::command::RunOutcome;
-use engine::db::{ConnConfig, Database, Deadline, DeadlineStop, Settings};
+use engine::db::{ConnConfig, Database, Deadline, Settings};
 use engine::migration;
 use engine::plan::{Command, Options};
 

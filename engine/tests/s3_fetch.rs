@@ -80,6 +80,10 @@ async fn put(client: &Client, bucket: &str, key: &str, path: &Path) -> ObjectRef
             .await
             .unwrap_or_else(|e| panic!("upload of {} failed: {e:?}", path.display()));
     }
+    object(bucket, key)
+}
+
+fn object(bucket: &str, key: &str) -> ObjectRef {
     ObjectRef {
         bucket: bucket.into(),
         key: key.into(),
@@ -382,11 +386,12 @@ async fn missing_object_or_bucket_is_not_found() {
     let path = small_artifact();
     put(&client, "lm-exists", "there.zip", path).await;
     let tmp = tempfile::tempdir().unwrap();
-    for url in [
-        "s3://lm-exists/not-there.zip",
-        "s3://lm-no-such-bucket/x.zip",
+    for (bucket, key) in [
+        ("lm-exists", "not-there.zip"),
+        ("lm-no-such-bucket", "x.zip"),
     ] {
-        let object = ObjectRef::parse(url).unwrap();
+        let object = object(bucket, key);
+        let url = format!("s3://{bucket}/{key}");
         match fetch::fetch(&client, &object, &opts(Mode::Auto, tmp.path())).await {
             Err(FetchError::NotFound { object: o, .. }) => assert_eq!(o, url),
             Err(e) => panic!("{url}: wrong error: {e}"),
@@ -407,7 +412,7 @@ async fn empty_object_is_refused() {
         .send()
         .await
         .unwrap();
-    let object = ObjectRef::parse("s3://lm-empty/empty.zip").unwrap();
+    let object = object("lm-empty", "empty.zip");
     let tmp = tempfile::tempdir().unwrap();
     let fetched = fetch::fetch(&client, &object, &opts(Mode::Full, tmp.path()))
         .await

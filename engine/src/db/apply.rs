@@ -3,9 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+use super::Database;
 use super::lockwait::{ER_LOCK_WAIT_TIMEOUT, retry_delay};
 use super::sql::{connection_lost, exec_all};
-use super::{Database, DeadlineStop, LockWait, MigrationFailure};
+use crate::command::{DeadlineStop, LockWait, MigrationFailure};
 use crate::migration::{Migration, Statement};
 use crate::plan::{
     self, Action, Direction, JournalState, StatementHasher, may_commit, single_statement,

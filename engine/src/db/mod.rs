@@ -60,6 +60,7 @@ use std::time::{Duration, Instant};
 
 use mysql::Conn;
 
+use crate::command::MigrationFailure;
 use crate::migration::Migration;
 use crate::plan::{Resolved, Step};
 use crate::store::{Read, Recorded, Store, StoreError};
@@ -68,16 +69,6 @@ pub use deadline::Deadline;
 use deadline::Watchdog;
 pub use lock::lock_name;
 use sql::ident;
-
-// re-export for callers; see DESIGN (the pure types moved to `command`, `plan`, `store`).
-pub use crate::command::{
-    Blocker, DeadlineStop, LockWait, MigrationFailure, RunOutcome as RunReport, StepReport,
-    StepState, Stopped,
-};
-// re-export for callers; see DESIGN
-pub use crate::plan::{commits_part_way, may_commit};
-// re-export for callers; see DESIGN (the store's error; `DbError` is its old name).
-pub use crate::store::StoreError as DbError;
 
 /// The history table name sql-migrate uses by default.
 pub const DEFAULT_TABLE: &str = crate::settings::table::TABLE.default.text();

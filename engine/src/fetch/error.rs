@@ -1,29 +1,6 @@
-//! Why an S3 object reference or a fetch failed.
+//! Why a fetch failed.
 
 use crate::artifact::ZipError;
-
-/// An `s3://bucket/key` reference that could not be parsed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ObjectRefError {
-    /// The string does not start with `s3://`.
-    #[error("{input:?}: not an s3:// URL")]
-    NotS3 {
-        /// What was given.
-        input: String,
-    },
-    /// Nothing, or nothing but slashes, after `s3://`.
-    #[error("{input:?}: the bucket name is empty")]
-    EmptyBucket {
-        /// What was given.
-        input: String,
-    },
-    /// No key after the bucket (`s3://bucket` or `s3://bucket/`).
-    #[error("{input:?}: the object key is empty")]
-    EmptyKey {
-        /// What was given.
-        input: String,
-    },
-}
 
 /// Why fetching an artifact from S3 failed. Every variant names the object
 /// (`s3://bucket/key`); none carries credentials.

@@ -33,7 +33,8 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use engine::fetch::{FetchOptions, ObjectRef, fetch, s3_client};
 //! let client = s3_client(None, None, None).await;
-//! let object = ObjectRef::parse("s3://artifacts/pipeline/source.zip")?;
+//! // `--source s3://…` is parsed once, by `engine::source::SourceSpec`.
+//! let object = ObjectRef { bucket: "artifacts".into(), key: "pipeline/source.zip".into() };
 //! let opts = FetchOptions::default();
 //! let fetched = fetch(&client, &object, &opts).await?;
 //! eprintln!("{} bytes in {} requests", fetched.stats.bytes_fetched, fetched.stats.requests);
@@ -62,7 +63,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::Client;
 use serde::Serialize;
 
-pub use error::{FetchError, ObjectRefError};
+pub use error::FetchError;
 
 use crate::artifact::Limits;
 use crate::mapped::{Mapped, MappedMut};
@@ -86,27 +87,6 @@ pub struct ObjectRef {
     pub bucket: String,
     /// The object key (may contain slashes).
     pub key: String,
-}
-
-impl ObjectRef {
-    /// Parses `s3://bucket/key`. The bucket and the key must be non-empty; the key is
-    /// everything after the first slash following the bucket, taken verbatim.
-    pub fn parse(url: &str) -> Result<ObjectRef, ObjectRefError> {
-        let Some(rest) = url.strip_prefix("s3://") else {
-            return Err(ObjectRefError::NotS3 { input: url.into() });
-        };
-        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty() {
-            return Err(ObjectRefError::EmptyBucket { input: url.into() });
-        }
-        if key.is_empty() {
-            return Err(ObjectRefError::EmptyKey { input: url.into() });
-        }
-        Ok(ObjectRef {
-            bucket: bucket.into(),
-            key: key.into(),
-        })
-    }
 }
 
 impl fmt::Display for ObjectRef {
@@ -454,33 +434,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn object_ref_parses_and_validates() {
-        let o = ObjectRef::parse("s3://b/k/with/slashes.zip").unwrap();
-        assert_eq!(
-            (o.bucket.as_str(), o.key.as_str()),
-            ("b", "k/with/slashes.zip")
-        );
+    fn object_refs_display_as_urls() {
+        let o = ObjectRef {
+            bucket: "b".into(),
+            key: "k/with/slashes.zip".into(),
+        };
         assert_eq!(o.to_string(), "s3://b/k/with/slashes.zip");
-        assert!(matches!(
-            ObjectRef::parse("http://b/k"),
-            Err(ObjectRefError::NotS3 { .. })
-        ));
-        assert!(matches!(
-            ObjectRef::parse("s3:///k"),
-            Err(ObjectRefError::EmptyBucket { .. })
-        ));
-        assert!(matches!(
-            ObjectRef::parse("s3://"),
-            Err(ObjectRefError::EmptyBucket { .. })
-        ));
-        assert!(matches!(
-            ObjectRef::parse("s3://b"),
-            Err(ObjectRefError::EmptyKey { .. })
-        ));
-        assert!(matches!(
-            ObjectRef::parse("s3://b/"),
-            Err(ObjectRefError::EmptyKey { .. })
-        ));
     }
 
     #[test]

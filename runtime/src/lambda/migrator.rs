@@ -27,10 +27,11 @@ use engine::command::{
     RequestError,
 };
 use engine::db::spec::{ConnSpec, DbSettings};
-use engine::db::{ConnConfig, Database, DbError, Deadline, Settings, Tls};
+use engine::db::{ConnConfig, Database, Deadline, Settings, Tls};
 use engine::fetch::FetchOptions;
 use engine::settings::{Env, Setting, SettingError, table};
 use engine::source::SourceSpecError;
+use engine::store::StoreError;
 use lambda_runtime::Diagnostic;
 use tracing::{error, info, warn};
 
@@ -432,12 +433,12 @@ fn connect(
     settings: &Settings,
     cached: Option<&SecretReader>,
     runtime: &tokio::runtime::Handle,
-) -> Result<Database, DbError> {
+) -> Result<Database, StoreError> {
     let first = Database::connect(conn, settings);
     let Some(reader) = cached else {
         return first;
     };
-    if !matches!(first, Err(DbError::AccessDenied { .. })) {
+    if !matches!(first, Err(StoreError::AccessDenied { .. })) {
         return first;
     }
     info!("login refused with the cached secret; reading it again");

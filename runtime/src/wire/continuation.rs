@@ -9,8 +9,8 @@
 //! drive it, each with its own Invoke; the trigger may stop between runs and resume from
 //! the [`Progress`] it keeps in its continuation token.
 
+use engine::command::StepReport;
 use engine::command::{ErrorKind, Report};
-use engine::db::StepReport;
 
 use super::{Invoked, MigratorEvent, MigratorReply};
 
