@@ -12,7 +12,7 @@ pub mod inline;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod settings;
-pub mod source;
+pub mod open;
 pub mod text;
 #[cfg(feature = "remote")]
 pub mod wire;

@@ -120,7 +120,7 @@ fn event(request: Request, source: &super::args::SourceArgs) -> Result<MigratorE
             engine::settings::table::DEFAULT_LOCAL_DIR,
         ))
     });
-    crate::source::event_for(request, &spec, &source.folder, &source.limits())
+    crate::open::event_for(request, &spec, &source.folder, &source.limits())
 }
 
 /// A remote failure of `kind`: its JSON object with `--json`, and the exit and message.

@@ -38,7 +38,7 @@ use tracing::{error, info, warn};
 use super::metrics::{self, Metric, Unit};
 use super::rds_iam;
 use super::secret::{self, DbSecret, SecretReader, SecretSource};
-use crate::source::{self, Opened};
+use crate::open::{self, Opened};
 use crate::text::one_line;
 use crate::wire::{
     AppliedMigration, ArtifactCredentials, FailureType, MigratorEvent, MigratorReply,
@@ -464,7 +464,7 @@ async fn open(
     dir: &str,
 ) -> Result<Opened, CommandError> {
     // The event's source fields are parsed once, into the same type the CLI uses.
-    let spec = source::event_source(event).map_err(|e| match e {
+    let spec = open::event_source(event).map_err(|e| match e {
         SourceSpecError::Event(m) => CommandError::from(RequestError::Event(m)),
         other => CommandError::Configuration(other.to_string()),
     })?;
@@ -476,7 +476,7 @@ async fn open(
         dir: dir.to_owned(),
         ..config.fetch.clone()
     };
-    source::open(&spec, credentials, &opts).await
+    open::open(&spec, credentials, &opts).await
 }
 
 /// The reply: the trigger's summary fields, and the command's whole report.

@@ -26,7 +26,7 @@ pub(super) async fn validate(
         ..config.fetch.clone()
     };
     let credentials = job.credentials.as_ref().map(ArtifactCredentials::to_static);
-    let opened = crate::source::fetch(&object, credentials, clients.region.clone(), &opts)
+    let opened = crate::open::fetch(&object, credentials, clients.region.clone(), &opts)
         .await
         .map_err(|e: FetchError| {
             if e.is_bad_artifact() {
