@@ -11,8 +11,8 @@ pub mod cli;
 pub mod inline;
 #[cfg(feature = "lambda")]
 pub mod lambda;
-pub mod settings;
 pub mod open;
+pub mod settings;
 pub mod text;
 #[cfg(feature = "remote")]
 pub mod wire;

@@ -2,11 +2,11 @@
 //! code and the migrator's `errorType`), with a [`Remedy`] that each front end words in
 //! its own terms.
 
-use super::failure::MigrationFailure;
 use super::request::RequestError;
 use crate::migration::MigrationError;
 use crate::plan::{Direction, PlanError};
 use crate::source::SourceError;
+use crate::store::MigrationFailure;
 use crate::store::StoreError;
 
 /// The kinds of failure, distinct wherever an operator would act differently.

@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use super::error::CommandError;
-use super::outcome::StepReport;
 use super::report::{FetchSummary, Report, ResolveReport, RunSummary, VerifyReport, VerifyRow};
 use super::request::{CommandName, Request, Resolution};
 use super::run;
 use crate::Limits;
 use crate::migration::{self, Migration};
 use crate::source::Source;
+use crate::store::StepReport;
 use crate::store::{Store, StoreError};
 
 /// The migrations a command works on, and where they came from.

@@ -14,8 +14,6 @@
 
 mod error;
 mod execute;
-mod failure;
-mod outcome;
 mod report;
 mod request;
 pub mod run;
@@ -27,8 +25,11 @@ mod tests;
 
 pub use error::{CommandError, ErrorKind, Frontend, Remedy};
 pub use execute::{Executed, Input, execute, verify};
-pub use failure::{Blocker, DeadlineStop, LockWait, MigrationFailure};
-pub use outcome::{RunOutcome, StepReport, StepState, Stopped, step_report};
+// What a run produced is the store's vocabulary (it reports it); front ends find it here.
+pub use crate::store::{
+    Blocker, DeadlineStop, LockWait, MigrationFailure, RunOutcome, StepReport, StepState, Stopped,
+    step_report,
+};
 pub use report::{
     FetchSummary, Report, ResolveReport, RunSummary, StatusReport, VerifyReport, VerifyRow,
 };

@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::{CommandError, Frontend};
-use super::failure::MigrationFailure;
-use super::outcome::{RunOutcome, StepReport, Stopped};
 use super::request::{CommandName, Request, Resolution};
 use crate::plan::StatusRow;
+use crate::store::MigrationFailure;
+use crate::store::{RunOutcome, StepReport, Stopped};
 
 /// What fetching an S3 source cost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,13 +5,13 @@
 use std::time::{Duration, Instant};
 
 use super::error::CommandError;
-use super::outcome::{RunOutcome, StepReport, Stopped, step_report};
 use super::report::StatusReport;
 use super::request::CommandName;
 use crate::migration::Migration;
 use crate::plan::{self, Options, Plan};
 use crate::source::Source;
 use crate::store::{Read, Recorded, Store};
+use crate::store::{RunOutcome, StepReport, Stopped, step_report};
 
 /// `status`: every migration's state, and whether a run holds the lock. Takes no lock
 /// and changes nothing. `source` names a file that does not parse.

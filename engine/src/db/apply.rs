@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 use super::Database;
 use super::lockwait::{ER_LOCK_WAIT_TIMEOUT, retry_delay};
 use super::sql::{connection_lost, exec_all};
-use crate::command::{DeadlineStop, LockWait, MigrationFailure};
 use crate::migration::{Migration, Statement};
 use crate::plan::{
     self, Action, Direction, JournalState, StatementHasher, may_commit, single_statement,
 };
+use crate::store::{DeadlineStop, LockWait, MigrationFailure};
 
 /// Why a statement (or the bookkeeping after it) failed, as a failure report says it.
 #[derive(Debug, Default)]

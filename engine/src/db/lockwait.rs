@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::Database;
 use super::config::ConnConfig;
 use super::sql::{ident, query_each};
-use crate::command::{Blocker, LockWait};
+use crate::store::{Blocker, LockWait};
 use mysql::prelude::{FromRow, Queryable};
 use mysql::{Conn, OptsBuilder};
 

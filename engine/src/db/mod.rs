@@ -60,9 +60,9 @@ use std::time::{Duration, Instant};
 
 use mysql::Conn;
 
-use crate::command::MigrationFailure;
 use crate::migration::Migration;
 use crate::plan::{Resolved, Step};
+use crate::store::MigrationFailure;
 use crate::store::{Read, Recorded, Store, StoreError};
 pub use config::{ConfigError, ConnConfig, Tls};
 pub use deadline::Deadline;

@@ -36,8 +36,8 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
     });
     let limits = inv.source.limits();
     let folder = &inv.source.folder;
-    let opened = crate::open::open_blocking(&spec, folder, &limits)
-        .map_err(|e| fail(&request, e, json))?;
+    let opened =
+        crate::open::open_blocking(&spec, folder, &limits).map_err(|e| fail(&request, e, json))?;
     if let (Some(fetch), false) = (&opened.fetch, json) {
         let _ = writeln!(std::io::stderr(), "{}", fetch.human());
     }

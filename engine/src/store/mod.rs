@@ -4,9 +4,14 @@
 //! `db::Database` (feature `mysql`) is one; the command layer's tests use an in-memory
 //! one.
 
+mod failure;
+mod outcome;
+
+pub use failure::{Blocker, DeadlineStop, LockWait, MigrationFailure};
+pub use outcome::{RunOutcome, StepReport, StepState, Stopped, step_report};
+
 use std::time::{Duration, Instant};
 
-use crate::command::MigrationFailure;
 use crate::migration::Migration;
 use crate::plan::{HistoryRow, JournalRow, Resolved, Step};
 
