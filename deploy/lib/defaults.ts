@@ -1,6 +1,6 @@
 // Generated from engine/src/settings/table.rs: do not edit. Rewrite it with
-// `cargo test -p lambda-migrate-engine --lib settings::render -- --ignored`; the
-// engine's tests fail when it drifts.
+// `LM_WRITE_GENERATED=1 cargo test -p lambda-migrate-engine --lib settings::render`;
+// the engine's tests fail when it drifts.
 
 /** The binaries' defaults for the stack options that are settings. */
 export const DEFAULTS = {

@@ -8,7 +8,7 @@ use super::table::{Default, SETTINGS, Setting, Unit};
 use super::value::{Bare, show_duration, show_size};
 
 /// The README's markers around the generated table.
-pub const README_BEGIN: &str = "<!-- settings:begin: generated from engine/src/settings/table.rs by `cargo test -p lambda-migrate-engine --lib settings::render -- --ignored` -->";
+pub const README_BEGIN: &str = "<!-- settings:begin: generated from engine/src/settings/table.rs by `LM_WRITE_GENERATED=1 cargo test -p lambda-migrate-engine --lib settings::render` -->";
 /// The end marker.
 pub const README_END: &str = "<!-- settings:end -->";
 
@@ -103,8 +103,8 @@ pub fn readme_current(readme: &str) -> Option<&str> {
 pub fn stack_defaults() -> String {
     let mut out = String::from(
         "// Generated from engine/src/settings/table.rs: do not edit. Rewrite it with\n\
-         // `cargo test -p lambda-migrate-engine --lib settings::render -- --ignored`; the\n\
-         // engine's tests fail when it drifts.\n\n\
+         // `LM_WRITE_GENERATED=1 cargo test -p lambda-migrate-engine --lib settings::render`;\n\
+         // the engine's tests fail when it drifts.\n\n\
          /** The binaries' defaults for the stack options that are settings. */\n\
          export const DEFAULTS = {\n",
     );
@@ -134,10 +134,22 @@ mod tests {
             .join(path)
     }
 
+    /// With `LM_WRITE_GENERATED` set, the drift tests write the generated text instead of
+    /// failing (after a change to the table).
+    fn rewrite() -> bool {
+        std::env::var_os("LM_WRITE_GENERATED").is_some()
+    }
+
     #[test]
     fn the_readme_table_is_the_generated_one() {
-        let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+        let path = repo("README.md");
+        let readme = std::fs::read_to_string(&path).unwrap();
         let fresh = readme_section();
+        let current = readme_current(&readme).expect("README.md has the settings markers");
+        if rewrite() {
+            std::fs::write(&path, readme.replacen(current, &fresh, 1)).unwrap();
+            return;
+        }
         assert!(
             readme_current(&readme) == Some(fresh.as_str()),
             "README.md's settings table differs from engine/src/settings/table.rs; \
@@ -150,22 +162,14 @@ mod tests {
         let path = repo("deploy/lib/defaults.ts");
         let current = std::fs::read_to_string(&path).unwrap_or_default();
         let fresh = stack_defaults();
+        if rewrite() {
+            std::fs::write(&path, &fresh).unwrap();
+            return;
+        }
         assert!(
             current == fresh,
             "deploy/lib/defaults.ts differs from engine/src/settings/table.rs; write this:\n\n{fresh}"
         );
-    }
-
-    /// Rewrites the README's section and `deploy/lib/defaults.ts` from the table:
-    /// `cargo test -p lambda-migrate-engine --lib settings::render -- --ignored`.
-    #[test]
-    #[ignore = "writes files; run by hand after changing the table"]
-    fn write_the_generated_files() {
-        let path = repo("README.md");
-        let readme = std::fs::read_to_string(&path).unwrap();
-        let current = readme_current(&readme).expect("README.md has the settings markers");
-        std::fs::write(&path, readme.replacen(current, &readme_section(), 1)).unwrap();
-        std::fs::write(repo("deploy/lib/defaults.ts"), stack_defaults()).unwrap();
     }
 
     #[test]
