@@ -46,30 +46,19 @@ fn table_migration(t: &str) -> String {
     )
 }
 
-/// Builds the sql-migrate driver (engine/tests/sqlmigrate) in GOPATH mode, once.
+/// Builds the sql-migrate driver (engine/tests/sqlmigrate), once per test binary.
 fn sqlmigrate() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let root = repo();
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"));
-        let gopath = target.join("gopath");
-        std::fs::create_dir_all(&gopath).unwrap();
-        let out = target.join("sqlmigrate-helper");
+        let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
         // Another test binary may build it at the same time: build aside, then rename.
-        let tmp = target.join(format!("sqlmigrate-helper.{}", std::process::id()));
-        let status = Command::new("go")
-            .args(["build", "-o"])
-            .arg(&tmp)
-            .arg(root.join("engine/tests/sqlmigrate/main.go"))
-            .env("GO111MODULE", "off")
-            .env("GOPATH", format!("/usr/share/gocode:{}", gopath.display()))
-            .env("GOCACHE", target.join("go-cache"))
-            .env("GOFLAGS", "")
-            .status()
-            .expect("go runs (golang-go; run .ci/install-deps)");
-        assert!(status.success(), "building the sql-migrate driver failed");
+        let tmp = scratch.join(format!("sqlmigrate-helper.{}", std::process::id()));
+        testkit::go_build(
+            &repo().join("engine/tests/sqlmigrate/main.go"),
+            &tmp,
+            scratch,
+        );
+        let out = scratch.join("sqlmigrate-helper");
         std::fs::rename(&tmp, &out).unwrap();
         out
     })

@@ -2,42 +2,10 @@
 //! `scripts/start-moto`; endpoint `LM_TEST_S3_ENDPOINT`, default http://127.0.0.1:5000).
 //! Without it this test fails, saying so: it never skips.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::Duration;
 
-fn endpoint() -> String {
-    std::env::var("LM_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:5000".into())
-}
-
-/// One unsigned path-style S3 request (moto does not check signatures); the status code.
-fn s3_request(method: &str, path: &str, body: &[u8]) -> u16 {
-    let ep = endpoint();
-    let host = ep.trim_start_matches("http://").trim_end_matches('/');
-    let mut conn = TcpStream::connect(host).unwrap_or_else(|e| {
-        panic!("no S3 server at {ep} ({e}): start moto with scripts/start-moto")
-    });
-    conn.set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    write!(
-        conn,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    conn.write_all(body).unwrap();
-    let mut response = String::new();
-    let mut raw = Vec::new();
-    conn.read_to_end(&mut raw).unwrap();
-    response.push_str(&String::from_utf8_lossy(&raw));
-    response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad response to {method} {path}: {response:?}"))
-}
+use testkit::{s3_endpoint as endpoint, s3_put};
 
 /// The repository's migrations zipped like a CodePipeline source artifact.
 fn artifact() -> PathBuf {
@@ -88,17 +56,7 @@ fn verify_reads_an_s3_artifact_like_the_local_file() {
         std::process::id(),
         std::time::UNIX_EPOCH.elapsed().unwrap().as_nanos()
     );
-    let status = s3_request("PUT", &format!("/{bucket}"), b"");
-    assert!(
-        status == 200 || status == 409,
-        "create bucket: HTTP {status}"
-    );
-    let status = s3_request(
-        "PUT",
-        &format!("/{bucket}/{key}"),
-        &std::fs::read(&zip).unwrap(),
-    );
-    assert_eq!(status, 200, "upload");
+    s3_put(&endpoint(), bucket, &key, &std::fs::read(&zip).unwrap());
     let url = format!("s3://{bucket}/{key}");
 
     let local = cli(&["verify", "--json", "--source", zip.to_str().unwrap()]);
@@ -152,11 +110,8 @@ fn verify_reads_an_s3_artifact_like_the_local_file() {
 
 #[test]
 fn verify_of_a_missing_object_is_bad_input() {
-    let status = s3_request("PUT", "/lm-cli-missing", b"");
-    assert!(
-        status == 200 || status == 409,
-        "create bucket: HTTP {status}"
-    );
+    // The bucket exists (with another object); the key does not.
+    s3_put(&endpoint(), "lm-cli-missing", "something-else", b"");
     let out = cli(&["verify", "--source", "s3://lm-cli-missing/nothing.zip"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
