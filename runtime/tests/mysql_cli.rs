@@ -370,3 +370,23 @@ fn dbconfig_yml_and_sql_migrate_flags() {
     assert_eq!(names[0].len(), "YYYYMMDDHHMMSS-add-users.sql".len());
     assert!(names[0][..14].bytes().all(|b| b.is_ascii_digit()));
 }
+
+/// Issue 19, item 9: a bare `?sql_mode` once set `sql_mode=''` on the session, turning
+/// strict mode off without a word.
+#[test]
+fn a_bare_dsn_parameter_is_refused() {
+    let db = TestDb::tagged("baremode");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "1_a.sql", &table_migration("a"));
+    let o = cli(&db, dir.path(), &["up"])
+        .env("DATABASE_URL", format!("{}?sql_mode", db.url()))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("sql_mode has no value"),
+        "{}",
+        text(&o)
+    );
+    assert!(db.tables().is_empty(), "nothing may run: {}", text(&o));
+}

@@ -103,6 +103,15 @@ pub enum ConfigError {
         /// Its name, or a note that it is withheld (it may be part of the password).
         name: String,
     },
+    /// A parameter written without `=` (`?sql_mode`): refused, not read as empty.
+    #[error(
+        "database parameter {name} has no value: write {name}=VALUE (an empty value is \
+         {name}=)"
+    )]
+    NoValue {
+        /// Its name, or a note that it is withheld (it may be part of the password).
+        name: String,
+    },
     /// No connection settings were given at all.
     #[error(
         "no database given: pass --database mysql://user:pass@host:port/db, set DATABASE_URL, \
@@ -252,7 +261,9 @@ impl ConnConfig {
 
     fn apply_query(&mut self, query: &str) -> Result<(), ConfigError> {
         for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let Some((k, v)) = pair.split_once('=') else {
+                return Err(params::bare(self, &percent_decode(pair)?));
+            };
             let k = percent_decode(k)?;
             let v = percent_decode(v)?;
             params::apply(self, &k, &v)?;
@@ -453,6 +464,30 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parameter_without_a_value_is_refused_not_read_as_empty() {
+        for dsn in [
+            "mysql://u:p@h/db?sql_mode",
+            "u:p@tcp(h:3306)/db?parseTime=true&sql_mode",
+        ] {
+            let e = ConnConfig::parse(dsn).unwrap_err();
+            assert_eq!(
+                e,
+                ConfigError::NoValue {
+                    name: "sql_mode".into()
+                },
+                "{dsn}"
+            );
+            assert!(e.to_string().contains("sql_mode=VALUE"), "{e}");
+        }
+        // Written out, an empty value is what the user asked for.
+        let c = ConnConfig::parse("mysql://u:p@h/db?sql_mode=").unwrap();
+        assert_eq!(c.session_vars.len(), 1);
+        // A bare piece of the password is never shown.
+        let e = ConnConfig::parse("mysql://u:s3cret@h/db?s3cret").unwrap_err();
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+    }
 
     #[test]
     fn url() {

@@ -425,23 +425,7 @@ fn explicit_config_beats_an_ambient_database_url() {
     );
 }
 
-// 9. A bare `?sql_mode` must not silently turn strict mode off.
-#[test]
-fn a_bare_dsn_parameter_is_refused() {
-    let db = TestDb::tagged("baremode");
-    let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
-        "1_a.sql",
-        "-- +migrate Up\nCREATE TABLE a (id int);\n",
-    );
-    let o = cli(&format!("{}?sql_mode", db.url()), dir.path(), &["up"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(stderr(&o).contains("sql_mode"), "{}", text(&o));
-    assert!(db.tables().is_empty());
-}
+// 9. A bare `?sql_mode`: closed, tested in `mysql_cli.rs` (`a_bare_dsn_parameter_is_refused`).
 
 // 10. No green on an empty set: a zip with its .sql files outside the folder.
 #[test]

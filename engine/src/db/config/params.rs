@@ -293,10 +293,26 @@ const DRIVER_PARAMS: &[&str] = &[
     "strict",
 ];
 
-/// The refusal of a parameter we do not know. Its name is shown only when it looks like
-/// a parameter name and is no part of the password: a malformed string can put a piece
-/// of the password where a parameter would be.
+/// The refusal of a parameter we do not know.
 fn unknown(c: &ConnConfig, name: &str) -> ConfigError {
+    ConfigError::Unknown {
+        name: shown(c, name),
+    }
+}
+
+/// The refusal of a parameter written without `=`: go-sql-driver skips it, and reading
+/// it as an empty value would change the session (`?sql_mode` would turn strict mode
+/// off), so neither meaning is guessed.
+pub(super) fn bare(c: &ConnConfig, name: &str) -> ConfigError {
+    ConfigError::NoValue {
+        name: shown(c, name),
+    }
+}
+
+/// A parameter's name as a message may show it: only when it looks like a parameter name
+/// and is no part of the password, since a malformed string can put a piece of the
+/// password where a parameter would be.
+fn shown(c: &ConnConfig, name: &str) -> String {
     let in_password = c
         .password
         .as_deref()
@@ -306,12 +322,10 @@ fn unknown(c: &ConnConfig, name: &str) -> ConfigError {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-    ConfigError::Unknown {
-        name: if plain && !in_password {
-            name.to_string()
-        } else {
-            "(name withheld: it is not a plain name or is part of the password)".to_string()
-        },
+    if plain && !in_password {
+        name.to_string()
+    } else {
+        "(name withheld: it is not a plain name or is part of the password)".to_string()
     }
 }
 
