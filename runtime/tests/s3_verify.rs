@@ -110,8 +110,19 @@ fn verify_reads_an_s3_artifact_like_the_local_file() {
 
 #[test]
 fn verify_of_a_missing_object_is_bad_input() {
-    // The bucket exists (with another object); the key does not.
-    s3_put(&endpoint(), "lm-cli-missing", "something-else", b"");
+    // The bucket exists; the key does not.
+    let ep = endpoint();
+    let (status, _, _) = testkit::http(
+        ep.trim_start_matches("http://").trim_end_matches('/'),
+        "PUT",
+        "/lm-cli-missing",
+        &[],
+        b"",
+    );
+    assert!(
+        status == 200 || status == 409,
+        "create bucket: HTTP {status}"
+    );
     let out = cli(&["verify", "--source", "s3://lm-cli-missing/nothing.zip"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
