@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use engine::command::CommandError;
-use engine::command::MigrationFailure;
+use engine::command::{MigrationFailure, RunOutcome};
 use engine::db::{ConnConfig, Database, Settings};
 use engine::migration::{self, Migration};
 use engine::plan::{Command, Direction, JournalState, Options, PlanError};
@@ -113,9 +113,17 @@ fn opts(command: Command) -> Options {
     Options::new(command)
 }
 
+/// A whole run of `o` over `ms` through the orchestrator, with a 5 s lock timeout.
+fn apply(
+    db: &mut Database,
+    ms: &mut [Migration<'_>],
+    o: &Options,
+) -> Result<RunOutcome, CommandError> {
+    engine::command::run::run(db, &source(), ms, o, Duration::from_secs(5), |_| {})
+}
+
 fn run(db: &mut Database, files: &Files, o: Options) -> Result<Vec<String>, CommandError> {
-    let mut ms = files.load();
-    engine::command::run::run(db, &source(), &mut ms, &o, Duration::from_secs(5), |_| {}).map(|r| {
+    apply(db, &mut files.load(), &o).map(|r| {
         r.steps
             .iter()
             .map(|s| format!("{} {}", s.state, s.id))
@@ -242,15 +250,7 @@ fn catch_up_applies_older_unapplied() {
     // A branch merged an older migration.
     files.set("2_b.sql", &table("b"));
     let mut ms = files.load();
-    let report = engine::command::run::run(
-        &mut db,
-        &source(),
-        &mut ms,
-        &opts(Command::Up),
-        Duration::from_secs(5),
-        |_| {},
-    )
-    .unwrap();
+    let report = apply(&mut db, &mut ms, &opts(Command::Up)).unwrap();
     assert_eq!(report.steps.len(), 1);
     assert_eq!(report.steps[0].id, "2_b.sql");
     assert!(report.steps[0].catch_up);
@@ -299,15 +299,7 @@ fn drift_refused_before_anything_is_applied() {
     let mut o = opts(Command::Up);
     o.allow_drift = true;
     let mut ms = files.load();
-    let r = engine::command::run::run(
-        &mut db,
-        &source(),
-        &mut ms,
-        &o,
-        Duration::from_secs(5),
-        |_| {},
-    )
-    .unwrap();
+    let r = apply(&mut db, &mut ms, &o).unwrap();
     assert_eq!(r.drift.len(), 1);
     assert_eq!(r.drift[0].id, "1_a.sql");
     assert_eq!(r.steps.len(), 1);
@@ -327,28 +319,12 @@ fn checksums_adopted_from_sql_migrate_rows() {
         .unwrap();
     let mut db = t.connect();
     let mut ms = files.load();
-    let r = engine::command::run::run(
-        &mut db,
-        &source(),
-        &mut ms,
-        &opts(Command::Up),
-        Duration::from_secs(5),
-        |_| {},
-    )
-    .unwrap();
+    let r = apply(&mut db, &mut ms, &opts(Command::Up)).unwrap();
     assert_eq!(r.adopted, ["1_a.sql"]);
     assert_eq!(r.steps.len(), 1);
     assert_eq!(t.journal("1_a.sql").unwrap().0, "adopted");
     // Adopted once: the next run finds nothing to adopt and verifies the checksum.
-    let r = engine::command::run::run(
-        &mut db,
-        &source(),
-        &mut ms,
-        &opts(Command::Up),
-        Duration::from_secs(5),
-        |_| {},
-    )
-    .unwrap();
+    let r = apply(&mut db, &mut ms, &opts(Command::Up)).unwrap();
     assert!(r.adopted.is_empty() && r.steps.is_empty());
 }
 
@@ -459,15 +435,7 @@ fn ddl_failure_after_ddl_is_journaled_and_resumable() {
     let mut o = opts(Command::Up);
     o.resume = true;
     let mut ms = files.load();
-    let r = engine::command::run::run(
-        &mut db,
-        &source(),
-        &mut ms,
-        &o,
-        Duration::from_secs(5),
-        |_| {},
-    )
-    .unwrap();
+    let r = apply(&mut db, &mut ms, &o).unwrap();
     assert_eq!(r.steps[0].resumed_from, 1);
     assert_eq!(r.steps[0].statements, 3);
     assert_eq!(r.steps.len(), 2);
@@ -629,15 +597,7 @@ fn custom_table_name() {
     };
     let mut db = Database::connect(&t.cfg, &settings).unwrap();
     let mut ms = files.load();
-    engine::command::run::run(
-        &mut db,
-        &source(),
-        &mut ms,
-        &opts(Command::Up),
-        Duration::from_secs(5),
-        |_| {},
-    )
-    .unwrap();
+    apply(&mut db, &mut ms, &opts(Command::Up)).unwrap();
     assert_eq!(t.count("SELECT COUNT(*) FROM schema_history"), 1);
     assert_eq!(t.count("SELECT COUNT(*) FROM schema_history_journal"), 1);
     assert!(!t.table_exists("gorp_migrations"));
