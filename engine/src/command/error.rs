@@ -139,6 +139,13 @@ pub enum Remedy {
     AllowDrift,
     /// Proceed over history rows without a file.
     IgnoreUnknown,
+    /// A statement's outcome is unknown: a person checks, then records which it was.
+    InDoubt {
+        /// The migration.
+        id: String,
+        /// The statement in doubt (1-based).
+        statement: usize,
+    },
 }
 
 /// Who words a remedy.
@@ -204,6 +211,15 @@ impl Remedy {
             Remedy::AllowDrift => format!(
                 "to proceed anyway, run again with --allow-drift (e.g. {})",
                 frontend.command("up --allow-drift")
+            ),
+            Remedy::InDoubt { id, statement } => format!(
+                "check on the database whether statement {statement} of {id} took effect, then \
+                 record it with {} or {}, and continue with {}",
+                frontend.command(&format!("resolve {id} --statement-committed {statement}")),
+                frontend.command(&format!(
+                    "resolve {id} --statement-not-committed {statement}"
+                )),
+                frontend.command("up --resume"),
             ),
             Remedy::IgnoreUnknown => format!(
                 "to proceed anyway, run again with --ignore-unknown (e.g. {})",
@@ -330,7 +346,9 @@ impl CommandError {
 
 fn store_kind(e: &StoreError) -> ErrorKind {
     match e {
-        StoreError::Connect { .. } | StoreError::AccessDenied { .. } => ErrorKind::Connection,
+        StoreError::Connect { .. }
+        | StoreError::AccessDenied { .. }
+        | StoreError::SecondConnection { .. } => ErrorKind::Connection,
         StoreError::NoDatabase => ErrorKind::Configuration,
         StoreError::LockTimeout { .. } => ErrorKind::LockTimeout,
         StoreError::Query { .. } => ErrorKind::Sql,
@@ -343,11 +361,12 @@ fn plan_kind(e: &PlanError) -> ErrorKind {
         PlanError::Unknown { .. } => ErrorKind::UnknownMigrations,
         PlanError::Drift { .. } => ErrorKind::Drift,
         PlanError::Partial { .. }
+        | PlanError::InDoubt { .. }
         | PlanError::ResumeChanged { .. }
         | PlanError::PartialWithoutFile { .. } => ErrorKind::Partial,
         PlanError::NotParsed { .. } => ErrorKind::Internal,
         PlanError::HiddenCommit { .. } => ErrorKind::BadMigration,
-        PlanError::NothingToResolve { .. } => ErrorKind::BadRequest,
+        PlanError::NothingToResolve { .. } | PlanError::NotInDoubt { .. } => ErrorKind::BadRequest,
     }
 }
 
@@ -359,6 +378,10 @@ fn plan_remedy(e: &PlanError) -> Option<Remedy> {
             id: id.clone(),
             direction: *direction,
         }),
+        PlanError::InDoubt { id, statement, .. } => Some(Remedy::InDoubt {
+            id: id.clone(),
+            statement: *statement,
+        }),
         PlanError::ResumeChanged { id, .. } | PlanError::PartialWithoutFile { id, .. } => {
             Some(Remedy::Resolve { id: id.clone() })
         }
@@ -367,6 +390,12 @@ fn plan_remedy(e: &PlanError) -> Option<Remedy> {
 }
 
 fn failure_remedy(f: &MigrationFailure) -> Option<Remedy> {
+    if f.in_doubt {
+        return Some(Remedy::InDoubt {
+            id: f.id.clone(),
+            statement: f.statement,
+        });
+    }
     let resume = f.connection_lost || f.committed.is_some_and(|c| c > 0);
     if f.deadline.is_some() {
         Some(Remedy::Deadline {

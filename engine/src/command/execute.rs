@@ -113,8 +113,18 @@ pub fn execute<S: Store>(
             CommandName::Resolve => {
                 let id = request.id.as_deref().unwrap_or_default();
                 let resolution = request.resolution.unwrap_or(Resolution::Applied);
-                let applied = resolution == Resolution::Applied;
-                run::resolve(&mut store, source, migrations, id, applied, lock_timeout)?;
+                match (resolution, request.statement) {
+                    (Resolution::StatementCommitted, Some(n)) => {
+                        run::settle(&mut store, source, migrations, id, n, true, lock_timeout)?
+                    }
+                    (Resolution::StatementNotCommitted, Some(n)) => {
+                        run::settle(&mut store, source, migrations, id, n, false, lock_timeout)?
+                    }
+                    _ => {
+                        let applied = resolution == Resolution::Applied;
+                        run::resolve(&mut store, source, migrations, id, applied, lock_timeout)?
+                    }
+                }
                 Report::Resolve(ResolveReport {
                     command: CommandName::Resolve,
                     id: id.to_owned(),

@@ -168,6 +168,8 @@ impl Store for Fake {
                         completed: Vec::new(),
                         lock_wait: None,
                         deadline: None,
+                        interrupted: false,
+                        in_doubt: false,
                     };
                     self.upsert(JournalRow {
                         id: m.id.into(),
@@ -204,15 +206,17 @@ impl Store for Fake {
     }
 
     fn record_resolution(&mut self, r: &Resolved) -> Result<(), StoreError> {
-        self.set_applied(&r.id, r.applied);
+        if !r.keep_history {
+            self.set_applied(&r.id, r.applied);
+        }
         self.upsert(JournalRow {
             id: r.id.clone(),
             sha256: r.sha256.clone(),
             direction: r.direction,
             state: r.state,
             statements_applied: r.statements_applied,
-            applied_sha256: None,
-            statement_hashes: None,
+            applied_sha256: r.hashes.as_ref().map(|h| h.0.clone()),
+            statement_hashes: r.hashes.as_ref().map(|h| h.1.clone()),
             error: None,
         });
         self.notes.push((r.id.clone(), r.note.clone()));

@@ -86,6 +86,10 @@ pub enum Resolution {
     Applied,
     /// The migration is now fully rolled back (not applied).
     RolledBack,
+    /// The statement in doubt ([`Request::statement`]) took effect.
+    StatementCommitted,
+    /// The statement in doubt ([`Request::statement`]) did not take effect.
+    StatementNotCommitted,
 }
 
 impl Resolution {
@@ -94,6 +98,8 @@ impl Resolution {
         match self {
             Resolution::Applied => "applied",
             Resolution::RolledBack => "rolled back",
+            Resolution::StatementCommitted => "statement committed",
+            Resolution::StatementNotCommitted => "statement not committed",
         }
     }
 }
@@ -130,6 +136,10 @@ pub struct Request {
     /// What `resolve` records about it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
+    /// The statement in doubt a `statement-committed` or `statement-not-committed`
+    /// resolution is about (1-based).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<usize>,
 }
 
 /// A request that asks for something its command does not do.
@@ -149,6 +159,13 @@ pub enum RequestError {
     /// `resolve` without an id or an outcome.
     #[error("`resolve` needs the migration id and an outcome (applied or rolled-back)")]
     Resolve,
+    /// A verdict on a statement in doubt without the statement, or a statement without
+    /// a verdict.
+    #[error(
+        "`statement` goes with a statement-committed or statement-not-committed resolution, \
+         and names the statement in doubt (from 1)"
+    )]
+    Verdict,
     /// The deployment does not let the migrator run this command.
     #[error("`{command}` is not allowed here (allowed: {allowed})")]
     NotAllowed {
@@ -195,6 +212,13 @@ impl Request {
             && (self.id.as_deref().is_none_or(str::is_empty) || self.resolution.is_none())
         {
             return Err(RequestError::Resolve);
+        }
+        let verdict = matches!(
+            self.resolution,
+            Some(Resolution::StatementCommitted | Resolution::StatementNotCommitted)
+        );
+        if verdict != self.statement.is_some_and(|n| n > 0) {
+            return Err(RequestError::Verdict);
         }
         Ok(())
     }

@@ -122,6 +122,29 @@ pub fn resolve<S: Store>(
     Ok(())
 }
 
+/// `resolve ID --statement-committed N` / `--statement-not-committed N`: records a
+/// person's verdict on the statement in doubt, under the lock ([`plan::verdict`]). The
+/// migration is then partial at a known point, for `up --resume`.
+pub fn settle<S: Store>(
+    store: &mut S,
+    source: &Source,
+    migrations: &mut [Migration<'_>],
+    id: &str,
+    statement: usize,
+    committed: bool,
+    lock_timeout: Duration,
+) -> Result<(), CommandError> {
+    let mut file = migrations.iter_mut().find(|m| m.id == id);
+    if let Some(m) = file.as_deref_mut() {
+        m.parse().map_err(|e| CommandError::migration(source, e))?;
+    }
+    let mut store = store.lock(lock_timeout)?;
+    let r = store.read_state(Read::Run)?;
+    let decided = plan::verdict(id, file.as_deref(), &r.journal, statement, committed)?;
+    store.record_resolution(&decided)?;
+    Ok(())
+}
+
 /// Parses what a run of `opts` needs ([`plan::parse_needed`]) and plans it.
 fn planned(
     source: &Source,

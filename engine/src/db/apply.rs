@@ -4,11 +4,12 @@
 use std::time::{Duration, Instant};
 
 use super::Database;
-use super::lockwait::{ER_LOCK_WAIT_TIMEOUT, retry_delay};
-use super::sql::{connection_lost, exec_all};
+use super::control::Stop;
+use super::lockwait::{ER_LOCK_WAIT_TIMEOUT, retry_delay, retry_safe};
+use super::sql::{connection_lost, exec_all, literal};
 use crate::migration::{Migration, Statement};
 use crate::plan::{
-    self, Action, Direction, JournalState, StatementHasher, may_commit, single_statement,
+    self, Action, Direction, JournalState, StatementHasher, fails_whole, may_commit,
 };
 use crate::store::{DeadlineStop, LockWait, MigrationFailure};
 
@@ -20,13 +21,16 @@ struct Cause {
     connection_lost: bool,
     lock_wait: Option<Box<LockWait>>,
     deadline: Option<DeadlineStop>,
+    interrupted: bool,
+    /// The statement was not sent (the run had stopped).
+    unsent: bool,
 }
 
 impl Cause {
     fn of(e: &mysql::Error) -> Cause {
         let (code, message) = match e {
             mysql::Error::MySqlError(me) => (Some(me.code), me.message.clone()),
-            other => (None, other.to_string()),
+            other => (None, super::sql::words(other)),
         };
         Cause {
             code,
@@ -37,15 +41,31 @@ impl Cause {
     }
 }
 
-/// Builds a failure report from (1-based statement, cause, statements committed).
-type FailFn<'f> = dyn Fn(usize, &Cause, Option<usize>) -> Box<MigrationFailure> + 'f;
+/// Where in a statement's round trips a failure happened, which decides what is known
+/// to be committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Before the statement (opening its transaction, journaling pending data
+    /// statements): nothing of it ran.
+    Before,
+    /// The statement itself. `commits`: it commits on its own (DDL, or any statement of
+    /// a `notransaction` section); `whole`: a failure of it failed it as a whole.
+    Statement { commits: bool, whole: bool },
+    /// The journal write after a statement that committed: the statement is committed.
+    After,
+    /// The history row, journal row and COMMIT at the end.
+    Finish,
+}
 
 /// How sending a statement failed: the cause, how many times it was sent, for how long.
 type Unsent = (Cause, u32, Duration);
 
+/// How long to wait for a lost session to be gone from the server.
+const SESSION_GONE_WAIT: Duration = Duration::from_secs(60);
+
 impl Database {
     /// Runs one step ([`crate::store::Store::apply`]). On failure, reports what is
-    /// committed now.
+    /// committed now; when that cannot be known, records the migration in doubt.
     pub(super) fn run_step(
         &mut self,
         m: &Migration<'_>,
@@ -57,24 +77,10 @@ impl Database {
         let total = stmts.len();
         let tx = !section.no_transaction;
         let final_state = step.final_state();
-        let fail = |statement: usize, cause: &Cause, committed: Option<usize>| {
-            Box::new(MigrationFailure {
-                id: m.id.to_string(),
-                direction: step.direction,
-                statement,
-                total,
-                line: statement
-                    .checked_sub(1)
-                    .and_then(|i| stmts.get(i))
-                    .map(|s| s.line),
-                code: cause.code,
-                message: cause.message.clone(),
-                committed,
-                connection_lost: cause.connection_lost,
-                completed: Vec::new(),
-                lock_wait: cause.lock_wait.clone(),
-                deadline: cause.deadline,
-            })
+        let run = Run {
+            m,
+            direction: step.direction,
+            stmts,
         };
 
         let mut hasher = StatementHasher::new();
@@ -84,6 +90,21 @@ impl Database {
         }
         let mut journaled = resume_from;
         let mut in_tx = false;
+        if step.action == Action::Run && resume_from < total {
+            // Before anything of it runs, the journal says a run is at it, on which
+            // session: if this process dies, the next run knows where, and can end that
+            // session's statement on the server rather than guess.
+            let start = format!(
+                "{}; UPDATE {} SET note = {} WHERE id = {}; COMMIT",
+                self.running_sql(m, step.direction, total, &hasher),
+                self.tables.journal,
+                literal(&format!("session {}", self.conn.connection_id())),
+                literal(m.id)
+            );
+            if let Err(e) = exec_all(&mut self.conn, &start) {
+                return self.record_failure(&run, resume_from + 1, Stage::Before, Cause::of(&e));
+            }
+        }
         if step.action == Action::Run {
             for (i, s) in stmts.iter().enumerate().skip(resume_from) {
                 let commits = !tx || may_commit(&s.sql);
@@ -98,15 +119,15 @@ impl Database {
                     Ok(())
                 };
                 // The statement, then (after an implicit commit) the journal row that
-                // records it; a failure in either is reported the same way.
+                // records it.
                 let result = 'statement: {
                     if let Err(e) = pre {
-                        break 'statement Err(Cause::of(&e));
+                        break 'statement Err((Stage::Before, Cause::of(&e)));
                     }
-                    // A statement that commits on its own and is one server statement
-                    // failed as a whole if it failed: nothing of it is committed, and
-                    // what the journal says is still exact, so it can be sent again.
-                    let retryable = commits && single_statement(&s.sql);
+                    let whole = fails_whole(&s.sql);
+                    // Only a statement that failed as a whole and is a kind whose lock
+                    // wait comes before any of its work is sent again.
+                    let retryable = commits && whole && retry_safe(&s.sql);
                     if let Err((mut cause, attempts, waited)) =
                         self.exec_retrying(&s.sql, retryable)
                     {
@@ -116,7 +137,7 @@ impl Database {
                             cause.lock_wait =
                                 Some(Box::new(self.lock_wait_report(&s.sql, attempts, waited)));
                         }
-                        break 'statement Err(cause);
+                        break 'statement Err((Stage::Statement { commits, whole }, cause));
                     }
                     hasher.push(&s.sql);
                     if !commits {
@@ -128,32 +149,30 @@ impl Database {
                     if i + 1 == total {
                         break 'statement Ok(());
                     }
+                    // COMMIT: a migration may have turned autocommit off; the journal must
+                    // be committed whatever the session says.
                     let mut batch = self.running_sql(m, step.direction, total, &hasher);
+                    batch.push_str("; COMMIT");
                     // Open the next data statement's transaction in the same round trip.
                     if tx && !may_commit(&stmts[i + 1].sql) {
                         batch.push_str("; START TRANSACTION");
                         in_tx = true;
                     }
-                    exec_all(&mut self.conn, &batch).map_err(|e| Cause::of(&e))
+                    exec_all(&mut self.conn, &batch).map_err(|e| (Stage::After, Cause::of(&e)))
                 };
-                if let Err(cause) = result {
-                    return Err(self.record_failure(
-                        m,
-                        step.direction,
-                        stmts,
-                        total,
-                        i + 1,
-                        cause,
-                        in_tx,
-                        &fail,
-                    ));
+                if let Err((stage, cause)) = result {
+                    // A statement never sent is as if it failed before.
+                    let stage = if cause.unsent { Stage::Before } else { stage };
+                    return self.record_failure(&run, i + 1, stage, cause);
                 }
             }
         }
         let duration_ms = started.elapsed().as_millis() as u64;
-        // History row, journal row and COMMIT: one round trip.
+        // History row, journal row and COMMIT: one round trip; then the session is put
+        // back as we set it up (a migration may have changed its database, autocommit or
+        // our variables, or left tables locked) before anything else runs on it.
         let finish = format!(
-            "{}{}; {}; COMMIT",
+            "{}{}; {}; COMMIT; {}",
             if in_tx { "" } else { "START TRANSACTION; " },
             self.history_sql(m, step.direction),
             self.journal_sql(
@@ -165,104 +184,202 @@ impl Database {
                 false,
                 None,
                 Some(duration_ms),
-            )
+            ),
+            self.restore,
         );
-        let finish = exec_all(&mut self.conn, &finish);
-        if let Err(e) = finish {
-            return Err(self.record_failure(
-                m,
-                step.direction,
-                stmts,
-                total,
-                0,
-                Cause::of(&e),
-                true,
-                &fail,
-            ));
+        if let Err(e) = exec_all(&mut self.conn, &finish) {
+            return self.record_failure(&run, 0, Stage::Finish, Cause::of(&e));
         }
         Ok(())
     }
 
-    /// After a failure: roll back what is uncommitted, read back what the journal says is
-    /// committed, and record the failure there.
-    #[allow(clippy::too_many_arguments)]
+    /// After a failure at `statement` (1-based; 0 for the finish): make sure nothing of
+    /// ours still runs, learn what is committed, and journal it through the control
+    /// connection (a clean session, whatever the migration did to its own). `Ok` when it
+    /// turns out the migration completed (its finish committed before the session was
+    /// lost).
     fn record_failure(
         &mut self,
-        m: &Migration<'_>,
-        direction: Direction,
-        stmts: &[Statement<'_>],
-        total: usize,
+        run: &Run<'_, '_>,
         statement: usize,
+        stage: Stage,
         cause: Cause,
-        in_tx: bool,
-        fail: &FailFn<'_>,
-    ) -> Box<MigrationFailure> {
+    ) -> Result<(), Box<MigrationFailure>> {
+        let total = run.stmts.len();
+        let in_doubt;
         if cause.connection_lost {
-            return fail(statement, &cause, None);
-        }
-        if in_tx && let Err(re) = exec_all(&mut self.conn, "ROLLBACK") {
-            return fail(statement, &Cause::of(&re), None);
+            // The session may still be running the statement: end it, and wait until it
+            // is gone, so that what it committed is final.
+            if !self.shared.end_session(SESSION_GONE_WAIT) {
+                return Err(run.fail(statement, &cause, None, true));
+            }
+            // Its open transaction is rolled back; a statement that commits on its own
+            // may or may not have.
+            in_doubt = matches!(stage, Stage::Statement { commits: true, .. });
+        } else {
+            // Whatever is open on the session is rolled back (a migration may have
+            // turned autocommit off): the journal's count is then exact.
+            if let Err(re) = exec_all(&mut self.conn, "ROLLBACK") {
+                return Err(run.fail(statement, &Cause::of(&re), None, false));
+            }
+            // A statement of several server statements (a CALL) that failed may have
+            // committed part of its work.
+            in_doubt = matches!(
+                stage,
+                Stage::Statement {
+                    commits: true,
+                    whole: false
+                }
+            );
         }
         // The journal row commits exactly with the data, so it is the truth now.
-        let committed = match self.journal_applied(m.id) {
-            Ok(n) => n
-                .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
-                .unwrap_or(0),
-            Err(_) => return fail(statement, &cause, None),
+        let row = self
+            .shared
+            .with(|c| journal_row(c, &self.tables.journal, run.m.id));
+        let (state, journaled) = match row {
+            Some(Ok(r)) => r.unwrap_or_default(),
+            _ => return Err(run.fail(statement, &cause, None, in_doubt)),
         };
-        let committed = committed.min(total);
+        if stage == Stage::Finish && state == run.final_state().as_str() {
+            return Ok(());
+        }
+        let mut committed = usize::try_from(journaled).unwrap_or(usize::MAX).min(total);
+        if stage == Stage::After {
+            // The statement committed; only its journal write failed.
+            committed = statement.min(total);
+        }
         let mut hasher = StatementHasher::new();
-        for s in &stmts[..committed] {
+        for s in &run.stmts[..committed] {
             hasher.push(&s.sql);
         }
-        let message = fail(statement, &cause, Some(committed)).to_string();
+        let failure = run.fail(statement, &cause, Some(committed), in_doubt);
+        let state = if in_doubt {
+            JournalState::InDoubt
+        } else {
+            JournalState::Failed
+        };
         let j = self.journal_sql(
-            m,
-            direction,
-            JournalState::Failed,
+            run.m,
+            run.direction,
+            state,
             total,
             &hasher,
             true,
-            Some(&message),
+            Some(&failure.to_string()),
             None,
         );
-        let _ = exec_all(&mut self.conn, &j);
-        fail(statement, &cause, Some(committed))
+        let written = self.shared.with(|c| exec_all(c, &j));
+        if !matches!(written, Some(Ok(()))) {
+            return Err(run.fail(statement, &cause, None, in_doubt));
+        }
+        Err(failure)
     }
+}
+
+/// The migration a step runs, for failure reports.
+struct Run<'a, 'm> {
+    m: &'a Migration<'m>,
+    direction: Direction,
+    stmts: &'a [Statement<'m>],
+}
+
+impl Run<'_, '_> {
+    fn final_state(&self) -> JournalState {
+        match self.direction {
+            Direction::Up => JournalState::Applied,
+            Direction::Down => JournalState::Reverted,
+        }
+    }
+
+    /// The report of a failure at `statement` (1-based), with what is committed.
+    fn fail(
+        &self,
+        statement: usize,
+        cause: &Cause,
+        committed: Option<usize>,
+        in_doubt: bool,
+    ) -> Box<MigrationFailure> {
+        Box::new(MigrationFailure {
+            id: self.m.id.to_string(),
+            direction: self.direction,
+            statement,
+            total: self.stmts.len(),
+            line: statement
+                .checked_sub(1)
+                .and_then(|i| self.stmts.get(i))
+                .map(|s| s.line),
+            code: cause.code,
+            message: cause.message.clone(),
+            committed,
+            connection_lost: cause.connection_lost && committed.is_none(),
+            completed: Vec::new(),
+            lock_wait: cause.lock_wait.clone(),
+            deadline: cause.deadline,
+            interrupted: cause.interrupted,
+            in_doubt,
+        })
+    }
+}
+
+/// The journal row's state and count of committed statements, read by a session that
+/// sees only what is committed.
+fn journal_row(
+    conn: &mut mysql::Conn,
+    journal: &str,
+    id: &str,
+) -> Result<Option<(String, u64)>, mysql::Error> {
+    use mysql::prelude::Queryable;
+    conn.exec_first(
+        format!("SELECT state, statements_applied FROM {journal} WHERE id = ?"),
+        (id,),
+    )
 }
 
 impl Database {
     /// Sends `sql`; when it times out waiting for a lock and is `retryable`, sends it
     /// again after a pause, up to the configured retries and within the deadline. The
     /// server ends each wait itself (`lock_wait_timeout`), so nothing of ours is left
-    /// waiting between tries. Past the deadline it is not sent, and while it runs the
-    /// watchdog may kill it ([`super::deadline`]).
+    /// waiting between tries. Once the run is stopped (its deadline, an interrupt) it is
+    /// not sent, and while it runs it may be killed ([`super::control`]).
     fn exec_retrying(&mut self, sql: &str, retryable: bool) -> Result<(), Unsent> {
         let started = Instant::now();
+        let kill_at = self.deadline.as_ref().map(|a| a.deadline.kill_at);
         let mut attempt = 0;
         loop {
-            let watched = match &self.deadline {
-                Some(a) if !a.watchdog.begin(a.deadline.kill_at) => {
-                    let cause = Cause {
+            if let Err(why) = self.shared.begin(kill_at) {
+                let cause = match why {
+                    Stop::Deadline => Cause {
                         message: "not sent: the run's deadline had passed".into(),
                         deadline: Some(DeadlineStop::NotSent),
+                        unsent: true,
                         ..Cause::default()
-                    };
-                    return Err((cause, attempt, started.elapsed()));
-                }
-                Some(a) => Some(&a.watchdog),
-                None => None,
-            };
+                    },
+                    Stop::Interrupt => Cause {
+                        message: "not sent: the run was interrupted".into(),
+                        interrupted: true,
+                        unsent: true,
+                        ..Cause::default()
+                    },
+                };
+                return Err((cause, attempt, started.elapsed()));
+            }
             let result = exec_all(&mut self.conn, sql);
-            let killed = watched.is_some_and(|w| w.end());
+            let killed = self.shared.end();
             let e = match result {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
             let mut cause = Cause::of(&e);
-            if killed {
-                cause.deadline = Some(DeadlineStop::Killed);
-                return Err((cause, attempt + 1, started.elapsed()));
+            match killed {
+                Some(Stop::Deadline) => {
+                    cause.deadline = Some(DeadlineStop::Killed);
+                    return Err((cause, attempt + 1, started.elapsed()));
+                }
+                Some(Stop::Interrupt) => {
+                    cause.interrupted = true;
+                    return Err((cause, attempt + 1, started.elapsed()));
+                }
+                None => {}
             }
             let pause =
                 retry_delay(cause.code, retryable, attempt, self.lock_wait.retries).filter(|p| {

@@ -120,14 +120,4 @@ impl Database {
             ),
         }
     }
-
-    pub(super) fn journal_applied(&mut self, id: &str) -> Result<Option<u64>, mysql::Error> {
-        self.conn.exec_first(
-            format!(
-                "SELECT statements_applied FROM {} WHERE id = ?",
-                self.tables.journal
-            ),
-            (id,),
-        )
-    }
 }

@@ -11,18 +11,25 @@ use super::{Database, StoreError};
 use crate::migration::hex;
 
 impl Database {
-    /// Takes the migration lock, waiting up to `timeout` ([`crate::store::Store::acquire`]).
+    /// Opens the control connection and takes the migration lock on it, waiting up to
+    /// `timeout` ([`crate::store::Store::acquire`]). The lock lives there so that the
+    /// migration session can be lost or killed without losing it ([`super::control`]).
     pub(super) fn get_lock(&mut self, timeout: Duration) -> Result<(), StoreError> {
+        self.open_control()?;
         // The name is made of [A-Za-z0-9_.:-] only (see `lock_name`), so it can be a literal.
-        // A user lock: the session's lock_wait_timeout does not bound this wait.
-        let got: Vec<Option<i64>> = self
-            .first_query(&format!(
-                "SELECT GET_LOCK('{}', {:.3})",
-                self.tables.lock,
-                timeout.as_secs_f64()
-            ))
-            .map_err(query_err("taking the migration lock"))?;
-        match got.into_iter().next().flatten() {
+        // A user lock: no lock_wait_timeout bounds this wait.
+        let sql = format!(
+            "SELECT GET_LOCK('{}', {:.3})",
+            self.tables.lock,
+            timeout.as_secs_f64()
+        );
+        let got: Option<Option<i64>> = self
+            .shared
+            .with(|c| c.query_first(&sql))
+            .transpose()
+            .map_err(query_err("taking the migration lock"))?
+            .flatten();
+        match got.flatten() {
             Some(1) => Ok(()),
             _ => Err(StoreError::LockTimeout {
                 name: self.tables.lock.clone(),
@@ -44,9 +51,8 @@ impl Database {
     /// connection releases it). Releasing rather than waiting for the close keeps a
     /// pooled or proxied connection (RDS Proxy) from holding it.
     pub(super) fn release_lock(&mut self) {
-        let _ = self
-            .conn
-            .query_drop(format!("DO RELEASE_LOCK('{}')", self.tables.lock));
+        let sql = format!("DO RELEASE_LOCK('{}')", self.tables.lock);
+        self.shared.with(|c| c.query_drop(&sql));
     }
 }
 

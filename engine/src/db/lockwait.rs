@@ -13,8 +13,8 @@ use super::Database;
 use super::config::ConnConfig;
 use super::sql::{ident, query_each};
 use crate::store::{Blocker, LockWait};
+use mysql::Conn;
 use mysql::prelude::{FromRow, Queryable};
-use mysql::{Conn, OptsBuilder};
 
 /// MySQL's `ER_LOCK_WAIT_TIMEOUT`.
 pub(super) const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
@@ -46,6 +46,27 @@ pub(super) fn retry_delay(
 ) -> Option<Duration> {
     (code == Some(ER_LOCK_WAIT_TIMEOUT) && retryable && attempt < retries)
         .then(|| Duration::from_secs(1 << attempt.min(5)))
+}
+
+/// Whether a statement may be sent again after its lock wait timed out: one DDL
+/// statement on one table, of a kind that waits for its metadata lock before doing any
+/// work (`ALTER TABLE`, `CREATE TABLE` without `SELECT`, `DROP`/`TRUNCATE`/`RENAME`
+/// of one table, `CREATE`/`DROP INDEX`). `CALL`, data statements and anything not
+/// recognised are never retried.
+pub(super) fn retry_safe(sql: &str) -> bool {
+    let Some((_, _)) = ddl_table(sql) else {
+        return false;
+    };
+    let upper = sql.to_ascii_uppercase();
+    let words: Vec<&str> = upper
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let head = words.first().copied().unwrap_or_default();
+    // `CREATE TABLE … SELECT` copies rows as it goes; a list of tables may be done in part.
+    let copies = words.contains(&"SELECT");
+    let several = matches!(head, "DROP" | "RENAME" | "TRUNCATE") && sql.contains(',');
+    !copies && !several
 }
 
 /// The table a DDL statement locks first, as (schema, table), when its text says it
@@ -169,17 +190,9 @@ impl Words<'_> {
 }
 
 impl Database {
-    /// Runs `sql` and returns its rows, with the session's pending `SET`s in front of it
-    /// on the session's first query. Every path that takes a metadata lock starts with
-    /// such a query (the migration lock or the history read), so the setting costs no
-    /// round trip of its own.
-    pub(super) fn first_query<T: FromRow>(&mut self, sql: &str) -> Result<Vec<T>, mysql::Error> {
-        let mut rows = Vec::new();
-        self.first_query_each(sql, |row| rows.push(row))?;
-        Ok(rows)
-    }
-
-    /// [`Database::first_query`], passing each row to `each` as it is decoded.
+    /// Runs `sql`, passing each row to `each` as it is decoded, with the session's
+    /// pending `SET`s in front of it on the session's first query. Every run starts with
+    /// such a query (the history read), so the setting costs no round trip of its own.
     pub(super) fn first_query_each<T: FromRow>(
         &mut self,
         sql: &str,
@@ -211,18 +224,29 @@ impl Database {
             }),
             ..LockWait::default()
         };
-        let opts = OptsBuilder::from_opts(self.opts.clone())
-            .read_timeout(Some(Duration::from_secs(10)))
-            .write_timeout(Some(Duration::from_secs(10)))
-            .init(Vec::<String>::new());
-        let mut conn = match Conn::new(opts) {
-            Ok(c) => c,
-            Err(e) => {
-                report.source = format!("cannot open a second connection to ask: {e}");
-                return report;
-            }
-        };
         let me = u64::from(self.conn.connection_id());
+        // Asked on the run's control connection: at a connection limit a new one could
+        // not be had.
+        match self
+            .shared
+            .with(|conn| ask(conn, me, table, waited, &mut report))
+        {
+            Some(()) => {}
+            None => report.source = "no control connection to ask on".into(),
+        }
+        report
+    }
+}
+
+/// Fills in who blocks session `me` on `table`.
+fn ask(
+    conn: &mut Conn,
+    me: u64,
+    table: Option<(Option<String>, String)>,
+    waited: Duration,
+    report: &mut LockWait,
+) {
+    {
         let mut tried = Vec::new();
         if let Some((Some(schema), t)) = &table {
             let by_table: [(&str, &str); 2] = [
@@ -253,7 +277,7 @@ impl Database {
                     Ok(rows) if !rows.is_empty() => {
                         report.blockers = rows.into_iter().map(blocker).collect();
                         report.source = name.into();
-                        return report;
+                        return;
                     }
                     Ok(_) => tried.push(format!("{name}: none")),
                     Err(_) => tried.push(format!("{name}: not available")),
@@ -277,7 +301,6 @@ impl Database {
             Err(e) => tried.push(format!("{name}: {e}")),
         }
         report.source = tried.join("; ");
-        report
     }
 }
 

@@ -46,6 +46,8 @@
 
 mod apply;
 pub mod config;
+mod connect;
+mod control;
 pub mod dbconfig;
 mod deadline;
 mod journal;
@@ -56,6 +58,7 @@ pub mod spec;
 mod sql;
 mod tables;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mysql::Conn;
@@ -65,6 +68,8 @@ use crate::plan::{Resolved, Step};
 use crate::store::MigrationFailure;
 use crate::store::{Read, Recorded, Store, StoreError};
 pub use config::{ConfigError, ConnConfig, Tls};
+pub use control::Interrupt;
+use control::Shared;
 pub use deadline::Deadline;
 use deadline::Watchdog;
 pub use lock::lock_name;
@@ -125,29 +130,37 @@ struct LockWaits {
 /// A deadline, and the thread that enforces its kill point.
 struct Armed {
     deadline: Deadline,
-    watchdog: Watchdog,
+    /// Kept for its `Drop`, which ends the thread.
+    _watchdog: Watchdog,
 }
 
-/// The MySQL store: an open connection with the table names resolved.
+/// The MySQL store: the migration session with the table names resolved, and (once a
+/// run takes its lock) the control connection ([`control`]).
 pub struct Database {
     conn: Conn,
     tables: Tables,
     /// The redacted target, for messages.
     target: String,
-    /// How to open a second connection (to ask who blocks us, to kill at the deadline);
-    /// holds the password, so it is never printed.
+    /// How to open another connection; holds the password, so it is never printed.
     opts: mysql::Opts,
+    connect_timeout: Duration,
     /// The connection's database: where unqualified table names in migrations live.
     default_db: Option<String>,
     lock_wait: LockWaits,
     /// The session's `SET`s, sent with its first query (no round trip of their own).
     session_init: Option<String>,
+    /// What puts the session back as we set it up after a migration (the database, our
+    /// variables, autocommit, no table locks); sent with its history row.
+    restore: String,
+    /// The control connection and what it shares with the watchdog and `Interrupt`.
+    shared: Arc<Shared>,
     /// When runs must stop.
     deadline: Option<Armed>,
 }
 
 impl Database {
-    /// Connects and resolves the table names and lock name from `settings`.
+    /// Connects (within `cfg.connect_timeout`, handshake included) and resolves the
+    /// table names and lock name from `settings`.
     pub fn connect(cfg: &ConnConfig, settings: &Settings) -> Result<Database, StoreError> {
         let schema = settings
             .schema
@@ -155,12 +168,20 @@ impl Database {
             .or_else(|| cfg.database.clone())
             .ok_or(StoreError::NoDatabase)?;
         let opts = cfg.opts();
-        let conn = Conn::new(opts.clone()).map_err(|e| sql::connect_err(cfg.to_string(), e))?;
-        let qualify = |t: &str| match &settings.schema {
-            Some(s) => format!("{}.{}", ident(s), ident(t)),
-            None => ident(t),
-        };
+        let conn = connect::open(opts.clone(), cfg.connect_timeout)
+            .map_err(|e| sql::connect_err(cfg.to_string(), e))?;
+        // Always qualified: a `USE` inside a migration must not move our bookkeeping.
+        let qualify = |t: &str| format!("{}.{}", ident(&schema), ident(t));
         let journal_table = format!("{}_journal", settings.table);
+        let session = lockwait::session_sql(cfg, settings.lock_wait_timeout);
+        let restore = format!(
+            "UNLOCK TABLES; {}{session}, autocommit = 1",
+            cfg.database
+                .as_deref()
+                .map(|d| format!("USE {}; ", ident(d)))
+                .unwrap_or_default()
+        );
+        let shared = Shared::new(conn.connection_id());
         Ok(Database {
             conn,
             tables: Tables {
@@ -170,12 +191,15 @@ impl Database {
             },
             target: cfg.to_string(),
             opts,
+            connect_timeout: cfg.connect_timeout,
             default_db: cfg.database.clone(),
             lock_wait: LockWaits {
                 timeout: settings.lock_wait_timeout,
                 retries: settings.lock_wait_retries,
             },
-            session_init: Some(lockwait::session_sql(cfg, settings.lock_wait_timeout)),
+            session_init: Some(session),
+            restore,
+            shared,
             deadline: None,
         })
     }
@@ -184,12 +208,17 @@ impl Database {
     /// [`Deadline::stop_starting`], and a statement still running at
     /// [`Deadline::kill_at`] is killed and reported (see [`Deadline`]).
     pub fn set_deadline(&mut self, deadline: Deadline) {
-        let watchdog = Watchdog::start(
-            deadline.kill_at,
-            self.opts.clone(),
-            self.conn.connection_id(),
-        );
-        self.deadline = Some(Armed { deadline, watchdog });
+        let watchdog = Watchdog::start(deadline.kill_at, Arc::clone(&self.shared));
+        self.deadline = Some(Armed {
+            deadline,
+            _watchdog: watchdog,
+        });
+    }
+
+    /// A handle that stops a run from another thread (a signal handler): the statement
+    /// in flight is killed on the server, and the run journals and returns its failure.
+    pub fn interrupt_handle(&self) -> Interrupt {
+        Interrupt(Arc::clone(&self.shared))
     }
 
     /// The redacted connection target, for messages.
@@ -206,11 +235,25 @@ impl Database {
     pub fn lock_name(&self) -> &str {
         &self.tables.lock
     }
+
+    /// Opens the control connection, which a run needs before it starts any migration.
+    fn open_control(&mut self) -> Result<(), StoreError> {
+        self.shared
+            .open(&self.opts, self.connect_timeout)
+            .map_err(|e| StoreError::SecondConnection {
+                target: self.target.clone(),
+                source: Box::new(sql::InWords(e)),
+            })
+    }
 }
 
 impl Store for Database {
     fn read_state(&mut self, read: Read) -> Result<Recorded, StoreError> {
-        self.read(read.creates(), read.applied_at())
+        let recorded = self.read(read.creates(), read.applied_at())?;
+        if read == Read::Run {
+            self.end_orphans(&recorded.journal)?;
+        }
+        Ok(recorded)
     }
 
     fn acquire(&mut self, timeout: Duration) -> Result<(), StoreError> {
@@ -238,6 +281,10 @@ impl Store for Database {
     }
 
     fn stop_starting(&self) -> Option<Instant> {
+        // An interrupted run starts nothing more.
+        if self.shared.stopped() == Some(control::Stop::Interrupt) {
+            return Some(Instant::now());
+        }
         self.deadline.as_ref().map(|a| a.deadline.stop_starting)
     }
 }

@@ -15,7 +15,9 @@ impl Database {
         let conn = &mut self.conn;
         let mut q = || -> Result<(), mysql::Error> {
             conn.query_drop("START TRANSACTION")?;
-            if r.applied {
+            if r.keep_history {
+                // A verdict on a statement in doubt: the migration stays unfinished.
+            } else if r.applied {
                 conn.exec_drop(
                     format!(
                         "INSERT IGNORE INTO {history} (id, applied_at) VALUES (?, UTC_TIMESTAMP())"
@@ -29,11 +31,11 @@ impl Database {
                 format!(
                     "INSERT INTO {journal} (id, sha256, direction, state, statements_total, statements_applied, \
                      applied_sha256, statement_hashes, error, note, updated_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, UTC_TIMESTAMP(6)) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, UTC_TIMESTAMP(6)) \
                      ON DUPLICATE KEY UPDATE sha256 = VALUES(sha256), direction = VALUES(direction), \
                      state = VALUES(state), statements_total = VALUES(statements_total), \
-                     statements_applied = VALUES(statements_applied), applied_sha256 = NULL, \
-                     statement_hashes = NULL, error = NULL, note = VALUES(note), updated_at = VALUES(updated_at)"
+                     statements_applied = VALUES(statements_applied), applied_sha256 = VALUES(applied_sha256), \
+                     statement_hashes = VALUES(statement_hashes), error = NULL, note = VALUES(note), updated_at = VALUES(updated_at)"
                 ),
                 (
                     id,
@@ -42,6 +44,8 @@ impl Database {
                     r.state.as_str(),
                     r.statements_total as u64,
                     r.statements_applied as u64,
+                    r.hashes.as_ref().map(|h| h.0.as_str()),
+                    r.hashes.as_ref().map(|h| h.1.as_str()),
                     r.note.as_str(),
                 ),
             )?;

@@ -67,19 +67,99 @@ pub(super) fn query_err(what: impl Into<String>) -> impl FnOnce(mysql::Error) ->
     let what = what.into();
     move |source| StoreError::Query {
         what,
-        source: Box::new(source),
+        source: Box::new(InWords(source)),
     }
 }
 
-/// A failed connect to `target`; a refused login is told apart, so a caller holding a
-/// cached secret knows to read it again.
+/// A driver error in words: what the server or the network said, without the driver's
+/// `IoError { … }` wrapping, on one line.
+#[derive(Debug)]
+pub(super) struct InWords(pub(super) mysql::Error);
+
+impl std::fmt::Display for InWords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&words(&self.0))
+    }
+}
+
+/// [`InWords`]' text.
+pub(super) fn words(e: &mysql::Error) -> String {
+    use mysql::Error as E;
+    let text = match e {
+        E::MySqlError(e) => format!("MySQL error {}: {}", e.code, e.message),
+        E::IoError(e) => e.to_string(),
+        E::CodecError(e) => e.to_string(),
+        E::DriverError(e) => e.to_string(),
+        E::UrlError(e) => e.to_string(),
+        E::TlsError(e) => format!("TLS: {e}"),
+        other => other.to_string(),
+    };
+    // Server messages can span lines; a table or a log line cannot.
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl std::error::Error for InWords {}
+
+/// A failed connect to `target`, with the next step for its kind; a refused login is
+/// told apart, so a caller holding a cached secret knows to read it again.
 pub(super) fn connect_err(target: String, e: mysql::Error) -> StoreError {
-    let source = Box::new(e);
-    match &*source {
-        mysql::Error::MySqlError(me) if me.code == ER_ACCESS_DENIED => {
+    let hint = connect_hint(&e);
+    let source: Box<dyn std::error::Error + Send + Sync> = Box::new(Hinted(InWords(e), hint));
+    match source.downcast_ref::<Hinted>().map(|h| &h.0.0) {
+        Some(mysql::Error::MySqlError(me)) if me.code == ER_ACCESS_DENIED => {
             StoreError::AccessDenied { target, source }
         }
         _ => StoreError::Connect { target, source },
+    }
+}
+
+/// An error and what to do about it.
+#[derive(Debug)]
+struct Hinted(InWords, &'static str);
+
+impl std::fmt::Display for Hinted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.1.is_empty() {
+            self.0.fmt(f)
+        } else {
+            write!(f, "{} ({})", self.0, self.1)
+        }
+    }
+}
+
+impl std::error::Error for Hinted {}
+
+/// The next step for a failed connect, by kind.
+fn connect_hint(e: &mysql::Error) -> &'static str {
+    use std::io::ErrorKind as K;
+    match e {
+        mysql::Error::MySqlError(me) => match me.code {
+            ER_ACCESS_DENIED => "check the user name and password, or the secret they come from",
+            1044 => "the user has no access to that database: grant it, or name another",
+            1049 => "unknown database: create it, or fix its name in the URL or DB_NAME",
+            1040 | 1203 | 1226 => {
+                "the server's max_connections or the user's max_user_connections is reached"
+            }
+            _ => "",
+        },
+        mysql::Error::IoError(io) => match io.kind() {
+            K::TimedOut | K::WouldBlock => {
+                "timed out: check the host, the port and the network path (security group, \
+                 tunnel, proxy), or raise --connect-timeout"
+            }
+            K::ConnectionRefused => {
+                "connection refused: is the server running on that host and port?"
+            }
+            _ => "",
+        },
+        mysql::Error::DriverError(mysql::DriverError::ConnectTimeout) => {
+            "timed out: check the host, the port and the network path, or raise --connect-timeout"
+        }
+        mysql::Error::TlsError(_) => {
+            "the server's certificate was not accepted: give its CA with --tls-ca (DB_TLS_CA), \
+             or use tls=skip-verify on a network you trust"
+        }
+        _ => "",
     }
 }
 

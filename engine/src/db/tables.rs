@@ -3,6 +3,8 @@
 
 use mysql::prelude::Queryable;
 
+use std::time::Duration;
+
 use super::sql::{is_missing_table, query_each, query_err};
 use super::{Database, StoreError};
 use crate::plan::{Direction, HistoryRow, JournalRow, JournalState};
@@ -179,5 +181,50 @@ impl Database {
             },
         )
         .map_err(query_err(format!("reading {}", self.tables.journal)))
+    }
+}
+
+impl Database {
+    /// Under the run lock, a `running` journal row was left by a run that died (SIGKILL,
+    /// a lost host): its session may still be running the statement it sent. Ends such
+    /// sessions (ours: same id and user) from the control connection and waits until
+    /// they are gone, so what they committed is final before anything is planned.
+    pub(super) fn end_orphans(&mut self, journal: &[JournalRow]) -> Result<(), StoreError> {
+        if !journal.iter().any(|j| j.state == JournalState::Running) {
+            return Ok(());
+        }
+        let q = format!(
+            "SELECT note FROM {} WHERE CAST(state AS BINARY) = 'running'",
+            self.tables.journal
+        );
+        let notes: Vec<Option<String>> = self
+            .conn
+            .query(q)
+            .map_err(query_err(format!("reading {}", self.tables.journal)))?;
+        for note in notes.into_iter().flatten() {
+            let Some(id) = note
+                .strip_prefix("session ")
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let ours: Option<Result<Option<u64>, _>> = self.shared.with(|c| {
+                c.query_first(format!(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                     WHERE ID = {id} AND USER = SUBSTRING_INDEX(USER(), '@', 1)"
+                ))
+            });
+            if matches!(ours, Some(Ok(Some(n))) if n > 0)
+                && !self.shared.end_other_session(id, Duration::from_secs(60))
+            {
+                return Err(StoreError::BadJournal {
+                    id: format!("session {id}"),
+                    detail: "a dead run's session still runs its statement and could not be \
+                             ended; end it (KILL) and run again"
+                        .into(),
+                });
+            }
+        }
+        Ok(())
     }
 }

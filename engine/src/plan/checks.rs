@@ -60,7 +60,15 @@ pub(super) fn find_partial<'r>(
     joined
         .rows
         .iter()
-        .filter(|j| j.state.unfinished() && j.statements_applied > 0)
+        .filter(|j| {
+            // A run left `running` may have had its first statement in flight.
+            j.state.unfinished()
+                && (j.statements_applied > 0
+                    || matches!(
+                        j.state,
+                        super::JournalState::InDoubt | super::JournalState::Running
+                    ))
+        })
         .filter(|j| match j.direction {
             // An unfinished `up` never wrote its history row; an unfinished `down` never
             // deleted it. Anything else means someone (sql-migrate, a person) settled it.

@@ -36,6 +36,27 @@ pub fn single_statement(sql: &str) -> bool {
         .all(|escapes| parts(sql, escapes).is_some_and(|p| matches!(p.as_slice(), [(_, false)])))
 }
 
+/// Whether a failure of `sql` left nothing of it done: it is one server statement that
+/// is not a `CALL` or a compound block (a procedure's statements commit one by one, so
+/// one that fails may have committed part of its work).
+pub fn fails_whole(sql: &str) -> bool {
+    if !single_statement(sql) {
+        return false;
+    }
+    // Where its code starts, past comments (single_statement checked it parses).
+    let start = parts(sql, true)
+        .and_then(|p| p.first().map(|&(first, _)| first))
+        .unwrap_or(0);
+    let head: String = sql[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect::<String>()
+        .to_ascii_uppercase();
+    // A stored program's definition is one statement; a block that runs is not.
+    let block = compound(&sql[start..]) && !matches!(head.as_str(), "CREATE" | "ALTER");
+    head != "CALL" && !block
+}
+
 /// Whether a statement text holds several statements of which one may commit
 /// implicitly. If a later one failed, the server would have committed the earlier ones
 /// with no way for the journal to tell, so such texts are refused before a run.

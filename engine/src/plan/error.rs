@@ -50,6 +50,42 @@ pub enum PlanError {
         /// The recorded error.
         error: Option<String>,
     },
+    /// A migration is in doubt at a statement: whether it took effect is unknown, and no
+    /// run continues until a person records which it was.
+    #[error(
+        "migration {id} ({direction}) is in doubt at statement {statement}{}: whether it took \
+         effect is unknown{}. Check on the database whether its change happened, then record \
+         it with `resolve {id} --statement-committed {statement}` or \
+         `resolve {id} --statement-not-committed {statement}`",
+        line.map(|l| format!(" (line {l})")).unwrap_or_default(),
+        error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
+    )]
+    InDoubt {
+        /// The migration id.
+        id: String,
+        /// The direction that was running.
+        direction: Direction,
+        /// The statement in doubt (1-based).
+        statement: usize,
+        /// Its line in the file.
+        line: Option<usize>,
+        /// The recorded error.
+        error: Option<String>,
+    },
+    /// A verdict on a statement that is not the one in doubt.
+    #[error(
+        "{id} is not in doubt at statement {statement}{}: a verdict (--statement-committed, \
+         --statement-not-committed) only settles the statement `status` shows in doubt",
+        state.as_ref().map(|s| format!(" (its journal says: {s})")).unwrap_or_else(|| " (it has no journal row)".into())
+    )]
+    NotInDoubt {
+        /// The migration id.
+        id: String,
+        /// The statement named.
+        statement: usize,
+        /// What the journal says instead.
+        state: Option<String>,
+    },
     /// A partial migration cannot be resumed: its committed statements changed.
     #[error(
         "cannot resume {id} ({direction}): {}; the database holds the old text",

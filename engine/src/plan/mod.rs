@@ -16,18 +16,20 @@ mod resolve;
 mod status;
 #[cfg(test)]
 mod tests;
+mod verdict;
 
 use serde::{Deserialize, Serialize};
 
 use crate::migration::order::{compare, version_of};
 use crate::migration::{Migration, MigrationError, Section, Statement};
 use checks::{check_resume, checksums, find_partial, refuse_hidden_commits};
-pub use commit::{commits_part_way, may_commit, single_statement};
+pub use commit::{commits_part_way, fails_whole, may_commit, single_statement};
 pub use error::PlanError;
 pub(crate) use join::Joined;
 pub use records::{Direction, HistoryRow, JournalRow, JournalState, StatementHasher, short_hash};
 pub use resolve::{Resolved, resolution};
 pub use status::{ChecksumState, MigrationState, StatusRow, status};
+pub use verdict::verdict;
 
 /// What a run was asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,7 +213,14 @@ pub(crate) fn plan_in(
         return Err(PlanError::Drift { drift });
     }
 
-    let partial = find_partial(migrations, joined);
+    // A run left `running` with nothing committed and its next statement inside a
+    // transaction (rolled back) left nothing behind: that migration is plain pending.
+    let partial = find_partial(migrations, joined).filter(|p| {
+        p.row.statements_applied > 0
+            || p.row.state == JournalState::InDoubt
+            || p.index
+                .is_some_and(|i| next_commits_alone(&migrations[i], p.row))
+    });
     let mut steps = Vec::new();
     let mut resumed: Option<usize> = None;
     if let Some(p) = partial {
@@ -227,6 +236,21 @@ pub(crate) fn plan_in(
             });
         };
         let stmts = statements(parsed(&migrations[index])?, p.row.direction);
+        // A run that died (`running`, its session ended since: see the store) while the
+        // next statement ran: if that statement commits on its own, nobody knows whether
+        // it did. Inside a transaction it was rolled back.
+        let died_mid_commit =
+            p.row.state == JournalState::Running && next_commits_alone(&migrations[index], p.row);
+        if p.row.state == JournalState::InDoubt || died_mid_commit {
+            // Never guessed: resuming would run it again or skip it.
+            return Err(PlanError::InDoubt {
+                id: p.row.id.clone(),
+                direction: p.row.direction,
+                statement: p.row.statements_applied + 1,
+                line: stmts.get(p.row.statements_applied).map(|s| s.line),
+                error: p.row.error.clone(),
+            });
+        }
         if !opts.resume || wanted != Some(p.row.direction) {
             return Err(PlanError::Partial {
                 id: p.row.id.clone(),
@@ -334,6 +358,18 @@ pub fn last_applied<'m>(
     }
     let newest = applied.iter().rposition(|&a| a)?;
     Some(migrations[newest].id)
+}
+
+/// Whether the statement after `row`'s committed ones commits on its own (in a
+/// `notransaction` section, or one that commits implicitly).
+fn next_commits_alone(m: &Migration<'_>, row: &JournalRow) -> bool {
+    let Ok(m) = parsed(m) else {
+        return false;
+    };
+    let s = section(m, row.direction);
+    s.statements
+        .get(row.statements_applied)
+        .is_some_and(|st| s.no_transaction || may_commit(&st.sql))
 }
 
 fn parsed<'m, 'a>(m: &'m Migration<'a>) -> Result<&'m Migration<'a>, PlanError> {

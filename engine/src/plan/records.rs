@@ -60,6 +60,10 @@ pub enum JournalState {
     Running,
     /// A statement failed; the statements counted as applied are committed.
     Failed,
+    /// Whether the statement after the committed ones took effect is unknown (the
+    /// connection was lost while it ran, or a `CALL` failed part-way); no run continues
+    /// until a person says which it was.
+    InDoubt,
     /// A person recorded with `resolve --applied` that it is applied.
     ResolvedApplied,
     /// A person recorded with `resolve --rolled-back` that it is not applied.
@@ -76,6 +80,7 @@ impl JournalState {
             JournalState::Adopted => "adopted",
             JournalState::Running => "running",
             JournalState::Failed => "failed",
+            JournalState::InDoubt => "in-doubt",
             JournalState::ResolvedApplied => "resolved-applied",
             JournalState::ResolvedRolledBack => "resolved-rolled-back",
         }
@@ -90,6 +95,7 @@ impl JournalState {
             "adopted" => JournalState::Adopted,
             "running" => JournalState::Running,
             "failed" => JournalState::Failed,
+            "in-doubt" => JournalState::InDoubt,
             "resolved-applied" => JournalState::ResolvedApplied,
             "resolved-rolled-back" => JournalState::ResolvedRolledBack,
             _ => return None,
@@ -108,7 +114,11 @@ impl JournalState {
     }
 
     /// The states of a row whose run stopped part-way.
-    pub(crate) const UNFINISHED: [JournalState; 2] = [JournalState::Running, JournalState::Failed];
+    pub(crate) const UNFINISHED: [JournalState; 3] = [
+        JournalState::Running,
+        JournalState::Failed,
+        JournalState::InDoubt,
+    ];
 
     /// The run that wrote the row stopped part-way.
     pub(crate) fn unfinished(self) -> bool {

@@ -12,6 +12,8 @@ pub struct Resolved {
     pub id: String,
     /// Recorded as applied (history row inserted) or rolled back (deleted).
     pub applied: bool,
+    /// The history row is left as it is (a verdict on a statement in doubt).
+    pub keep_history: bool,
     /// The journal row's state.
     pub state: JournalState,
     /// The journal row's direction.
@@ -20,8 +22,11 @@ pub struct Resolved {
     pub sha256: Option<String>,
     /// Statements in the file's Up section (0 without a file).
     pub statements_total: usize,
-    /// Statements counted as applied: all of them, or none.
+    /// Statements counted as applied: all of them, or none (or, for a verdict, those
+    /// before or up to the statement in doubt).
     pub statements_applied: usize,
+    /// The committed statements' digest and short hashes, which `--resume` checks.
+    pub hashes: Option<(String, String)>,
     /// The journal row's note: what was recorded, and what the row said before.
     pub note: String,
 }
@@ -59,6 +64,7 @@ pub fn resolution(
     Ok(Resolved {
         id: id.into(),
         applied,
+        keep_history: false,
         state,
         direction,
         sha256: migration
@@ -66,6 +72,7 @@ pub fn resolution(
             .or_else(|| row.and_then(|r| r.sha256.clone())),
         statements_total: total,
         statements_applied: if applied { total } else { 0 },
+        hashes: None,
         note,
     })
 }

@@ -136,7 +136,21 @@ pub fn status(
             ChecksumState::Ok
         };
         let note = joined.journal[i].and_then(|j| {
-            if is_partial {
+            if is_partial && j.state == JournalState::InDoubt {
+                Some(format!(
+                    "{} in doubt at statement {}: check whether it took effect, then `resolve {} \
+                     --statement-committed {}` or `--statement-not-committed {}`{}",
+                    j.direction,
+                    j.statements_applied + 1,
+                    m.id,
+                    j.statements_applied + 1,
+                    j.statements_applied + 1,
+                    j.error
+                        .as_ref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                ))
+            } else if is_partial {
                 Some(format!(
                     "{} {}: {} of {} statements committed{}",
                     j.direction,

@@ -36,6 +36,17 @@ pub struct MigrationFailure {
     /// When the run's deadline stopped the statement (the deadline (`db::Deadline`)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<DeadlineStop>,
+    /// The run was interrupted (SIGINT, SIGTERM): the statement was killed on the server
+    /// or not sent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+    /// Whether statement `statement` took effect is unknown (the connection was lost
+    /// while it ran, or a statement that is several server statements, such as a `CALL`,
+    /// failed part-way): the migration is recorded in doubt there, and only a person who
+    /// looked can say which it was (`resolve ID --statement-committed N` or
+    /// `--statement-not-committed N`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_doubt: bool,
 }
 
 /// How a run's deadline stopped a migration part-way.
@@ -68,6 +79,12 @@ impl std::fmt::Display for MigrationFailure {
         if let Some(w) = &self.lock_wait {
             write!(f, "; {w}")?;
         }
+        if self.interrupted {
+            f.write_str(
+                "; the run was interrupted (SIGINT/SIGTERM): the statement was stopped on the \
+                 server, or not sent",
+            )?;
+        }
         match self.deadline {
             Some(DeadlineStop::Killed) => f.write_str(
                 "; it was still running at the run's deadline (just before the function's \
@@ -79,19 +96,35 @@ impl std::fmt::Display for MigrationFailure {
             None => {}
         }
         f.write_str(". Now committed: ")?;
-        match (self.connection_lost, self.committed) {
-            (true, _) => f.write_str(
-                "the connection was lost; the journal records which statements are committed \
-                 (see `status`)",
-            )?,
-            (false, Some(0)) | (false, None) => {
-                f.write_str("nothing of this migration (rolled back; no history row written)")?
-            }
-            (false, Some(c)) => write!(
+        if self.in_doubt {
+            let before = match self.committed {
+                Some(c) if c > 0 => format!("statements 1..{c} of this migration; "),
+                _ => String::new(),
+            };
+            write!(
                 f,
-                "statements 1..{c} of this migration (MySQL commits DDL implicitly), as the \
+                "{before}whether statement {n} took effect is unknown, so the migration is \
+                 recorded in doubt at statement {n}: check on the database whether its change \
+                 happened (it is not running any more), then record what you found with \
+                 `resolve {id} --statement-committed {n}` or `--statement-not-committed {n}`",
+                n = self.statement,
+                id = self.id
+            )?;
+        } else {
+            match (self.connection_lost, self.committed) {
+                (true, _) => f.write_str(
+                    "the connection was lost; the journal records which statements are committed \
+                 (see `status`)",
+                )?,
+                (false, Some(0)) | (false, None) => {
+                    f.write_str("nothing of this migration (rolled back; no history row written)")?
+                }
+                (false, Some(c)) => write!(
+                    f,
+                    "statements 1..{c} of this migration (MySQL commits DDL implicitly), as the \
                  journal records; no history row written"
-            )?,
+                )?,
+            }
         }
         if !self.completed.is_empty() {
             write!(

@@ -39,6 +39,20 @@ pub enum StoreError {
         /// The driver's error.
         source: Cause,
     },
+    /// A run's second connection, which holds its lock and stops its statements (at the
+    /// deadline, on Ctrl-C), could not be opened: no migration was started.
+    #[error(
+        "cannot open the run's second connection to {target}, which holds the migration \
+         lock and can stop a running statement (at the deadline, on Ctrl-C); no migration \
+         was started. A run needs two connections: check the server's max_connections and \
+         the user's max_user_connections: {source}"
+    )]
+    SecondConnection {
+        /// The redacted target.
+        target: String,
+        /// The driver's error.
+        source: Cause,
+    },
     /// Neither the settings nor the connection name a schema.
     #[error(
         "no database selected: name it in the URL (mysql://…/DB), DB_NAME, or the config's schema"

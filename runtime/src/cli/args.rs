@@ -199,7 +199,12 @@ pub struct StatusArgs {
 
 /// Arguments of `resolve`.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("outcome").required(true).args(["applied", "rolled_back"])))]
+#[command(group(clap::ArgGroup::new("outcome").required(true).args([
+    "applied",
+    "rolled_back",
+    "statement_committed",
+    "statement_not_committed",
+])))]
 pub struct ResolveArgs {
     /// The migration id (file name).
     pub id: String,
@@ -209,6 +214,14 @@ pub struct ResolveArgs {
     /// The migration is now fully rolled back (not applied).
     #[arg(long)]
     pub rolled_back: bool,
+    /// The statement N that `status` shows in doubt took effect: statements 1..N are
+    /// committed, and `up --resume` continues after it.
+    #[arg(long, value_name = "N")]
+    pub statement_committed: Option<usize>,
+    /// The statement N that `status` shows in doubt did not take effect: `up --resume`
+    /// runs it again.
+    #[arg(long, value_name = "N")]
+    pub statement_not_committed: Option<usize>,
     /// Shared database flags.
     #[command(flatten)]
     pub db: DbArgs,
@@ -286,11 +299,20 @@ impl ResolveArgs {
     pub fn invocation(&self) -> Invocation<'_> {
         let mut r = self.db.request(CommandName::Resolve);
         r.id = Some(self.id.clone());
-        r.resolution = Some(if self.applied {
-            Resolution::Applied
-        } else {
-            Resolution::RolledBack
-        });
+        r.resolution = Some(
+            match (self.statement_committed, self.statement_not_committed) {
+                (Some(n), _) => {
+                    r.statement = Some(n);
+                    Resolution::StatementCommitted
+                }
+                (_, Some(n)) => {
+                    r.statement = Some(n);
+                    Resolution::StatementNotCommitted
+                }
+                _ if self.applied => Resolution::Applied,
+                _ => Resolution::RolledBack,
+            },
+        );
         with_db(r, &self.db)
     }
 }

@@ -72,7 +72,12 @@ mod imp {
             engine::command::execute(
                 request,
                 input,
-                || Database::connect(&s.conn, &s.settings),
+                || {
+                    let db = Database::connect(&s.conn, &s.settings)?;
+                    // From here a signal stops the run rather than the process.
+                    crate::cli::signals::arm(db.interrupt_handle());
+                    Ok(db)
+                },
                 s.settings.lock_timeout,
                 progress,
             )

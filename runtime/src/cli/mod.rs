@@ -14,6 +14,8 @@ pub mod new;
 #[cfg(feature = "remote")]
 pub mod remote;
 pub mod render;
+#[cfg(feature = "mysql")]
+pub mod signals;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -153,7 +155,21 @@ fn dispatch(cli: &Cli) -> Result<(), Failure> {
 /// Parses the arguments, runs the subcommand, prints any failure as one `error:` line.
 pub fn main() -> ExitCode {
     let cli = Cli::parse_from(args::sql_migrate_flags(std::env::args_os()));
-    match dispatch(&cli) {
+    let result = dispatch(&cli);
+    #[cfg(feature = "mysql")]
+    if let (Some(code), Some(sig)) = (signals::exit_code(), signals::received()) {
+        let said = match &result {
+            Err(f) if !f.message.is_empty() => format!(": {}", f.message.replace('\n', " ")),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            std::io::stderr(),
+            "interrupted by {sig}: nothing of ours runs on the server; `status` shows what is \
+             committed{said}"
+        );
+        return ExitCode::from(code);
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             if !failure.message.is_empty() {

@@ -1,0 +1,78 @@
+//! SIGINT (Ctrl-C) and SIGTERM (what CI runners send on cancel) during a local run.
+//!
+//! Dying at once would leave the statement in flight running on the server, and the
+//! journal saying it did not run. So the first signal only stops the run: the statement
+//! is killed on the server from the run's control connection, the run journals what is
+//! committed and returns, and the process exits with 128 + the signal's number (130,
+//! 143). A second signal exits at once. Before a database run is under way there is
+//! nothing to stop, and the first signal exits at once too.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+use engine::db::Interrupt;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// The first signal received, 0 for none.
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
+/// The run to stop, once one is under way.
+static RUN: Mutex<Option<Interrupt>> = Mutex::new(None);
+static STARTED: OnceLock<bool> = OnceLock::new();
+
+/// Makes SIGINT and SIGTERM stop `run` instead of killing the process; idempotent.
+pub fn arm(run: Interrupt) {
+    *RUN.lock().unwrap_or_else(PoisonError::into_inner) = Some(run);
+    STARTED.get_or_init(|| {
+        let Ok(mut signals) = Signals::new([SIGINT, SIGTERM]) else {
+            return false;
+        };
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                for sig in signals.forever() {
+                    handle(sig);
+                }
+            })
+            .is_ok()
+    });
+}
+
+fn handle(sig: i32) {
+    let code = 128 + sig;
+    if RECEIVED.swap(sig, Ordering::SeqCst) != 0 {
+        eprintln!("{}: second signal, exiting now", name(sig));
+        std::process::exit(code);
+    }
+    let run = RUN.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    match run {
+        Some(run) => {
+            eprintln!(
+                "{}: stopping the running statement on the server; send it again to exit at once",
+                name(sig)
+            );
+            run.interrupt();
+        }
+        None => std::process::exit(code),
+    }
+}
+
+/// The exit code for the signal that stopped the run, if one did: 128 + its number.
+pub fn exit_code() -> Option<u8> {
+    match RECEIVED.load(Ordering::SeqCst) {
+        0 => None,
+        sig => u8::try_from(128 + sig).ok(),
+    }
+}
+
+/// What the signal that stopped the run was, for the closing line.
+pub fn received() -> Option<&'static str> {
+    match RECEIVED.load(Ordering::SeqCst) {
+        0 => None,
+        sig => Some(name(sig)),
+    }
+}
+
+fn name(sig: i32) -> &'static str {
+    if sig == SIGTERM { "SIGTERM" } else { "SIGINT" }
+}
