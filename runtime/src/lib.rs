@@ -13,6 +13,8 @@ pub mod inline;
 pub mod lambda;
 pub mod open;
 pub mod settings;
+#[cfg(feature = "mysql")]
+pub mod signals;
 pub mod text;
 #[cfg(feature = "remote")]
 pub mod wire;

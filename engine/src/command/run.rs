@@ -68,7 +68,15 @@ pub fn run<S: Store>(
     };
     let mut store = store.lock(lock_timeout)?;
     let recorded = store.read_state(Read::Run)?;
-    let plan = planned(source, migrations, &recorded, opts)?;
+    let plan = match planned(source, migrations, &recorded, opts) {
+        Ok(plan) => plan,
+        Err(e) => {
+            if let CommandError::Plan(plan::PlanError::InDoubt { id, .. }) = &e {
+                record_died(&mut *store, migrations, &recorded, id)?;
+            }
+            return Err(e);
+        }
+    };
     store.adopt(migrations, &plan.adopt)?;
     let mut steps = Vec::with_capacity(plan.steps.len());
     let mut stopped = None;
@@ -142,6 +150,29 @@ pub fn settle<S: Store>(
     let r = store.read_state(Read::Run)?;
     let decided = plan::verdict(id, file.as_deref(), &r.journal, statement, committed)?;
     store.record_resolution(&decided)?;
+    Ok(())
+}
+
+/// A run that died mid-statement left `id`'s row `running`, and the planner found that
+/// statement's outcome unknown: the row is recorded in doubt, so `status` says so too.
+fn record_died<S: Store + ?Sized>(
+    store: &mut S,
+    migrations: &[Migration<'_>],
+    recorded: &Recorded,
+    id: &str,
+) -> Result<(), CommandError> {
+    let left = recorded
+        .journal
+        .iter()
+        .find(|j| j.id == id && j.state == plan::JournalState::Running);
+    if let Some(row) = left {
+        let total = migrations
+            .iter()
+            .find(|m| m.id == id)
+            .map(|m| plan::section(m, row.direction).statements.len())
+            .unwrap_or(0);
+        store.record_resolution(&plan::doubt_record(row, total))?;
+    }
     Ok(())
 }
 

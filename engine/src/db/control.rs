@@ -180,4 +180,9 @@ impl Interrupt {
     pub fn interrupt(&self) -> bool {
         self.0.stop(Stop::Interrupt)
     }
+
+    /// Whether its run's database is still open (else there is nothing to stop).
+    pub fn run_alive(&self) -> bool {
+        Arc::strong_count(&self.0) > 1
+    }
 }

@@ -318,6 +318,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_single_table_ddl_is_sent_again() {
+        for yes in [
+            "ALTER TABLE t ADD COLUMN c int, ADD INDEX (c)",
+            "CREATE INDEX i ON t (c)",
+            "DROP TABLE IF EXISTS t",
+            "CREATE TABLE t (id int)",
+            "RENAME TABLE a TO b",
+        ] {
+            assert!(retry_safe(yes), "{yes}");
+        }
+        for no in [
+            "CALL p()",
+            "INSERT INTO t VALUES (1)",
+            "CREATE TABLE t AS SELECT * FROM u",
+            "DROP TABLE a, b",
+            "RENAME TABLE a TO b, c TO d",
+            "CREATE PROCEDURE p() BEGIN END",
+        ] {
+            assert!(!retry_safe(no), "{no}");
+        }
+    }
+
+    #[test]
     fn only_lock_wait_timeouts_of_whole_statements_are_retried() {
         let d = |code, retryable, attempt| retry_delay(code, retryable, attempt, 3);
         assert_eq!(d(Some(1205), true, 0), Some(Duration::from_secs(1)));

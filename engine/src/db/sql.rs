@@ -65,9 +65,16 @@ pub(super) fn ident(name: &str) -> String {
 
 pub(super) fn query_err(what: impl Into<String>) -> impl FnOnce(mysql::Error) -> StoreError {
     let what = what.into();
-    move |source| StoreError::Query {
-        what,
-        source: Box::new(InWords(source)),
+    move |source| match &source {
+        // A missing privilege is the deployment's to fix, not a failed migration.
+        mysql::Error::MySqlError(me) if PRIVILEGE_ERRORS.contains(&me.code) => StoreError::Denied {
+            what,
+            source: Box::new(InWords(source)),
+        },
+        _ => StoreError::Query {
+            what,
+            source: Box::new(InWords(source)),
+        },
     }
 }
 
@@ -132,6 +139,14 @@ impl std::error::Error for Hinted {}
 /// The next step for a failed connect, by kind.
 fn connect_hint(e: &mysql::Error) -> &'static str {
     use std::io::ErrorKind as K;
+    let io_hint = |kind: K| match kind {
+        K::TimedOut | K::WouldBlock => {
+            "timed out: check the host, the port and the network path (security group, \
+             tunnel, proxy), or raise --connect-timeout"
+        }
+        K::ConnectionRefused => "connection refused: is the server running on that host and port?",
+        _ => "",
+    };
     match e {
         mysql::Error::MySqlError(me) => match me.code {
             ER_ACCESS_DENIED => "check the user name and password, or the secret they come from",
@@ -142,16 +157,10 @@ fn connect_hint(e: &mysql::Error) -> &'static str {
             }
             _ => "",
         },
-        mysql::Error::IoError(io) => match io.kind() {
-            K::TimedOut | K::WouldBlock => {
-                "timed out: check the host, the port and the network path (security group, \
-                 tunnel, proxy), or raise --connect-timeout"
-            }
-            K::ConnectionRefused => {
-                "connection refused: is the server running on that host and port?"
-            }
-            _ => "",
-        },
+        mysql::Error::IoError(io) => io_hint(io.kind()),
+        mysql::Error::DriverError(mysql::DriverError::CouldNotConnect(Some((_, _, kind)))) => {
+            io_hint(*kind)
+        }
         mysql::Error::DriverError(mysql::DriverError::ConnectTimeout) => {
             "timed out: check the host, the port and the network path, or raise --connect-timeout"
         }
@@ -162,6 +171,10 @@ fn connect_hint(e: &mysql::Error) -> &'static str {
         _ => "",
     }
 }
+
+/// The server's "you may not" errors: database, table, column, procedure and global
+/// privileges (1044, 1142, 1143, 1370, 1227).
+const PRIVILEGE_ERRORS: [u16; 5] = [1044, 1142, 1143, 1370, 1227];
 
 /// MySQL's `ER_ACCESS_DENIED_ERROR`: wrong user name or password.
 const ER_ACCESS_DENIED: u16 = 1045;

@@ -40,10 +40,7 @@ pub fn single_statement(sql: &str) -> bool {
 /// is not a `CALL` or a compound block (a procedure's statements commit one by one, so
 /// one that fails may have committed part of its work).
 pub fn fails_whole(sql: &str) -> bool {
-    if !single_statement(sql) {
-        return false;
-    }
-    // Where its code starts, past comments (single_statement checked it parses).
+    // Where its code starts, past comments.
     let start = parts(sql, true)
         .and_then(|p| p.first().map(|&(first, _)| first))
         .unwrap_or(0);
@@ -52,9 +49,12 @@ pub fn fails_whole(sql: &str) -> bool {
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
         .collect::<String>()
         .to_ascii_uppercase();
-    // A stored program's definition is one statement; a block that runs is not.
-    let block = compound(&sql[start..]) && !matches!(head.as_str(), "CREATE" | "ALTER");
-    head != "CALL" && !block
+    if compound(&sql[start..]) {
+        // A stored program's definition is one statement, with `;` inside; a block that
+        // runs (`BEGIN NOT ATOMIC … END`) runs its statements one by one.
+        return matches!(head.as_str(), "CREATE" | "ALTER");
+    }
+    single_statement(sql) && head != "CALL"
 }
 
 /// Whether a statement text holds several statements of which one may commit
@@ -214,6 +214,23 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_one_plain_statement_fails_whole() {
+        assert!(fails_whole("ALTER TABLE t ADD c int"));
+        assert!(fails_whole("/* why */ INSERT INTO t VALUES (1)"));
+        assert!(fails_whole(
+            "CREATE PROCEDURE p() BEGIN INSERT INTO t VALUES (1); END"
+        ));
+        assert!(!fails_whole("CALL p()"));
+        assert!(!fails_whole("-- first\ncall p()"));
+        assert!(!fails_whole(
+            "INSERT INTO t VALUES (1); CREATE TABLE u (id int)"
+        ));
+        assert!(!fails_whole(
+            "BEGIN NOT ATOMIC INSERT INTO t VALUES (1); END"
+        ));
+    }
 
     #[test]
     fn several_statements_with_a_commit_among_them_are_flagged() {

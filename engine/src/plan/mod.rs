@@ -29,7 +29,7 @@ pub(crate) use join::Joined;
 pub use records::{Direction, HistoryRow, JournalRow, JournalState, StatementHasher, short_hash};
 pub use resolve::{Resolved, resolution};
 pub use status::{ChecksumState, MigrationState, StatusRow, status};
-pub use verdict::verdict;
+pub use verdict::{doubt_record, verdict};
 
 /// What a run was asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

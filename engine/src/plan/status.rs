@@ -147,7 +147,7 @@ pub fn status(
                     j.statements_applied + 1,
                     j.error
                         .as_ref()
-                        .map(|e| format!(": {e}"))
+                        .map(|e| format!(": {}", one_line(e)))
                         .unwrap_or_default()
                 ))
             } else if is_partial {
@@ -159,13 +159,13 @@ pub fn status(
                     section(m, j.direction).statements.len(),
                     j.error
                         .as_ref()
-                        .map(|e| format!(": {e}"))
+                        .map(|e| format!(": {}", one_line(e)))
                         .unwrap_or_default()
                 ))
             } else if h.is_none() && j.state == JournalState::Failed {
                 j.error
                     .as_ref()
-                    .map(|e| format!("last attempt failed: {e}"))
+                    .map(|e| format!("last attempt failed: {}", one_line(e)))
             } else {
                 None
             }
@@ -215,4 +215,10 @@ mod tests {
             ]
         );
     }
+}
+
+/// A recorded error on one line: server messages quote SQL with its line breaks, and a
+/// note is one cell of a table.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

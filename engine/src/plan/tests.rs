@@ -524,3 +524,78 @@ fn last_applied_after_the_steps() {
     assert_eq!(last(o).as_deref(), None);
     assert_eq!(last_applied(&ms, &[], &[]), None);
 }
+
+#[test]
+fn in_doubt_is_never_resumed_and_a_verdict_makes_it_partial() {
+    let m = mig(
+        "1_a.sql",
+        &[
+            "CREATE TABLE a (x int)",
+            "CREATE TABLE b (y int)",
+            "INSERT INTO a VALUES (1)",
+        ],
+    );
+    let ms = vec![m.clone()];
+    let j = partial_row(&m, 1, JournalState::InDoubt);
+    let mut o = Options::new(Command::Up);
+    o.resume = true;
+    match plan(&ms, &[], std::slice::from_ref(&j), &o) {
+        Err(PlanError::InDoubt { statement: 2, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    // A verdict must name the statement in doubt.
+    assert!(matches!(
+        verdict("1_a.sql", Some(&m), std::slice::from_ref(&j), 3, true),
+        Err(PlanError::NotInDoubt { .. })
+    ));
+    for (committed, from) in [(true, 2), (false, 1)] {
+        let r = verdict("1_a.sql", Some(&m), std::slice::from_ref(&j), 2, committed).unwrap();
+        assert!(r.keep_history);
+        assert_eq!(r.statements_applied, from);
+        let row = JournalRow {
+            state: r.state,
+            statements_applied: r.statements_applied,
+            applied_sha256: r.hashes.as_ref().map(|h| h.0.clone()),
+            statement_hashes: r.hashes.as_ref().map(|h| h.1.clone()),
+            ..j.clone()
+        };
+        let p = plan(&ms, &[], &[row], &o).unwrap();
+        assert_eq!(p.steps[0].resume_from, from);
+    }
+    // A clean migration has nothing in doubt.
+    let applied = applied_row(&m);
+    assert!(verdict("1_a.sql", Some(&m), &[applied], 1, true).is_err());
+}
+
+#[test]
+fn a_run_that_died_is_in_doubt_only_where_its_statement_commits_alone() {
+    let m = mig(
+        "1_a.sql",
+        &[
+            "CREATE TABLE a (x int)",
+            "INSERT INTO a VALUES (1)",
+            "CREATE TABLE b (y int)",
+        ],
+    );
+    let ms = vec![m.clone()];
+    let mut o = Options::new(Command::Up);
+    o.resume = true;
+    // Died during the DDL (statement 1): nobody knows whether it committed.
+    let died = partial_row(&m, 0, JournalState::Running);
+    assert!(matches!(
+        plan(&ms, &[], &[died], &o),
+        Err(PlanError::InDoubt { statement: 1, .. })
+    ));
+    // Died during the INSERT, inside a transaction: rolled back, so it resumes there.
+    let died = partial_row(&m, 1, JournalState::Running);
+    let p = plan(&ms, &[], &[died], &o).unwrap();
+    assert_eq!(p.steps[0].resume_from, 1);
+    // In a `notransaction` section every statement commits alone.
+    let mut nt = m.clone();
+    nt.up.no_transaction = true;
+    let died = partial_row(&nt, 1, JournalState::Running);
+    assert!(matches!(
+        plan(&[nt], &[], &[died], &o),
+        Err(PlanError::InDoubt { statement: 2, .. })
+    ));
+}

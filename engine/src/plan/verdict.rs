@@ -64,3 +64,27 @@ pub fn verdict(
         ),
     })
 }
+
+/// What marking `row`, left `running` by a run that died, in doubt writes: the same
+/// progress, in the state that makes `status` and every run say so.
+pub fn doubt_record(row: &JournalRow, total: usize) -> Resolved {
+    Resolved {
+        id: row.id.clone(),
+        applied: false,
+        keep_history: true,
+        state: JournalState::InDoubt,
+        direction: row.direction,
+        sha256: row.sha256.clone(),
+        statements_total: total,
+        statements_applied: row.statements_applied,
+        hashes: row
+            .applied_sha256
+            .clone()
+            .map(|d| (d, row.statement_hashes.clone().unwrap_or_default())),
+        note: format!(
+            "the run that was at statement {} ended without a word (killed, or its host \
+             lost); whether that statement took effect is unknown",
+            row.statements_applied + 1
+        ),
+    }
+}

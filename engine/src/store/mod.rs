@@ -77,6 +77,18 @@ pub enum StoreError {
         /// The driver's error.
         source: Cause,
     },
+    /// The user lacks a privilege our own bookkeeping needs (before any migration, or
+    /// around one): the deployment's grants are to fix.
+    #[error(
+        "{what}: {source}; the database user lacks a privilege that lambda-migrate's own \
+         tables need: grant it on the target schema (nothing was applied by this step)"
+    )]
+    Denied {
+        /// What we were doing.
+        what: String,
+        /// The driver's error.
+        source: Cause,
+    },
     /// A journal row holds something we did not write.
     #[error("journal row for {id}: {detail}")]
     BadJournal {

@@ -75,7 +75,7 @@ mod imp {
                 || {
                     let db = Database::connect(&s.conn, &s.settings)?;
                     // From here a signal stops the run rather than the process.
-                    crate::cli::signals::arm(db.interrupt_handle());
+                    crate::signals::arm(db.interrupt_handle());
                     Ok(db)
                 },
                 s.settings.lock_timeout,

@@ -14,8 +14,6 @@ pub mod new;
 #[cfg(feature = "remote")]
 pub mod remote;
 pub mod render;
-#[cfg(feature = "mysql")]
-pub mod signals;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -157,7 +155,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse_from(args::sql_migrate_flags(std::env::args_os()));
     let result = dispatch(&cli);
     #[cfg(feature = "mysql")]
-    if let (Some(code), Some(sig)) = (signals::exit_code(), signals::received()) {
+    if let (Some(code), Some(sig)) = (crate::signals::exit_code(), crate::signals::received()) {
         let said = match &result {
             Err(f) if !f.message.is_empty() => format!(": {}", f.message.replace('\n', " ")),
             _ => String::new(),

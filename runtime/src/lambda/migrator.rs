@@ -365,6 +365,9 @@ impl Migrator {
                     if let Some(d) = deadline {
                         db.set_deadline(d);
                     }
+                    // SIGTERM (Lambda shutting the environment down) stops the statement on
+                    // the server and journals, rather than leaving it running.
+                    crate::signals::arm(db.interrupt_handle());
                     Ok(db)
                 },
                 settings.lock_timeout,

@@ -1,4 +1,5 @@
-//! SIGINT (Ctrl-C) and SIGTERM (what CI runners send on cancel) during a local run.
+//! SIGINT (Ctrl-C) and SIGTERM (what CI runners send on cancel, and Lambda before it
+//! shuts an environment down) during a database run, for the CLI and the migrator.
 //!
 //! Dying at once would leave the statement in flight running on the server, and the
 //! journal saying it did not run. So the first signal only stops the run: the statement
@@ -45,7 +46,7 @@ fn handle(sig: i32) {
         std::process::exit(code);
     }
     let run = RUN.lock().unwrap_or_else(PoisonError::into_inner).clone();
-    match run {
+    match run.filter(Interrupt::run_alive) {
         Some(run) => {
             eprintln!(
                 "{}: stopping the running statement on the server; send it again to exit at once",
