@@ -199,6 +199,35 @@ fn autocommit_off_in_a_migration_does_not_hide_journal_writes() {
     assert_eq!(db.q("SELECT COUNT(*) FROM two"), "1");
 }
 
+// 1-2. Whatever a migration does to its session ends with it: the next one starts as a
+// new connection does, with our settings (here: strict mode, which `sql_mode = ''` in
+// the first one turned off, refuses a value too long for its column).
+#[test]
+fn a_migrations_session_settings_end_with_it() {
+    let db = TestDb::tagged("session");
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "1_loose.sql",
+        "-- +migrate Up\nSET SESSION sql_mode = '';\nCREATE TABLE t (c varchar(2));\nLOCK TABLES t WRITE;\n",
+    );
+    write(
+        dir.path(),
+        "2_strict.sql",
+        "-- +migrate Up\nINSERT INTO t VALUES ('far too long');\n",
+    );
+    let o = run(&db, dir.path(), &["up"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(stderr(&o).contains("2_strict.sql"), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("1406"),
+        "strict mode is back: {}",
+        text(&o)
+    );
+    assert_eq!(db.applied(), ["1_loose.sql"]);
+    assert_eq!(db.q("SELECT COUNT(*) FROM t"), "0");
+}
+
 // 3. The lock-wait retry must never re-send a statement that may have done part of its work.
 #[test]
 fn a_call_is_never_retried_after_a_lock_wait() {

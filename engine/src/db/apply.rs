@@ -94,8 +94,14 @@ impl Database {
             // Before anything of it runs, the journal says a run is at it, on which
             // session: if this process dies, the next run knows where, and can end that
             // session's statement on the server rather than guess.
+            // After a reset, the session's settings go first in the same round trip.
+            let init = self
+                .session_init
+                .take()
+                .map(|i| i + "; ")
+                .unwrap_or_default();
             let start = format!(
-                "{}; UPDATE {} SET note = {} WHERE id = {}; COMMIT",
+                "{init}{}; UPDATE {} SET note = {} WHERE id = {}; COMMIT",
                 self.running_sql(m, step.direction, total, &hasher),
                 self.tables.journal,
                 literal(&format!("session {}", self.conn.connection_id())),
@@ -168,11 +174,9 @@ impl Database {
             }
         }
         let duration_ms = started.elapsed().as_millis() as u64;
-        // History row, journal row and COMMIT: one round trip; then the session is put
-        // back as we set it up (a migration may have changed its database, autocommit or
-        // our variables, or left tables locked) before anything else runs on it.
+        // History row, journal row and COMMIT: one round trip.
         let finish = format!(
-            "{}{}; {}; COMMIT; {}",
+            "{}{}; {}; COMMIT",
             if in_tx { "" } else { "START TRANSACTION; " },
             self.history_sql(m, step.direction),
             self.journal_sql(
@@ -185,12 +189,26 @@ impl Database {
                 None,
                 Some(duration_ms),
             ),
-            self.restore,
         );
         if let Err(e) = exec_all(&mut self.conn, &finish) {
             return self.record_failure(&run, 0, Stage::Finish, Cause::of(&e));
         }
+        if step.action == Action::Run {
+            self.reset_session();
+        }
         Ok(())
+    }
+
+    /// After a migration that ran: the session goes back to what a new connection is
+    /// (`COM_RESET_CONNECTION`: the migration may have changed its database, autocommit,
+    /// isolation, character set or any variable, left a transaction open or tables
+    /// locked), and our settings are sent again with its next query. The lock is on the
+    /// control connection, so the reset cannot lose it. A failed reset leaves the
+    /// session broken, which the next statement reports.
+    fn reset_session(&mut self) {
+        if self.conn.reset().is_ok() {
+            self.session_init = Some(self.session.clone());
+        }
     }
 
     /// After a failure at `statement` (1-based; 0 for the finish): make sure nothing of

@@ -149,9 +149,9 @@ pub struct Database {
     lock_wait: LockWaits,
     /// The session's `SET`s, sent with its first query (no round trip of their own).
     session_init: Option<String>,
-    /// What puts the session back as we set it up after a migration (the database, our
-    /// variables, autocommit, no table locks); sent with its history row.
-    restore: String,
+    /// Our settings of a session, and its database: sent again after each migration's
+    /// reset (see `reset_session`).
+    session: String,
     /// The control connection and what it shares with the watchdog and `Interrupt`.
     shared: Arc<Shared>,
     /// When runs must stop.
@@ -174,8 +174,9 @@ impl Database {
         let qualify = |t: &str| format!("{}.{}", ident(&schema), ident(t));
         let journal_table = format!("{}_journal", settings.table);
         let session = lockwait::session_sql(cfg, settings.lock_wait_timeout);
-        let restore = format!(
-            "UNLOCK TABLES; {}{session}, autocommit = 1",
+        // The database first: a reset is documented to keep it, but nothing is assumed.
+        let again = format!(
+            "{}{session}",
             cfg.database
                 .as_deref()
                 .map(|d| format!("USE {}; ", ident(d)))
@@ -198,7 +199,7 @@ impl Database {
                 retries: settings.lock_wait_retries,
             },
             session_init: Some(session),
-            restore,
+            session: again,
             shared,
             deadline: None,
         })
