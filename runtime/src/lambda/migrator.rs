@@ -700,4 +700,31 @@ mod tests {
         let d: Diagnostic = e.into();
         assert_eq!(d.error_type, "CommandNotAllowed");
     }
+
+    #[tokio::test]
+    async fn the_events_dir_is_checked_as_dir_is() {
+        let m = Migrator::new(MigratorConfig::from_env(&env(&[(
+            "DB_HOST",
+            "203.0.113.1",
+        )])));
+        for bad in ["..", "/", "/migrations", "db/../x"] {
+            let e = m
+                .handle(
+                    MigratorEvent {
+                        request: engine::command::Request::new(CommandName::Verify),
+                        inline_zip: Some("eg==".into()),
+                        dir: Some(bad.into()),
+                        ..MigratorEvent::default()
+                    },
+                    None,
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind, ErrorKind::BadRequest, "{bad}: {}", e.message);
+            assert!(e.message.contains("dir"), "{}", e.message);
+        }
+        let e = MigratorConfig::from_env(&env(&[("DB_HOST", "h"), ("MIGRATIONS_DIR", "../m")]))
+            .unwrap_err();
+        assert!(e.contains("MIGRATIONS_DIR"), "{e}");
+    }
 }
