@@ -157,9 +157,10 @@ pub struct RunSummary {
     /// The failure's message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The database a writing run changed (or would have), when the front end knows it.
+    /// The database a writing run changed (or would have), when the front end knows it
+    /// (boxed: most reports have none, and `Report` keeps its variants close in size).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<Target>,
+    pub target: Option<Box<Target>>,
 }
 
 /// Any command's report.
@@ -180,7 +181,7 @@ impl Report {
     /// Names the database a writing command changed (`--json`'s `target`).
     pub fn set_target(&mut self, target: Target) {
         match self {
-            Report::Run(r) => r.target = Some(target),
+            Report::Run(r) => r.target = Some(Box::new(target)),
             Report::Resolve(r) => r.target = Some(target),
             Report::Verify(_) | Report::Status(_) => {}
         }

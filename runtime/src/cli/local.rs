@@ -115,7 +115,7 @@ fn fail_at(
 ) -> Failure {
     let partial = request.options().filter(|_| json).map(|_| {
         let mut r = command::RunSummary::failed(request, &e, &Frontend::Cli);
-        r.target = target;
+        r.target = target.map(Box::new);
         r
     });
     render::failure(
