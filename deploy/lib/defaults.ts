@@ -4,7 +4,7 @@
 
 /** The binaries' defaults for the stack options that are settings. */
 export const DEFAULTS = {
-  /** the migrations folder inside a zip artifact (the CLI reads only the flag) */
+  /** the migrations folder inside a zip artifact; '' or . is its root, an absolute path or '..' is refused (the CLI reads the flag, else dbconfig.yml's `dir` for a zip source) */
   migrationsDir: 'migrations',
   /** how an S3 artifact is read: whole, only the ranges holding the migrations, or chosen by size */
   fetchMode: 'auto',

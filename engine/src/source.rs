@@ -7,7 +7,7 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use crate::artifact::{self, Limits, ZipError};
+use crate::artifact::{self, Archive, Limits, SqlFolders, ZipError};
 use crate::mapped::Mapped;
 
 /// A source of migration files.
@@ -140,6 +140,185 @@ impl Source {
                 .collect()),
         }
     }
+}
+
+/// A source with no migration where they were looked for: an error unless an empty set
+/// was asked for, since a wrong folder otherwise passes as "nothing to do". It says where
+/// the `.sql` files are instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.describe())]
+pub struct NoMigrations {
+    /// The artifact or directory, for messages.
+    pub artifact: String,
+    /// The folder looked in inside an artifact (`""`: its root); `None` for a directory.
+    pub folder: Option<String>,
+    /// The `.sql` files found elsewhere: in the artifact's other folders, or in the
+    /// directory's subdirectories.
+    pub elsewhere: SqlFolders,
+}
+
+/// Folders named one by one in a [`NoMigrations`] message; the rest are summed.
+const NAMED_FOLDERS: usize = 3;
+
+impl NoMigrations {
+    fn describe(&self) -> String {
+        let mut out = match &self.folder {
+            Some(f) if f.is_empty() => format!("{}: no migrations at its root", self.artifact),
+            Some(f) => format!("{}: no migrations under {f}/", self.artifact),
+            None => format!("{}: no .sql files in this directory", self.artifact),
+        };
+        let e = &self.elsewhere;
+        if e.is_empty() {
+            out.push_str(match self.folder {
+                Some(_) => ", and no .sql file anywhere in it",
+                None => " nor in its subdirectories",
+            });
+            return out;
+        }
+        let mut parts = Vec::new();
+        for (i, (folder, n)) in e.folders.iter().take(NAMED_FOLDERS).enumerate() {
+            let what = if i > 0 {
+                n.to_string()
+            } else if *n == 1 {
+                "1 .sql file".to_string()
+            } else {
+                format!("{n} .sql files")
+            };
+            parts.push(if folder.is_empty() {
+                format!("{what} at the root")
+            } else {
+                format!("{what} under {folder}/")
+            });
+        }
+        let rest: usize = e.folders.iter().skip(NAMED_FOLDERS).map(|(_, n)| n).sum();
+        if rest + e.other > 0 {
+            parts.push(format!("{} elsewhere", rest + e.other));
+        }
+        out.push_str(": ");
+        out.push_str(&parts.join(", "));
+        out
+    }
+
+    /// The folder holding the most `.sql` files: what `--dir` (or, for a directory, a
+    /// subdirectory as `--source`) should probably name.
+    pub fn likely_folder(&self) -> Option<&str> {
+        self.elsewhere.folders.first().map(|(f, _)| f.as_str())
+    }
+}
+
+impl Source {
+    /// What to say when `files(dir)` found nothing: where the `.sql` files are instead.
+    /// The census runs only on this error path; a census that fails counts nothing.
+    pub fn no_migrations(&self, dir: &str) -> NoMigrations {
+        match self {
+            Source::Zip { path, map } => NoMigrations {
+                artifact: path.display().to_string(),
+                folder: Some(dir.trim_end_matches('/').to_owned()),
+                elsewhere: Archive::new(map)
+                    .and_then(|a| a.sql_folders())
+                    .unwrap_or_default(),
+            },
+            Source::Dir { path, .. } => NoMigrations {
+                artifact: path.display().to_string(),
+                folder: None,
+                elsewhere: subdirectory_sql(path),
+            },
+        }
+    }
+}
+
+/// `.sql` files one level down from `path`, by subdirectory.
+fn subdirectory_sql(path: &Path) -> SqlFolders {
+    let mut found = Vec::new();
+    for sub in fs::read_dir(path).into_iter().flatten().flatten() {
+        if !sub.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let Some(sub_name) = sub.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        for file in fs::read_dir(sub.path()).into_iter().flatten().flatten() {
+            if let Some(name) = file.file_name().to_str() {
+                found.push(format!("{sub_name}/{name}"));
+            }
+        }
+    }
+    SqlFolders::count(found.iter().map(|p| p.as_bytes()))
+}
+
+/// Why a migrations folder (`--dir`, `MIGRATIONS_DIR`, the event's and the pipeline's
+/// `dir`) cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FolderError {
+    /// A leading `/` or a drive letter.
+    #[error(
+        "folder {given:?} is an absolute path; it names a folder inside the artifact ('' for its root)"
+    )]
+    Absolute {
+        /// What was given.
+        given: String,
+    },
+    /// A `..` segment, which would leave the artifact.
+    #[error("folder {given:?} has a '..' segment; it names a folder inside the artifact")]
+    Parent {
+        /// What was given.
+        given: String,
+    },
+    /// An empty or `.` segment, a backslash or a control character.
+    #[error("folder {given:?} has {what}")]
+    Malformed {
+        /// What was given.
+        given: String,
+        /// What is wrong.
+        what: &'static str,
+    },
+}
+
+/// Checks and normalizes a migrations folder inside an artifact, the same for every
+/// front end: leading `./` and trailing `/` are dropped, and `""`, `.` and `./` mean the
+/// artifact's root (its `.sql` files directly, with no repository fallback). An absolute
+/// path, a `..`, `.` or empty segment, a backslash or a control character is refused: no
+/// entry we would read can sit there (see [`crate::artifact`]'s canonical names).
+pub fn parse_folder(given: &str) -> Result<String, FolderError> {
+    let refuse_with = |what| FolderError::Malformed {
+        given: given.to_owned(),
+        what,
+    };
+    let bytes = given.as_bytes();
+    if given.starts_with('/')
+        || (bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':')
+    {
+        return Err(FolderError::Absolute {
+            given: given.to_owned(),
+        });
+    }
+    if given.contains('\\') {
+        return Err(refuse_with("a backslash ('/' separates folders)"));
+    }
+    if given.chars().any(char::is_control) {
+        return Err(refuse_with("a control character"));
+    }
+    let mut f = given;
+    while let Some(rest) = f.strip_prefix("./") {
+        f = rest;
+    }
+    let f = f.trim_end_matches('/');
+    if f.is_empty() || f == "." {
+        return Ok(String::new());
+    }
+    for segment in f.split('/') {
+        match segment {
+            ".." => {
+                return Err(FolderError::Parent {
+                    given: given.to_owned(),
+                });
+            }
+            "." => return Err(refuse_with("a '.' segment")),
+            "" => return Err(refuse_with("an empty segment ('//')")),
+            _ => {}
+        }
+    }
+    Ok(f.to_owned())
 }
 
 fn read_dir(path: &Path, limits: &Limits) -> Result<Source, SourceError> {
@@ -430,5 +609,109 @@ mod tests {
                 .open_local(&Limits::default())
                 .is_none()
         );
+    }
+
+    #[test]
+    fn folders_are_checked_and_normalized() {
+        for (given, folder) in [
+            ("migrations", "migrations"),
+            ("./db/sql/", "db/sql"),
+            ("././db", "db"),
+            ("", ""),
+            (".", ""),
+            ("./", ""),
+        ] {
+            assert_eq!(parse_folder(given).as_deref(), Ok(folder), "{given:?}");
+        }
+        for bad in [
+            "/",
+            "/migrations",
+            "C:/m",
+            "..",
+            "../m",
+            "db/../m",
+            "db//m",
+            "db/./m",
+            "db\\m",
+            "db\nm",
+        ] {
+            let e = parse_folder(bad).unwrap_err();
+            assert!(e.to_string().contains(&format!("{bad:?}")), "{e}");
+        }
+        assert!(matches!(
+            parse_folder("/"),
+            Err(FolderError::Absolute { .. })
+        ));
+        assert!(matches!(
+            parse_folder("a/.."),
+            Err(FolderError::Parent { .. })
+        ));
+    }
+
+    #[test]
+    fn an_empty_folder_says_where_the_sql_files_are() {
+        let none = |folders: &[(&str, usize)], other| NoMigrations {
+            artifact: "art.zip".into(),
+            folder: Some("migrations".into()),
+            elsewhere: SqlFolders {
+                folders: folders.iter().map(|(f, n)| (f.to_string(), *n)).collect(),
+                other,
+            },
+        };
+        assert_eq!(
+            none(&[("", 2)], 0).to_string(),
+            "art.zip: no migrations under migrations/: 2 .sql files at the root"
+        );
+        let e = none(&[("db/sql", 59), ("", 1), ("a", 1), ("b", 1)], 2);
+        assert_eq!(
+            e.to_string(),
+            "art.zip: no migrations under migrations/: 59 .sql files under db/sql/, 1 at the root, 1 under a/, 3 elsewhere"
+        );
+        assert_eq!(e.likely_folder(), Some("db/sql"));
+        assert_eq!(
+            none(&[], 0).to_string(),
+            "art.zip: no migrations under migrations/, and no .sql file anywhere in it"
+        );
+    }
+
+    #[test]
+    fn a_zip_census_counts_the_sql_files_outside_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let zip = dir.path().join("a.zip");
+        fs::write(
+            &zip,
+            zip_of(&[("1_a.sql", "x"), ("2_b.sql", "y"), ("db/3.sql", "z")]),
+        )
+        .unwrap();
+        let s = Source::open(&zip, &Limits::default()).unwrap();
+        assert!(
+            s.files("migrations", &Limits::default())
+                .unwrap()
+                .is_empty()
+        );
+        let e = s.no_migrations("migrations");
+        assert_eq!(
+            e.elsewhere.folders,
+            [(String::new(), 2), ("db".to_string(), 1)]
+        );
+        // A directory's census looks one level down.
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        fs::write(dir.path().join("sub/1_a.sql"), "x").unwrap();
+        let d = Source::open(dir.path(), &Limits::default()).unwrap();
+        let e = d.no_migrations("migrations");
+        assert_eq!(e.elsewhere.folders, [("sub".to_string(), 1)]);
+        assert!(e.to_string().contains("1 .sql file under sub/"), "{e}");
+    }
+
+    /// A zip of `files`, written by the zip crate.
+    fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, body) in files {
+            w.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            w.write_all(body.as_bytes()).unwrap();
+        }
+        w.finish().unwrap().into_inner()
     }
 }

@@ -97,10 +97,15 @@ pub fn fetch_options(
     })
 }
 
-/// The in-zip migrations folder, from `MIGRATIONS_DIR` (the Lambdas').
-pub fn folder(env: &Env<'_>) -> String {
-    env.text(&table::FOLDER)
-        .unwrap_or_else(|| engine::settings::DEFAULT_FOLDER.into())
+/// The in-zip migrations folder, from `MIGRATIONS_DIR` (the Lambdas'), checked as
+/// `--dir` is ([`engine::source::parse_folder`]).
+pub fn folder(env: &Env<'_>) -> Result<String, SettingError> {
+    match env.raw(&table::FOLDER) {
+        None => Ok(engine::settings::DEFAULT_FOLDER.into()),
+        Some((name, v)) => {
+            engine::source::parse_folder(&v).map_err(|e| SettingError::new(name, &v, e.to_string()))
+        }
+    }
 }
 
 #[cfg(test)]

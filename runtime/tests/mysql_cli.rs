@@ -353,7 +353,7 @@ fn dbconfig_yml_and_sql_migrate_flags() {
         .args(["up", "-env=production"])
         .env_remove("DATABASE_URL")
         .env_remove("DB_HOST")
-        .env("LM_TEST_PW", c.password)
+        .env("LM_TEST_PW", &c.password)
         .current_dir(work.path())
         .output()
         .unwrap();
@@ -374,6 +374,49 @@ fn dbconfig_yml_and_sql_migrate_flags() {
     assert_eq!(names.len(), 1);
     assert_eq!(names[0].len(), "YYYYMMDDHHMMSS-add-users.sql".len());
     assert!(names[0][..14].bytes().all(|b| b.is_ascii_digit()));
+    // Without --source, `new` writes where the config's `dir` says, as sql-migrate's does.
+    let o = Command::new(BIN)
+        .args(["new", "add-orders", "-env=production"])
+        .env("LM_TEST_PW", &c.password)
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let created = std::fs::read_dir(work.path().join("db"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().ends_with("-add-orders.sql")
+        })
+        .count();
+    assert_eq!(created, 1, "{}", text(&o));
+    // A zip of the repository holds the migrations under the config's `dir`, which is
+    // where `--dir` looks unless given.
+    let zip = work.path().join("repo.zip");
+    let ok = Command::new("zip")
+        .arg("-qr")
+        .arg(&zip)
+        .arg("db")
+        .current_dir(work.path())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let o = Command::new(BIN)
+        .args(["plan", "-env=production", "--source"])
+        .arg(&zip)
+        .env_remove("DATABASE_URL")
+        .env_remove("DB_HOST")
+        .env("LM_TEST_PW", &c.password)
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("add-users.sql"),
+        "{}",
+        text(&o)
+    );
 }
 
 /// Issue 19, item 9: a bare `?sql_mode` once set `sql_mode=''` on the session, turning

@@ -105,6 +105,7 @@
 //! - **Order.** [`Archive::select`] returns entries in central-directory order.
 
 pub mod central;
+mod elsewhere;
 pub mod eocd;
 pub mod error;
 mod inflate;
@@ -115,6 +116,7 @@ mod read;
 mod walk;
 
 use central::Record;
+pub use elsewhere::SqlFolders;
 pub use error::ZipError;
 pub use read::max_stream;
 use std::borrow::Cow;

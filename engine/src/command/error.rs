@@ -5,7 +5,7 @@
 use super::request::RequestError;
 use crate::migration::MigrationError;
 use crate::plan::{Direction, PlanError};
-use crate::source::SourceError;
+use crate::source::{NoMigrations, SourceError};
 use crate::store::MigrationFailure;
 use crate::store::StoreError;
 
@@ -146,6 +146,23 @@ pub enum Remedy {
         /// The statement in doubt (1-based).
         statement: usize,
     },
+    /// Revert although the Down section has no statement.
+    AllowEmptyDown {
+        /// `down` or `redo`.
+        command: &'static str,
+    },
+    /// Read the migrations from this folder of the artifact (`""`: its root).
+    UseFolder {
+        /// The folder holding the most `.sql` files.
+        folder: String,
+    },
+    /// Read the migrations from this directory.
+    UseSource {
+        /// The subdirectory holding the most `.sql` files.
+        path: String,
+    },
+    /// Say that an empty set is meant.
+    AllowEmpty,
 }
 
 /// Who words a remedy.
@@ -225,6 +242,32 @@ impl Remedy {
                 "to proceed anyway, run again with --ignore-unknown (e.g. {})",
                 frontend.command("up --ignore-unknown")
             ),
+            Remedy::AllowEmptyDown { command } => format!(
+                "write the Down statements, or record the reversion as it is with {}",
+                frontend.command(&format!("{command} --allow-empty-down"))
+            ),
+            Remedy::UseFolder { folder } => {
+                let flag = if folder.is_empty() {
+                    "--dir ''".to_string()
+                } else {
+                    format!("--dir {folder}")
+                };
+                match frontend {
+                    Frontend::Cli => format!("use {flag}"),
+                    Frontend::Migrator { .. } => format!(
+                        "set `dir` to {folder:?} (the event's or the pipeline's UserParameters' \
+                         `dir`, MIGRATIONS_DIR, or {flag} through --via-lambda)"
+                    ),
+                }
+            }
+            Remedy::UseSource { path } => format!("use --source {path}"),
+            Remedy::AllowEmpty => match frontend {
+                Frontend::Cli => "pass --allow-empty if an empty set is meant".to_string(),
+                Frontend::Migrator { .. } => format!(
+                    "send \"allow_empty\": true if an empty set is meant (e.g. {})",
+                    frontend.command("up --allow-empty")
+                ),
+            },
         }
     }
 }
@@ -276,6 +319,15 @@ pub enum CommandError {
     /// The store failed (connecting, locking, its own bookkeeping).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The source has no migration in its folder, and an empty set was not asked for.
+    #[error(transparent)]
+    NoMigrations(Box<NoMigrations>),
+}
+
+impl From<NoMigrations> for CommandError {
+    fn from(e: NoMigrations) -> CommandError {
+        CommandError::NoMigrations(Box::new(e))
+    }
 }
 
 #[cfg(feature = "s3")]
@@ -302,6 +354,7 @@ impl CommandError {
             CommandError::Plan(e) => plan_kind(e),
             CommandError::Failed(_) => ErrorKind::Sql,
             CommandError::Store(e) => store_kind(e),
+            CommandError::NoMigrations(_) => ErrorKind::BadArtifact,
         }
     }
 
@@ -310,6 +363,18 @@ impl CommandError {
         match self {
             CommandError::Plan(e) => plan_remedy(e),
             CommandError::Failed(f) => failure_remedy(f),
+            CommandError::NoMigrations(e) => Some(match (e.likely_folder(), &e.folder) {
+                (None, _) => Remedy::AllowEmpty,
+                (Some(f), Some(_)) => Remedy::UseFolder {
+                    folder: f.to_owned(),
+                },
+                (Some(f), None) => Remedy::UseSource {
+                    path: std::path::Path::new(&e.artifact)
+                        .join(f)
+                        .display()
+                        .to_string(),
+                },
+            }),
             _ => None,
         }
     }
@@ -365,7 +430,7 @@ fn plan_kind(e: &PlanError) -> ErrorKind {
         | PlanError::ResumeChanged { .. }
         | PlanError::PartialWithoutFile { .. } => ErrorKind::Partial,
         PlanError::NotParsed { .. } => ErrorKind::Internal,
-        PlanError::HiddenCommit { .. } => ErrorKind::BadMigration,
+        PlanError::HiddenCommit { .. } | PlanError::EmptyDown { .. } => ErrorKind::BadMigration,
         PlanError::NothingToResolve { .. } | PlanError::NotInDoubt { .. } => ErrorKind::BadRequest,
     }
 }
@@ -385,6 +450,9 @@ fn plan_remedy(e: &PlanError) -> Option<Remedy> {
         PlanError::ResumeChanged { id, .. } | PlanError::PartialWithoutFile { id, .. } => {
             Some(Remedy::Resolve { id: id.clone() })
         }
+        PlanError::EmptyDown { redo, .. } => Some(Remedy::AllowEmptyDown {
+            command: if *redo { "redo" } else { "down" },
+        }),
         _ => None,
     }
 }

@@ -39,12 +39,18 @@ pub struct Executed {
 }
 
 /// Reads, checks and orders the migrations (without parsing statements), checks the
-/// digest, and hands them to `with`.
+/// digest, and hands them to `with`. A source with nothing in its folder is refused
+/// unless `request` takes an empty set ([`Request::refuses_empty`], `allow_empty`),
+/// before anything connects.
 fn with_migrations<T>(
+    request: &Request,
     input: &Input<'_>,
     with: impl FnOnce(&mut [Migration<'_>], String) -> Result<T, CommandError>,
 ) -> Result<T, CommandError> {
     let files = input.source.files(input.dir, input.limits)?;
+    if files.is_empty() && request.refuses_empty() && !request.allow_empty {
+        return Err(input.source.no_migrations(input.dir).into());
+    }
     let mut migrations = migration::scan(files.iter().map(|f| (f.name, f.origin, f.data.as_ref())))
         .map_err(|e| CommandError::migration(input.source, e))?;
     let digest = migration::digest(&migrations);
@@ -60,9 +66,10 @@ fn with_migrations<T>(
     with(&mut migrations, digest)
 }
 
-/// `verify`: parses every migration; no database.
-pub fn verify(input: &Input<'_>) -> Result<Executed, CommandError> {
-    with_migrations(input, |migrations, digest| {
+/// `verify` (`request` says whether an empty set is allowed): parses every migration;
+/// no database.
+pub fn verify(request: &Request, input: &Input<'_>) -> Result<Executed, CommandError> {
+    with_migrations(request, input, |migrations, digest| {
         migrations
             .iter_mut()
             .try_for_each(Migration::parse)
@@ -102,10 +109,10 @@ pub fn execute<S: Store>(
 ) -> Result<Executed, CommandError> {
     request.validate()?;
     if request.command == CommandName::Verify {
-        return verify(input);
+        return verify(request, input);
     }
     let source = input.source;
-    with_migrations(input, |migrations, digest| {
+    with_migrations(request, input, |migrations, digest| {
         let mut store = connect()?;
         let count = migrations.len();
         let report = match request.command {
@@ -129,6 +136,7 @@ pub fn execute<S: Store>(
                     command: CommandName::Resolve,
                     id: id.to_owned(),
                     state: resolution,
+                    target: None,
                 })
             }
             _ => {

@@ -31,6 +31,6 @@ pub use crate::store::{
     step_report,
 };
 pub use report::{
-    FetchSummary, Report, ResolveReport, RunSummary, StatusReport, VerifyReport, VerifyRow,
+    FetchSummary, Report, ResolveReport, RunSummary, StatusReport, Target, VerifyReport, VerifyRow,
 };
 pub use request::{Allowed, CommandName, Request, RequestError, Resolution};

@@ -41,6 +41,22 @@ impl FetchSummary {
     }
 }
 
+/// The database a command changes, as the `target:` line before it acts names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    /// `user@host:port/db`; never a password.
+    pub address: String,
+    /// Where that came from: `flag --database`, `env DATABASE_URL`, `env DB_HOST`, or
+    /// `config FILE env NAME`.
+    pub from: String,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (from {})", self.address, self.from)
+    }
+}
+
 /// One migration as `verify` reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifyRow {
@@ -103,6 +119,9 @@ pub struct ResolveReport {
     pub id: String,
     /// What was recorded.
     pub state: Resolution,
+    /// The database changed, when the front end knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
 }
 
 /// The report of a command that plans: `plan`, `up`, `down`, `redo`, `skip`.
@@ -138,6 +157,10 @@ pub struct RunSummary {
     /// The failure's message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The database a writing run changed (or would have), when the front end knows it
+    /// (boxed: most reports have none, and `Report` keeps its variants close in size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Box<Target>>,
 }
 
 /// Any command's report.
@@ -155,6 +178,15 @@ pub enum Report {
 }
 
 impl Report {
+    /// Names the database a writing command changed (`--json`'s `target`).
+    pub fn set_target(&mut self, target: Target) {
+        match self {
+            Report::Run(r) => r.target = Some(Box::new(target)),
+            Report::Resolve(r) => r.target = Some(target),
+            Report::Verify(_) | Report::Status(_) => {}
+        }
+    }
+
     /// Reads a report of `command` back from its JSON form.
     pub fn from_value(
         command: CommandName,
@@ -205,6 +237,7 @@ impl RunSummary {
             failure: None,
             error_kind: None,
             error: None,
+            target: None,
         }
     }
 
@@ -228,6 +261,7 @@ impl RunSummary {
             failure,
             error_kind: Some(e.kind().as_str().to_owned()),
             error: Some(e.message(frontend)),
+            target: None,
         }
     }
 }

@@ -140,6 +140,14 @@ pub struct Request {
     /// resolution is about (1-based).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement: Option<usize>,
+    /// A source with no migration in its folder is what was meant; without it, such a
+    /// source is refused (a wrong folder would otherwise pass as "nothing to do").
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_empty: bool,
+    /// Revert migrations whose Down section has no statement: the history row is
+    /// deleted and the schema stays as it is. Without it such a reversion is refused.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_empty_down: bool,
 }
 
 /// A request that asks for something its command does not do.
@@ -208,6 +216,12 @@ impl Request {
         takes("ignore_unknown", runs, self.ignore_unknown)?;
         takes("id", c == Resolve, self.id.is_some())?;
         takes("resolution", c == Resolve, self.resolution.is_some())?;
+        takes("allow_empty", self.refuses_empty(), self.allow_empty)?;
+        takes(
+            "allow_empty_down",
+            matches!(c, Down | Redo),
+            self.allow_empty_down,
+        )?;
         if c == Resolve
             && (self.id.as_deref().is_none_or(str::is_empty) || self.resolution.is_none())
         {
@@ -221,6 +235,13 @@ impl Request {
             return Err(RequestError::Verdict);
         }
         Ok(())
+    }
+
+    /// Whether this command refuses a source with no migration in its folder unless
+    /// [`Request::allow_empty`]: every one that reads the set as a whole. `status` shows
+    /// the history whatever the files, and `resolve` names one migration.
+    pub fn refuses_empty(&self) -> bool {
+        !matches!(self.command, CommandName::Status | CommandName::Resolve)
     }
 
     /// The planning options of a command that plans (`plan` plans an `up`); `None` for
@@ -243,6 +264,7 @@ impl Request {
         o.resume = self.resume;
         o.allow_drift = self.allow_drift;
         o.ignore_unknown = self.ignore_unknown;
+        o.allow_empty_down = self.allow_empty_down;
         Some(o)
     }
 
@@ -355,6 +377,28 @@ mod tests {
             Err(RequestError::Resolve)
         );
         assert!(serde_json::from_str::<Request>(r#"{"command":"drop"}"#).is_err());
+        for (command, ok) in [
+            (CommandName::Down, true),
+            (CommandName::Redo, true),
+            (CommandName::Up, false),
+        ] {
+            let r = Request {
+                allow_empty_down: true,
+                ..Request::new(command)
+            };
+            assert_eq!(r.validate().is_ok(), ok, "{command}");
+        }
+        let r = Request {
+            allow_empty: true,
+            ..Request::new(CommandName::Status)
+        };
+        assert!(r.validate().is_err());
+        let r: Request = serde_json::from_str(
+            r#"{"command":"redo","allow_empty":true,"allow_empty_down":true}"#,
+        )
+        .unwrap();
+        r.validate().unwrap();
+        assert!(r.options().unwrap().allow_empty_down);
     }
 
     #[test]

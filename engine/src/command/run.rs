@@ -39,7 +39,13 @@ pub fn dry_run<S: Store>(
     opts: &Options,
 ) -> Result<RunOutcome, CommandError> {
     let recorded = store.read_state(Read::DryRun)?;
-    let plan = planned(source, migrations, &recorded, opts)?;
+    // A dry run shows a reversion that would run nothing (the front end warns: a
+    // planned Down step with no statement); only the real run refuses it.
+    let opts = Options {
+        allow_empty_down: true,
+        ..*opts
+    };
+    let plan = planned(source, migrations, &recorded, &opts)?;
     let steps = plan
         .steps
         .iter()

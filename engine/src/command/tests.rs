@@ -588,3 +588,71 @@ fn run_reports_round_trip_through_json() {
     assert_eq!(serde_json::to_value(&back).unwrap(), json);
     assert_eq!(json["migrations"][0]["state"], "applied");
 }
+
+#[test]
+fn an_empty_set_is_refused_before_connecting_unless_asked_for() {
+    let files = Files(Vec::new());
+    let mut store = Fake::default();
+    for command in [
+        CommandName::Verify,
+        CommandName::Plan,
+        CommandName::Up,
+        CommandName::Down,
+    ] {
+        let e = run_or_verify(&mut store, &files, &req(command)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::BadArtifact, "{command}");
+        let m = e.message(&Frontend::Cli);
+        assert!(m.contains("no .sql files"), "{m}");
+        assert!(m.contains("--allow-empty"), "{m}");
+    }
+    assert!(store.ids().is_empty(), "nothing was created");
+    for command in [CommandName::Verify, CommandName::Up] {
+        let r = Request {
+            allow_empty: true,
+            ..req(command)
+        };
+        run_or_verify(&mut store, &files, &r).unwrap();
+    }
+    // `status` shows the history whatever the files.
+    exec(&mut store, &files, &req(CommandName::Status))
+        .0
+        .unwrap();
+}
+
+fn run_or_verify(store: &mut Fake, files: &Files, r: &Request) -> Result<(), CommandError> {
+    exec(store, files, r).0.map(|_| ())
+}
+
+#[test]
+fn a_down_without_down_statements_is_refused_warned_or_recorded() {
+    let mut files = Files::abc();
+    files.set("3_c.sql", "-- +migrate Up\nCREATE TABLE c (id int);\n");
+    let mut store = Fake::default();
+    up(&mut store, &files);
+    for command in [CommandName::Down, CommandName::Redo] {
+        let e = run(&mut store, &files, &req(command)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::BadMigration, "{command}");
+        let m = e.message(&Frontend::Cli);
+        assert!(m.contains("3_c.sql") && m.contains("Down"), "{m}");
+        assert!(
+            m.contains(&format!("`{command} --allow-empty-down`")),
+            "{m}"
+        );
+        assert_eq!(store.ids().len(), 3, "{command} recorded nothing");
+    }
+    // A dry run shows the step, with no statement to run; the front end warns.
+    let dry = Request {
+        dry_run: true,
+        ..req(CommandName::Down)
+    };
+    let r = run(&mut store, &files, &dry).unwrap();
+    assert_eq!(r.migrations[0].statements_total, 0);
+    assert_eq!(r.migrations[0].direction, Direction::Down);
+    let allowed = Request {
+        allow_empty_down: true,
+        ..req(CommandName::Down)
+    };
+    let r = run(&mut store, &files, &allowed).unwrap();
+    assert_eq!(steps(&r), ["reverted 3_c.sql"]);
+    assert_eq!(store.ids(), ["1_a.sql", "2_b.sql"]);
+}

@@ -4,10 +4,14 @@
 //! same wherever it is given. The variables' names, units and defaults are the rows of
 //! [`crate::settings::table`].
 //!
-//! Precedence, highest first: what the front end set explicitly (a flag), then the
-//! environment (`DATABASE_URL`, `DB_TLS`, `DB_CA_BUNDLE`, `MIGRATIONS_TABLE`,
-//! `LOCK_TIMEOUT_SECS`, `LOCK_WAIT_TIMEOUT_SECS`, `LOCK_WAIT_RETRIES`), then the
-//! `dbconfig.yml` environment, then the `DB_HOST`-style variables, then the defaults.
+//! Precedence, highest first: what the front end set explicitly (a flag); then a
+//! `dbconfig.yml` named explicitly (`--config` or `--env`, as a sql-migrate user names
+//! one); then the environment (`DATABASE_URL`, `DB_TLS`, `DB_CA_BUNDLE`,
+//! `MIGRATIONS_TABLE`, `LOCK_TIMEOUT_SECS`, `LOCK_WAIT_TIMEOUT_SECS`,
+//! `LOCK_WAIT_RETRIES`); then a `./dbconfig.yml` found without being named; then the
+//! `DB_HOST`-style variables; then the defaults. An exported `DATABASE_URL` used to beat
+//! `-config dbconfig.yml -env production` silently and migrate the wrong database: an
+//! explicit choice now wins, and what it overrode is reported ([`DbSettings::ignored`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -50,6 +54,50 @@ pub struct ConnSpec {
     pub lock_wait_retries: Option<u32>,
 }
 
+/// Where the connection settings came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The front end's own setting (`--database`).
+    Flag,
+    /// An environment of a `dbconfig.yml`.
+    Config {
+        /// The file, as named or found.
+        file: String,
+        /// The environment.
+        env: String,
+    },
+    /// A variable holding a URL or DSN (`DATABASE_URL`).
+    Url(&'static str),
+    /// The `DB_HOST`-style variables.
+    Vars,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Flag => f.write_str("flag --database"),
+            Origin::Config { file, env } => write!(f, "config {file} env {env}"),
+            Origin::Url(name) => write!(f, "env {name}"),
+            Origin::Vars => f.write_str("env DB_HOST"),
+        }
+    }
+}
+
+/// A setting that was given but lost to a higher layer: said, never silently dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ignored {
+    /// What was ignored: a variable's name, or `./dbconfig.yml`.
+    pub what: String,
+    /// What won over it.
+    pub winner: String,
+}
+
+impl std::fmt::Display for Ignored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} is set but ignored: {} wins", self.what, self.winner)
+    }
+}
+
 /// A spec's settings, once layered.
 #[derive(Debug, Clone)]
 pub struct DbSettings {
@@ -61,6 +109,32 @@ pub struct DbSettings {
     pub migrations_dir: Option<String>,
     /// The configuration file's `ignoreunknown`.
     pub ignore_unknown: bool,
+    /// Where the connection came from.
+    pub origin: Origin,
+    /// Settings given but overridden by a higher layer.
+    pub ignored: Vec<Ignored>,
+}
+
+impl DbSettings {
+    /// The database a command changes, as `user@host:port/db` (never the password), and
+    /// where that came from: the `target:` line and `--json`'s `target`.
+    pub fn target(&self) -> crate::command::Target {
+        let c = &self.conn;
+        let place = match &c.socket {
+            Some(s) => format!("unix({s})"),
+            None => format!("{}:{}", c.host, c.port),
+        };
+        let db = self
+            .settings
+            .schema
+            .as_deref()
+            .or(c.database.as_deref())
+            .unwrap_or("");
+        crate::command::Target {
+            address: format!("{}@{place}/{db}", c.user),
+            from: self.origin.to_string(),
+        }
+    }
 }
 
 /// Why a spec cannot be used. Never holds a password.
@@ -75,6 +149,15 @@ pub enum SpecError {
     /// A setting has a value we cannot use.
     #[error(transparent)]
     Setting(#[from] SettingError),
+    /// `--env` names an environment, but no configuration file is named or found.
+    #[error(
+        "--env {env} names an environment of dbconfig.yml, but there is no ./dbconfig.yml \
+         (pass --config FILE)"
+    )]
+    NoConfigFile {
+        /// The environment asked for.
+        env: String,
+    },
 }
 
 /// Parses a TLS mode as the CLI, `DB_TLS`, the stack's `dbTls` and go-sql-driver's `tls`
@@ -112,24 +195,62 @@ impl ConnSpec {
         let config_path = self.config_file.clone().or_else(|| {
             Some(PathBuf::from("dbconfig.yml")).filter(|p| self.look_for_config && p.is_file())
         });
+        // Naming the file or its environment is an explicit choice; a file merely found
+        // in the working directory is not.
+        let explicit = self.config_file.is_some() || self.config_env.is_some();
+        if config_path.is_none()
+            && let Some(e) = &self.config_env
+        {
+            return Err(SpecError::NoConfigFile { env: e.clone() });
+        }
+        let config_env = self
+            .config_env
+            .as_deref()
+            .unwrap_or(table::CONFIG_ENV.default.text());
         let file = match &config_path {
-            Some(p) => Some(dbconfig::load(
-                p,
-                self.config_env
-                    .as_deref()
-                    .unwrap_or(table::CONFIG_ENV.default.text()),
-                &var,
-            )?),
+            Some(p) => Some(dbconfig::load(p, config_env, &var)?),
             None => None,
         };
-        let mut conn =
-            if let Some(url) = self.url.clone().or_else(|| env.text(&table::DATABASE_URL)) {
-                ConnConfig::parse(&url)?
-            } else if let Some(f) = &file {
-                f.conn.clone()
-            } else {
-                conn_from_vars(&env)?.ok_or(ConfigError::Missing)?
-            };
+        let file_origin = config_path.as_ref().map(|p| Origin::Config {
+            file: p.display().to_string(),
+            env: config_env.to_owned(),
+        });
+        let env_url = env.text(&table::DATABASE_URL);
+        let url_var = table::DATABASE_URL.env.unwrap_or_default();
+        let vars = conn_from_vars(&env)?;
+        let mut ignored = Vec::new();
+        let (mut conn, origin) = if let Some(url) = &self.url {
+            (ConnConfig::parse(url)?, Origin::Flag)
+        } else if let (true, Some(f), Some(o)) = (explicit, &file, &file_origin) {
+            (f.conn.clone(), o.clone())
+        } else if let Some(url) = &env_url {
+            (ConnConfig::parse(url)?, Origin::Url(url_var))
+        } else if let (Some(f), Some(o)) = (&file, &file_origin) {
+            (f.conn.clone(), o.clone())
+        } else {
+            (vars.clone().ok_or(ConfigError::Missing)?, Origin::Vars)
+        };
+        let winner = || origin.to_string();
+        if env_url.is_some() && origin != Origin::Url(url_var) {
+            ignored.push(Ignored {
+                what: url_var.to_owned(),
+                winner: winner(),
+            });
+        }
+        if vars.is_some() && origin != Origin::Vars {
+            ignored.push(Ignored {
+                what: table::DB_HOST.env.unwrap_or_default().to_owned(),
+                winner: winner(),
+            });
+        }
+        if let Some(o) = &file_origin
+            && *o != origin
+        {
+            ignored.push(Ignored {
+                what: format!("{o} (for the connection; pass --config or --env to use it)"),
+                winner: winner(),
+            });
+        }
         let tls = match self.tls {
             Some(t) => Some(t),
             None => match env.raw(&table::TLS) {
@@ -191,13 +312,30 @@ impl ConnSpec {
                     u32::try_from(n).unwrap_or(u32::MAX)
                 }),
         };
-        let settings = Settings {
-            table: self
-                .table
+        let file_table = file.as_ref().and_then(|f| f.table.clone());
+        let env_table = env.text(&table::TABLE);
+        let table = match (&self.table, &file_table, &env_table) {
+            (Some(t), _, _) => t.clone(),
+            (None, Some(t), Some(_)) if explicit => {
+                ignored.push(Ignored {
+                    what: table::TABLE.env.unwrap_or_default().to_owned(),
+                    winner: format!(
+                        "the table of {}",
+                        file_origin
+                            .as_ref()
+                            .map(Origin::to_string)
+                            .unwrap_or_default()
+                    ),
+                });
+                t.clone()
+            }
+            (None, file_table, env_table) => env_table
                 .clone()
-                .or_else(|| env.text(&table::TABLE))
-                .or_else(|| file.as_ref().and_then(|f| f.table.clone()))
+                .or_else(|| file_table.clone())
                 .unwrap_or(defaults.table),
+        };
+        let settings = Settings {
+            table,
             schema: self
                 .schema
                 .clone()
@@ -211,6 +349,8 @@ impl ConnSpec {
             settings,
             ignore_unknown: file.as_ref().is_some_and(|f| f.ignore_unknown),
             migrations_dir: file.map(|f| f.dir),
+            origin,
+            ignored,
         })
     }
 }
@@ -385,6 +525,82 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("bogus_option"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_explicit_config_beats_the_ambient_environment_and_says_so() {
+        let dir = std::env::temp_dir().join(format!("lm-spec-prec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("dbconfig.yml");
+        std::fs::write(
+            &file,
+            "production:\n  dialect: mysql\n  datasource: app:pw@tcp(meant:3307)/shop\n  table: history\n",
+        )
+        .unwrap();
+        let ambient = [
+            ("DATABASE_URL", "mysql://x:secret@ambient/other"),
+            ("DB_HOST", "vars"),
+            ("MIGRATIONS_TABLE", "theirs"),
+        ];
+        let explicit = ConnSpec {
+            config_file: Some(file.clone()),
+            config_env: Some("production".into()),
+            ..ConnSpec::default()
+        };
+        let r = explicit.load(env(&ambient)).unwrap();
+        assert_eq!(r.conn.host, "meant");
+        assert_eq!(r.settings.table, "history");
+        let t = r.target();
+        assert_eq!(t.address, "app@meant:3307/shop");
+        assert_eq!(t.from, format!("config {} env production", file.display()));
+        assert!(!t.to_string().contains("pw"), "{t}");
+        let ignored: Vec<String> = r.ignored.iter().map(|i| i.to_string()).collect();
+        assert_eq!(ignored.len(), 3, "{ignored:?}");
+        assert!(
+            ignored[0].starts_with("DATABASE_URL is set but ignored: config "),
+            "{ignored:?}"
+        );
+        assert!(
+            ignored.iter().any(|i| i.starts_with("DB_HOST")),
+            "{ignored:?}"
+        );
+        assert!(
+            ignored.iter().any(|i| i.starts_with("MIGRATIONS_TABLE")),
+            "{ignored:?}"
+        );
+        // The flag beats everything; the file's keys still apply.
+        let flag = ConnSpec {
+            url: Some("mysql://u@flag/d".into()),
+            ..explicit.clone()
+        };
+        let r = flag.load(env(&ambient)).unwrap();
+        assert_eq!(
+            (r.conn.host.as_str(), r.origin.clone()),
+            ("flag", Origin::Flag)
+        );
+        assert_eq!(r.target().from, "flag --database");
+        // Without flag or explicit file: DATABASE_URL, then the DB_* variables.
+        let r = ConnSpec::default().load(env(&ambient)).unwrap();
+        assert_eq!(r.origin, Origin::Url("DATABASE_URL"));
+        assert_eq!(
+            r.target().to_string(),
+            "x@ambient:3306/other (from env DATABASE_URL)"
+        );
+        assert_eq!(r.settings.table, "theirs");
+        assert_eq!(r.ignored.len(), 1, "{:?}", r.ignored);
+        let r = ConnSpec::default()
+            .load(env(&[("DB_HOST", "vars")]))
+            .unwrap();
+        assert_eq!((r.origin, r.ignored.len()), (Origin::Vars, 0));
+        // `--env` alone needs a file to name an environment of.
+        let e = ConnSpec {
+            config_env: Some("production".into()),
+            ..ConnSpec::default()
+        }
+        .load(env(&ambient))
+        .unwrap_err();
+        assert!(matches!(e, SpecError::NoConfigFile { .. }), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -137,6 +137,20 @@ pub enum PlanError {
         /// The migration id.
         id: String,
     },
+    /// A reversion that would run nothing: the migration's Down section is missing or
+    /// empty, so only its history row would go and the schema would stay as it is.
+    #[error(
+        "migration {id} has no Down statements (its `-- +migrate Down` section is missing \
+         or empty): {} would delete its history row and leave the schema unchanged{}",
+        if *redo { "redo" } else { "reverting it" },
+        if *redo { ", then fail to apply it again over what is still there" } else { "" }
+    )]
+    EmptyDown {
+        /// The migration id (its file name).
+        id: String,
+        /// The command was `redo`.
+        redo: bool,
+    },
     /// A migration the plan would run was not parsed (see [`parse_needed`]); a bug in
     /// the caller, refused rather than run as empty.
     #[error("migration {id} was not parsed before planning (a bug in lambda-migrate)")]

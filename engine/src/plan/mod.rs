@@ -57,6 +57,9 @@ pub struct Options {
     pub allow_drift: bool,
     /// Continue a partial migration from its first uncommitted statement.
     pub resume: bool,
+    /// Revert migrations whose Down section has no statement (their history row is
+    /// deleted, the schema stays as it is); otherwise refused ([`PlanError::EmptyDown`]).
+    pub allow_empty_down: bool,
 }
 
 impl Options {
@@ -68,6 +71,7 @@ impl Options {
             ignore_unknown: false,
             allow_drift: false,
             resume: false,
+            allow_empty_down: false,
         }
     }
 }
@@ -336,12 +340,31 @@ pub(crate) fn plan_in(
         parsed(&migrations[i])?;
     }
     refuse_hidden_commits(migrations, &steps)?;
+    if !opts.allow_empty_down
+        && let Some(s) = steps
+            .iter()
+            .find(|s| reverts_nothing(&migrations[s.index], s))
+    {
+        return Err(PlanError::EmptyDown {
+            id: migrations[s.index].id.to_owned(),
+            redo: opts.command == Command::Redo,
+        });
+    }
     Ok(Plan {
         steps,
         adopt,
         drift,
         unknown,
     })
+}
+
+/// Whether `step` reverts `m` without running anything: its Down section is missing or
+/// has no statement, so only the history row would go (sql-migrate does that silently).
+pub fn reverts_nothing(m: &Migration<'_>, step: &Step) -> bool {
+    step.direction == Direction::Down
+        && step.action == Action::Run
+        && step.resume_from == 0
+        && m.down.statements.is_empty()
 }
 
 /// The newest migration, in apply order, that is applied once `steps` have all run on

@@ -286,6 +286,42 @@ fn redo_is_down_then_up_of_newest() {
 }
 
 #[test]
+fn a_reversion_that_would_run_nothing_is_refused_unless_allowed() {
+    let mut ms = set(&["1_a.sql", "2_b.sql", "3_c.sql"]);
+    // 2_b.sql has no Down statements (a missing section parses the same).
+    ms[1].down.statements.clear();
+    let h = hist(&["1_a.sql", "2_b.sql", "3_c.sql"]);
+    let mut o = Options::new(Command::Down);
+    o.limit = Some(1);
+    // Reverting only 3_c.sql never touches 2_b.sql.
+    plan(&ms, &h, &[], &o).unwrap();
+    o.limit = Some(2);
+    let err = plan(&ms, &h, &[], &o).unwrap_err();
+    assert_eq!(
+        err,
+        PlanError::EmptyDown {
+            id: "2_b.sql".into(),
+            redo: false
+        }
+    );
+    assert!(err.to_string().contains("no Down statements"), "{err}");
+    o.allow_empty_down = true;
+    let p = plan(&ms, &h, &[], &o).unwrap();
+    assert!(reverts_nothing(&ms[1], &p.steps[1]));
+    assert!(!reverts_nothing(&ms[2], &p.steps[0]));
+
+    let h = hist(&["1_a.sql", "2_b.sql"]);
+    let err = plan(&ms, &h, &[], &Options::new(Command::Redo)).unwrap_err();
+    assert!(
+        matches!(err, PlanError::EmptyDown { redo: true, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("redo"), "{err}");
+    // `up` never runs a Down section.
+    plan(&ms, &hist(&["1_a.sql"]), &[], &Options::new(Command::Up)).unwrap();
+}
+
+#[test]
 fn skip_records_pending() {
     let ms = set(&["1_a.sql", "2_b.sql"]);
     let mut o = Options::new(Command::Skip);

@@ -199,7 +199,7 @@ pub const FOLDER: Setting = Setting {
     env: Some("MIGRATIONS_DIR"),
     stack: Some("migrationsDir"),
     default: Default::Text(DEFAULT_FOLDER),
-    doc: "the migrations folder inside a zip artifact (the CLI reads only the flag)",
+    doc: "the migrations folder inside a zip artifact; '' or . is its root, an absolute path or '..' is refused (the CLI reads the flag, else dbconfig.yml's `dir` for a zip source)",
     ..ROW
 };
 /// Largest migration file.
@@ -248,7 +248,7 @@ pub const DATABASE_URL: Setting = Setting {
     env: Some("DATABASE_URL"),
     dbconfig: Some("datasource"),
     readers: CLI_MIGRATOR,
-    doc: "mysql://user:pass@host:port/db or go-sql-driver's user:pass@tcp(host:port)/db",
+    doc: "mysql://user:pass@host:port/db or go-sql-driver's user:pass@tcp(host:port)/db; the variable yields to --config/--env (the order is above the table)",
     ..ROW
 };
 /// The seed's host variable.
@@ -297,7 +297,7 @@ pub const CONFIG: Setting = Setting {
     flag: Some("--config"),
     default: Default::Said("./dbconfig.yml if it exists"),
     readers: CLI,
-    doc: "sql-migrate's configuration file",
+    doc: "sql-migrate's configuration file; named by --config or --env, it beats DATABASE_URL, DB_* and MIGRATIONS_TABLE",
     ..ROW
 };
 /// The environment in the configuration file.

@@ -19,9 +19,14 @@ pub struct SourceArgs {
     /// config's dir, else ./migrations].
     #[arg(long, value_name = "ZIP|DIR|S3", value_parser = source_arg)]
     pub source: Option<SourceSpec>,
-    /// The migrations folder inside a zip artifact.
-    #[arg(long = "dir", default_value = DEFAULT_FOLDER, value_name = "NAME")]
-    pub folder: String,
+    /// The migrations folder inside a zip artifact; '' for its root [default: the
+    /// config's dir, else migrations].
+    #[arg(long = "dir", value_name = "NAME", value_parser = folder_arg)]
+    pub folder: Option<String>,
+    /// Accept a source with no migration in its folder (otherwise an error, naming where
+    /// its .sql files are).
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Largest migration file accepted, e.g. 4MiB or 512KiB (a bare number is bytes).
     #[arg(long, default_value_t = Limits::default().max_file_size, value_name = "SIZE", value_parser = size_flag)]
     pub max_file_size: u64,
@@ -38,7 +43,23 @@ fn source_arg(s: &str) -> Result<SourceSpec, String> {
     SourceSpec::parse(s).map_err(|e| e.to_string())
 }
 
+fn folder_arg(s: &str) -> Result<String, String> {
+    engine::source::parse_folder(s).map_err(|e| e.to_string())
+}
+
 impl SourceArgs {
+    /// The folder inside a zip artifact: `--dir`, else `config_dir` (dbconfig.yml's
+    /// `dir`, which sql-migrate reads its migrations from, so a repository zip holds them
+    /// there), else `migrations`.
+    pub fn folder_or(&self, config_dir: Option<&str>) -> Result<String, String> {
+        match (&self.folder, config_dir) {
+            (Some(f), _) => Ok(f.clone()),
+            (None, Some(d)) => engine::source::parse_folder(d)
+                .map_err(|e| format!("dbconfig.yml's dir: {e}; pass --dir")),
+            (None, None) => Ok(DEFAULT_FOLDER.to_owned()),
+        }
+    }
+
     /// The reader limits these arguments ask for.
     pub fn limits(&self) -> Limits {
         Limits {
@@ -63,8 +84,9 @@ pub struct DbArgs {
     /// Where the migrations come from.
     #[command(flatten)]
     pub source: SourceArgs,
-    /// The database: mysql://user:pass@host:port/db or user:pass@tcp(host:port)/db.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    /// The database: mysql://user:pass@host:port/db or user:pass@tcp(host:port)/db
+    /// [default: --config/--env's, else DATABASE_URL, else ./dbconfig.yml's, else DB_HOST...].
+    #[arg(long, value_name = "URL")]
     pub database: Option<String>,
     /// sql-migrate's configuration file (read when given, or when ./dbconfig.yml exists).
     #[arg(long, value_name = "FILE")]
@@ -122,7 +144,7 @@ impl DbArgs {
                 set.push(name)
             }
         };
-        flag(self.database.is_some(), "--database/DATABASE_URL");
+        flag(self.database.is_some(), "--database");
         flag(self.config.is_some(), "--config");
         flag(self.env.is_some(), "--env");
         flag(self.table.is_some(), "--table");
@@ -142,6 +164,7 @@ impl DbArgs {
         Request {
             allow_drift: runs && self.allow_drift,
             ignore_unknown: runs && self.ignore_unknown,
+            allow_empty: self.source.allow_empty,
             ..Request::new(command)
         }
     }
@@ -159,6 +182,10 @@ pub struct RunArgs {
     /// Continue a partial migration from its first uncommitted statement (not for `skip`).
     #[arg(long)]
     pub resume: bool,
+    /// `down`: revert migrations whose Down section is missing or empty (only their
+    /// history row goes; the schema stays unchanged) instead of refusing.
+    #[arg(long)]
+    pub allow_empty_down: bool,
     /// Shared database flags.
     #[command(flatten)]
     pub db: DbArgs,
@@ -184,6 +211,10 @@ pub struct RedoArgs {
     /// Show what would be done; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Redo a migration whose Down section is missing or empty (its history row goes, the
+    /// schema stays, then Up runs again) instead of refusing.
+    #[arg(long)]
+    pub allow_empty_down: bool,
     /// Shared database flags.
     #[command(flatten)]
     pub db: DbArgs,
@@ -242,7 +273,10 @@ impl VerifyArgs {
     /// As an engine request.
     pub fn invocation(&self) -> Invocation<'_> {
         Invocation {
-            request: Request::new(CommandName::Verify),
+            request: Request {
+                allow_empty: self.source.allow_empty,
+                ..Request::new(CommandName::Verify)
+            },
             source: &self.source,
             db: None,
         }
@@ -264,6 +298,7 @@ impl RunArgs {
         r.limit = self.limit;
         r.dry_run = self.dry_run;
         r.resume = self.resume;
+        r.allow_empty_down = self.allow_empty_down;
         with_db(r, &self.db)
     }
 }
@@ -283,6 +318,7 @@ impl RedoArgs {
     pub fn invocation(&self) -> Invocation<'_> {
         let mut r = self.db.request(CommandName::Redo);
         r.dry_run = self.dry_run;
+        r.allow_empty_down = self.allow_empty_down;
         with_db(r, &self.db)
     }
 }
@@ -361,7 +397,27 @@ mod tests {
         let total = parse(&["x", "--max-total-size", "512KiB"]).unwrap();
         assert_eq!(total.limits().max_total_size, 512 << 10);
         assert!(parse(&["x", "--max-file-size", "big"]).is_err());
-        assert_eq!(parse(&["x"]).unwrap().folder, DEFAULT_FOLDER);
+        assert_eq!(parse(&["x"]).unwrap().folder, None);
+        assert_eq!(
+            parse(&["x"]).unwrap().folder_or(None).unwrap(),
+            DEFAULT_FOLDER
+        );
+        assert_eq!(
+            parse(&["x"]).unwrap().folder_or(Some("./db/")).unwrap(),
+            "db"
+        );
+        assert!(parse(&["x"]).unwrap().folder_or(Some("/abs")).is_err());
+        assert_eq!(
+            parse(&["x", "--dir", ""]).unwrap().folder.as_deref(),
+            Some("")
+        );
+        assert_eq!(
+            parse(&["x", "--dir", "db/sql/"]).unwrap().folder.as_deref(),
+            Some("db/sql")
+        );
+        for bad in ["/", "..", "../m", "/abs"] {
+            assert!(parse(&["x", "--dir", bad]).is_err(), "{bad}");
+        }
         assert!(matches!(
             parse(&["x", "--source", "s3://b/k.zip"]).unwrap().source,
             Some(SourceSpec::S3 { .. })

@@ -7,7 +7,14 @@ use engine::command::{CommandError, Executed, Input, Request, StepReport};
 
 use super::args::DbArgs;
 
-pub use imp::{Target, load};
+pub use imp::{Target, config_dir, load};
+
+/// The configuration file `config` names, else `./dbconfig.yml` when it exists.
+fn config_path(config: Option<&std::path::Path>) -> Option<std::path::PathBuf> {
+    config
+        .map(std::path::Path::to_path_buf)
+        .or_else(|| Some(std::path::PathBuf::from("dbconfig.yml")).filter(|p| p.is_file()))
+}
 
 #[cfg(feature = "mysql")]
 mod imp {
@@ -19,6 +26,29 @@ mod imp {
 
     /// Where a local run connects, as its flags, environment and configuration say.
     pub struct Target(DbSettings);
+
+    /// The migrations directory of the configuration file `config` names (else
+    /// `./dbconfig.yml` when it exists) in environment `env`, as sql-migrate's `new`
+    /// reads it; `None` without a file.
+    pub fn config_dir(
+        config: Option<&std::path::Path>,
+        env: Option<&str>,
+        var: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<String>, CommandError> {
+        let Some(path) = super::config_path(config) else {
+            return match env {
+                Some(e) => Err(CommandError::Configuration(format!(
+                    "--env {e} names an environment of dbconfig.yml, but there is no \
+                     ./dbconfig.yml (pass --config FILE)"
+                ))),
+                None => Ok(None),
+            };
+        };
+        let env = env.unwrap_or(engine::settings::table::CONFIG_ENV.default.text());
+        engine::db::dbconfig::load(&path, env, var)
+            .map(|c| Some(c.dir))
+            .map_err(|e| CommandError::Configuration(e.to_string()))
+    }
 
     /// The connection spec `args` describe.
     pub fn spec(args: &DbArgs) -> ConnSpec {
@@ -59,6 +89,16 @@ mod imp {
         /// The configuration file's migrations folder, when one was read.
         pub fn migrations_dir(&self) -> Option<String> {
             self.0.migrations_dir.clone()
+        }
+
+        /// The database a writing command changes, and where that setting came from.
+        pub fn target(&self) -> engine::command::Target {
+            self.0.target()
+        }
+
+        /// Settings given but overridden by a higher layer, one line each.
+        pub fn ignored(&self) -> Vec<String> {
+            self.0.ignored.iter().map(ToString::to_string).collect()
         }
 
         /// Runs `request` on `input` against this target.
@@ -123,6 +163,21 @@ mod imp {
     /// No target can be loaded in a build without a database driver.
     pub enum Target {}
 
+    /// Refuses a configuration file: this build cannot read one (it reads the
+    /// datasource too), and ignoring its `dir` would put the file elsewhere.
+    pub fn config_dir(
+        config: Option<&std::path::Path>,
+        env: Option<&str>,
+        _var: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<String>, CommandError> {
+        match super::config_path(config) {
+            None if env.is_none() => Ok(None),
+            _ => Err(CommandError::Configuration(
+                "this build cannot read dbconfig.yml (build with the `mysql` feature); pass --source DIR".into(),
+            )),
+        }
+    }
+
     /// Refuses: this build has no database driver.
     pub fn load(
         _args: &DbArgs,
@@ -141,6 +196,16 @@ mod imp {
 
         /// Never called: no target exists.
         pub fn migrations_dir(&self) -> Option<String> {
+            match *self {}
+        }
+
+        /// Never called: no target exists.
+        pub fn target(&self) -> engine::command::Target {
+            match *self {}
+        }
+
+        /// Never called: no target exists.
+        pub fn ignored(&self) -> Vec<String> {
             match *self {}
         }
 

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use engine::command::{self, CommandError, Frontend, Input};
+use engine::command::{self, CommandError, Frontend, Input, Target};
 use engine::settings::table::DEFAULT_LOCAL_DIR;
 use engine::source::SourceSpec;
 
@@ -24,18 +24,30 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
     for warning in process.unknown() {
         let _ = writeln!(std::io::stderr(), "warning: {warning}");
     }
+    for ignored in target.iter().flat_map(database::Target::ignored) {
+        let _ = writeln!(std::io::stderr(), "note: {ignored}");
+    }
     if target
         .as_ref()
         .is_some_and(|t| t.ignore_unknown(request.command))
     {
         request.ignore_unknown = true;
     }
+    let config_dir = target.as_ref().and_then(|t| t.migrations_dir());
     let spec = inv.source.source.clone().unwrap_or_else(|| {
-        let dir = target.as_ref().and_then(|t| t.migrations_dir());
-        SourceSpec::local(Path::new(dir.as_deref().unwrap_or(DEFAULT_LOCAL_DIR)))
+        SourceSpec::local(Path::new(
+            config_dir.as_deref().unwrap_or(DEFAULT_LOCAL_DIR),
+        ))
     });
     let limits = inv.source.limits();
-    let folder = &inv.source.folder;
+    // dbconfig.yml's `dir` names a folder inside a zip only when the zip is the source:
+    // a directory source is the folder itself.
+    let folder = match &spec {
+        SourceSpec::Dir(_) => inv.source.folder_or(None),
+        _ => inv.source.folder_or(config_dir.as_deref()),
+    }
+    .map_err(|e| fail(&request, CommandError::Configuration(e), json))?;
+    let folder = &folder;
     let opened =
         crate::open::open_blocking(&spec, folder, &limits).map_err(|e| fail(&request, e, json))?;
     if let (Some(fetch), false) = (&opened.fetch, json) {
@@ -48,9 +60,14 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
         fetch: opened.fetch.clone(),
         expected_digest: None,
     };
+    // Every command that changes the database names it first, never with the password.
+    let named = target.as_ref().map(database::Target::target);
+    if let Some(t) = named.as_ref().filter(|_| request.writes()) {
+        let _ = writeln!(std::io::stderr(), "target: {t}");
+    }
     let stdout = std::io::stdout();
     let result = match &target {
-        None => command::verify(&input),
+        None => command::verify(&request, &input),
         Some(t) => t.execute(&request, &input, |step| {
             if !json {
                 // A closed stdout is noticed when the report is written.
@@ -61,7 +78,13 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
     // A run's steps were printed as they completed; a dry run's were not.
     let streamed = request.writes();
     match result {
-        Ok(done) => {
+        Ok(mut done) => {
+            for warning in render::empty_down_warnings(&done.report) {
+                let _ = writeln!(std::io::stderr(), "{warning}");
+            }
+            if let Some(t) = named.filter(|_| request.writes()) {
+                done.report.set_target(t);
+            }
             // One write for the whole report: stdout is line-buffered, and a table of
             // 10,000 migrations is otherwise 10,000 system calls.
             let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
@@ -69,16 +92,32 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
                 .and_then(|()| out.flush())
                 .map_err(Failure::output)
         }
-        Err(e) => Err(fail(&request, e, json)),
+        Err(e) => Err(fail_at(
+            &request,
+            e,
+            json,
+            named.filter(|_| request.writes()),
+        )),
     }
 }
 
 /// A local failure: its JSON object on stdout with `--json`, and the exit and message.
 fn fail(request: &engine::command::Request, e: CommandError, json: bool) -> Failure {
-    let partial = request
-        .options()
-        .filter(|_| json)
-        .map(|_| command::RunSummary::failed(request, &e, &Frontend::Cli));
+    fail_at(request, e, json, None)
+}
+
+/// [`fail`] of a run against `target` (named in the JSON object).
+fn fail_at(
+    request: &engine::command::Request,
+    e: CommandError,
+    json: bool,
+    target: Option<Target>,
+) -> Failure {
+    let partial = request.options().filter(|_| json).map(|_| {
+        let mut r = command::RunSummary::failed(request, &e, &Frontend::Cli);
+        r.target = target.map(Box::new);
+        r
+    });
     render::failure(
         request,
         e.kind(),

@@ -14,9 +14,35 @@ use super::Failure;
 pub struct NewArgs {
     /// The migration's name, e.g. add-users.
     pub name: String,
-    /// The migrations directory.
-    #[arg(long, default_value = engine::settings::table::DEFAULT_LOCAL_DIR, value_name = "DIR")]
-    pub source: PathBuf,
+    /// The migrations directory [default: the config's dir, else ./migrations].
+    #[arg(long, value_name = "DIR")]
+    pub source: Option<PathBuf>,
+    /// sql-migrate's configuration file, whose `dir` is the directory (read when given,
+    /// or when ./dbconfig.yml exists).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The environment in the configuration file.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+}
+
+impl NewArgs {
+    /// The directory to write to: `--source`, else the configuration's `dir` (as
+    /// sql-migrate's `new` does), else `./migrations`.
+    fn directory(&self) -> Result<PathBuf, Failure> {
+        if let Some(s) = &self.source {
+            return Ok(s.clone());
+        }
+        let process = crate::settings::Process::new();
+        let dir = super::database::config_dir(self.config.as_deref(), self.env.as_deref(), &|k| {
+            process.get(k)
+        })
+        .map_err(|e| Failure::bad_input(e.message(&engine::command::Frontend::Cli)))?;
+        Ok(PathBuf::from(
+            dir.as_deref()
+                .unwrap_or(engine::settings::table::DEFAULT_LOCAL_DIR),
+        ))
+    }
 }
 
 const TEMPLATE: &str = "-- +migrate Up\n\n-- +migrate Down\n";
@@ -54,17 +80,18 @@ pub fn run(a: &NewArgs) -> Result<(), Failure> {
             a.name
         )));
     }
-    if !a.source.is_dir() {
+    let dir = a.directory()?;
+    if !dir.is_dir() {
         return Err(Failure::bad_input(format!(
             "{}: not a directory (create it, or pass --source DIR)",
-            a.source.display()
+            dir.display()
         )));
     }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let path = a.source.join(format!("{}-{}.sql", timestamp(now), a.name));
+    let path = dir.join(format!("{}-{}.sql", timestamp(now), a.name));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

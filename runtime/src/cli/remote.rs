@@ -120,7 +120,9 @@ fn event(request: Request, source: &super::args::SourceArgs) -> Result<MigratorE
             engine::settings::table::DEFAULT_LOCAL_DIR,
         ))
     });
-    crate::open::event_for(request, &spec, &source.folder, &source.limits())
+    // The remote side reads no dbconfig.yml: the folder is --dir's, else the default.
+    let folder = source.folder_or(None)?;
+    crate::open::event_for(request, &spec, &folder, &source.limits())
 }
 
 /// A remote failure of `kind`: its JSON object with `--json`, and the exit and message.

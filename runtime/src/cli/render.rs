@@ -162,6 +162,13 @@ pub fn step_line(out: &mut dyn Write, s: &StepReport) -> io::Result<()> {
     if s.resumed_from > 0 {
         extra.push_str(&format!(", resumed after statement {}", s.resumed_from));
     }
+    if empty_down(s) {
+        extra.push_str(if s.state == StepState::Planned {
+            ", no Down statements: the schema would stay unchanged"
+        } else {
+            ", no Down statements: schema unchanged"
+        });
+    }
     let verb = match s.state {
         StepState::Planned => {
             writeln!(
@@ -182,6 +189,32 @@ pub fn step_line(out: &mut dyn Write, s: &StepReport) -> io::Result<()> {
         "{verb} {} ({} statements, {} ms{extra})",
         s.id, s.statements, s.duration_ms
     )
+}
+
+/// A reversion that runs nothing: its Down section has no statement, so only the history
+/// row goes (allowed by `--allow-empty-down`, or planned by a dry run).
+pub fn empty_down(s: &StepReport) -> bool {
+    s.direction == engine::plan::Direction::Down
+        && s.action == engine::plan::Action::Run
+        && s.statements_total == 0
+}
+
+/// The warning a dry run gives for each planned reversion that would run nothing.
+pub fn empty_down_warnings(r: &Report) -> Vec<String> {
+    let Report::Run(run) = r else {
+        return Vec::new();
+    };
+    run.migrations
+        .iter()
+        .filter(|s| run.dry_run && empty_down(s))
+        .map(|s| {
+            format!(
+                "warning: {} has no Down statements: reverting it would only delete its history \
+                 row; the run refuses it without --allow-empty-down",
+                s.id
+            )
+        })
+        .collect()
 }
 
 fn run_text(out: &mut dyn Write, r: &RunSummary, streamed: bool) -> io::Result<()> {

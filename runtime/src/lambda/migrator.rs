@@ -145,7 +145,7 @@ impl MigratorConfig {
             None => Allowed::default_set(),
             Some(list) => Allowed::parse(&list).map_err(|e| format!("ALLOWED_COMMANDS: {e}"))?,
         };
-        let dir = crate::settings::folder(&env);
+        let dir = crate::settings::folder(&env).map_err(err)?;
         let limits = crate::settings::limits(&env).map_err(err)?;
         let margin = |s: &Setting| match env.duration(s).map_err(err)? {
             Some(d) if d > Duration::from_secs(900) => Err(format!(
@@ -302,7 +302,14 @@ impl Migrator {
             .check(event.request.command)
             .map_err(refused)?;
         event.request.validate().map_err(refused)?;
-        let dir = event.dir.clone().unwrap_or_else(|| config.dir.clone());
+        // The event's `dir` is checked as `--dir` is: "" is the artifact's root, and a
+        // folder outside the artifact (absolute, `..`) is refused, never read as empty.
+        let dir = match &event.dir {
+            Some(d) => engine::source::parse_folder(d).map_err(|e| {
+                MigratorError::new(ErrorKind::BadRequest, format!("bad event: dir: {e}"))
+            })?,
+            None => config.dir.clone(),
+        };
         info!(
             command = event.request.command.as_str(),
             dir = %dir,
@@ -341,6 +348,18 @@ impl Migrator {
             from_cache = cached;
         }
         let secrets = self.secrets.clone().filter(|_| from_cache);
+        // Every command that changes the database names it before it acts.
+        // (With the user a secret may have supplied.)
+        let target = event.request.writes().then(|| {
+            DbSettings {
+                conn: conn.clone(),
+                ..config.db.clone()
+            }
+            .target()
+        });
+        if let Some(t) = &target {
+            info!(target = %t.address, from = %t.from, "target");
+        }
         let runtime = tokio::runtime::Handle::current();
         let settings = config.db.settings.clone();
         let fetch = opened.fetch.clone();
@@ -389,7 +408,10 @@ impl Migrator {
             )
         })?;
         match result {
-            Ok(done) => {
+            Ok(mut done) => {
+                if let Some(t) = target {
+                    done.report.set_target(t);
+                }
                 let reply = reply(&event, done, source_name, fetch, started);
                 if reply.stopped() {
                     warn!(
@@ -680,5 +702,32 @@ mod tests {
         assert!(e.message.contains("`down` is not allowed"), "{}", e.message);
         let d: Diagnostic = e.into();
         assert_eq!(d.error_type, "CommandNotAllowed");
+    }
+
+    #[tokio::test]
+    async fn the_events_dir_is_checked_as_dir_is() {
+        let m = Migrator::new(MigratorConfig::from_env(&env(&[(
+            "DB_HOST",
+            "203.0.113.1",
+        )])));
+        for bad in ["..", "/", "/migrations", "db/../x"] {
+            let e = m
+                .handle(
+                    MigratorEvent {
+                        request: engine::command::Request::new(CommandName::Verify),
+                        inline_zip: Some("eg==".into()),
+                        dir: Some(bad.into()),
+                        ..MigratorEvent::default()
+                    },
+                    None,
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind, ErrorKind::BadRequest, "{bad}: {}", e.message);
+            assert!(e.message.contains("dir"), "{}", e.message);
+        }
+        let e = MigratorConfig::from_env(&env(&[("DB_HOST", "h"), ("MIGRATIONS_DIR", "../m")]))
+            .unwrap_err();
+        assert!(e.contains("MIGRATIONS_DIR"), "{e}");
     }
 }

@@ -36,7 +36,7 @@ impl TriggerConfig {
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<TriggerConfig, String> {
         let env = Env::new(&get);
         let err = |e: SettingError| e.to_string();
-        let dir = settings::folder(&env);
+        let dir = settings::folder(&env).map_err(err)?;
         let limits = settings::limits(&env).map_err(err)?;
         let duration = |s: &Setting| -> Result<Duration, String> {
             Ok(env

@@ -113,7 +113,12 @@ async fn run(clients: &Clients, config: &TriggerConfig, job: &Job, deadline_ms: 
             "the trigger's FunctionName environment variable (the migrator's name) is not set",
         );
     };
-    let dir = job.params.dir.clone().unwrap_or_else(|| config.dir.clone());
+    // Checked as `--dir` is: "" is the artifact's root; `..` and absolute paths are refused.
+    let dir = match job.params.dir.as_deref().map(engine::source::parse_folder) {
+        None => config.dir.clone(),
+        Some(Ok(d)) => d,
+        Some(Err(e)) => return Outcome::failed(format!("UserParameters: dir: {e}")),
+    };
     let command = job.params.command.unwrap_or(CommandName::Up);
     let mut event = MigratorEvent {
         bucket_name: Some(job.bucket.clone()),
@@ -124,7 +129,7 @@ async fn run(clients: &Clients, config: &TriggerConfig, job: &Job, deadline_ms: 
         },
         // Unless the pipeline names a folder, the migrator uses its own MIGRATIONS_DIR;
         // a different folder shows up as a digest mismatch, not a silent no-op.
-        dir: job.params.dir.clone(),
+        dir: job.params.dir.as_ref().map(|_| dir.clone()),
         credentials: job.credentials.clone(),
         ..MigratorEvent::default()
     };

@@ -1,7 +1,7 @@
 //! Validating the artifact before the database is touched: every migration parsed.
 
 use engine::Limits;
-use engine::command::{self, CommandError, Input};
+use engine::command::{self, CommandError, CommandName, Frontend, Input, Request};
 use engine::fetch::{FetchError, FetchOptions, ObjectRef};
 use engine::source::Source;
 use tracing::info;
@@ -41,7 +41,9 @@ pub(super) async fn validate(
     check(&opened.source, dir, &config.limits)
 }
 
-/// Parses every migration of `source`; returns the set digest and the count.
+/// Parses every migration of `source`; returns the set digest and the count. A folder
+/// with no migration is refused (the pipeline has no way to ask for an empty set), saying
+/// where the artifact's `.sql` files are.
 pub fn check(source: &Source, dir: &str, limits: &Limits) -> Result<(String, usize), String> {
     let input = Input {
         source,
@@ -50,17 +52,16 @@ pub fn check(source: &Source, dir: &str, limits: &Limits) -> Result<(String, usi
         fetch: None,
         expected_digest: None,
     };
-    let done = command::verify(&input).map_err(|e| match e {
-        CommandError::Migration { error, .. } => {
-            format!("bad migration in {}: {error}", source.display())
-        }
-        e => format!("bad artifact: {e}"),
-    })?;
-    if done.migrations == 0 {
-        return Err(format!(
-            "bad artifact: {} has no migrations in {dir}/",
-            source.display()
-        ));
-    }
+    let done =
+        command::verify(&Request::new(CommandName::Verify), &input).map_err(|e| match e {
+            CommandError::Migration { error, .. } => {
+                format!("bad migration in {}: {error}", source.display())
+            }
+            // The remedy names the pipeline's `dir`, as the migrator's messages do.
+            e => format!(
+                "bad artifact: {}",
+                e.message(&Frontend::Migrator { function: None })
+            ),
+        })?;
     Ok((done.digest, done.migrations))
 }
