@@ -10,6 +10,7 @@ use super::sql::{connection_lost, exec_all, literal};
 use crate::migration::{Migration, Statement};
 use crate::plan::{
     self, Action, Direction, JournalState, StatementHasher, fails_whole, may_commit,
+    replays_on_resume,
 };
 use crate::store::{DeadlineStop, LockWait, MigrationFailure};
 
@@ -112,6 +113,20 @@ impl Database {
             }
         }
         if step.action == Action::Run {
+            // A resumed migration runs on a fresh session: what its committed statements
+            // set up for the rest (`USE`, session `SET`s) is set up again first.
+            for (i, s) in stmts[..resume_from].iter().enumerate() {
+                if replays_on_resume(&s.sql)
+                    && let Err(e) = exec_all(&mut self.conn, &s.sql)
+                {
+                    let mut cause = Cause::of(&e);
+                    cause.message = format!(
+                        "sending it again to set up the session before resuming: {}",
+                        cause.message
+                    );
+                    return self.record_failure(&run, i + 1, Stage::Before, cause);
+                }
+            }
             for (i, s) in stmts.iter().enumerate().skip(resume_from) {
                 let commits = !tx || may_commit(&s.sql);
                 let pre = if !commits && !in_tx {

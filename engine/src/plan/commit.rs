@@ -57,6 +57,47 @@ pub fn fails_whole(sql: &str) -> bool {
     single_statement(sql) && head != "CALL"
 }
 
+/// Whether `sql` only sets up the session for the statements after it (`USE db`, a
+/// session `SET`), so that resuming after it must send it again: a resumed migration
+/// runs on a fresh session, and its later statements were written to run where it
+/// left them. `SET GLOBAL`/`PERSIST` change the server, and a user variable's value may
+/// depend on data: those are never sent twice.
+pub fn replays_on_resume(sql: &str) -> bool {
+    if !single_statement(sql) {
+        return false;
+    }
+    let start = parts(sql, true)
+        .and_then(|p| p.first().map(|&(first, _)| first))
+        .unwrap_or(0);
+    let code = &sql[start..];
+    let upper = code.to_ascii_uppercase();
+    let head: String = upper
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    match head.as_str() {
+        "USE" => true,
+        "SET" => {
+            let words: Vec<&str> = upper
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| !w.is_empty())
+                .collect();
+            let server_wide = words.iter().any(|w| matches!(*w, "GLOBAL" | "PERSIST" | "PERSIST_ONLY"))
+                || upper.contains("@@GLOBAL.")
+                || upper.contains("@@PERSIST");
+            // `@name` (a user variable) but not `@@name` (a system variable).
+            let b = code.as_bytes();
+            let user_var = (0..b.len()).any(|i| {
+                b[i] == b'@'
+                    && b.get(i + 1).is_some_and(|c| *c != b'@')
+                    && (i == 0 || b[i - 1] != b'@')
+            });
+            !server_wide && !user_var
+        }
+        _ => false,
+    }
+}
+
 /// Whether a statement text holds several statements of which one may commit
 /// implicitly. If a later one failed, the server would have committed the earlier ones
 /// with no way for the journal to tell, so such texts are refused before a run.
@@ -214,6 +255,29 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_settings_are_replayed_on_resume() {
+        for yes in [
+            "USE other",
+            "SET autocommit = 0",
+            "SET SESSION sql_mode = ''",
+            "set @@session.foreign_key_checks = 0",
+            "SET NAMES utf8mb4",
+        ] {
+            assert!(replays_on_resume(yes), "{yes}");
+        }
+        for no in [
+            "SET GLOBAL max_connections = 10",
+            "SET @@global.read_only = 1",
+            "SET PERSIST x = 1",
+            "SET @n = (SELECT COUNT(*) FROM t)",
+            "CREATE TABLE t (id int)",
+            "USE a; CREATE TABLE t (id int)",
+        ] {
+            assert!(!replays_on_resume(no), "{no}");
+        }
+    }
 
     #[test]
     fn only_one_plain_statement_fails_whole() {
