@@ -26,7 +26,7 @@ pub use commit::{commits_part_way, may_commit, single_statement};
 pub use error::PlanError;
 pub(crate) use join::Joined;
 pub use records::{Direction, HistoryRow, JournalRow, JournalState, StatementHasher, short_hash};
-pub use resolve::{Resolved, resolution};
+pub use resolve::{Resolved, Settled, resolution};
 pub use status::{ChecksumState, MigrationState, StatusRow, status};
 
 /// What a run was asked to do.

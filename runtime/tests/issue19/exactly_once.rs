@@ -344,33 +344,8 @@ fn sigterm_kills_the_statement_journals_and_exits_143() {
     interrupted("TERM", 143);
 }
 
-// 6. `resolve` acts only on what needs resolving.
-#[test]
-fn resolve_refuses_a_clean_state() {
-    let db = TestDb::tagged("resolve");
-    let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
-        "1_a.sql",
-        "-- +migrate Up\nCREATE TABLE a (id int);\n-- +migrate Down\nDROP TABLE a;\n",
-    );
-    write(
-        dir.path(),
-        "2_b.sql",
-        "-- +migrate Up\nCREATE TABLE b (id int);\n-- +migrate Down\nDROP TABLE b;\n",
-    );
-    let o = run(&db, dir.path(), &["up", "--limit", "1"]);
-    assert!(o.status.success(), "{}", text(&o));
-    // A pending migration that never ran: that is `skip`.
-    let o = run(&db, dir.path(), &["resolve", "2_b.sql", "--applied"]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(stderr(&o).contains("skip"), "{}", text(&o));
-    // A cleanly applied migration: that is `down`.
-    let o = run(&db, dir.path(), &["resolve", "1_a.sql", "--rolled-back"]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(stderr(&o).contains("down"), "{}", text(&o));
-    assert_eq!(db.applied(), ["1_a.sql"], "nothing was recorded");
-}
+// 6. `resolve` acts only on what needs resolving: closed, in `tests/exactly_once.rs`
+// (`resolve_refuses_a_clean_state`).
 
 // 7. An explicit -config/-env beats an exported DATABASE_URL, and the target is named.
 #[test]
