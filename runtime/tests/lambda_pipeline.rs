@@ -724,13 +724,33 @@ fn a_partial_migration_is_fixed_from_a_laptop_through_the_migrator() {
     let o = p.cli(true, &["up", "--source", &p.s3_url(&broken)]);
     assert_eq!(o.status.code(), Some(6), "{}", out(&o));
 
-    // The file is fixed on the laptop and the run resumed with the local folder inline.
+    // The file is fixed on the laptop, but the default deployment runs no SQL sent
+    // inline: it skipped the pipeline's review (that needs `up-inline`).
     let fixed = migrations_dir(&[
         ("1_create_users.sql", CREATE_USERS),
         ("2_audit.sql", FIXED_SEED),
     ]);
     let dir = fixed.path().to_str().unwrap();
     let o = p.cli(true, &["up", "--resume", "--source", dir]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("`up` with an inline source is not allowed")
+            && err.contains("`up-inline`")
+            && err.contains("ALLOWED_COMMANDS"),
+        "{err}"
+    );
+    assert_eq!(
+        testkit::sql(Some(&p.db.name), "SELECT COUNT(*) FROM audit").trim(),
+        "0"
+    );
+
+    // The fix is pushed; the pipeline's new artifact is resumed from a laptop.
+    let good = p.upload(&[
+        ("migrations/1_create_users.sql", CREATE_USERS),
+        ("migrations/2_audit.sql", FIXED_SEED),
+    ]);
+    let o = p.cli(true, &["up", "--resume", "--source", &p.s3_url(&good)]);
     assert!(o.status.success(), "{}", out(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -743,11 +763,7 @@ fn a_partial_migration_is_fixed_from_a_laptop_through_the_migrator() {
         "1"
     );
 
-    // The next pipeline run, on the fixed artifact, succeeds with nothing left to do.
-    let good = p.upload(&[
-        ("migrations/1_create_users.sql", CREATE_USERS),
-        ("migrations/2_audit.sql", FIXED_SEED),
-    ]);
+    // The pipeline's run of that artifact succeeds with nothing left to do.
     let job = p.run(&good).pop().unwrap();
     assert_eq!(job["status"], "Succeeded", "{job:#}");
     p.assert_logs_clean();
@@ -761,7 +777,11 @@ fn resolve_runs_remotely_and_a_command_the_deployment_does_not_allow_is_refused(
         ("2_audit.sql", BROKEN_SEED),
     ]);
     let dir = broken.path().to_str().unwrap();
-    let o = p.cli(true, &["up", "--source", dir]);
+    let artifact = p.upload(&[
+        ("migrations/1_create_users.sql", CREATE_USERS),
+        ("migrations/2_audit.sql", BROKEN_SEED),
+    ]);
+    let o = p.cli(true, &["up", "--source", &p.s3_url(&artifact)]);
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("no_such_table"), "{err}");

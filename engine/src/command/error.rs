@@ -287,7 +287,9 @@ impl CommandError {
     /// The kind of failure.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CommandError::Request(RequestError::NotAllowed { .. }) => ErrorKind::NotAllowed,
+            CommandError::Request(
+                RequestError::NotAllowed { .. } | RequestError::InlineNotAllowed { .. },
+            ) => ErrorKind::NotAllowed,
             CommandError::Request(_) => ErrorKind::BadRequest,
             CommandError::Configuration(_) => ErrorKind::Configuration,
             CommandError::Source(_) => ErrorKind::BadArtifact,
