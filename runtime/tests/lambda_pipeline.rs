@@ -242,6 +242,8 @@ fn a_job_applies_the_migrations_and_reports_them() {
     assert_eq!(inv["invocation_type"], "RequestResponse");
     assert_eq!(inv["payload"]["BucketName"], p.bucket.as_str());
     assert_eq!(inv["payload"]["ObjectKey"], key.as_str());
+    // Named, never left to the seed's default: the migrator requires it.
+    assert_eq!(inv["payload"]["command"], "up");
     let digest = inv["payload"]["expected_digest"].as_str().unwrap();
     assert_eq!(vars["Digest"], digest);
     assert_eq!(inv["response"]["digest"], digest);
@@ -526,7 +528,9 @@ fn a_trigger_out_of_time_carries_on_with_up_in_a_continuation() {
     // The follow-ups ran `up` straight away: no status polling was needed.
     for c in p.migrator_invokes() {
         assert_eq!(
-            c["payload"]["command"].as_str().unwrap_or("up"),
+            c["payload"]["command"]
+                .as_str()
+                .expect("the event names its command"),
             "up",
             "{c:#}"
         );
@@ -633,7 +637,12 @@ fn a_migration_longer_than_the_trigger_is_followed_up_with_a_continuation_token(
     let commands: Vec<String> = p
         .migrator_invokes()
         .iter()
-        .map(|c| c["payload"]["command"].as_str().unwrap_or("up").to_owned())
+        .map(|c| {
+            c["payload"]["command"]
+                .as_str()
+                .expect("the event names its command")
+                .to_owned()
+        })
         .collect();
     assert_eq!(
         commands.iter().filter(|c| *c == "up").count(),
