@@ -132,13 +132,34 @@ export interface DeployConfig {
   readonly alarmTopic: { readonly kind: 'none' } | { readonly kind: 'create' } | { readonly kind: 'existing'; readonly arn: string };
 }
 
-/** Every command the migrator knows; `migratorCommands` picks a subset of these. */
-export const MIGRATOR_COMMANDS = ['verify', 'plan', 'status', 'up', 'down', 'redo', 'skip', 'resolve'] as const;
+/**
+ * Every command the migrator knows, then the permissions to run SQL sent inline (a laptop's
+ * `--via-lambda` with a local folder) with the commands that run SQL: that SQL skipped the
+ * pipeline's review, so `up` alone runs only the artifact in S3. `migratorCommands` picks a
+ * subset of these (the migrator's `Allowed` in engine/src/command/request.rs knows the same words).
+ */
+export const MIGRATOR_COMMANDS = [
+  'verify',
+  'plan',
+  'status',
+  'up',
+  'down',
+  'redo',
+  'skip',
+  'resolve',
+  'up-inline',
+  'down-inline',
+  'redo-inline',
+] as const;
 
-/** One of the migrator's commands. */
+/** One of the migrator's commands, or an `-inline` permission. */
 export type MigratorCommand = (typeof MIGRATOR_COMMANDS)[number];
 
-/** The commands the migrator runs unless told otherwise: everything that cannot undo a migration. */
+/**
+ * The commands the migrator runs unless told otherwise: the read-only ones, `up` of the
+ * pipeline's artifact (resume included) and `resolve`; nothing that reverts, skips, or runs
+ * SQL sent inline.
+ */
 export const DEFAULT_MIGRATOR_COMMANDS: readonly MigratorCommand[] = DEFAULTS.migratorCommands.split(',') as MigratorCommand[];
 
 /** Raised when context values are missing or invalid; lists every problem at once. */

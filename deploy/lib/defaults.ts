@@ -22,7 +22,7 @@ export const DEFAULTS = {
   dbIamAuth: false,
   /** the secret's JSON key holding the password; set but empty: the secret is the password */
   dbSecretField: 'password',
-  /** the commands this migrator runs, comma-separated (`all` for every one) */
+  /** the commands this migrator runs, comma-separated (`all` for every one); SQL sent inline by `--via-lambda` from a local source needs `up-inline` (`down-inline`, `redo-inline`), not `up` */
   migratorCommands: 'verify,plan,status,up,resolve',
   /** no migration starts with less time left (unset: at most a third of the invocation's time) */
   deadlineMarginSecs: 30,

@@ -15,7 +15,25 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as codestarNotifications from 'aws-cdk-lib/aws-codestarnotifications';
 import { Construct } from 'constructs';
-import { DeployConfig } from './config';
+import { DeployConfig, MigratorCommand } from './config';
+
+/**
+ * The operator policy's description: what holding it lets someone do. IAM grants only the
+ * invoke; the migrator's ALLOWED_COMMANDS (`commands`) decides what an invocation may run,
+ * for operators and the pipeline alike. deploy/README.md quotes the default's words.
+ */
+export function operatorPolicyDescription(commands: readonly MigratorCommand[]): string {
+  const run = commands.filter((c) => !c.endsWith('-inline'));
+  const inline = commands.filter((c) => c.endsWith('-inline')).map((c) => c.replace(/-inline$/, ''));
+  const sql =
+    inline.length === 0
+      ? 'SQL runs only from an artifact in S3, never sent inline (no up-inline)'
+      : `SQL sent inline runs with ${inline.join(', ')} (${inline.map((c) => `${c}-inline`).join(', ')})`;
+  return (
+    'lambda-migrate operators: invoke the migrator and nothing else. It runs only ' +
+    `${run.length === 0 ? 'no command' : run.join(', ')} (its ALLOWED_COMMANDS); ${sql}.`
+  );
+}
 
 /** The CloudWatch namespace of the Embedded Metric Format lines both functions print. */
 export const METRICS_NAMESPACE = 'LambdaMigrate';
@@ -344,7 +362,7 @@ export class LambdaMigrateStack extends cdk.Stack {
     // Unattached: an administrator attaches it to whoever runs `lambda-migrate --via-lambda`.
     // Qualified ARNs too, so a published version or alias of the migrator can be called.
     this.operatorPolicy = new iam.ManagedPolicy(this, 'OperatorPolicy', {
-      description: 'lambda-migrate operators: invoke the migrator (the commands in its ALLOWED_COMMANDS) and nothing else',
+      description: operatorPolicyDescription(cfg.migratorCommands),
       statements: [
         new iam.PolicyStatement({
           actions: ['lambda:InvokeFunction'],

@@ -239,13 +239,25 @@ describe('context', () => {
     assert.deepEqual(load({ migratorCommands: ' Status, UP ,down,status,DOWN ' }).migratorCommands, ['status', 'up', 'down']);
     assert.deepEqual(load({ migratorCommands: ['up', 'status', 'Redo', 'skip'] }).migratorCommands, ['up', 'status', 'redo', 'skip']);
     assert.deepEqual(load({ migratorCommands: '["verify","up","status"]' }).migratorCommands, ['verify', 'up', 'status']);
+    assert.deepEqual(load({ migratorCommands: 'up,status,Up-Inline' }).migratorCommands, ['up', 'status', 'up-inline']);
+  });
+
+  it('keeps SQL sent inline off by default', () => {
+    assert.ok(!load().migratorCommands.some((c) => c.endsWith('-inline')));
+    // `up-inline` is not `up`: the pipeline still needs `up` for its artifact.
+    assert.deepEqual(problems({ migratorCommands: 'status,up-inline' }), ['migratorCommands: the pipeline needs up (it runs up, status)']);
   });
 
   it('rejects unknown migrator commands, naming each one', () => {
     const p = problems({ migratorCommands: 'up,status,drop,Migrate' });
     const bad = p.filter((m) => m.startsWith('migratorCommands:'));
     assert.equal(bad.length, 2, p.join(' | '));
-    assert.match(bad[0], /"drop" is not a command \(one of verify, plan, status, up, down, redo, skip, resolve\)/);
+    assert.match(
+      bad[0],
+      /"drop" is not a command \(one of verify, plan, status, up, down, redo, skip, resolve, up-inline, down-inline, redo-inline\)/,
+    );
+    // Running SQL sent inline is a permission only the commands that run SQL have.
+    assert.ok(problems({ migratorCommands: 'up,status,status-inline' }).some((m) => m.includes('"status-inline" is not a command')));
     assert.match(bad[1], /"Migrate" is not a command/);
     assert.ok(problems({ migratorCommands: 'up,,status' }).some((m) => m.startsWith('migratorCommands: "" is not')));
   });

@@ -5,7 +5,8 @@ import { describe, it } from 'node:test';
 import * as cdk from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import { CHECKOV_SKIPS, CheckovSkip, LambdaMigrateStack } from '../lib/stack';
+import { MIGRATOR_COMMANDS } from '../lib/config';
+import { CHECKOV_SKIPS, CheckovSkip, LambdaMigrateStack, operatorPolicyDescription } from '../lib/stack';
 import { asList, DEPLOY_DIR, overbroad, Statement, statements, synth } from './helpers';
 
 /** Logical ids of the stack's main resources. */
@@ -156,12 +157,12 @@ describe('functions', () => {
     assert.equal(triggerEnv.DB_PASSWORD, undefined, 'the trigger never sees the password');
   });
 
-  it('tell the migrator which commands it runs: by default all but down, redo and skip', () => {
+  it('tell the migrator which commands it runs: by default all but down, redo, skip and SQL sent inline', () => {
     let { stack, template } = synth();
     assert.equal(fnProps(template, ids(stack).migrator).Environment.Variables.ALLOWED_COMMANDS, 'verify,plan,status,up,resolve');
     assert.equal(fnProps(template, ids(stack).trigger).Environment.Variables.ALLOWED_COMMANDS, undefined);
-    ({ stack, template } = synth({ migratorCommands: 'UP, status ,Down,up,  redo' }));
-    assert.equal(fnProps(template, ids(stack).migrator).Environment.Variables.ALLOWED_COMMANDS, 'up,status,down,redo');
+    ({ stack, template } = synth({ migratorCommands: 'UP, status ,Down,up,  redo, UP-inline' }));
+    assert.equal(fnProps(template, ids(stack).migrator).Environment.Variables.ALLOWED_COMMANDS, 'up,status,down,redo,up-inline');
   });
 
   it('pass the migrations folder to both functions and the fetch mode to the migrator', () => {
@@ -294,6 +295,31 @@ describe('IAM', () => {
     const outputs = template.toJSON().Outputs;
     assert.deepEqual(outputs.OperatorPolicyArn.Value, { Ref: operatorPolicy });
     assert.deepEqual(outputs.MigratorFunctionName.Value, { Ref: migrator });
+  });
+
+  it('describes the operator policy as the migrator enforces it, in the words deploy/README.md quotes', () => {
+    const description = (context = {}) => {
+      const { stack, template } = synth(context);
+      return template.findResources('AWS::IAM::ManagedPolicy')[ids(stack).operatorPolicy].Properties.Description;
+    };
+    // By default: read-only commands, resolve and up, and no SQL sent inline.
+    const byDefault =
+      'lambda-migrate operators: invoke the migrator and nothing else. It runs only verify, plan, status, up, ' +
+      'resolve (its ALLOWED_COMMANDS); SQL runs only from an artifact in S3, never sent inline (no up-inline).';
+    assert.equal(description(), byDefault);
+    assert.equal(
+      description({ migratorCommands: 'status,up,Up-Inline,down,redo-inline' }),
+      'lambda-migrate operators: invoke the migrator and nothing else. It runs only status, up, down ' +
+        '(its ALLOWED_COMMANDS); SQL sent inline runs with up, redo (up-inline, redo-inline).',
+    );
+    // The README says the same, and lists every word migratorCommands takes.
+    const readme = fs
+      .readFileSync(path.join(DEPLOY_DIR, 'README.md'), 'utf8')
+      .replace(/^> /gm, '')
+      .replace(/\s+/g, ' ');
+    assert.ok(readme.includes(`"${byDefault}"`), 'deploy/README.md quotes the default operator policy');
+    assert.ok(readme.includes(`Known commands: ${MIGRATOR_COMMANDS.map((c) => `\`${c}\``).join(', ')};`), 'known commands');
+    assert.ok(operatorPolicyDescription(MIGRATOR_COMMANDS).length <= 1000, 'IAM limits a description to 1000 characters');
   });
 
   it('gives the trigger no S3, KMS or database permissions', () => {

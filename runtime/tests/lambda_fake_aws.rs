@@ -207,6 +207,18 @@ async fn a_function_error_is_http_200_with_the_function_error_header() {
             .contains("BucketName"),
         "{body}"
     );
+    // A field the event does not have is refused by name, never ignored.
+    let out = lambda(&fake)
+        .invoke()
+        .function_name("migrator")
+        .payload(Blob::new(br#"{"cmd":"status"}"#.to_vec()))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(body["errorType"], "BadRequest", "{body}");
+    let message = body["errorMessage"].as_str().unwrap();
+    assert!(message.contains("unknown field `cmd`"), "{body}");
     // The instance stays warm: a second call reuses the process.
     lambda(&fake)
         .invoke()
@@ -224,7 +236,7 @@ async fn a_function_error_is_http_200_with_the_function_error_header() {
     let out = lambda(&fake)
         .invoke()
         .function_name("bare")
-        .payload(Blob::new(b"{}".to_vec()))
+        .payload(Blob::new(br#"{"command":"status"}"#.to_vec()))
         .send()
         .await
         .unwrap();

@@ -242,6 +242,8 @@ fn a_job_applies_the_migrations_and_reports_them() {
     assert_eq!(inv["invocation_type"], "RequestResponse");
     assert_eq!(inv["payload"]["BucketName"], p.bucket.as_str());
     assert_eq!(inv["payload"]["ObjectKey"], key.as_str());
+    // Named, never left to the seed's default: the migrator requires it.
+    assert_eq!(inv["payload"]["command"], "up");
     let digest = inv["payload"]["expected_digest"].as_str().unwrap();
     assert_eq!(vars["Digest"], digest);
     assert_eq!(inv["response"]["digest"], digest);
@@ -526,7 +528,9 @@ fn a_trigger_out_of_time_carries_on_with_up_in_a_continuation() {
     // The follow-ups ran `up` straight away: no status polling was needed.
     for c in p.migrator_invokes() {
         assert_eq!(
-            c["payload"]["command"].as_str().unwrap_or("up"),
+            c["payload"]["command"]
+                .as_str()
+                .expect("the event names its command"),
             "up",
             "{c:#}"
         );
@@ -633,7 +637,12 @@ fn a_migration_longer_than_the_trigger_is_followed_up_with_a_continuation_token(
     let commands: Vec<String> = p
         .migrator_invokes()
         .iter()
-        .map(|c| c["payload"]["command"].as_str().unwrap_or("up").to_owned())
+        .map(|c| {
+            c["payload"]["command"]
+                .as_str()
+                .expect("the event names its command")
+                .to_owned()
+        })
         .collect();
     assert_eq!(
         commands.iter().filter(|c| *c == "up").count(),
@@ -724,13 +733,33 @@ fn a_partial_migration_is_fixed_from_a_laptop_through_the_migrator() {
     let o = p.cli(true, &["up", "--source", &p.s3_url(&broken)]);
     assert_eq!(o.status.code(), Some(6), "{}", out(&o));
 
-    // The file is fixed on the laptop and the run resumed with the local folder inline.
+    // The file is fixed on the laptop, but the default deployment runs no SQL sent
+    // inline: it skipped the pipeline's review (that needs `up-inline`).
     let fixed = migrations_dir(&[
         ("1_create_users.sql", CREATE_USERS),
         ("2_audit.sql", FIXED_SEED),
     ]);
     let dir = fixed.path().to_str().unwrap();
     let o = p.cli(true, &["up", "--resume", "--source", dir]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("`up` with an inline source is not allowed")
+            && err.contains("`up-inline`")
+            && err.contains("ALLOWED_COMMANDS"),
+        "{err}"
+    );
+    assert_eq!(
+        testkit::sql(Some(&p.db.name), "SELECT COUNT(*) FROM audit").trim(),
+        "0"
+    );
+
+    // The fix is pushed; the pipeline's new artifact is resumed from a laptop.
+    let good = p.upload(&[
+        ("migrations/1_create_users.sql", CREATE_USERS),
+        ("migrations/2_audit.sql", FIXED_SEED),
+    ]);
+    let o = p.cli(true, &["up", "--resume", "--source", &p.s3_url(&good)]);
     assert!(o.status.success(), "{}", out(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -743,11 +772,7 @@ fn a_partial_migration_is_fixed_from_a_laptop_through_the_migrator() {
         "1"
     );
 
-    // The next pipeline run, on the fixed artifact, succeeds with nothing left to do.
-    let good = p.upload(&[
-        ("migrations/1_create_users.sql", CREATE_USERS),
-        ("migrations/2_audit.sql", FIXED_SEED),
-    ]);
+    // The pipeline's run of that artifact succeeds with nothing left to do.
     let job = p.run(&good).pop().unwrap();
     assert_eq!(job["status"], "Succeeded", "{job:#}");
     p.assert_logs_clean();
@@ -761,7 +786,11 @@ fn resolve_runs_remotely_and_a_command_the_deployment_does_not_allow_is_refused(
         ("2_audit.sql", BROKEN_SEED),
     ]);
     let dir = broken.path().to_str().unwrap();
-    let o = p.cli(true, &["up", "--source", dir]);
+    let artifact = p.upload(&[
+        ("migrations/1_create_users.sql", CREATE_USERS),
+        ("migrations/2_audit.sql", BROKEN_SEED),
+    ]);
+    let o = p.cli(true, &["up", "--source", &p.s3_url(&artifact)]);
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("no_such_table"), "{err}");

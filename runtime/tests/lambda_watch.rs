@@ -187,7 +187,7 @@ fn the_migrator_runs_under_cargo_lambda_watch() {
     // A digest other than the one read is refused before the database is touched.
     let (_, err) = invoke(
         &addr,
-        &json!({"BucketName": bucket, "ObjectKey": good, "expected_digest": "0000"}),
+        &json!({"BucketName": bucket, "ObjectKey": good, "command": "up", "expected_digest": "0000"}),
     );
     assert_eq!(err["errorType"], "DigestMismatch", "{err}");
 }

@@ -4,7 +4,7 @@
 
 use super::request::RequestError;
 use crate::migration::MigrationError;
-use crate::plan::{Direction, PlanError};
+use crate::plan::{Direction, PlanError, Settled};
 use crate::source::{NoMigrations, SourceError};
 use crate::store::MigrationFailure;
 use crate::store::StoreError;
@@ -135,6 +135,11 @@ pub enum Remedy {
         /// Statements of it are committed: it continues with `--resume`.
         resume: bool,
     },
+    /// A settled, applied migration: reverting it is `down`'s work, not `resolve`'s.
+    Down,
+    /// A settled, pending migration: recording it as applied without running it is
+    /// `skip`'s work, not `resolve`'s.
+    Skip,
     /// Proceed over changed files.
     AllowDrift,
     /// Proceed over history rows without a file.
@@ -224,6 +229,15 @@ impl Remedy {
                     direction.to_string()
                 }),
                 resolve(id)
+            ),
+            Remedy::Down => format!(
+                "to revert it, use {}, which runs Down sections, newest first",
+                frontend.command("down")
+            ),
+            Remedy::Skip => format!(
+                "to record it as applied without running it, use {}, which records pending \
+                 migrations, oldest first",
+                frontend.command("skip")
             ),
             Remedy::AllowDrift => format!(
                 "to proceed anyway, run again with --allow-drift (e.g. {})",
@@ -341,7 +355,9 @@ impl CommandError {
     /// The kind of failure.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CommandError::Request(RequestError::NotAllowed { .. }) => ErrorKind::NotAllowed,
+            CommandError::Request(
+                RequestError::NotAllowed { .. } | RequestError::InlineNotAllowed { .. },
+            ) => ErrorKind::NotAllowed,
             CommandError::Request(_) => ErrorKind::BadRequest,
             CommandError::Configuration(_) => ErrorKind::Configuration,
             CommandError::Source(_) => ErrorKind::BadArtifact,
@@ -431,7 +447,9 @@ fn plan_kind(e: &PlanError) -> ErrorKind {
         | PlanError::PartialWithoutFile { .. } => ErrorKind::Partial,
         PlanError::NotParsed { .. } => ErrorKind::Internal,
         PlanError::HiddenCommit { .. } | PlanError::EmptyDown { .. } => ErrorKind::BadMigration,
-        PlanError::NothingToResolve { .. } | PlanError::NotInDoubt { .. } => ErrorKind::BadRequest,
+        PlanError::NothingToResolve { .. }
+        | PlanError::NotInDoubt { .. }
+        | PlanError::Settled { .. } => ErrorKind::BadRequest,
     }
 }
 
@@ -453,6 +471,13 @@ fn plan_remedy(e: &PlanError) -> Option<Remedy> {
         PlanError::EmptyDown { redo, .. } => Some(Remedy::AllowEmptyDown {
             command: if *redo { "redo" } else { "down" },
         }),
+        PlanError::Settled { settled, file, .. } => match (settled, file) {
+            (Settled::Applied, true) => Some(Remedy::Down),
+            (Settled::Applied, false) => Some(Remedy::IgnoreUnknown),
+            (Settled::Pending, true) => Some(Remedy::Skip),
+            // Only a journal row is left of it: there is nothing to skip.
+            (Settled::Pending, false) => None,
+        },
         _ => None,
     }
 }

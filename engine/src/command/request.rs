@@ -70,6 +70,15 @@ impl CommandName {
             CommandName::Verify | CommandName::Plan | CommandName::Status
         )
     }
+
+    /// Whether the command runs the migrations' SQL (unless a dry run): from an inline
+    /// source, that SQL skipped the pipeline's review, so it needs its own permission.
+    pub fn runs_sql(self) -> bool {
+        matches!(
+            self,
+            CommandName::Up | CommandName::Down | CommandName::Redo
+        )
+    }
 }
 
 impl fmt::Display for CommandName {
@@ -182,6 +191,19 @@ pub enum RequestError {
         /// The allowed commands, comma-separated.
         allowed: String,
     },
+    /// The deployment does not let the migrator run SQL sent inline with this command.
+    #[error(
+        "`{command}` with an inline source is not allowed here: its SQL comes from the \
+         caller, not from the pipeline's reviewed artifact; run it on the artifact in S3 \
+         (--source s3://...), or allow it by adding `{command}-inline` to the migrator's \
+         ALLOWED_COMMANDS (allowed: {allowed})"
+    )]
+    InlineNotAllowed {
+        /// The command.
+        command: CommandName,
+        /// The allowed commands, comma-separated.
+        allowed: String,
+    },
 }
 
 impl Request {
@@ -275,55 +297,100 @@ impl Request {
     }
 }
 
-/// The commands a deployment lets the migrator run.
+/// One thing a deployment lets the migrator do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Permission {
+    /// Run the command (for a command that runs SQL: from the artifact in S3).
+    Run(CommandName),
+    /// Run SQL sent inline with a command that runs SQL (`up-inline`, `down-inline`,
+    /// `redo-inline`).
+    Inline(CommandName),
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Permission::Run(c) => write!(f, "{c}"),
+            Permission::Inline(c) => write!(f, "{c}-inline"),
+        }
+    }
+}
+
+/// What a deployment lets the migrator do (`ALLOWED_COMMANDS`): commands by name, and for
+/// the commands that run SQL, running it from an inline source (`up-inline`), a separate
+/// permission because that SQL skipped the pipeline's review and the trigger's digest
+/// check.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Allowed(Vec<CommandName>);
+pub struct Allowed(Vec<Permission>);
 
 impl Allowed {
-    /// The default: everything but `down`, `redo` and `skip`, which a pipeline never needs
-    /// and which change history in ways an operator should choose to allow.
+    /// The default: read-only commands, `up` of the artifact in S3 (the pipeline's, resume
+    /// included) and `resolve`. Not `down`, `redo` and `skip`, which a pipeline never needs
+    /// and which change history in ways an operator should choose to allow, nor SQL sent
+    /// inline, which no pipeline stage reviewed.
     pub fn default_set() -> Allowed {
-        Allowed(vec![
-            CommandName::Verify,
-            CommandName::Plan,
-            CommandName::Status,
-            CommandName::Up,
-            CommandName::Resolve,
-        ])
+        Allowed(
+            [
+                CommandName::Verify,
+                CommandName::Plan,
+                CommandName::Status,
+                CommandName::Up,
+                CommandName::Resolve,
+            ]
+            .map(Permission::Run)
+            .to_vec(),
+        )
     }
 
-    /// Parses a comma-separated list (`ALLOWED_COMMANDS`); `all` allows every command.
+    /// Parses a comma-separated list (`ALLOWED_COMMANDS`) of commands and `up-inline`,
+    /// `down-inline`, `redo-inline`; `all` allows everything.
     pub fn parse(list: &str) -> Result<Allowed, String> {
         let mut out = Vec::new();
         for word in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
-            if word.eq_ignore_ascii_case("all") {
-                return Ok(Allowed(CommandName::ALL.to_vec()));
+            let lower = word.to_ascii_lowercase();
+            if lower == "all" {
+                let inline = CommandName::ALL.into_iter().filter(|c| c.runs_sql());
+                let all = CommandName::ALL.map(Permission::Run).into_iter();
+                return Ok(Allowed(all.chain(inline.map(Permission::Inline)).collect()));
             }
-            let c = CommandName::parse(&word.to_ascii_lowercase())
-                .ok_or_else(|| format!("{word:?} is not a command"))?;
-            if !out.contains(&c) {
-                out.push(c);
+            let permission = match lower.strip_suffix("-inline") {
+                None => CommandName::parse(&lower).map(Permission::Run),
+                Some(c) => CommandName::parse(c)
+                    .filter(|c| c.runs_sql())
+                    .map(Permission::Inline),
+            }
+            .ok_or_else(|| {
+                format!("{word:?} is not a command (nor up-inline, down-inline or redo-inline)")
+            })?;
+            if !out.contains(&permission) {
+                out.push(permission);
             }
         }
         Ok(Allowed(out))
     }
 
-    /// Refuses a command the deployment does not allow.
-    pub fn check(&self, command: CommandName) -> Result<(), RequestError> {
-        if self.0.contains(&command) {
-            Ok(())
-        } else {
-            Err(RequestError::NotAllowed {
-                command,
-                allowed: self.to_string(),
-            })
+    /// Refuses a request the deployment does not allow. `inline`: its migrations came in
+    /// the event, not from S3; a request that would run their SQL then needs the
+    /// command's `-inline` permission instead of the command's own.
+    pub fn check(&self, request: &Request, inline: bool) -> Result<(), RequestError> {
+        let command = request.command;
+        let runs_inline_sql = inline && request.writes() && command.runs_sql();
+        if runs_inline_sql && self.0.contains(&Permission::Inline(command)) {
+            return Ok(());
+        }
+        let allowed = self.to_string();
+        match (self.0.contains(&Permission::Run(command)), runs_inline_sql) {
+            (true, false) => Ok(()),
+            (true, true) => Err(RequestError::InlineNotAllowed { command, allowed }),
+            // Not allowed at all: the source does not matter.
+            (false, _) => Err(RequestError::NotAllowed { command, allowed }),
         }
     }
 }
 
 impl fmt::Display for Allowed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = self.0.iter().map(|c| c.as_str()).collect();
+        let names: Vec<String> = self.0.iter().map(Permission::to_string).collect();
         f.write_str(&names.join(","))
     }
 }
@@ -405,8 +472,10 @@ mod tests {
     fn allowed_commands() {
         let a = Allowed::default_set();
         assert_eq!(a.to_string(), "verify,plan,status,up,resolve");
-        assert!(a.check(CommandName::Up).is_ok());
-        let e = a.check(CommandName::Down).unwrap_err();
+        assert!(a.check(&Request::new(CommandName::Up), false).is_ok());
+        let e = a
+            .check(&Request::new(CommandName::Down), false)
+            .unwrap_err();
         assert_eq!(
             e.to_string(),
             "`down` is not allowed here (allowed: verify,plan,status,up,resolve)"
@@ -415,7 +484,60 @@ mod tests {
             Allowed::parse(" Status, plan,status ").unwrap().to_string(),
             "status,plan"
         );
-        assert_eq!(Allowed::parse("all").unwrap().0.len(), 8);
+        assert_eq!(
+            Allowed::parse("all").unwrap().to_string(),
+            "verify,plan,status,up,down,redo,skip,resolve,up-inline,down-inline,redo-inline"
+        );
         assert!(Allowed::parse("up,drop").unwrap_err().contains("drop"));
+        let e = Allowed::parse("status-inline").unwrap_err();
+        assert!(e.contains("\"status-inline\" is not a command"), "{e}");
+    }
+
+    #[test]
+    fn sql_sent_inline_needs_its_own_permission() {
+        let a = Allowed::default_set();
+        let up = Request::new(CommandName::Up);
+        let resume = Request {
+            resume: true,
+            ..up.clone()
+        };
+        // The pipeline's artifact in S3, resume included.
+        assert!(a.check(&up, false).is_ok() && a.check(&resume, false).is_ok());
+        // Inline: reading and recording are the commands' own; running SQL is not.
+        for command in [
+            CommandName::Verify,
+            CommandName::Plan,
+            CommandName::Status,
+            CommandName::Resolve,
+        ] {
+            assert!(a.check(&Request::new(command), true).is_ok(), "{command}");
+        }
+        let dry = Request {
+            dry_run: true,
+            ..up.clone()
+        };
+        assert!(a.check(&dry, true).is_ok(), "a dry run runs no SQL");
+        for r in [&up, &resume] {
+            let e = a.check(r, true).unwrap_err();
+            assert!(matches!(e, RequestError::InlineNotAllowed { .. }));
+            let m = e.to_string();
+            assert!(
+                m.contains("`up-inline`") && m.contains("ALLOWED_COMMANDS"),
+                "{m}"
+            );
+        }
+        let with = Allowed::parse("status,up,Up-Inline,down").unwrap();
+        assert_eq!(with.to_string(), "status,up,up-inline,down");
+        assert!(with.check(&resume, true).is_ok());
+        let down = Request::new(CommandName::Down);
+        assert!(with.check(&down, false).is_ok());
+        let e = with.check(&down, true).unwrap_err();
+        assert!(e.to_string().contains("`down-inline`"), "{e}");
+        // `up-inline` is its own permission: it does not allow `up` of an S3 artifact.
+        let only = Allowed::parse("up-inline").unwrap();
+        assert!(only.check(&up, true).is_ok() && only.check(&up, false).is_err());
+        // A command not allowed at all is refused as such, whatever the source.
+        let e = a.check(&down, true).unwrap_err();
+        assert!(matches!(e, RequestError::NotAllowed { .. }), "{e}");
     }
 }

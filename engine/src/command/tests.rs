@@ -468,7 +468,7 @@ fn skip_records_without_running() {
 
 #[test]
 fn resolve_records_applied_or_rolled_back_and_refuses_an_unknown_id() {
-    let files = Files::abc();
+    let mut files = Files::abc();
     let mut store = Fake {
         fail: Some(("1_a.sql".into(), 2)),
         ..Fake::default()
@@ -496,6 +496,8 @@ fn resolve_records_applied_or_rolled_back_and_refuses_an_unknown_id() {
         ["applied 2_b.sql", "applied 3_c.sql"]
     );
 
+    // A changed file is something to resolve: here, reverted by hand.
+    files.set("3_c.sql", &table("cc"));
     resolve.id = Some("3_c.sql".into());
     resolve.resolution = Some(Resolution::RolledBack);
     exec(&mut store, &files, &resolve).0.unwrap();
@@ -505,7 +507,10 @@ fn resolve_records_applied_or_rolled_back_and_refuses_an_unknown_id() {
         (row.state, row.direction),
         (JournalState::ResolvedRolledBack, Direction::Down)
     );
-    assert_eq!(store.notes[1].1, "resolved by hand as rolled back");
+    assert_eq!(
+        store.notes[1].1,
+        "resolved by hand as rolled back (its file had changed since it was applied)"
+    );
 
     resolve.id = Some("9_nope.sql".into());
     let e = exec(&mut store, &files, &resolve).0.err().unwrap();
@@ -513,6 +518,80 @@ fn resolve_records_applied_or_rolled_back_and_refuses_an_unknown_id() {
     assert_eq!(
         e.to_string(),
         "resolve 9_nope.sql: no such migration file, history row or journal row"
+    );
+}
+
+#[test]
+fn resolve_refuses_a_settled_migration_naming_skip_or_down() {
+    let mut files = Files::abc();
+    let mut store = Fake::default();
+    let mut one = req(CommandName::Up);
+    one.limit = Some(1);
+    run(&mut store, &files, &one).unwrap();
+    let resolve = |id: &str, resolution| Request {
+        id: Some(id.into()),
+        resolution: Some(resolution),
+        ..req(CommandName::Resolve)
+    };
+    let why = "so there is nothing to resolve (resolve settles a partial, failed or in-doubt \
+               migration, or accepts a changed file); ";
+    // Never ran: recording it as applied is `skip`.
+    for r in [Resolution::Applied, Resolution::RolledBack] {
+        let e = exec(&mut store, &files, &resolve("2_b.sql", r))
+            .0
+            .err()
+            .unwrap();
+        assert_eq!(e.kind().exit_code(), 2);
+        assert_eq!(
+            e.message(&Frontend::Cli),
+            format!(
+                "resolve 2_b.sql: it is not applied and no run left it part-way, {why}to record \
+                 it as applied without running it, use `skip`, which records pending \
+                 migrations, oldest first"
+            )
+        );
+    }
+    // Applied cleanly: recording it as rolled back is `down`.
+    for r in [Resolution::RolledBack, Resolution::Applied] {
+        let e = exec(&mut store, &files, &resolve("1_a.sql", r))
+            .0
+            .err()
+            .unwrap();
+        assert_eq!(e.kind(), ErrorKind::BadRequest);
+        let remote = e.message(&Frontend::Migrator {
+            function: Some("db-migrator".into()),
+        });
+        assert_eq!(
+            remote,
+            format!(
+                "resolve 1_a.sql: it is applied and its file is the one applied, {why}to revert \
+                 it, use `lambda-migrate --via-lambda db-migrator down`, which runs Down \
+                 sections, newest first"
+            )
+        );
+    }
+    assert!(store.notes.is_empty(), "nothing was recorded");
+    assert_eq!(store.ids(), ["1_a.sql"]);
+
+    // A drifted file is resolvable: `--applied` accepts it, and runs carry on.
+    files.set("1_a.sql", &table("aa"));
+    assert_eq!(
+        run(&mut store, &files, &req(CommandName::Up))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Drift
+    );
+    exec(&mut store, &files, &resolve("1_a.sql", Resolution::Applied))
+        .0
+        .unwrap();
+    assert!(
+        store.notes[0].1.contains("accepted the changed file"),
+        "{:?}",
+        store.notes
+    );
+    assert_eq!(
+        steps(&up(&mut store, &files)),
+        ["applied 2_b.sql", "applied 3_c.sql"]
     );
 }
 

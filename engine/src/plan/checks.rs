@@ -26,16 +26,8 @@ pub(super) fn checksums(
         let (Some(_), rows) = joined.history[i] else {
             continue;
         };
-        match joined.journal[i] {
-            // A revert that failed before committing anything leaves it fully applied.
-            Some(j)
-                if j.sha256.is_some()
-                    && (j.state.vouches_for_checksum()
-                        || (j.direction == Direction::Down
-                            && j.state.unfinished()
-                            && j.statements_applied == 0)) =>
-            {
-                let recorded = j.sha256.as_deref().unwrap_or_default();
+        match joined.journal[i].and_then(recorded_checksum) {
+            Some(recorded) => {
                 if !same_checksum(recorded, &m.sha256) {
                     let d = Drift {
                         id: m.id.to_string(),
@@ -45,10 +37,19 @@ pub(super) fn checksums(
                     drift.extend(std::iter::repeat_n((i, d), rows));
                 }
             }
-            _ => adopt.push(i),
+            None => adopt.push(i),
         }
     }
     (drift, adopt)
+}
+
+/// The checksum a journal row records for an applied migration (one with a history
+/// row), if the row vouches that the file it names is what is applied; `None`: adopt.
+pub(super) fn recorded_checksum(j: &JournalRow) -> Option<&str> {
+    // A revert that failed before committing anything leaves it fully applied.
+    let vouches = j.state.vouches_for_checksum()
+        || (j.direction == Direction::Down && j.state.unfinished() && j.statements_applied == 0);
+    j.sha256.as_deref().filter(|_| vouches)
 }
 
 pub(super) fn find_partial<'r>(

@@ -82,7 +82,9 @@ pub fn replays_on_resume(sql: &str) -> bool {
                 .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                 .filter(|w| !w.is_empty())
                 .collect();
-            let server_wide = words.iter().any(|w| matches!(*w, "GLOBAL" | "PERSIST" | "PERSIST_ONLY"))
+            let server_wide = words
+                .iter()
+                .any(|w| matches!(*w, "GLOBAL" | "PERSIST" | "PERSIST_ONLY"))
                 || upper.contains("@@GLOBAL.")
                 || upper.contains("@@PERSIST");
             // `@name` (a user variable) but not `@@name` (a system variable).

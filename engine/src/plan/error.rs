@@ -1,7 +1,7 @@
 //! Why planning refuses a run. Messages say what is wrong; what to do about it is a
 //! [`crate::command::Remedy`], which each front end words in its own terms.
 
-use super::{Direction, Drift, JournalState};
+use super::{Direction, Drift, JournalState, Settled};
 
 /// Why a run refuses to start. Nothing has been changed when planning fails.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -150,6 +150,25 @@ pub enum PlanError {
         id: String,
         /// The command was `redo`.
         redo: bool,
+    },
+    /// `resolve` names a migration whose records are settled: there is nothing to resolve,
+    /// and recording otherwise is another command's work (`skip`, `down`).
+    #[error(
+        "resolve {id}: {}, so there is nothing to resolve (resolve settles a partial, failed \
+         or in-doubt migration, or accepts a changed file)",
+        match (settled, file) {
+            (Settled::Applied, true) => "it is applied and its file is the one applied",
+            (Settled::Applied, false) => "it is applied (a history row without a file) and no run left it part-way",
+            (Settled::Pending, _) => "it is not applied and no run left it part-way",
+        }
+    )]
+    Settled {
+        /// The migration id.
+        id: String,
+        /// How it stands.
+        settled: Settled,
+        /// It has a migration file.
+        file: bool,
     },
     /// A migration the plan would run was not parsed (see [`parse_needed`]); a bug in
     /// the caller, refused rather than run as empty.

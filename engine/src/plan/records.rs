@@ -113,6 +113,20 @@ impl JournalState {
         )
     }
 
+    /// Nothing about the migration is left open: a run (or a person) finished with it.
+    /// Listed, not derived, so a state added later counts as open until said otherwise.
+    pub(crate) fn settled(self) -> bool {
+        matches!(
+            self,
+            JournalState::Applied
+                | JournalState::Reverted
+                | JournalState::Skipped
+                | JournalState::Adopted
+                | JournalState::ResolvedApplied
+                | JournalState::ResolvedRolledBack
+        )
+    }
+
     /// The states of a row whose run stopped part-way.
     pub(crate) const UNFINISHED: [JournalState; 3] = [
         JournalState::Running,

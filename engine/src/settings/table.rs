@@ -465,7 +465,7 @@ pub const ALLOWED_COMMANDS: Setting = Setting {
     stack: Some("migratorCommands"),
     default: Default::Text("verify,plan,status,up,resolve"),
     readers: MIGRATOR,
-    doc: "the commands this migrator runs, comma-separated (`all` for every one)",
+    doc: "the commands this migrator runs, comma-separated (`all` for every one); SQL sent inline by `--via-lambda` from a local source needs `up-inline` (`down-inline`, `redo-inline`), not `up`",
     ..ROW
 };
 /// No migration starts with less than this left.

@@ -5,8 +5,8 @@
 #![recursion_limit = "256"]
 
 use lambda_migrate::lambda::{logging, migrator::Migrator};
-use lambda_migrate::wire::MigratorEvent;
 use lambda_runtime::{LambdaEvent, service_fn, tracing};
+use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -14,10 +14,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let migrator = Migrator::from_env();
     let migrator = &migrator;
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<MigratorEvent>| async move {
+        // Read as JSON and parsed by the handler, so a bad event is a BadRequest naming
+        // what is wrong, not lambda_runtime's deserialization error.
+        move |event: LambdaEvent<Value>| async move {
             tracing::trace!(request_id = %event.context.request_id, "migrator invoked");
             migrator
-                .handle(event.payload, Some(event.context.deadline()))
+                .handle_json(event.payload, Some(event.context.deadline()))
                 .await
         },
     ))

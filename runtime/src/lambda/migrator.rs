@@ -14,7 +14,10 @@
 //! Lambda would kill the process and leave the statement running.
 //!
 //! A deployment chooses which commands it runs (`ALLOWED_COMMANDS`); any other is
-//! refused before anything is read. Failures are Lambda function errors whose
+//! refused before anything is read, and so is SQL sent inline (a remote CLI's local
+//! folder) unless `up-inline` (`down-inline`, `redo-inline`) allows it: by default, the
+//! only SQL that runs is the pipeline's artifact in S3. An event that is not one (an
+//! unknown field, no `command`) is refused naming what is wrong ([`MigratorEvent`]). Failures are Lambda function errors whose
 //! `errorType` is an [`ErrorKind`] name and whose `errorMessage` names the migration,
 //! the statement and the server's error, with the remedy worded as a remote command.
 
@@ -62,7 +65,7 @@ pub struct MigratorConfig {
     /// `DB_CA_BUNDLE`, `MIGRATIONS_TABLE`, `LOCK_TIMEOUT_SECS`).
     pub db: DbSettings,
     /// The commands this deployment runs (`ALLOWED_COMMANDS`, comma-separated; default
-    /// `verify,plan,status,up,resolve`).
+    /// `verify,plan,status,up,resolve`; `up-inline` for SQL sent inline).
     pub allowed: Allowed,
     /// This function's name, for remedies worded as remote commands.
     pub function: Option<String>,
@@ -241,6 +244,27 @@ impl Migrator {
         Migrator::new(MigratorConfig::from_env(&crate::settings::var))
     }
 
+    /// Handles one event as Lambda delivers it (JSON), refusing one that is not a
+    /// [`MigratorEvent`] (an unknown field, no `command`) as a bad request that names
+    /// what is wrong; see [`Migrator::handle`].
+    pub async fn handle_json(
+        &self,
+        event: serde_json::Value,
+        deadline: Option<SystemTime>,
+    ) -> Result<MigratorReply, MigratorError> {
+        match serde_json::from_value::<MigratorEvent>(event) {
+            Ok(event) => self.handle(event, deadline).await,
+            Err(e) => {
+                let refused = Err(MigratorError::new(
+                    ErrorKind::BadRequest,
+                    format!("bad event: {e}"),
+                ));
+                emit_metrics(&refused, &RunStats::default(), Instant::now());
+                refused
+            }
+        }
+    }
+
     /// Handles one event that must be answered by `deadline` (the invocation's), and
     /// prints its metric line.
     pub async fn handle(
@@ -260,21 +284,10 @@ impl Migrator {
             warn!("the invocation's deadline has already passed; running without one");
         }
         let result = self.run(event, ends, &mut stats).await;
-        let stopped = result.as_ref().is_ok_and(MigratorReply::stopped);
         if let Ok(reply) = &result {
             stats.applied = reply.applied.len() as u64;
         }
-        metrics::emit(&[
-            Metric::new("MigrationsApplied", Unit::Count, stats.applied),
-            Metric::new(
-                "RunDuration",
-                Unit::Milliseconds,
-                started.elapsed().as_millis() as u64,
-            ),
-            Metric::new("RunFailures", Unit::Count, u64::from(result.is_err())),
-            Metric::new("BytesFetched", Unit::Bytes, stats.bytes_fetched),
-            Metric::new("StoppedAtDeadline", Unit::Count, u64::from(stopped)),
-        ]);
+        emit_metrics(&result, &stats, started);
         result
     }
 
@@ -296,10 +309,11 @@ impl Migrator {
             let e = CommandError::from(e);
             MigratorError::new(e.kind(), e.message(&frontend))
         };
-        // Refused before anything is read or connected to.
+        // Refused before anything is read or connected to. SQL sent inline skipped the
+        // pipeline's review, so running it is a permission of its own (`up-inline`).
         config
             .allowed
-            .check(event.request.command)
+            .check(&event.request, event.inline_zip.is_some())
             .map_err(refused)?;
         event.request.validate().map_err(refused)?;
         // The event's `dir` is checked as `--dir` is: "" is the artifact's root, and a
@@ -441,6 +455,22 @@ impl Migrator {
     }
 }
 
+/// Prints an invocation's metric line.
+fn emit_metrics(result: &Result<MigratorReply, MigratorError>, stats: &RunStats, started: Instant) {
+    let stopped = result.as_ref().is_ok_and(MigratorReply::stopped);
+    metrics::emit(&[
+        Metric::new("MigrationsApplied", Unit::Count, stats.applied),
+        Metric::new(
+            "RunDuration",
+            Unit::Milliseconds,
+            started.elapsed().as_millis() as u64,
+        ),
+        Metric::new("RunFailures", Unit::Count, u64::from(result.is_err())),
+        Metric::new("BytesFetched", Unit::Bytes, stats.bytes_fetched),
+        Metric::new("StoppedAtDeadline", Unit::Count, u64::from(stopped)),
+    ]);
+}
+
 /// Puts the secret's password (and user name, if configured so) into `conn`.
 fn use_secret(conn: &mut ConnConfig, reader: &SecretReader, secret: &DbSecret) {
     conn.password = Some(secret.password.clone());
@@ -547,6 +577,8 @@ fn reply(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use engine::command::Request;
+    use serde_json::json;
 
     fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |k| {
@@ -729,5 +761,74 @@ mod tests {
         let e = MigratorConfig::from_env(&env(&[("DB_HOST", "h"), ("MIGRATIONS_DIR", "../m")]))
             .unwrap_err();
         assert!(e.contains("MIGRATIONS_DIR"), "{e}");
+    }
+
+    /// A migrator whose database and artifact are unreachable: whatever it answers was
+    /// decided before either mattered.
+    fn unreachable(allowed: Option<&str>) -> Migrator {
+        let mut vars = vec![("DB_HOST", "203.0.113.1")];
+        vars.extend(allowed.map(|a| ("ALLOWED_COMMANDS", a)));
+        Migrator::new(MigratorConfig::from_env(&env(&vars)))
+    }
+
+    #[tokio::test]
+    async fn an_event_with_an_unknown_field_or_no_command_is_refused_naming_it() {
+        let m = unreachable(None);
+        for (event, named) in [
+            (json!({"cmd": "status"}), "unknown field `cmd`"),
+            (
+                json!({"command": "up", "dryRun": true, "inline_zip": "UEsFBg=="}),
+                "unknown field `dryRun`",
+            ),
+            (
+                json!({"BucketName": "b", "ObjectKey": "k", "dry_run": true}),
+                "the event has no \"command\"",
+            ),
+        ] {
+            let e = m.handle_json(event.clone(), None).await.unwrap_err();
+            assert_eq!(e.kind, ErrorKind::BadRequest, "{event}");
+            assert!(e.message.starts_with("bad event: "), "{}", e.message);
+            assert!(e.message.contains(named), "{event}: {}", e.message);
+        }
+        // The seed's exact event means `up`: here refused as `up`, before any fetch.
+        let status_only = unreachable(Some("status"));
+        let e = status_only
+            .handle_json(json!({"BucketName": "b", "ObjectKey": "k"}), None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotAllowed);
+        assert!(e.message.contains("`up` is not allowed"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn sql_sent_inline_needs_up_inline() {
+        let inline = |request: Request| MigratorEvent {
+            inline_zip: Some("UEsFBg==".into()),
+            request,
+            ..MigratorEvent::default()
+        };
+        let resume = Request {
+            resume: true,
+            ..Request::new(CommandName::Up)
+        };
+        let e = unreachable(None)
+            .handle(inline(resume.clone()), None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotAllowed);
+        assert!(
+            e.message
+                .contains("`up` with an inline source is not allowed")
+                && e.message.contains("`up-inline`")
+                && e.message.contains("ALLOWED_COMMANDS"),
+            "{}",
+            e.message
+        );
+        // Allowed, the request gets past the permission and fails on the (empty) zip.
+        let e = unreachable(Some("status,up,up-inline"))
+            .handle(inline(resume), None)
+            .await
+            .unwrap_err();
+        assert_ne!(e.kind, ErrorKind::NotAllowed, "{}", e.message);
     }
 }

@@ -1,4 +1,4 @@
-//! The migrator's wire contract: the event it accepts, the reply it answers with and the
+//! The migrator's wire contract: the event it accepts ([`MigratorEvent`]), the reply it answers with and the
 //! error payload Lambda returns when it fails ([`reply`]), the one synchronous Invoke
 //! that the trigger and the remote CLI (`--via-lambda`) both use, and the one driver of a
 //! command that takes several migrator runs ([`continuation`]).
@@ -8,15 +8,16 @@ use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
-use engine::command::Request;
 use serde::{Deserialize, Serialize};
 
 use crate::text::{one_line, truncate};
 
 pub mod continuation;
+mod event;
 pub mod reply;
 
 pub use continuation::{Chain, Finished, Progress, Step};
+pub use event::{EventError, MigratorEvent};
 pub use reply::{AppliedMigration, ErrorPayload, FailureType, Invoked, MigratorReply};
 
 /// Lambda's limit on a synchronous invocation's request payload.
@@ -25,7 +26,7 @@ pub const SYNC_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
 /// Temporary credentials for reading the artifact (CodePipeline's `artifactCredentials`).
 /// `Debug` shows only the access key id.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ArtifactCredentials {
     /// The access key id.
     pub access_key_id: String,
@@ -53,39 +54,6 @@ impl fmt::Debug for ArtifactCredentials {
             .field("access_key_id", &self.access_key_id)
             .finish_non_exhaustive()
     }
-}
-
-/// The migrator's event. `BucketName` and `ObjectKey` are the seed's Go migrator's
-/// contract, unchanged; the command and its options ([`Request`]'s fields, `up` when
-/// absent) and everything else are optional and ours.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MigratorEvent {
-    /// The artifact's bucket.
-    #[serde(
-        rename = "BucketName",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub bucket_name: Option<String>,
-    /// The artifact's key.
-    #[serde(rename = "ObjectKey", default, skip_serializing_if = "Option::is_none")]
-    pub object_key: Option<String>,
-    /// Instead of an S3 object: a zip of the migration files, base64-encoded (the remote
-    /// CLI's local source).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inline_zip: Option<String>,
-    /// What to do.
-    #[serde(flatten)]
-    pub request: Request,
-    /// The set digest the caller validated: the migrator refuses a different set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expected_digest: Option<String>,
-    /// The migrations folder inside the artifact; `MIGRATIONS_DIR` when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dir: Option<String>,
-    /// Credentials for reading the artifact; the function's role when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credentials: Option<ArtifactCredentials>,
 }
 
 /// A Lambda client for invoking the migrator: retries off (a retried synchronous Invoke
@@ -184,51 +152,6 @@ pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use engine::command::{CommandName, Resolution};
-
-    #[test]
-    fn the_seeds_event_parses_unchanged() {
-        let e: MigratorEvent =
-            serde_json::from_str(r#"{"BucketName":"b","ObjectKey":"k/a.zip"}"#).unwrap();
-        assert_eq!(e.bucket_name.as_deref(), Some("b"));
-        assert_eq!(e.object_key.as_deref(), Some("k/a.zip"));
-        assert_eq!(e.request, Request::new(CommandName::Up));
-        assert!(e.expected_digest.is_none() && e.credentials.is_none());
-    }
-
-    #[test]
-    fn every_command_and_option_round_trips() {
-        let e = MigratorEvent {
-            bucket_name: Some("b".into()),
-            object_key: Some("k".into()),
-            request: Request {
-                command: CommandName::Resolve,
-                id: Some("2_b.sql".into()),
-                resolution: Some(Resolution::Applied),
-                ..Request::default()
-            },
-            expected_digest: Some("ab".into()),
-            dir: Some("db/migrations".into()),
-            credentials: Some(ArtifactCredentials {
-                access_key_id: "AKIA".into(),
-                secret_access_key: "secret".into(),
-                session_token: None,
-            }),
-            ..MigratorEvent::default()
-        };
-        let json = serde_json::to_string(&e).unwrap();
-        assert!(json.contains(r#""command":"resolve""#), "{json}");
-        assert_eq!(serde_json::from_str::<MigratorEvent>(&json).unwrap(), e);
-        let up: MigratorEvent =
-            serde_json::from_str(r#"{"command":"up","resume":true,"limit":2}"#).unwrap();
-        assert!(up.request.resume);
-        assert_eq!(up.request.limit, Some(2));
-    }
-
-    #[test]
-    fn unknown_commands_are_refused() {
-        assert!(serde_json::from_str::<MigratorEvent>(r#"{"command":"drop"}"#).is_err());
-    }
 
     #[test]
     fn credentials_debug_hides_the_secrets() {
