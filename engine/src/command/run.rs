@@ -125,15 +125,9 @@ pub fn resolve<S: Store>(
     applied: bool,
     lock_timeout: Duration,
 ) -> Result<(), CommandError> {
-    let mut file = migrations.iter_mut().find(|m| m.id == id);
-    if let Some(m) = file.as_deref_mut() {
-        m.parse().map_err(|e| CommandError::migration(source, e))?;
-    }
-    let mut store = store.lock(lock_timeout)?;
-    let r = store.read_state(Read::Run)?;
-    let decided = plan::resolution(id, file.as_deref(), &r.history, &r.journal, applied)?;
-    store.record_resolution(&decided)?;
-    Ok(())
+    by_hand(store, source, migrations, id, lock_timeout, |file, r| {
+        plan::resolution(id, file, &r.history, &r.journal, applied)
+    })
 }
 
 /// `resolve ID --statement-committed N` / `--statement-not-committed N`: records a
@@ -148,13 +142,28 @@ pub fn settle<S: Store>(
     committed: bool,
     lock_timeout: Duration,
 ) -> Result<(), CommandError> {
+    by_hand(store, source, migrations, id, lock_timeout, |file, r| {
+        plan::verdict(id, file, &r.journal, statement, committed)
+    })
+}
+
+/// What both kinds of `resolve` share: parse `id`'s file if there is one, lock, read,
+/// let `decide` say what to write, write it.
+fn by_hand<S: Store>(
+    store: &mut S,
+    source: &Source,
+    migrations: &mut [Migration<'_>],
+    id: &str,
+    lock_timeout: Duration,
+    decide: impl FnOnce(Option<&Migration<'_>>, &Recorded) -> Result<plan::Resolved, plan::PlanError>,
+) -> Result<(), CommandError> {
     let mut file = migrations.iter_mut().find(|m| m.id == id);
     if let Some(m) = file.as_deref_mut() {
         m.parse().map_err(|e| CommandError::migration(source, e))?;
     }
     let mut store = store.lock(lock_timeout)?;
     let r = store.read_state(Read::Run)?;
-    let decided = plan::verdict(id, file.as_deref(), &r.journal, statement, committed)?;
+    let decided = decide(file.as_deref(), &r)?;
     store.record_resolution(&decided)?;
     Ok(())
 }

@@ -239,8 +239,7 @@ impl Database {
         cause: Cause,
     ) -> Result<(), Box<MigrationFailure>> {
         let total = run.stmts.len();
-        let in_doubt;
-        if cause.connection_lost {
+        let in_doubt = if cause.connection_lost {
             // The session may still be running the statement: end it, and wait until it
             // is gone, so that what it committed is final.
             if !self.shared.end_session(SESSION_GONE_WAIT) {
@@ -248,7 +247,7 @@ impl Database {
             }
             // Its open transaction is rolled back; a statement that commits on its own
             // may or may not have.
-            in_doubt = matches!(stage, Stage::Statement { commits: true, .. });
+            matches!(stage, Stage::Statement { commits: true, .. })
         } else {
             // Whatever is open on the session is rolled back (a migration may have
             // turned autocommit off): the journal's count is then exact.
@@ -257,14 +256,14 @@ impl Database {
             }
             // A statement of several server statements (a CALL) that failed may have
             // committed part of its work.
-            in_doubt = matches!(
+            matches!(
                 stage,
                 Stage::Statement {
                     commits: true,
                     whole: false
                 }
-            );
-        }
+            )
+        };
         // The journal row commits exactly with the data, so it is the truth now.
         let row = self
             .shared

@@ -188,6 +188,12 @@ pub fn status(
     rows
 }
 
+/// A recorded error on one line: server messages quote SQL with its line breaks, and a
+/// note is one cell of a table.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,10 +221,4 @@ mod tests {
             ]
         );
     }
-}
-
-/// A recorded error on one line: server messages quote SQL with its line breaks, and a
-/// note is one cell of a table.
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
