@@ -20,111 +20,15 @@
 //!   is missing or empty is refused unless `--allow-empty-down`.
 #![cfg(feature = "mysql")]
 
+mod common;
+
 use std::io::Write;
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
+use common::*;
 use testkit::{TestDb, sql};
-
-const BIN: &str = env!("CARGO_BIN_EXE_lambda-migrate");
-
-fn cli(url: &str, dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .arg("--source")
-        .arg(dir)
-        .env("DATABASE_URL", url)
-        .env_remove("DB_HOST")
-        .current_dir(dir);
-    c
-}
-
-fn run(db: &TestDb, dir: &Path, args: &[&str]) -> Output {
-    cli(&db.url(), dir, args).output().unwrap()
-}
-
-fn spawn(db: &TestDb, dir: &Path, args: &[&str]) -> Child {
-    cli(&db.url(), dir, args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn write(dir: &Path, name: &str, body: &str) {
-    std::fs::write(dir.join(name), body).unwrap();
-}
-
-fn table_exists(schema: &str, table: &str) -> bool {
-    sql(
-        None,
-        &format!(
-            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '{schema}' AND table_name = '{table}'"
-        ),
-    ) == "1"
-}
-
-/// Waits until a session of `db` runs a statement starting with `prefix`; its id.
-fn running(db: &TestDb, prefix: &str) -> String {
-    let started = Instant::now();
-    loop {
-        let id = sql(
-            None,
-            &format!(
-                "SELECT id FROM information_schema.processlist WHERE db = '{}' AND info LIKE '{prefix}%' AND command <> 'Sleep'",
-                db.name
-            ),
-        );
-        if !id.is_empty() {
-            return id;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no session of {} ever ran {prefix}…",
-            db.name
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Waits for `child` at most `limit` (a guard against a hang, not a speed check).
-fn wait(mut child: Child, limit: Duration) -> Output {
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > limit {
-            child.kill().unwrap();
-            let o = child.wait_with_output().unwrap();
-            panic!("still running after {limit:?}, killed: {}", text(&o));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn signal(child: &Child, name: &str) {
-    let ok = Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(child.id().to_string())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{name} failed");
-}
 
 // 1. `USE` inside a migration must not steer the bookkeeping, nor the next migration.
 #[test]
@@ -134,12 +38,7 @@ fn use_inside_a_migration_does_not_move_the_bookkeeping() {
     // Another service's database, managed by sql-migrate too.
     other.q("CREATE TABLE gorp_migrations (id varchar(255) NOT NULL PRIMARY KEY, applied_at datetime) CHARSET=utf8");
     other.q("INSERT INTO gorp_migrations VALUES ('900_theirs.sql', NOW())");
-    let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
-        "1_a.sql",
-        "-- +migrate Up\nCREATE TABLE a (id int);\n",
-    );
+    let dir = migrations(&[("1_a.sql", "-- +migrate Up\nCREATE TABLE a (id int);\n")]);
     write(
         dir.path(),
         "2_b.sql",
@@ -183,12 +82,10 @@ fn use_inside_a_migration_does_not_move_the_bookkeeping() {
 #[test]
 fn autocommit_off_in_a_migration_does_not_hide_journal_writes() {
     let db = TestDb::tagged("autocommit");
-    let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
+    let dir = migrations(&[(
         "1_off.sql",
         "-- +migrate Up\nSET autocommit = 0;\nCREATE TABLE one (id int);\n",
-    );
+    )]);
     let broken = "-- +migrate Up notransaction\nCREATE TABLE two (id int);\nCREATE TABLE three (id int);\nINSERT INTO missing VALUES (1);\n";
     write(dir.path(), "2_nt.sql", broken);
     let o = run(&db, dir.path(), &["up"]);
@@ -212,17 +109,16 @@ fn autocommit_off_in_a_migration_does_not_hide_journal_writes() {
 #[test]
 fn a_migrations_session_settings_end_with_it() {
     let db = TestDb::tagged("session");
-    let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
-        "1_loose.sql",
-        "-- +migrate Up\nSET SESSION sql_mode = '';\nCREATE TABLE t (c varchar(2));\nLOCK TABLES t WRITE;\n",
-    );
-    write(
-        dir.path(),
-        "2_strict.sql",
-        "-- +migrate Up\nINSERT INTO t VALUES ('far too long');\n",
-    );
+    let dir = migrations(&[
+        (
+            "1_loose.sql",
+            "-- +migrate Up\nSET SESSION sql_mode = '';\nCREATE TABLE t (c varchar(2));\nLOCK TABLES t WRITE;\n",
+        ),
+        (
+            "2_strict.sql",
+            "-- +migrate Up\nINSERT INTO t VALUES ('far too long');\n",
+        ),
+    ]);
     let o = run(&db, dir.path(), &["up"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(stderr(&o).contains("2_strict.sql"), "{}", text(&o));
@@ -240,12 +136,10 @@ fn a_migrations_session_settings_end_with_it() {
 fn a_call_is_never_retried_after_a_lock_wait() {
     let db = TestDb::tagged("call");
     db.q("CREATE TABLE t (id int); CREATE TABLE ledger (m varchar(64), s int)");
-    let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
+    let dir = migrations(&[(
         "1_p.sql",
         "-- +migrate Up\nDELIMITER $$\nCREATE PROCEDURE p()\nBEGIN\n  INSERT INTO ledger VALUES ('2_call.sql', 1);\n  ALTER TABLE t ADD COLUMN x int;\nEND$$\nDELIMITER ;\n",
-    );
+    )]);
     let o = run(&db, dir.path(), &["up"]);
     assert!(o.status.success(), "{}", text(&o));
     write(dir.path(), "2_call.sql", "-- +migrate Up\nCALL p();\n");
@@ -283,12 +177,10 @@ fn a_call_is_never_retried_after_a_lock_wait() {
 #[test]
 fn a_read_timeout_leaves_the_statement_known_or_in_doubt() {
     let db = TestDb::tagged("readto");
-    let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
+    let dir = migrations(&[(
         "1_slow.sql",
         "-- +migrate Up notransaction\nCREATE TABLE slow AS SELECT SLEEP(3) AS s;\n",
-    );
+    )]);
     let o = run(&db, dir.path(), &["up", "--read-timeout", "1s"]);
     assert_ne!(o.status.code(), Some(0), "{}", text(&o));
     // Wait out the statement on the server, whatever the run did about it.
@@ -342,12 +234,10 @@ fn journal_agrees(db: &TestDb) {
 
 fn interrupted(sig: &str, code: i32) {
     let db = TestDb::tagged(&format!("sig{code}"));
-    let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
+    let dir = migrations(&[(
         "1_int.sql",
         "-- +migrate Up notransaction\nCREATE TABLE first (id int);\nCREATE TABLE slow AS SELECT SLEEP(20) AS s;\nCREATE TABLE last (id int);\n",
-    );
+    )]);
     let child = spawn(&db, dir.path(), &["up"]);
     let id = running(&db, "CREATE TABLE slow");
     signal(&child, sig);
@@ -395,12 +285,7 @@ fn a_server_that_never_speaks_times_out() {
             held.push(s);
         }
     });
-    let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
-        "1_a.sql",
-        "-- +migrate Up\nCREATE TABLE a (id int);\n",
-    );
+    let dir = migrations(&[("1_a.sql", "-- +migrate Up\nCREATE TABLE a (id int);\n")]);
     let child = cli(
         &format!("mysql://lm:lm@127.0.0.1:{port}/nothing"),
         dir.path(),
@@ -428,12 +313,7 @@ fn in_words(o: &Output) {
 // before any migration is the deployment's to fix (exit 2), not a failed migration.
 #[test]
 fn failures_to_reach_or_to_be_allowed_say_what_to_do() {
-    let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
-        "1_a.sql",
-        "-- +migrate Up\nCREATE TABLE a (id int);\n",
-    );
+    let dir = migrations(&[("1_a.sql", "-- +migrate Up\nCREATE TABLE a (id int);\n")]);
     // Nothing listens on a port just released.
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -500,12 +380,10 @@ fn the_second_connection_is_had_at_the_start_or_nothing_starts() {
         ),
     );
     let url = format!("mysql://{user}:pw@{}:{}/{}", s.host, s.port, db.name);
-    let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
+    let dir = migrations(&[(
         "1_int.sql",
         "-- +migrate Up notransaction\nCREATE TABLE first (id int);\nCREATE TABLE slow AS SELECT SLEEP(20) AS s;\n",
-    );
+    )]);
     let o = cli(&url, dir.path(), &["up"]).output().unwrap();
     assert_eq!(o.status.code(), Some(7), "{}", text(&o));
     let err = stderr(&o);
@@ -542,17 +420,16 @@ fn the_second_connection_is_had_at_the_start_or_nothing_starts() {
 #[test]
 fn resolve_refuses_a_clean_state() {
     let db = TestDb::tagged("resolve");
-    let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
-        "1_a.sql",
-        "-- +migrate Up\nCREATE TABLE a (id int);\n-- +migrate Down\nDROP TABLE a;\n",
-    );
-    write(
-        dir.path(),
-        "2_b.sql",
-        "-- +migrate Up\nCREATE TABLE b (id int);\n-- +migrate Down\nDROP TABLE b;\n",
-    );
+    let dir = migrations(&[
+        (
+            "1_a.sql",
+            "-- +migrate Up\nCREATE TABLE a (id int);\n-- +migrate Down\nDROP TABLE a;\n",
+        ),
+        (
+            "2_b.sql",
+            "-- +migrate Up\nCREATE TABLE b (id int);\n-- +migrate Down\nDROP TABLE b;\n",
+        ),
+    ]);
     let o = run(&db, dir.path(), &["up", "--limit", "1"]);
     assert!(o.status.success(), "{}", text(&o));
     // A pending migration that never ran: that is `skip`.
@@ -711,12 +588,7 @@ fn migrations_outside_the_folder_are_an_error() {
 #[test]
 fn down_of_an_empty_down_section_is_refused() {
     let db = TestDb::tagged("emptydown");
-    let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
-        "1_a.sql",
-        "-- +migrate Up\nCREATE TABLE a (id int);\n",
-    );
+    let dir = migrations(&[("1_a.sql", "-- +migrate Up\nCREATE TABLE a (id int);\n")]);
     let o = run(&db, dir.path(), &["up"]);
     assert!(o.status.success(), "{}", text(&o));
     for command in ["down", "redo"] {

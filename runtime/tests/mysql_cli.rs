@@ -4,41 +4,14 @@
 #![cfg(feature = "mysql")]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{BIN, cli as cli_url, run, text, write};
 use testkit::{TestDb, repo, server, sql};
-
-const BIN: &str = env!("CARGO_BIN_EXE_lambda-migrate");
-
-fn cli(db: &TestDb, dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .arg("--source")
-        .arg(dir)
-        .env("DATABASE_URL", db.url())
-        .env_remove("DB_HOST")
-        .current_dir(dir);
-    c
-}
-
-fn run(db: &TestDb, dir: &Path, args: &[&str]) -> Output {
-    cli(db, dir, args).output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn write(dir: &Path, name: &str, body: &str) {
-    std::fs::write(dir.join(name), body).unwrap();
-}
 
 fn table_migration(t: &str) -> String {
     format!(
@@ -91,7 +64,7 @@ fn eight_concurrent_ups_apply_each_migration_once() {
     }
     let children: Vec<Child> = (0..8)
         .map(|_| {
-            cli(&db, dir.path(), &["up"])
+            cli_url(&db.url(), dir.path(), &["up"])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -123,7 +96,7 @@ fn killed_connection_mid_migration_is_journaled_and_resumed() {
         "-- +migrate Up\nCREATE TABLE k (id int);\nSELECT SLEEP(3);\nINSERT INTO k VALUES (1);\n-- +migrate Down\nDROP TABLE k;\n",
     );
     write(dir.path(), "2_after.sql", &table_migration("after"));
-    let child = cli(&db, dir.path(), &["up"])
+    let child = cli_url(&db.url(), dir.path(), &["up"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -301,7 +274,7 @@ fn exit_codes_json_and_no_password_in_output() {
     std::fs::remove_file(dir.path().join("3_broken.sql")).unwrap();
 
     // An unreachable database: exit 7, and the password never shows.
-    let o = cli(&db, dir.path(), &["status"])
+    let o = cli_url(&db.url(), dir.path(), &["status"])
         .env("DATABASE_URL", "mysql://lm:Sup3r-S3cret@127.0.0.1:1/x")
         .output()
         .unwrap();
@@ -349,14 +322,19 @@ fn dbconfig_yml_and_sql_migrate_flags() {
             c.user, c.host, c.port, db.name
         ),
     );
-    let o = Command::new(BIN)
-        .args(["up", "-env=production"])
-        .env_remove("DATABASE_URL")
-        .env_remove("DB_HOST")
-        .env("LM_TEST_PW", &c.password)
-        .current_dir(work.path())
-        .output()
-        .unwrap();
+    // The binary in the folder, configured only by dbconfig.yml (the password comes from
+    // the environment, as sql-migrate's `${VAR}` does).
+    let configured = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env_remove("DB_HOST")
+            .env("LM_TEST_PW", &c.password)
+            .current_dir(work.path())
+            .output()
+            .unwrap()
+    };
+    let o = configured(&["up", "-env=production"]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(db.q("SELECT id FROM history"), "1_a.sql");
     // `new` names files as sql-migrate does.
@@ -402,15 +380,7 @@ fn dbconfig_yml_and_sql_migrate_flags() {
         .unwrap()
         .success();
     assert!(ok);
-    let o = Command::new(BIN)
-        .args(["plan", "-env=production", "--source"])
-        .arg(&zip)
-        .env_remove("DATABASE_URL")
-        .env_remove("DB_HOST")
-        .env("LM_TEST_PW", &c.password)
-        .current_dir(work.path())
-        .output()
-        .unwrap();
+    let o = configured(&["plan", "-env=production", "--source", zip.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("add-users.sql"),
@@ -426,7 +396,7 @@ fn a_bare_dsn_parameter_is_refused() {
     let db = TestDb::tagged("baremode");
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "1_a.sql", &table_migration("a"));
-    let o = cli(&db, dir.path(), &["up"])
+    let o = cli_url(&db.url(), dir.path(), &["up"])
         .env("DATABASE_URL", format!("{}?sql_mode", db.url()))
         .output()
         .unwrap();
