@@ -142,7 +142,12 @@ impl Store for Fake {
         Ok(())
     }
 
-    fn apply(&mut self, m: &Migration<'_>, step: &Step) -> Result<(), Box<MigrationFailure>> {
+    fn apply(
+        &mut self,
+        m: &Migration<'_>,
+        step: &Step,
+        _next: Option<(&Migration<'_>, &Step)>,
+    ) -> Result<(), Box<MigrationFailure>> {
         let stmts = &plan::section(m, step.direction).statements;
         let mut hasher = plan::StatementHasher::new();
         for s in &stmts[..step.resume_from] {

@@ -88,6 +88,10 @@ pub fn run<S: Store>(
     let mut stopped = None;
     for (n, step) in plan.steps.iter().enumerate() {
         if store.stop_starting().is_some_and(|at| Instant::now() >= at) {
+            if n > 0 {
+                // The step before announced this one.
+                store.withdraw();
+            }
             let pending = plan.steps[n..].iter();
             stopped = Some(Stopped {
                 pending: pending.map(|s| migrations[s.index].id.to_owned()).collect(),
@@ -96,7 +100,8 @@ pub fn run<S: Store>(
         }
         let m = &migrations[step.index];
         let started = Instant::now();
-        if let Err(mut failure) = store.apply(m, step) {
+        let next = plan.steps.get(n + 1).map(|s| (&migrations[s.index], s));
+        if let Err(mut failure) = store.apply(m, step, next) {
             failure.completed = steps;
             return Err(CommandError::Failed(failure));
         }

@@ -9,7 +9,7 @@ use super::lockwait::{ER_LOCK_WAIT_TIMEOUT, retry_delay, retry_safe};
 use super::sql::{connection_lost, exec_all, literal};
 use crate::migration::{Migration, Statement};
 use crate::plan::{
-    self, Action, Direction, JournalState, StatementHasher, fails_whole, may_commit,
+    self, Action, Direction, JournalState, StatementHasher, fails_whole, keeps_session, may_commit,
     replays_on_resume,
 };
 use crate::store::{DeadlineStop, LockWait, MigrationFailure};
@@ -71,6 +71,7 @@ impl Database {
         &mut self,
         m: &Migration<'_>,
         step: &plan::Step,
+        next: Option<(&Migration<'_>, &plan::Step)>,
     ) -> Result<(), Box<MigrationFailure>> {
         let started = Instant::now();
         let section = plan::section(m, step.direction);
@@ -91,22 +92,15 @@ impl Database {
         }
         let mut journaled = resume_from;
         let mut in_tx = false;
-        if step.action == Action::Run && resume_from < total {
-            // Before anything of it runs, the journal says a run is at it, on which
-            // session: if this process dies, the next run knows where, and can end that
-            // session's statement on the server rather than guess.
-            // After a reset, the session's settings go first in the same round trip.
-            let init = self
-                .session_init
-                .take()
-                .map(|i| i + "; ")
-                .unwrap_or_default();
+        // Before anything of it runs, the journal says a run is at it, on which session:
+        // if this process dies, the next run knows where, and can end that session's
+        // statement on the server rather than guess. The migration before it in the run
+        // wrote that with its own history row (see `mark_sql`); the first writes it here.
+        let marked = std::mem::take(&mut self.marked).as_deref() == Some(m.id);
+        if step.action == Action::Run && resume_from < total && !marked {
             let start = format!(
-                "{init}{}; UPDATE {} SET note = {} WHERE id = {}; COMMIT",
-                self.running_sql(m, step.direction, total, &hasher),
-                self.tables.journal,
-                literal(&format!("session {}", self.conn.connection_id())),
-                literal(m.id)
+                "{}; COMMIT",
+                self.mark_sql(m, step.direction, total, &hasher)
             );
             if let Err(e) = exec_all(&mut self.conn, &start) {
                 return self.record_failure(&run, resume_from + 1, Stage::Before, Cause::of(&e));
@@ -189,9 +183,25 @@ impl Database {
             }
         }
         let duration_ms = started.elapsed().as_millis() as u64;
-        // History row, journal row and COMMIT: one round trip.
+        // History row, journal row, the next migration's start (durable at no cost of its
+        // own) and COMMIT: one round trip.
+        let announce = next
+            .filter(|(n, s)| {
+                s.action == Action::Run && !plan::section(n, s.direction).statements.is_empty()
+            })
+            .map(|(n, s)| {
+                let mut prefix = StatementHasher::new();
+                for st in &plan::section(n, s.direction).statements[..s.resume_from] {
+                    prefix.push(&st.sql);
+                }
+                let total = plan::section(n, s.direction).statements.len();
+                (
+                    n.id.to_owned(),
+                    self.mark_sql(n, s.direction, total, &prefix),
+                )
+            });
         let finish = format!(
-            "{}{}; {}; COMMIT",
+            "{}{}; {}; {}COMMIT",
             if in_tx { "" } else { "START TRANSACTION; " },
             self.history_sql(m, step.direction),
             self.journal_sql(
@@ -204,11 +214,17 @@ impl Database {
                 None,
                 Some(duration_ms),
             ),
+            announce
+                .as_ref()
+                .map(|(_, sql)| format!("{sql}; "))
+                .unwrap_or_default(),
         );
         if let Err(e) = exec_all(&mut self.conn, &finish) {
             return self.record_failure(&run, 0, Stage::Finish, Cause::of(&e));
         }
-        if step.action == Action::Run {
+        self.marked = announce.map(|(id, _)| id);
+        // Only a migration that may have changed its session pays for the reset.
+        if step.action == Action::Run && !stmts.iter().all(|s| keeps_session(&s.sql)) {
             self.reset_session();
         }
         Ok(())
@@ -217,12 +233,45 @@ impl Database {
     /// After a migration that ran: the session goes back to what a new connection is
     /// (`COM_RESET_CONNECTION`: the migration may have changed its database, autocommit,
     /// isolation, character set or any variable, left a transaction open or tables
-    /// locked), and our settings are sent again with its next query. The lock is on the
-    /// control connection, so the reset cannot lose it. A failed reset leaves the
-    /// session broken, which the next statement reports.
+    /// locked), and our settings are sent again: two round trips, neither a durable
+    /// write. The lock is on the control connection, so the reset cannot lose it. A
+    /// failure leaves the session broken, which the next statement reports.
     fn reset_session(&mut self) {
         if self.conn.reset().is_ok() {
-            self.session_init = Some(self.session.clone());
+            let _ = exec_all(&mut self.conn, &self.session);
+        }
+    }
+
+    /// The journal row saying a run is at `m` on this session, with nothing of it
+    /// committed past `hasher`'s statements.
+    fn mark_sql(
+        &self,
+        m: &Migration<'_>,
+        direction: Direction,
+        total: usize,
+        hasher: &StatementHasher,
+    ) -> String {
+        format!(
+            "{}; UPDATE {} SET note = {} WHERE id = {}",
+            self.running_sql(m, direction, total, hasher),
+            self.tables.journal,
+            literal(&format!("session {}", self.conn.connection_id())),
+            literal(m.id)
+        )
+    }
+
+    /// The run did not start the migration the last one announced
+    /// ([`crate::store::Store::withdraw`]): its `running` row, with nothing committed,
+    /// goes, so that no later run takes it for one that died mid-statement.
+    pub(super) fn withdraw_mark(&mut self) {
+        if let Some(id) = self.marked.take() {
+            let sql = format!(
+                "DELETE FROM {} WHERE id = {} AND CAST(state AS BINARY) = 'running' \
+                 AND statements_applied = 0",
+                self.tables.journal,
+                literal(&id)
+            );
+            let _ = exec_all(&mut self.conn, &sql);
         }
     }
 

@@ -152,6 +152,8 @@ pub struct Database {
     /// Our settings of a session, and its database: sent again after each migration's
     /// reset (see `reset_session`).
     session: String,
+    /// The migration whose `running` row the last migration's finish wrote.
+    marked: Option<String>,
     /// The control connection and what it shares with the watchdog and `Interrupt`.
     shared: Arc<Shared>,
     /// When runs must stop.
@@ -200,6 +202,7 @@ impl Database {
             },
             session_init: Some(session),
             session: again,
+            marked: None,
             shared,
             deadline: None,
         })
@@ -273,8 +276,17 @@ impl Store for Database {
         self.record_adopted(migrations, which)
     }
 
-    fn apply(&mut self, m: &Migration<'_>, step: &Step) -> Result<(), Box<MigrationFailure>> {
-        self.run_step(m, step)
+    fn apply(
+        &mut self,
+        m: &Migration<'_>,
+        step: &Step,
+        next: Option<(&Migration<'_>, &Step)>,
+    ) -> Result<(), Box<MigrationFailure>> {
+        self.run_step(m, step, next)
+    }
+
+    fn withdraw(&mut self) {
+        self.withdraw_mark();
     }
 
     fn record_resolution(&mut self, r: &Resolved) -> Result<(), StoreError> {

@@ -100,6 +100,39 @@ pub fn replays_on_resume(sql: &str) -> bool {
     }
 }
 
+/// Whether `sql` certainly leaves the session as it found it: one plain DDL or data
+/// statement, with no user variable and nothing temporary. A stored program's
+/// definition keeps it too (its body runs later, when called). Anything else (`USE`,
+/// `SET`, `LOCK TABLES`, `CALL`, a `SELECT` that may assign, what is not recognised)
+/// may change it, and the session is reset after its migration.
+pub fn keeps_session(sql: &str) -> bool {
+    let start = parts(sql, true)
+        .and_then(|p| p.first().map(|&(first, _)| first))
+        .unwrap_or(0);
+    let code = &sql[start..];
+    let upper = code.to_ascii_uppercase();
+    let head: String = upper
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    if compound(code) {
+        return matches!(head.as_str(), "CREATE" | "ALTER");
+    }
+    let plain = matches!(
+        head.as_str(),
+        "CREATE"
+            | "ALTER"
+            | "DROP"
+            | "RENAME"
+            | "TRUNCATE"
+            | "INSERT"
+            | "UPDATE"
+            | "DELETE"
+            | "REPLACE"
+    );
+    plain && single_statement(sql) && !upper.contains("TEMPORARY") && !code.contains('@')
+}
+
 /// Whether a statement text holds several statements of which one may commit
 /// implicitly. If a later one failed, the server would have committed the earlier ones
 /// with no way for the journal to tell, so such texts are refused before a run.
@@ -257,6 +290,31 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_statements_keep_the_session() {
+        for yes in [
+            "CREATE TABLE t (id int)",
+            "ALTER TABLE t ADD c int",
+            "INSERT INTO t VALUES (1)",
+            "CREATE PROCEDURE p() BEGIN SET @x = 1; USE other; END",
+        ] {
+            assert!(keeps_session(yes), "{yes}");
+        }
+        for no in [
+            "USE other",
+            "SET autocommit = 0",
+            "LOCK TABLES t WRITE",
+            "CALL p()",
+            "SELECT 1 INTO @x",
+            "CREATE TEMPORARY TABLE t (id int)",
+            "UPDATE t SET c = @x",
+            "START TRANSACTION",
+            "INSERT INTO t VALUES (1); SET sql_mode = ''",
+        ] {
+            assert!(!keeps_session(no), "{no}");
+        }
+    }
 
     #[test]
     fn session_settings_are_replayed_on_resume() {

@@ -155,8 +155,19 @@ pub trait Store {
     fn adopt(&mut self, migrations: &[Migration<'_>], which: &[usize]) -> Result<(), StoreError>;
 
     /// Applies one planned step of `m`: its statements (from `step.resume_from`) and
-    /// its history and journal rows. On failure, says what is committed now.
-    fn apply(&mut self, m: &Migration<'_>, step: &Step) -> Result<(), Box<MigrationFailure>>;
+    /// its history and journal rows. On failure, says what is committed now. `next` is
+    /// the step the run means to start after it: a store may record in the same write
+    /// that it is about to start (see [`Store::withdraw`]).
+    fn apply(
+        &mut self,
+        m: &Migration<'_>,
+        step: &Step,
+        next: Option<(&Migration<'_>, &Step)>,
+    ) -> Result<(), Box<MigrationFailure>>;
+
+    /// The run will not start the `next` step it last passed to [`Store::apply`] (it
+    /// stopped at its deadline, or was interrupted): undo what announcing it wrote.
+    fn withdraw(&mut self) {}
 
     /// Writes what `resolve` decided.
     fn record_resolution(&mut self, r: &Resolved) -> Result<(), StoreError>;
@@ -219,8 +230,16 @@ impl<S: Store> Store for &mut S {
     fn adopt(&mut self, migrations: &[Migration<'_>], which: &[usize]) -> Result<(), StoreError> {
         (**self).adopt(migrations, which)
     }
-    fn apply(&mut self, m: &Migration<'_>, step: &Step) -> Result<(), Box<MigrationFailure>> {
-        (**self).apply(m, step)
+    fn apply(
+        &mut self,
+        m: &Migration<'_>,
+        step: &Step,
+        next: Option<(&Migration<'_>, &Step)>,
+    ) -> Result<(), Box<MigrationFailure>> {
+        (**self).apply(m, step, next)
+    }
+    fn withdraw(&mut self) {
+        (**self).withdraw()
     }
     fn record_resolution(&mut self, r: &Resolved) -> Result<(), StoreError> {
         (**self).record_resolution(r)
