@@ -21,6 +21,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use engine::command::CommandName;
 
+use crate::text::one_line;
+
 use args::{Invocation, PlanArgs, RedoArgs, ResolveArgs, RunArgs, StatusArgs, VerifyArgs};
 
 /// Applies sql-migrate migrations to MySQL from a zip artifact or a directory.
@@ -157,9 +159,10 @@ pub fn main() -> ExitCode {
     #[cfg(feature = "mysql")]
     if let (Some(code), Some(sig)) = (crate::signals::exit_code(), crate::signals::received()) {
         let said = match &result {
-            Err(f) if !f.message.is_empty() => format!(": {}", f.message.replace('\n', " ")),
+            Err(f) if !f.message.is_empty() => format!(": {}", one_line(&f.message)),
             _ => String::new(),
         };
+        // One line, whatever the message holds (file names and SQL are untrusted).
         let _ = writeln!(
             std::io::stderr(),
             "interrupted by {sig}: nothing of ours runs on the server; `status` shows what is \
@@ -171,13 +174,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             if !failure.message.is_empty() {
-                // One line, whatever the message holds (file names and SQL are untrusted).
-                let line: String = failure
-                    .message
-                    .chars()
-                    .map(|c| if c.is_control() { ' ' } else { c })
-                    .collect();
-                let _ = writeln!(std::io::stderr(), "error: {line}");
+                let _ = writeln!(std::io::stderr(), "error: {}", one_line(&failure.message));
             }
             ExitCode::from(failure.code)
         }
