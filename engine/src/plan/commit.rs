@@ -36,20 +36,27 @@ pub fn single_statement(sql: &str) -> bool {
         .all(|escapes| parts(sql, escapes).is_some_and(|p| matches!(p.as_slice(), [(_, false)])))
 }
 
-/// Whether a failure of `sql` left nothing of it done: it is one server statement that
-/// is not a `CALL` or a compound block (a procedure's statements commit one by one, so
-/// one that fails may have committed part of its work).
-pub fn fails_whole(sql: &str) -> bool {
-    // Where its code starts, past comments.
+/// `sql` from where its code starts (past leading comments), and its first word in
+/// upper case.
+fn code_and_head(sql: &str) -> (&str, String) {
     let start = parts(sql, true)
         .and_then(|p| p.first().map(|&(first, _)| first))
         .unwrap_or(0);
-    let head: String = sql[start..]
+    let code = &sql[start..];
+    let head = code
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
         .collect::<String>()
         .to_ascii_uppercase();
-    if compound(&sql[start..]) {
+    (code, head)
+}
+
+/// Whether a failure of `sql` left nothing of it done: it is one server statement that
+/// is not a `CALL` or a compound block (a procedure's statements commit one by one, so
+/// one that fails may have committed part of its work).
+pub fn fails_whole(sql: &str) -> bool {
+    let (code, head) = code_and_head(sql);
+    if compound(code) {
         // A stored program's definition is one statement, with `;` inside; a block that
         // runs (`BEGIN NOT ATOMIC … END`) runs its statements one by one.
         return matches!(head.as_str(), "CREATE" | "ALTER");
@@ -66,15 +73,8 @@ pub fn replays_on_resume(sql: &str) -> bool {
     if !single_statement(sql) {
         return false;
     }
-    let start = parts(sql, true)
-        .and_then(|p| p.first().map(|&(first, _)| first))
-        .unwrap_or(0);
-    let code = &sql[start..];
+    let (code, head) = code_and_head(sql);
     let upper = code.to_ascii_uppercase();
-    let head: String = upper
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .collect();
     match head.as_str() {
         "USE" => true,
         "SET" => {
@@ -106,15 +106,8 @@ pub fn replays_on_resume(sql: &str) -> bool {
 /// `SET`, `LOCK TABLES`, `CALL`, a `SELECT` that may assign, what is not recognised)
 /// may change it, and the session is reset after its migration.
 pub fn keeps_session(sql: &str) -> bool {
-    let start = parts(sql, true)
-        .and_then(|p| p.first().map(|&(first, _)| first))
-        .unwrap_or(0);
-    let code = &sql[start..];
+    let (code, head) = code_and_head(sql);
     let upper = code.to_ascii_uppercase();
-    let head: String = upper
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .collect();
     if compound(code) {
         return matches!(head.as_str(), "CREATE" | "ALTER");
     }
