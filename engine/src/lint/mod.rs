@@ -196,7 +196,7 @@ impl At<'_, '_> {
         let message = if detail.is_empty() {
             rule.summary().to_owned()
         } else {
-            format!("{}: {detail}", rule.summary())
+            format!("{} ({detail})", rule.summary())
         };
         let excerpt = s
             .sql
