@@ -61,7 +61,8 @@ impl Created {
                 let t = table_name(&a.name);
                 for op in &a.operations {
                     if let AlterTableOperation::AddColumn { column_def, .. } = op {
-                        self.columns.push((t.clone(), column_name(&column_def.name)));
+                        self.columns
+                            .push((t.clone(), column_name(&column_def.name)));
                     }
                 }
             }
@@ -72,7 +73,11 @@ impl Created {
 
 /// Checks one statement against `schema` (the model before it runs). `created` is set in
 /// a Down section: what its Up made.
-pub fn statement(statement: &Ast, schema: &Schema, created: Option<&Created>) -> (Vec<Hit>, Effect) {
+pub fn statement(
+    statement: &Ast,
+    schema: &Schema,
+    created: Option<&Created>,
+) -> (Vec<Hit>, Effect) {
     let mut hits = Vec::new();
     let mut hit = |rule: Rule, detail: String| hits.push(Hit { rule, detail });
     let mut effect = Effect {
@@ -83,8 +88,7 @@ pub fn statement(statement: &Ast, schema: &Schema, created: Option<&Created>) ->
     };
     let made_table = |t: &str| created.is_some_and(|c| c.tables.iter().any(|x| x == t));
     let made_column = |t: &str, col: &str| {
-        made_table(t)
-            || created.is_some_and(|c| c.columns.iter().any(|(a, b)| a == t && b == col))
+        made_table(t) || created.is_some_and(|c| c.columns.iter().any(|(a, b)| a == t && b == col))
     };
     match statement {
         Ast::CreateTable(c) => {
@@ -239,7 +243,10 @@ pub fn refused(sql: &str) -> Vec<Hit> {
             });
         }
     } else if w(0) == "CREATE" && matches!(w(1), "FULLTEXT" | "SPATIAL") && w(2) == "INDEX" {
-        let on = words.iter().position(|x| x == "ON").map_or("", |i| w(i + 1));
+        let on = words
+            .iter()
+            .position(|x| x == "ON")
+            .map_or("", |i| w(i + 1));
         out.push(Hit {
             rule: Rule::FulltextOrSpatial,
             detail: on.to_ascii_lowercase(),
@@ -276,10 +283,8 @@ fn alter(
             let options: Vec<ColumnOption> = d.options.iter().map(|o| o.option.clone()).collect();
             let not_null = has(&options, |o| matches!(o, ColumnOption::NotNull));
             let filled = has(&options, |o| {
-                matches!(
-                    o,
-                    ColumnOption::Default(_) | ColumnOption::Generated { .. }
-                ) || is_auto_increment(o)
+                matches!(o, ColumnOption::Default(_) | ColumnOption::Generated { .. })
+                    || is_auto_increment(o)
             });
             if not_null && !filled {
                 hit(
@@ -288,7 +293,10 @@ fn alter(
                 );
             }
             if has(&options, is_primary) {
-                hit(Rule::PrimaryKeyChange, format!("{t}.{}", column_name(&d.name)));
+                hit(
+                    Rule::PrimaryKeyChange,
+                    format!("{t}.{}", column_name(&d.name)),
+                );
             }
         }
         AlterTableOperation::DropColumn { column_names, .. } => {
@@ -338,7 +346,9 @@ fn alter(
             hit(Rule::RenameTable, format!("{t} -> {to}"));
         }
         AlterTableOperation::AddConstraint { constraint, .. } => match constraint {
-            TableConstraint::PrimaryKey(_) => hit(Rule::PrimaryKeyChange, format!("{t}: ADD PRIMARY KEY")),
+            TableConstraint::PrimaryKey(_) => {
+                hit(Rule::PrimaryKeyChange, format!("{t}: ADD PRIMARY KEY"))
+            }
             TableConstraint::ForeignKey(fk) => hit(
                 Rule::AddForeignKey,
                 format!("{t} -> {}", table_name(&fk.foreign_table)),

@@ -175,7 +175,14 @@ fn lint_one(m: &Migration<'_>, schema: &mut Schema, report: &mut LintReport) {
     section(&at, &m.up.statements, schema, None, &mut created, report);
     at.section = SectionName::Down;
     let mut unused = Created::default();
-    section(&at, &m.down.statements, schema, Some(&created), &mut unused, report);
+    section(
+        &at,
+        &m.down.statements,
+        schema,
+        Some(&created),
+        &mut unused,
+        report,
+    );
     if m.down.statements.is_empty()
         && let Some(first) = m.up.statements.first()
     {
@@ -192,7 +199,14 @@ struct At<'m, 'a> {
 }
 
 impl At<'_, '_> {
-    fn push(&self, report: &mut LintReport, index: usize, s: &Statement<'_>, rule: Rule, detail: &str) {
+    fn push(
+        &self,
+        report: &mut LintReport,
+        index: usize,
+        s: &Statement<'_>,
+        rule: Rule,
+        detail: &str,
+    ) {
         let message = if detail.is_empty() {
             rule.summary().to_owned()
         } else {
@@ -323,12 +337,16 @@ fn pairs(seen: &mut Seen, e: &Effect) -> Vec<(Rule, String)> {
 /// The parser's reason, its `Line: N` (counted within the statement) made the file's.
 fn reason(message: &str, first_line: usize) -> String {
     const AT: &str = "Line: ";
-    let message = message.strip_prefix("sql parser error: ").unwrap_or(message);
+    let message = message
+        .strip_prefix("sql parser error: ")
+        .unwrap_or(message);
     let Some(pos) = message.find(AT) else {
         return message.to_owned();
     };
     let digits = &message[pos + AT.len()..];
-    let end = digits.find(|c: char| !c.is_ascii_digit()).unwrap_or(digits.len());
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
     match digits[..end].parse::<usize>() {
         Ok(n) if n > 0 => format!(
             "{}{AT}{}{}",
@@ -368,11 +386,23 @@ fn suppress(m: &Migration<'_>, lines: &[&str], findings: &mut Vec<Finding>, star
             for (line, d) in suppress::above(lines, s.line) {
                 for id in &d.rules {
                     if Rule::parse(id).is_none() {
-                        at.push(&mut scratch, i + 1, s, Rule::IgnoreUnknownRule, &format!("{id} (line {line})"));
+                        at.push(
+                            &mut scratch,
+                            i + 1,
+                            s,
+                            Rule::IgnoreUnknownRule,
+                            &format!("{id} (line {line})"),
+                        );
                     }
                 }
                 if d.reason.is_empty() {
-                    at.push(&mut scratch, i + 1, s, Rule::IgnoreWithoutReason, &format!("line {line}"));
+                    at.push(
+                        &mut scratch,
+                        i + 1,
+                        s,
+                        Rule::IgnoreWithoutReason,
+                        &format!("line {line}"),
+                    );
                     continue;
                 }
                 for f in findings[start..].iter_mut() {

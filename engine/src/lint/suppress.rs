@@ -88,8 +88,14 @@ mod tests {
             "-- +migrate StatementBegin",
             "CREATE PROCEDURE p() BEGIN END;",
         ];
-        let got: Vec<_> = above(&lines, 6).into_iter().map(|(l, d)| (l, d.rules)).collect();
-        assert_eq!(got, [(4, vec!["c/d".to_owned()]), (5, vec!["e/f".to_owned()])]);
+        let got: Vec<_> = above(&lines, 6)
+            .into_iter()
+            .map(|(l, d)| (l, d.rules))
+            .collect();
+        assert_eq!(
+            got,
+            [(4, vec!["c/d".to_owned()]), (5, vec!["e/f".to_owned()])]
+        );
         let got = above(&lines, 9);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].0, 7);

@@ -43,7 +43,10 @@ fn rules(up: &str) -> Vec<String> {
 #[track_caller]
 fn fires(up: &str, rule: &str) {
     let got = rules(up);
-    assert!(got.iter().any(|r| r == rule), "{rule} not in {got:?} for {up}");
+    assert!(
+        got.iter().any(|r| r == rule),
+        "{rule} not in {got:?} for {up}"
+    );
 }
 
 #[track_caller]
@@ -57,7 +60,10 @@ fn the_setup_itself_is_clean_but_for_its_second_ddl() {
     let report = lint_files(&[("1_setup.sql", SETUP)]);
     let ids: Vec<&str> = report.findings.iter().map(|f| f.rule.as_str()).collect();
     // Down drops what Up created: the expected inverse, not a loss.
-    assert_eq!(ids, ["transaction/multiple-ddl", "transaction/multiple-ddl"]);
+    assert_eq!(
+        ids,
+        ["transaction/multiple-ddl", "transaction/multiple-ddl"]
+    );
     assert_eq!(report.summary.statements, 4);
     assert_eq!(report.summary.parsed, 4);
 }
@@ -67,12 +73,24 @@ fn destructive_rules() {
     fires("DROP DATABASE shop;", "destructive/drop-database");
     fires("DROP TABLE users;", "destructive/drop-table");
     quiet("DROP VIEW users_v;", "destructive/drop-table");
-    fires("ALTER TABLE users DROP COLUMN email;", "destructive/drop-column");
+    fires(
+        "ALTER TABLE users DROP COLUMN email;",
+        "destructive/drop-column",
+    );
     fires("TRUNCATE TABLE users;", "destructive/truncate");
     fires("DELETE FROM users;", "destructive/delete-without-where");
-    quiet("DELETE FROM users WHERE id = 1;", "destructive/delete-without-where");
-    fires("UPDATE users SET email = '';", "destructive/update-without-where");
-    quiet("UPDATE users SET email = '' WHERE id = 1;", "destructive/update-without-where");
+    quiet(
+        "DELETE FROM users WHERE id = 1;",
+        "destructive/delete-without-where",
+    );
+    fires(
+        "UPDATE users SET email = '';",
+        "destructive/update-without-where",
+    );
+    quiet(
+        "UPDATE users SET email = '' WHERE id = 1;",
+        "destructive/update-without-where",
+    );
 }
 
 #[test]
@@ -98,7 +116,10 @@ fn narrowing_is_told_from_widening_by_the_replayed_schema() {
     fires("ALTER TABLE users MODIFY age BIGINT NULL;", t);
     quiet("ALTER TABLE users MODIFY age INT NOT NULL DEFAULT 0;", t);
     // CHANGE narrows as MODIFY does.
-    fires("ALTER TABLE users CHANGE name name VARCHAR(10) NOT NULL;", n);
+    fires(
+        "ALTER TABLE users CHANGE name name VARCHAR(10) NOT NULL;",
+        n,
+    );
     // A change replayed from an earlier migration is what the next one compares with.
     let widen = "-- +migrate Up\nALTER TABLE users MODIFY email VARCHAR(400) NOT NULL;\n-- +migrate Down\nALTER TABLE users MODIFY email VARCHAR(100) NOT NULL;\n";
     let report = lint_files(&[("1_setup.sql", SETUP), ("2_widen.sql", widen)]);
@@ -116,9 +137,18 @@ fn narrowing_is_told_from_widening_by_the_replayed_schema() {
 
 #[test]
 fn incompatible_rules() {
-    fires("RENAME TABLE users TO customers;", "incompatible/rename-table");
-    fires("ALTER TABLE users RENAME TO customers;", "incompatible/rename-table");
-    fires("ALTER TABLE users RENAME COLUMN email TO mail;", "incompatible/rename-column");
+    fires(
+        "RENAME TABLE users TO customers;",
+        "incompatible/rename-table",
+    );
+    fires(
+        "ALTER TABLE users RENAME TO customers;",
+        "incompatible/rename-table",
+    );
+    fires(
+        "ALTER TABLE users RENAME COLUMN email TO mail;",
+        "incompatible/rename-column",
+    );
     fires(
         "ALTER TABLE users CHANGE email mail VARCHAR(100) NOT NULL;",
         "incompatible/rename-column",
@@ -127,33 +157,64 @@ fn incompatible_rules() {
         "ALTER TABLE users CHANGE email email VARCHAR(100) NOT NULL;",
         "incompatible/rename-column",
     );
-    quiet("ALTER TABLE users CHANGE email mail VARCHAR(100) NOT NULL;", "locking/type-change");
-    fires("ALTER TABLE users DROP COLUMN email;", "incompatible/drop-column");
+    quiet(
+        "ALTER TABLE users CHANGE email mail VARCHAR(100) NOT NULL;",
+        "locking/type-change",
+    );
+    fires(
+        "ALTER TABLE users DROP COLUMN email;",
+        "incompatible/drop-column",
+    );
     let add = "incompatible/add-not-null-without-default";
     fires("ALTER TABLE users ADD COLUMN score INT NOT NULL;", add);
-    quiet("ALTER TABLE users ADD COLUMN score INT NOT NULL DEFAULT 0;", add);
+    quiet(
+        "ALTER TABLE users ADD COLUMN score INT NOT NULL DEFAULT 0;",
+        add,
+    );
     quiet("ALTER TABLE users ADD COLUMN score INT NULL;", add);
 }
 
 #[test]
 fn locking_rules() {
-    fires("ALTER TABLE users DROP PRIMARY KEY, ADD PRIMARY KEY (id, email);", "locking/primary-key-change");
-    quiet("ALTER TABLE users ADD INDEX users_email (email);", "locking/primary-key-change");
+    fires(
+        "ALTER TABLE users DROP PRIMARY KEY, ADD PRIMARY KEY (id, email);",
+        "locking/primary-key-change",
+    );
+    quiet(
+        "ALTER TABLE users ADD INDEX users_email (email);",
+        "locking/primary-key-change",
+    );
     // sqlparser refuses ENGINE= in ALTER TABLE: unparsed, and the engine change is
     // still named from the statement's words.
     let got = rules("ALTER TABLE users ENGINE=InnoDB;");
     assert!(got.contains(&"locking/engine-change".to_owned()), "{got:?}");
     assert!(got.contains(&"unparsed/statement".to_owned()), "{got:?}");
-    fires("ALTER TABLE users ADD FULLTEXT INDEX ft (email);", "locking/fulltext-or-spatial");
-    fires("CREATE FULLTEXT INDEX ft ON users (email);", "locking/fulltext-or-spatial");
-    quiet("CREATE INDEX i ON users (email);", "locking/fulltext-or-spatial");
-    fires("ALTER TABLE users ADD COLUMN s INT NULL, ALGORITHM=COPY;", "locking/algorithm-copy");
-    quiet("ALTER TABLE users ADD COLUMN s INT NULL, ALGORITHM=INSTANT;", "locking/algorithm-copy");
+    fires(
+        "ALTER TABLE users ADD FULLTEXT INDEX ft (email);",
+        "locking/fulltext-or-spatial",
+    );
+    fires(
+        "CREATE FULLTEXT INDEX ft ON users (email);",
+        "locking/fulltext-or-spatial",
+    );
+    quiet(
+        "CREATE INDEX i ON users (email);",
+        "locking/fulltext-or-spatial",
+    );
+    fires(
+        "ALTER TABLE users ADD COLUMN s INT NULL, ALGORITHM=COPY;",
+        "locking/algorithm-copy",
+    );
+    quiet(
+        "ALTER TABLE users ADD COLUMN s INT NULL, ALGORITHM=INSTANT;",
+        "locking/algorithm-copy",
+    );
     fires(
         "ALTER TABLE users ADD CONSTRAINT fk FOREIGN KEY (age) REFERENCES users (id);",
         "locking/add-foreign-key",
     );
-    let twice = "ALTER TABLE users ADD COLUMN a INT NULL;\nALTER TABLE users ADD COLUMN b INT NULL;";
+    let twice =
+        "ALTER TABLE users ADD COLUMN a INT NULL;\nALTER TABLE users ADD COLUMN b INT NULL;";
     fires(twice, "locking/repeated-alter");
     quiet(
         "ALTER TABLE users ADD COLUMN a INT NULL;\nALTER TABLE legacy ADD COLUMN b INT NULL;",
@@ -186,12 +247,18 @@ SELECT 1;
     // An INSERT ... VALUES is no backfill; a backfill before its DDL is reported on the DDL.
     let before = "-- +migrate Up\nINSERT INTO legacy (tag) SELECT email FROM users;\nALTER TABLE legacy ADD COLUMN n INT NULL;\n-- +migrate Down\nSELECT 1;\n";
     let report = lint_files(&[("1_setup.sql", SETUP), ("2_case.sql", before)]);
-    assert!(report.findings.iter().any(|f| f.rule == "transaction/backfill-with-ddl" && f.statement == 2));
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.rule == "transaction/backfill-with-ddl" && f.statement == 2)
+    );
 }
 
 #[test]
 fn a_migration_without_down_is_reported_on_its_first_up_statement() {
-    let file = "-- a comment\n-- +migrate Up\n\nCREATE TABLE t (id INT);\nCREATE INDEX i ON t (id);\n";
+    let file =
+        "-- a comment\n-- +migrate Up\n\nCREATE TABLE t (id INT);\nCREATE INDEX i ON t (id);\n";
     let report = lint_files(&[("1_a.sql", file)]);
     let f: Vec<_> = report
         .findings
@@ -199,7 +266,10 @@ fn a_migration_without_down_is_reported_on_its_first_up_statement() {
         .filter(|f| f.rule == "reversibility/no-down")
         .collect();
     assert_eq!(f.len(), 1);
-    assert_eq!((f[0].section, f[0].statement, f[0].line), (SectionName::Up, 1, 4));
+    assert_eq!(
+        (f[0].section, f[0].statement, f[0].line),
+        (SectionName::Up, 1, 4)
+    );
     let with = "-- +migrate Up\nCREATE TABLE t (id INT);\n-- +migrate Down\nDROP TABLE t;\n";
     let report = lint_files(&[("1_a.sql", with)]);
     assert!(report.findings.is_empty(), "{:?}", report.findings);
@@ -221,16 +291,38 @@ DROP TABLE users;
 SELECT 1;
 ";
     let report = lint_files(&[("1_setup.sql", SETUP), ("2_case.sql", file)]);
-    let mine: Vec<&Finding> = report.findings.iter().filter(|f| f.migration == "2_case.sql").collect();
-    let program = mine.iter().find(|f| f.rule == "unparsed/stored-program").expect("procedure");
-    assert_eq!((program.statement, program.line, program.severity), (1, 3, Severity::Notice));
+    let mine: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.migration == "2_case.sql")
+        .collect();
+    let program = mine
+        .iter()
+        .find(|f| f.rule == "unparsed/stored-program")
+        .expect("procedure");
+    assert_eq!(
+        (program.statement, program.line, program.severity),
+        (1, 3, Severity::Notice)
+    );
     // The parser's own line (2 within the statement) is the file's line 4.
     assert!(program.message.contains("Line: 4"), "{}", program.message);
-    let junk = mine.iter().find(|f| f.rule == "unparsed/statement").expect("junk");
-    assert_eq!((junk.statement, junk.line, junk.severity), (2, 8, Severity::Warning));
-    assert!(mine.iter().any(|f| f.rule == "destructive/drop-table" && f.statement == 3));
+    let junk = mine
+        .iter()
+        .find(|f| f.rule == "unparsed/statement")
+        .expect("junk");
+    assert_eq!(
+        (junk.statement, junk.line, junk.severity),
+        (2, 8, Severity::Warning)
+    );
+    assert!(
+        mine.iter()
+            .any(|f| f.rule == "destructive/drop-table" && f.statement == 3)
+    );
     assert_eq!(report.summary.unparsed, 2);
-    assert_eq!(report.summary.parsed + report.summary.unparsed, report.summary.statements);
+    assert_eq!(
+        report.summary.parsed + report.summary.unparsed,
+        report.summary.statements
+    );
     assert_eq!(report.summary.statements, 4 + 4);
 }
 
@@ -255,7 +347,12 @@ SELECT 1;
 SELECT 1;
 ";
     let report = lint_files(&[("1_setup.sql", SETUP), ("2_case.sql", file)]);
-    let find = |rule: &str| report.findings.iter().find(|f| f.rule == rule && f.migration == "2_case.sql");
+    let find = |rule: &str| {
+        report
+            .findings
+            .iter()
+            .find(|f| f.rule == rule && f.migration == "2_case.sql")
+    };
     let drop = find("destructive/drop-table").unwrap();
     assert!(drop.suppressed);
     let truncate = find("destructive/truncate").unwrap();
@@ -271,7 +368,12 @@ SELECT 1;
     // A comment two lines above (a blank line between) does not apply.
     let far = "-- +migrate Up\n-- lint:ignore destructive/drop-table reason\n\nDROP TABLE users;\n-- +migrate Down\nSELECT 1;\n";
     let report = lint_files(&[("1_setup.sql", SETUP), ("2_case.sql", far)]);
-    assert!(report.findings.iter().any(|f| f.rule == "destructive/drop-table" && !f.suppressed));
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.rule == "destructive/drop-table" && !f.suppressed)
+    );
 }
 
 #[test]
@@ -289,12 +391,32 @@ fn json_has_exactly_the_documented_shape() {
     assert_eq!(keys(&v), ["findings", "summary"]);
     assert_eq!(
         keys(&v["summary"]),
-        ["errors", "migrations", "notices", "parsed", "statements", "suppressed", "unparsed", "warnings"]
+        [
+            "errors",
+            "migrations",
+            "notices",
+            "parsed",
+            "statements",
+            "suppressed",
+            "unparsed",
+            "warnings"
+        ]
     );
     let f = &v["findings"][0];
     assert_eq!(
         keys(f),
-        ["category", "file", "line", "message", "migration", "rule", "section", "severity", "statement", "suppressed"]
+        [
+            "category",
+            "file",
+            "line",
+            "message",
+            "migration",
+            "rule",
+            "section",
+            "severity",
+            "statement",
+            "suppressed"
+        ]
     );
     let drop = v["findings"]
         .as_array()
@@ -318,10 +440,16 @@ fn every_rule_has_a_unique_id_in_its_category_and_a_documented_anchor() {
     let doc = include_str!("../../../docs/lint.md");
     let mut ids: Vec<&str> = Rule::ALL.iter().map(|r| r.id()).collect();
     for r in Rule::ALL {
-        assert!(r.id().starts_with(&format!("{}/", r.category().as_str())), "{r}");
+        assert!(
+            r.id().starts_with(&format!("{}/", r.category().as_str())),
+            "{r}"
+        );
         assert_eq!(Rule::parse(r.id()), Some(*r));
         let anchor = r.doc().split_once('#').unwrap().1.to_owned();
-        assert!(doc.contains(&format!("<a id=\"{anchor}\"></a>")), "{anchor} not in docs/lint.md");
+        assert!(
+            doc.contains(&format!("<a id=\"{anchor}\"></a>")),
+            "{anchor} not in docs/lint.md"
+        );
     }
     ids.sort_unstable();
     ids.dedup();

@@ -88,12 +88,18 @@ pub fn failure_json(
 fn lint_text(out: &mut dyn Write, report: &engine::lint::LintReport) -> io::Result<()> {
     for f in &report.findings {
         let suppressed = if f.suppressed { " (suppressed)" } else { "" };
-        writeln!(out, "{}:{}: {} {}{suppressed}", f.file, f.line, f.severity, f.rule)?;
+        writeln!(
+            out,
+            "{}:{}: {} {}{suppressed}",
+            f.file, f.line, f.severity, f.rule
+        )?;
         if !f.excerpt.is_empty() {
             let line = crate::text::truncate(&crate::text::one_line(&f.excerpt), 120);
             writeln!(out, "    {line}")?;
         }
-        let doc = engine::lint::Rule::parse(&f.rule).map(|r| r.doc()).unwrap_or_default();
+        let doc = engine::lint::Rule::parse(&f.rule)
+            .map(|r| r.doc())
+            .unwrap_or_default();
         writeln!(out, "    {} [{doc}]", f.message)?;
     }
     let s = &report.summary;
