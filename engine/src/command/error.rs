@@ -40,11 +40,13 @@ pub enum ErrorKind {
     Sql,
     /// A bug or an unexpected condition.
     Internal,
+    /// `lint` found hazards at or above the failing severity.
+    LintRefused,
 }
 
 impl ErrorKind {
     /// Every kind.
-    pub const ALL: [ErrorKind; 14] = [
+    pub const ALL: [ErrorKind; 15] = [
         ErrorKind::BadRequest,
         ErrorKind::NotAllowed,
         ErrorKind::Configuration,
@@ -59,6 +61,7 @@ impl ErrorKind {
         ErrorKind::Connection,
         ErrorKind::Sql,
         ErrorKind::Internal,
+        ErrorKind::LintRefused,
     ];
 
     /// The name: the migrator's `errorType`, and `error_kind` in JSON reports.
@@ -78,6 +81,7 @@ impl ErrorKind {
             ErrorKind::Connection => "ConnectionError",
             ErrorKind::Sql => "SqlError",
             ErrorKind::Internal => "InternalError",
+            ErrorKind::LintRefused => "LintRefused",
         }
     }
 
@@ -88,7 +92,8 @@ impl ErrorKind {
 
     /// The CLI's exit code: 1 a migration failed, 2 bad input or configuration (nothing
     /// applied), 3 lock not obtained, 4 drift, 5 unknown history rows, 6 a partial
-    /// migration blocks the run, 7 the database could not be reached, 8 internal error.
+    /// migration blocks the run, 7 the database could not be reached, 8 internal error,
+    /// 9 `lint` refused the set.
     pub const fn exit_code(self) -> u8 {
         match self {
             ErrorKind::Sql => 1,
@@ -105,6 +110,7 @@ impl ErrorKind {
             ErrorKind::Partial => 6,
             ErrorKind::Connection => 7,
             ErrorKind::Internal => 8,
+            ErrorKind::LintRefused => 9,
         }
     }
 }
@@ -336,6 +342,22 @@ pub enum CommandError {
     /// The source has no migration in its folder, and an empty set was not asked for.
     #[error(transparent)]
     NoMigrations(Box<NoMigrations>),
+    /// `lint` found hazards at or above the failing severity (the report says which).
+    #[error(
+        "lint refused the migrations: {failing} finding(s) at {fail_on} level or above \
+         ({errors} error(s), {warnings} warning(s)); fix them, or suppress each with a \
+         reasoned `-- lint:ignore RULE-ID reason` comment above its statement"
+    )]
+    LintRefused {
+        /// Unsuppressed findings at or above `fail_on`.
+        failing: usize,
+        /// The failing severity.
+        fail_on: &'static str,
+        /// Unsuppressed errors.
+        errors: usize,
+        /// Unsuppressed warnings.
+        warnings: usize,
+    },
 }
 
 impl From<NoMigrations> for CommandError {
@@ -371,6 +393,7 @@ impl CommandError {
             CommandError::Failed(_) => ErrorKind::Sql,
             CommandError::Store(e) => store_kind(e),
             CommandError::NoMigrations(_) => ErrorKind::BadArtifact,
+            CommandError::LintRefused { .. } => ErrorKind::LintRefused,
         }
     }
 
@@ -524,6 +547,8 @@ mod tests {
             ErrorKind::UnknownMigrations,
             ErrorKind::Partial,
             ErrorKind::Connection,
+            ErrorKind::Internal,
+            ErrorKind::LintRefused,
         ]
         .map(ErrorKind::exit_code)
         .to_vec();

@@ -97,6 +97,22 @@ pub fn verify(request: &Request, input: &Input<'_>) -> Result<Executed, CommandE
     })
 }
 
+/// `lint`: parses every migration and lints the set in apply order; no database. The
+/// report is returned whatever it holds: [`Report::refusal`] says whether it fails.
+pub fn lint(request: &Request, input: &Input<'_>) -> Result<Executed, CommandError> {
+    with_migrations(request, input, |migrations, digest| {
+        migrations
+            .iter_mut()
+            .try_for_each(Migration::parse)
+            .map_err(|e| CommandError::migration(input.source, e))?;
+        Ok(Executed {
+            migrations: migrations.len(),
+            report: Report::Lint(crate::lint::lint(migrations)),
+            digest,
+        })
+    })
+}
+
 /// Runs `request` on `input`'s migrations. `connect` opens the store when the command
 /// needs one (never for `verify`); `progress` sees each migration a run completes, as it
 /// completes. Every command goes from read to plan to apply through [`super::run`].
@@ -108,8 +124,10 @@ pub fn execute<S: Store>(
     progress: impl FnMut(&StepReport),
 ) -> Result<Executed, CommandError> {
     request.validate()?;
-    if request.command == CommandName::Verify {
-        return verify(request, input);
+    match request.command {
+        CommandName::Verify => return verify(request, input),
+        CommandName::Lint => return lint(request, input),
+        _ => {}
     }
     let source = input.source;
     with_migrations(request, input, |migrations, digest| {

@@ -24,7 +24,7 @@ mod fake;
 mod tests;
 
 pub use error::{CommandError, ErrorKind, Frontend, Remedy};
-pub use execute::{Executed, Input, execute, verify};
+pub use execute::{Executed, Input, execute, lint, verify};
 // What a run produced is the store's vocabulary (it reports it); front ends find it here.
 pub use crate::store::{
     Blocker, DeadlineStop, LockWait, MigrationFailure, RunOutcome, StepReport, StepState, Stopped,

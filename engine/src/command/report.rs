@@ -169,6 +169,8 @@ pub struct RunSummary {
 pub enum Report {
     /// `verify`.
     Verify(VerifyReport),
+    /// `lint`.
+    Lint(crate::lint::LintReport),
     /// `status`.
     Status(StatusReport),
     /// `resolve`.
@@ -183,7 +185,7 @@ impl Report {
         match self {
             Report::Run(r) => r.target = Some(Box::new(target)),
             Report::Resolve(r) => r.target = Some(target),
-            Report::Verify(_) | Report::Status(_) => {}
+            Report::Verify(_) | Report::Lint(_) | Report::Status(_) => {}
         }
     }
 
@@ -194,6 +196,7 @@ impl Report {
     ) -> Result<Report, serde_json::Error> {
         Ok(match command {
             CommandName::Verify => Report::Verify(serde_json::from_value(json)?),
+            CommandName::Lint => Report::Lint(serde_json::from_value(json)?),
             CommandName::Status => Report::Status(serde_json::from_value(json)?),
             CommandName::Resolve => Report::Resolve(serde_json::from_value(json)?),
             _ => Report::Run(serde_json::from_value(json)?),
@@ -218,6 +221,24 @@ impl Report {
                 .unwrap_or_default(),
             _ => Vec::new(),
         }
+    }
+}
+
+impl Report {
+    /// The failure a finished `lint` report stands for under `request`'s failing
+    /// severity: the report is still shown, and the command exits as refused.
+    pub fn refusal(&self, request: &Request) -> Option<CommandError> {
+        let Report::Lint(r) = self else {
+            return None;
+        };
+        let fail_on = request.lint_fail_on.unwrap_or_default();
+        let failing = r.failing(fail_on);
+        (failing > 0).then(|| CommandError::LintRefused {
+            failing,
+            fail_on: fail_on.as_str(),
+            errors: r.summary.errors,
+            warnings: r.summary.warnings,
+        })
     }
 }
 

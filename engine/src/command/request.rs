@@ -13,6 +13,8 @@ use crate::plan::{Command, Options};
 pub enum CommandName {
     /// Read, check and parse every migration; no database.
     Verify,
+    /// Report what each statement will do to production; no database.
+    Lint,
     /// What `up` would do; changes nothing.
     Plan,
     /// Every migration's state, and whether a run holds the lock.
@@ -33,8 +35,9 @@ pub enum CommandName {
 
 impl CommandName {
     /// Every command, in the order help texts list them.
-    pub const ALL: [CommandName; 8] = [
+    pub const ALL: [CommandName; 9] = [
         CommandName::Verify,
+        CommandName::Lint,
         CommandName::Plan,
         CommandName::Status,
         CommandName::Up,
@@ -48,6 +51,7 @@ impl CommandName {
     pub fn as_str(self) -> &'static str {
         match self {
             CommandName::Verify => "verify",
+            CommandName::Lint => "lint",
             CommandName::Plan => "plan",
             CommandName::Status => "status",
             CommandName::Up => "up",
@@ -67,7 +71,7 @@ impl CommandName {
     pub fn read_only(self) -> bool {
         matches!(
             self,
-            CommandName::Verify | CommandName::Plan | CommandName::Status
+            CommandName::Verify | CommandName::Lint | CommandName::Plan | CommandName::Status
         )
     }
 
@@ -157,6 +161,9 @@ pub struct Request {
     /// deleted and the schema stays as it is. Without it such a reversion is refused.
     #[serde(default, skip_serializing_if = "is_false")]
     pub allow_empty_down: bool,
+    /// `lint`: the severity from which findings refuse the set (absent: errors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lint_fail_on: Option<crate::lint::FailOn>,
 }
 
 /// A request that asks for something its command does not do.
@@ -244,6 +251,7 @@ impl Request {
             matches!(c, Down | Redo),
             self.allow_empty_down,
         )?;
+        takes("lint_fail_on", c == Lint, self.lint_fail_on.is_some())?;
         if c == Resolve
             && (self.id.as_deref().is_none_or(str::is_empty) || self.resolution.is_none())
         {
@@ -274,7 +282,10 @@ impl Request {
             CommandName::Down => Command::Down,
             CommandName::Redo => Command::Redo,
             CommandName::Skip => Command::Skip,
-            CommandName::Verify | CommandName::Status | CommandName::Resolve => return None,
+            CommandName::Verify
+            | CommandName::Lint
+            | CommandName::Status
+            | CommandName::Resolve => return None,
         };
         let mut o = Options::new(command);
         o.limit = match (self.command, self.limit) {
@@ -486,7 +497,7 @@ mod tests {
         );
         assert_eq!(
             Allowed::parse("all").unwrap().to_string(),
-            "verify,plan,status,up,down,redo,skip,resolve,up-inline,down-inline,redo-inline"
+            "verify,lint,plan,status,up,down,redo,skip,resolve,up-inline,down-inline,redo-inline"
         );
         assert!(Allowed::parse("up,drop").unwrap_err().contains("drop"));
         let e = Allowed::parse("status-inline").unwrap_err();

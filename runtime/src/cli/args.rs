@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use clap::Args;
 use engine::Limits;
 use engine::command::{CommandName, Request, Resolution};
+use engine::lint::FailOn;
 use engine::settings::DEFAULT_FOLDER;
 use engine::settings::value::size_flag;
 use engine::source::SourceSpec;
@@ -76,6 +77,22 @@ pub struct VerifyArgs {
     /// Where the migrations come from.
     #[command(flatten)]
     pub source: SourceArgs,
+}
+
+/// Arguments of `lint`.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Where the migrations come from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// The severity from which unsuppressed findings fail the command (exit 9): error,
+    /// warning, or never.
+    #[arg(long, value_name = "SEVERITY", default_value = "error", value_parser = fail_on_arg)]
+    pub lint_fail_on: FailOn,
+}
+
+fn fail_on_arg(s: &str) -> Result<FailOn, String> {
+    FailOn::parse(s).ok_or_else(|| format!("{s:?} is not error, warning or never"))
 }
 
 /// Flags shared by the database subcommands.
@@ -276,6 +293,21 @@ impl VerifyArgs {
             request: Request {
                 allow_empty: self.source.allow_empty,
                 ..Request::new(CommandName::Verify)
+            },
+            source: &self.source,
+            db: None,
+        }
+    }
+}
+
+impl LintArgs {
+    /// As an engine request.
+    pub fn invocation(&self) -> Invocation<'_> {
+        Invocation {
+            request: Request {
+                allow_empty: self.source.allow_empty,
+                lint_fail_on: Some(self.lint_fail_on),
+                ..Request::new(CommandName::Lint)
             },
             source: &self.source,
             db: None,

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use engine::command::{self, CommandError, Frontend, Input, Target};
+use engine::command::{self, CommandError, CommandName, Frontend, Input, Target};
 use engine::settings::table::DEFAULT_LOCAL_DIR;
 use engine::source::SourceSpec;
 
@@ -67,6 +67,7 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
     }
     let stdout = std::io::stdout();
     let result = match &target {
+        None if request.command == CommandName::Lint => command::lint(&request, &input),
         None => command::verify(&request, &input),
         Some(t) => t.execute(&request, &input, |step| {
             if !json {
@@ -90,7 +91,15 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
             let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
             render::report(&mut out, &done.report, json, streamed)
                 .and_then(|()| out.flush())
-                .map_err(Failure::output)
+                .map_err(Failure::output)?;
+            // A refusing lint has printed its report; the exit says it refused.
+            match done.report.refusal(&request) {
+                Some(e) => Err(Failure {
+                    code: e.kind().exit_code(),
+                    message: e.message(&Frontend::Cli),
+                }),
+                None => Ok(()),
+            }
         }
         Err(e) => Err(fail_at(
             &request,

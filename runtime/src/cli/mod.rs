@@ -5,7 +5,8 @@
 //! Exit codes come from [`engine::command::ErrorKind::exit_code`]: 0 done, 1 a migration
 //! failed, 2 bad input or configuration (nothing applied), 3 the lock was not obtained,
 //! 4 drift, 5 unknown history rows, 6 a partial migration blocks the run, 7 the database
-//! or the migrator function could not be reached, 8 internal error.
+//! or the migrator function could not be reached, 8 internal error, 9 `lint` refused
+//! the migrations.
 
 pub mod args;
 pub mod database;
@@ -23,7 +24,9 @@ use engine::command::CommandName;
 
 use crate::text::one_line;
 
-use args::{Invocation, PlanArgs, RedoArgs, ResolveArgs, RunArgs, StatusArgs, VerifyArgs};
+use args::{
+    Invocation, LintArgs, PlanArgs, RedoArgs, ResolveArgs, RunArgs, StatusArgs, VerifyArgs,
+};
 
 /// Applies sql-migrate migrations to MySQL from a zip artifact or a directory.
 #[derive(Debug, Parser)]
@@ -48,6 +51,9 @@ pub struct Cli {
 pub enum Command {
     /// Read, check and parse every migration, and list them in apply order.
     Verify(VerifyArgs),
+    /// Report what each statement would do to production (drops, renames, table copies,
+    /// non-atomic migrations); no database. See docs/lint.md.
+    Lint(LintArgs),
     /// Show what `up` would do; change nothing.
     Plan(PlanArgs),
     /// Show every migration: applied when, checksum, partial state.
@@ -111,6 +117,7 @@ impl Command {
     fn invocation(&self) -> Option<Invocation<'_>> {
         Some(match self {
             Command::Verify(a) => a.invocation(),
+            Command::Lint(a) => a.invocation(),
             Command::Plan(a) => a.invocation(),
             Command::Status(a) => a.invocation(),
             Command::Up(a) => a.invocation(CommandName::Up),
@@ -135,6 +142,13 @@ fn dispatch(cli: &Cli) -> Result<(), Failure> {
         }
         return new::run(a);
     };
+    if inv.request.command == CommandName::Lint && cli.via_lambda.is_some() {
+        // Lint needs no database, so nothing is gained by running it in the migrator.
+        return Err(Failure::bad_input(
+            "`lint` reads the migrations here and needs no database; it does not run \
+             --via-lambda",
+        ));
+    }
     match cli.via_lambda.as_deref().filter(|f| !f.is_empty()) {
         #[cfg(feature = "remote")]
         Some(function) => {

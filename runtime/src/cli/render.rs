@@ -29,6 +29,7 @@ pub fn report(out: &mut dyn Write, report: &Report, json: bool, streamed: bool) 
     }
     match report {
         Report::Verify(r) => verify_table(out, r),
+        Report::Lint(r) => lint_text(out, r),
         Report::Status(r) => status_table(out, r),
         Report::Resolve(r) => resolve_line(out, r),
         Report::Run(r) => run_text(out, r, streamed),
@@ -79,6 +80,41 @@ pub fn failure_json(
             error_kind: kind.as_str(),
             error: message,
         })
+    )
+}
+
+/// Each finding as `file:line: severity rule-id`, the statement's first line, and the
+/// explanation; then the counts.
+fn lint_text(out: &mut dyn Write, report: &engine::lint::LintReport) -> io::Result<()> {
+    for f in &report.findings {
+        let suppressed = if f.suppressed { " (suppressed)" } else { "" };
+        writeln!(
+            out,
+            "{}:{}: {} {}{suppressed}",
+            f.file, f.line, f.severity, f.rule
+        )?;
+        if !f.excerpt.is_empty() {
+            let line = crate::text::truncate(&crate::text::one_line(&f.excerpt), 120);
+            writeln!(out, "    {line}")?;
+        }
+        let doc = engine::lint::Rule::parse(&f.rule)
+            .map(|r| r.doc())
+            .unwrap_or_default();
+        writeln!(out, "    {} [{doc}]", f.message)?;
+    }
+    let s = &report.summary;
+    writeln!(
+        out,
+        "{} migration(s), {} statement(s) ({} parsed, {} unparsed): {} error(s), {} warning(s), \
+         {} notice(s), {} suppressed",
+        s.migrations,
+        s.statements,
+        s.parsed,
+        s.unparsed,
+        s.errors,
+        s.warnings,
+        s.notices,
+        s.suppressed
     )
 }
 

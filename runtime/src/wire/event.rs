@@ -87,6 +87,8 @@ struct RawEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     allow_empty_down: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    lint_fail_on: Option<engine::lint::FailOn>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     expected_digest: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     dir: Option<String>,
@@ -112,6 +114,7 @@ impl RawEvent {
             ("statement", self.statement.is_some()),
             ("allow_empty", self.allow_empty.is_some()),
             ("allow_empty_down", self.allow_empty_down.is_some()),
+            ("lint_fail_on", self.lint_fail_on.is_some()),
             ("expected_digest", self.expected_digest.is_some()),
             ("dir", self.dir.is_some()),
             ("credentials", self.credentials.is_some()),
@@ -151,6 +154,7 @@ impl TryFrom<RawEvent> for MigratorEvent {
                 statement: raw.statement,
                 allow_empty: raw.allow_empty.unwrap_or(false),
                 allow_empty_down: raw.allow_empty_down.unwrap_or(false),
+                lint_fail_on: raw.lint_fail_on,
             },
             expected_digest: raw.expected_digest,
             dir: raw.dir,
@@ -173,6 +177,7 @@ impl From<MigratorEvent> for RawEvent {
             statement,
             allow_empty,
             allow_empty_down,
+            lint_fail_on,
         } = e.request;
         let set = |b: bool| b.then_some(true);
         RawEvent {
@@ -191,6 +196,7 @@ impl From<MigratorEvent> for RawEvent {
             statement,
             allow_empty: set(allow_empty),
             allow_empty_down: set(allow_empty_down),
+            lint_fail_on,
             expected_digest: e.expected_digest,
             dir: e.dir,
             credentials: e.credentials,
@@ -272,6 +278,7 @@ mod tests {
                 statement: Some(2),
                 allow_empty: true,
                 allow_empty_down: true,
+                lint_fail_on: Some(engine::lint::FailOn::Warning),
             },
             expected_digest: Some("ab".into()),
             dir: Some("db/migrations".into()),

@@ -1,0 +1,466 @@
+use super::*;
+use crate::migration;
+
+/// The base schema every rule case starts from, as the set's first migration.
+const SETUP: &str = "-- +migrate Up
+CREATE TABLE users (
+  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  email VARCHAR(100) NOT NULL,
+  name VARCHAR(300) NOT NULL,
+  code VARCHAR(50) NOT NULL,
+  age INT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+CREATE TABLE legacy (
+  tag VARCHAR(100) NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
+-- +migrate Down
+DROP TABLE legacy;
+DROP TABLE users;
+";
+
+fn lint_files(files: &[(&str, &str)]) -> LintReport {
+    let set: Vec<(&str, &str, &[u8])> = files
+        .iter()
+        .map(|(id, text)| (*id, *id, text.as_bytes()))
+        .collect();
+    let migrations = migration::load(set).expect("fixtures parse");
+    lint(&migrations)
+}
+
+/// The unsuppressed rule ids found on the Up statements of a migration holding `up`
+/// (and a harmless Down), after [`SETUP`].
+fn rules(up: &str) -> Vec<String> {
+    let file = format!("-- +migrate Up\n{up}\n-- +migrate Down\nSELECT 1;\n");
+    let report = lint_files(&[("1_setup.sql", SETUP), ("2_case.sql", &file)]);
+    report
+        .findings
+        .iter()
+        .filter(|f| f.migration == "2_case.sql" && !f.suppressed)
+        .map(|f| f.rule.clone())
+        .collect()
+}
+
+#[track_caller]
+fn fires(up: &str, rule: &str) {
+    let got = rules(up);
+    assert!(
+        got.iter().any(|r| r == rule),
+        "{rule} not in {got:?} for {up}"
+    );
+}
+
+#[track_caller]
+fn quiet(up: &str, rule: &str) {
+    let got = rules(up);
+    assert!(!got.iter().any(|r| r == rule), "{rule} in {got:?} for {up}");
+}
+
+#[test]
+fn the_setup_itself_is_clean_but_for_its_second_ddl() {
+    let report = lint_files(&[("1_setup.sql", SETUP)]);
+    let ids: Vec<&str> = report.findings.iter().map(|f| f.rule.as_str()).collect();
+    // Down drops what Up created: the expected inverse, not a loss.
+    assert_eq!(
+        ids,
+        ["transaction/multiple-ddl", "transaction/multiple-ddl"]
+    );
+    assert_eq!(report.summary.statements, 4);
+    assert_eq!(report.summary.parsed, 4);
+}
+
+#[test]
+fn destructive_rules() {
+    fires("DROP DATABASE shop;", "destructive/drop-database");
+    fires("DROP TABLE users;", "destructive/drop-table");
+    quiet("DROP VIEW users_v;", "destructive/drop-table");
+    fires(
+        "ALTER TABLE users DROP COLUMN email;",
+        "destructive/drop-column",
+    );
+    fires("TRUNCATE TABLE users;", "destructive/truncate");
+    fires("DELETE FROM users;", "destructive/delete-without-where");
+    quiet(
+        "DELETE FROM users WHERE id = 1;",
+        "destructive/delete-without-where",
+    );
+    fires(
+        "UPDATE users SET email = '';",
+        "destructive/update-without-where",
+    );
+    quiet(
+        "UPDATE users SET email = '' WHERE id = 1;",
+        "destructive/update-without-where",
+    );
+}
+
+#[test]
+fn narrowing_is_told_from_widening_by_the_replayed_schema() {
+    let n = "destructive/narrowing";
+    let t = "locking/type-change";
+    // VARCHAR(300) -> VARCHAR(200): values over 200 characters are cut.
+    fires("ALTER TABLE users MODIFY name VARCHAR(200) NOT NULL;", n);
+    fires("ALTER TABLE users MODIFY name VARCHAR(200) NOT NULL;", t);
+    // VARCHAR(100) -> VARCHAR(200) in utf8mb4: 400 -> 800 bytes, same 2-byte prefix.
+    quiet("ALTER TABLE users MODIFY email VARCHAR(200) NOT NULL;", n);
+    quiet("ALTER TABLE users MODIFY email VARCHAR(200) NOT NULL;", t);
+    // VARCHAR(50) -> VARCHAR(100) in utf8mb4: 200 -> 400 bytes crosses to a 2-byte prefix.
+    quiet("ALTER TABLE users MODIFY code VARCHAR(100) NOT NULL;", n);
+    fires("ALTER TABLE users MODIFY code VARCHAR(100) NOT NULL;", t);
+    // latin1: 100 -> 200 bytes stays under 256.
+    quiet("ALTER TABLE legacy MODIFY tag VARCHAR(200) NOT NULL;", t);
+    fires("ALTER TABLE legacy MODIFY tag VARCHAR(300) NOT NULL;", t);
+    // Integers.
+    fires("ALTER TABLE users MODIFY age TINYINT NULL;", n);
+    fires("ALTER TABLE users MODIFY age INT UNSIGNED NULL;", n);
+    quiet("ALTER TABLE users MODIFY age BIGINT NULL;", n);
+    fires("ALTER TABLE users MODIFY age BIGINT NULL;", t);
+    quiet("ALTER TABLE users MODIFY age INT NOT NULL DEFAULT 0;", t);
+    // CHANGE narrows as MODIFY does.
+    fires(
+        "ALTER TABLE users CHANGE name name VARCHAR(10) NOT NULL;",
+        n,
+    );
+    // A change replayed from an earlier migration is what the next one compares with.
+    let widen = "-- +migrate Up\nALTER TABLE users MODIFY email VARCHAR(400) NOT NULL;\n-- +migrate Down\nALTER TABLE users MODIFY email VARCHAR(100) NOT NULL;\n";
+    let report = lint_files(&[("1_setup.sql", SETUP), ("2_widen.sql", widen)]);
+    let down: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.section == SectionName::Down)
+        .map(|f| f.rule.as_str())
+        .collect();
+    assert!(down.contains(&n), "{down:?}");
+    // A table the set did not create: no verdict on direction, but never silent.
+    fires("ALTER TABLE elsewhere MODIFY x VARCHAR(10);", t);
+    quiet("ALTER TABLE elsewhere MODIFY x VARCHAR(10);", n);
+}
+
+#[test]
+fn incompatible_rules() {
+    fires(
+        "RENAME TABLE users TO customers;",
+        "incompatible/rename-table",
+    );
+    fires(
+        "ALTER TABLE users RENAME TO customers;",
+        "incompatible/rename-table",
+    );
+    fires(
+        "ALTER TABLE users RENAME COLUMN email TO mail;",
+        "incompatible/rename-column",
+    );
+    fires(
+        "ALTER TABLE users CHANGE email mail VARCHAR(100) NOT NULL;",
+        "incompatible/rename-column",
+    );
+    quiet(
+        "ALTER TABLE users CHANGE email email VARCHAR(100) NOT NULL;",
+        "incompatible/rename-column",
+    );
+    quiet(
+        "ALTER TABLE users CHANGE email mail VARCHAR(100) NOT NULL;",
+        "locking/type-change",
+    );
+    fires(
+        "ALTER TABLE users DROP COLUMN email;",
+        "incompatible/drop-column",
+    );
+    let add = "incompatible/add-not-null-without-default";
+    fires("ALTER TABLE users ADD COLUMN score INT NOT NULL;", add);
+    quiet(
+        "ALTER TABLE users ADD COLUMN score INT NOT NULL DEFAULT 0;",
+        add,
+    );
+    quiet("ALTER TABLE users ADD COLUMN score INT NULL;", add);
+}
+
+#[test]
+fn locking_rules() {
+    fires(
+        "ALTER TABLE users DROP PRIMARY KEY, ADD PRIMARY KEY (id, email);",
+        "locking/primary-key-change",
+    );
+    quiet(
+        "ALTER TABLE users ADD INDEX users_email (email);",
+        "locking/primary-key-change",
+    );
+    // sqlparser refuses ENGINE= in ALTER TABLE: unparsed, and the engine change is
+    // still named from the statement's words.
+    let got = rules("ALTER TABLE users ENGINE=InnoDB;");
+    assert!(got.contains(&"locking/engine-change".to_owned()), "{got:?}");
+    assert!(got.contains(&"unparsed/statement".to_owned()), "{got:?}");
+    fires(
+        "ALTER TABLE users ADD FULLTEXT INDEX ft (email);",
+        "locking/fulltext-or-spatial",
+    );
+    fires(
+        "CREATE FULLTEXT INDEX ft ON users (email);",
+        "locking/fulltext-or-spatial",
+    );
+    quiet(
+        "CREATE INDEX i ON users (email);",
+        "locking/fulltext-or-spatial",
+    );
+    fires(
+        "ALTER TABLE users ADD COLUMN s INT NULL, ALGORITHM=COPY;",
+        "locking/algorithm-copy",
+    );
+    quiet(
+        "ALTER TABLE users ADD COLUMN s INT NULL, ALGORITHM=INSTANT;",
+        "locking/algorithm-copy",
+    );
+    fires(
+        "ALTER TABLE users ADD CONSTRAINT fk FOREIGN KEY (age) REFERENCES users (id);",
+        "locking/add-foreign-key",
+    );
+    let twice =
+        "ALTER TABLE users ADD COLUMN a INT NULL;\nALTER TABLE users ADD COLUMN b INT NULL;";
+    fires(twice, "locking/repeated-alter");
+    quiet(
+        "ALTER TABLE users ADD COLUMN a INT NULL;\nALTER TABLE legacy ADD COLUMN b INT NULL;",
+        "locking/repeated-alter",
+    );
+}
+
+#[test]
+fn transaction_rules_belong_to_the_later_statement() {
+    let file = "-- +migrate Up
+ALTER TABLE users ADD COLUMN score INT NULL;
+UPDATE users SET score = 0 WHERE score IS NULL;
+INSERT INTO legacy (tag) VALUES ('x');
+ALTER TABLE legacy ADD COLUMN n INT NULL;
+-- +migrate Down
+SELECT 1;
+";
+    let report = lint_files(&[("1_setup.sql", SETUP), ("2_case.sql", file)]);
+    let at = |rule: &str| -> Vec<(usize, usize)> {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.migration == "2_case.sql" && f.rule == rule)
+            .map(|f| (f.statement, f.line))
+            .collect()
+    };
+    assert_eq!(at("transaction/mixed-ddl-dml"), [(2, 3), (3, 4), (4, 5)]);
+    assert_eq!(at("transaction/backfill-with-ddl"), [(2, 3)]);
+    assert_eq!(at("transaction/multiple-ddl"), [(4, 5)]);
+    // An INSERT ... VALUES is no backfill; a backfill before its DDL is reported on the DDL.
+    let before = "-- +migrate Up\nINSERT INTO legacy (tag) SELECT email FROM users;\nALTER TABLE legacy ADD COLUMN n INT NULL;\n-- +migrate Down\nSELECT 1;\n";
+    let report = lint_files(&[("1_setup.sql", SETUP), ("2_case.sql", before)]);
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.rule == "transaction/backfill-with-ddl" && f.statement == 2)
+    );
+}
+
+#[test]
+fn a_migration_without_down_is_reported_on_its_first_up_statement() {
+    let file =
+        "-- a comment\n-- +migrate Up\n\nCREATE TABLE t (id INT);\nCREATE INDEX i ON t (id);\n";
+    let report = lint_files(&[("1_a.sql", file)]);
+    let f: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == "reversibility/no-down")
+        .collect();
+    assert_eq!(f.len(), 1);
+    assert_eq!(
+        (f[0].section, f[0].statement, f[0].line),
+        (SectionName::Up, 1, 4)
+    );
+    let with = "-- +migrate Up\nCREATE TABLE t (id INT);\n-- +migrate Down\nDROP TABLE t;\n";
+    let report = lint_files(&[("1_a.sql", with)]);
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+}
+
+#[test]
+fn unparsed_statements_are_findings_and_the_rest_is_still_linted() {
+    let file = "-- +migrate Up
+-- +migrate StatementBegin
+CREATE PROCEDURE p(IN x INT)
+BEGIN
+  SELECT x;
+END;
+-- +migrate StatementEnd
+FROB THE WIDGETS
+  NOW;
+DROP TABLE users;
+-- +migrate Down
+SELECT 1;
+";
+    let report = lint_files(&[("1_setup.sql", SETUP), ("2_case.sql", file)]);
+    let mine: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.migration == "2_case.sql")
+        .collect();
+    let program = mine
+        .iter()
+        .find(|f| f.rule == "unparsed/stored-program")
+        .expect("procedure");
+    assert_eq!(
+        (program.statement, program.line, program.severity),
+        (1, 3, Severity::Notice)
+    );
+    // The parser's own line (2 within the statement) is the file's line 4.
+    assert!(program.message.contains("Line: 4"), "{}", program.message);
+    let junk = mine
+        .iter()
+        .find(|f| f.rule == "unparsed/statement")
+        .expect("junk");
+    assert_eq!(
+        (junk.statement, junk.line, junk.severity),
+        (2, 8, Severity::Warning)
+    );
+    assert!(
+        mine.iter()
+            .any(|f| f.rule == "destructive/drop-table" && f.statement == 3)
+    );
+    assert_eq!(report.summary.unparsed, 2);
+    assert_eq!(
+        report.summary.parsed + report.summary.unparsed,
+        report.summary.statements
+    );
+    assert_eq!(report.summary.statements, 4 + 4);
+}
+
+#[test]
+fn deep_nesting_is_refused_by_the_parser_not_a_crash() {
+    let deep = format!("SELECT {}1{};", "(".repeat(500), ")".repeat(500));
+    let file = format!("-- +migrate Up\n{deep}\n-- +migrate Down\nSELECT 1;\n");
+    let report = lint_files(&[("1_a.sql", &file)]);
+    assert_eq!(report.summary.unparsed, 1);
+}
+
+#[test]
+fn suppression_needs_a_reason_and_keeps_the_finding() {
+    let file = "-- +migrate Up
+-- lint:ignore destructive/drop-table the table was emptied and archived in 2023
+DROP TABLE users;
+-- lint:ignore destructive/truncate
+TRUNCATE TABLE legacy;
+-- lint:ignore destructive/no-such-rule because
+SELECT 1;
+-- +migrate Down
+SELECT 1;
+";
+    let report = lint_files(&[("1_setup.sql", SETUP), ("2_case.sql", file)]);
+    let find = |rule: &str| {
+        report
+            .findings
+            .iter()
+            .find(|f| f.rule == rule && f.migration == "2_case.sql")
+    };
+    let drop = find("destructive/drop-table").unwrap();
+    assert!(drop.suppressed);
+    let truncate = find("destructive/truncate").unwrap();
+    assert!(!truncate.suppressed, "no reason, no suppression");
+    let bare = find("unparsed/lint-ignore-without-reason").unwrap();
+    assert_eq!((bare.statement, bare.line), (2, 5));
+    assert!(bare.message.contains("line 4"), "{}", bare.message);
+    let unknown = find("unparsed/lint-ignore-unknown-rule").unwrap();
+    assert_eq!(unknown.statement, 3);
+    assert!(unknown.message.contains("destructive/no-such-rule"));
+    assert_eq!(report.summary.suppressed, 1);
+    assert_eq!(report.summary.errors, 1, "{:?}", report.findings);
+    // A comment two lines above (a blank line between) does not apply.
+    let far = "-- +migrate Up\n-- lint:ignore destructive/drop-table reason\n\nDROP TABLE users;\n-- +migrate Down\nSELECT 1;\n";
+    let report = lint_files(&[("1_setup.sql", SETUP), ("2_case.sql", far)]);
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.rule == "destructive/drop-table" && !f.suppressed)
+    );
+}
+
+#[test]
+fn json_has_exactly_the_documented_shape() {
+    let report = lint_files(&[(
+        "1_a.sql",
+        "-- +migrate Up\nCREATE TABLE t (id INT);\nDROP TABLE u;\n",
+    )]);
+    let v = serde_json::to_value(&report).unwrap();
+    let keys = |o: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = o.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&v), ["findings", "summary"]);
+    assert_eq!(
+        keys(&v["summary"]),
+        [
+            "errors",
+            "migrations",
+            "notices",
+            "parsed",
+            "statements",
+            "suppressed",
+            "unparsed",
+            "warnings"
+        ]
+    );
+    let f = &v["findings"][0];
+    assert_eq!(
+        keys(f),
+        [
+            "category",
+            "file",
+            "line",
+            "message",
+            "migration",
+            "rule",
+            "section",
+            "severity",
+            "statement",
+            "suppressed"
+        ]
+    );
+    let drop = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "destructive/drop-table")
+        .unwrap();
+    assert_eq!(drop["section"], "up");
+    assert_eq!(drop["statement"], 2);
+    assert_eq!(drop["line"], 3);
+    assert_eq!(drop["category"], "destructive");
+    assert_eq!(drop["severity"], "error");
+    assert_eq!(drop["suppressed"], false);
+    assert_eq!(v["summary"]["errors"], 1);
+    let back: LintReport = serde_json::from_value(v).unwrap();
+    assert_eq!(back.findings.len(), report.findings.len());
+}
+
+#[test]
+fn every_rule_has_a_unique_id_in_its_category_and_a_documented_anchor() {
+    let doc = include_str!("../../../docs/lint.md");
+    let mut ids: Vec<&str> = Rule::ALL.iter().map(|r| r.id()).collect();
+    for r in Rule::ALL {
+        assert!(
+            r.id().starts_with(&format!("{}/", r.category().as_str())),
+            "{r}"
+        );
+        assert_eq!(Rule::parse(r.id()), Some(*r));
+        let anchor = r.doc().split_once('#').unwrap().1.to_owned();
+        assert!(
+            doc.contains(&format!("<a id=\"{anchor}\"></a>")),
+            "{anchor} not in docs/lint.md"
+        );
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), Rule::ALL.len());
+}
+
+#[test]
+fn fail_on_counts_the_unsuppressed_findings_at_or_above_it() {
+    let report = lint_files(&[("1_a.sql", "-- +migrate Up\nDROP TABLE u;\n")]);
+    assert_eq!((report.summary.errors, report.summary.warnings), (1, 1));
+    assert_eq!(report.failing(FailOn::Error), 1);
+    assert_eq!(report.failing(FailOn::Warning), 2);
+    assert_eq!(report.failing(FailOn::Never), 0);
+}

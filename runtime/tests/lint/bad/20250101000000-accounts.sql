@@ -1,0 +1,10 @@
+-- +migrate Up
+CREATE TABLE accounts (
+  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  email VARCHAR(300) NOT NULL,
+  nick VARCHAR(100) NOT NULL,
+  score INT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- +migrate Down
+DROP TABLE accounts;

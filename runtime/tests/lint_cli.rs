@@ -1,0 +1,219 @@
+//! `lambda-migrate lint` as a user runs it: on the repository's example migrations, and
+//! on a folder (and a zip) of migrations written to break rules, with the expected
+//! finding at each statement.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn bad() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lint/bad")
+}
+
+fn cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lambda-migrate"))
+        .args(args)
+        .env_remove("LAMBDA_MIGRATE_VIA_LAMBDA")
+        .output()
+        .unwrap()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Each finding as `migration section#statement rule` (`+suppressed` when it is).
+fn findings(v: &serde_json::Value) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}#{} {}{}",
+                f["migration"].as_str().unwrap(),
+                f["section"].as_str().unwrap(),
+                f["statement"],
+                f["rule"].as_str().unwrap(),
+                if f["suppressed"] == true {
+                    " +suppressed"
+                } else {
+                    ""
+                }
+            )
+        })
+        .collect()
+}
+
+/// What the bad set must produce, statement by statement.
+const EXPECTED: &[&str] = &[
+    "20250102000000-narrow-email.sql up#1 destructive/narrowing",
+    "20250102000000-narrow-email.sql up#1 locking/type-change",
+    "20250103000000-widen-nick.sql down#1 destructive/narrowing",
+    "20250103000000-widen-nick.sql down#1 locking/type-change",
+    "20250104000000-cleanup.sql up#1 destructive/drop-table +suppressed",
+    "20250104000000-cleanup.sql up#1 reversibility/no-down",
+    "20250104000000-cleanup.sql up#2 destructive/truncate",
+    "20250104000000-cleanup.sql up#2 transaction/multiple-ddl",
+    "20250104000000-cleanup.sql up#2 unparsed/lint-ignore-without-reason",
+    "20250105000000-backfill.sql up#1 incompatible/add-not-null-without-default",
+    "20250105000000-backfill.sql up#2 destructive/update-without-where",
+    "20250105000000-backfill.sql up#2 transaction/mixed-ddl-dml",
+    "20250105000000-backfill.sql up#2 transaction/backfill-with-ddl",
+    "20250105000000-backfill.sql up#3 unparsed/statement",
+];
+
+#[test]
+fn the_bad_set_gets_its_expected_findings_and_is_refused() {
+    let dir = bad();
+    let out = cli(&["lint", "--source", dir.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(9),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    let mut got = findings(&v);
+    let mut want: Vec<String> = EXPECTED.iter().map(|s| s.to_string()).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    let s = &v["summary"];
+    assert_eq!(s["migrations"], 6);
+    assert_eq!(s["statements"], 14);
+    assert_eq!(
+        (s["parsed"].as_u64(), s["unparsed"].as_u64()),
+        (Some(13), Some(1))
+    );
+    assert_eq!(
+        (s["errors"].as_u64(), s["suppressed"].as_u64()),
+        (Some(4), Some(1))
+    );
+    let truncate = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "destructive/truncate")
+        .unwrap();
+    assert_eq!(truncate["line"], 5);
+    assert!(
+        truncate["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("20250104000000-cleanup.sql")
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("lint refused"), "{stderr}");
+
+    // Nothing fails at `never`; warnings count at `warning`.
+    let never = cli(&[
+        "lint",
+        "--source",
+        dir.to_str().unwrap(),
+        "--lint-fail-on",
+        "never",
+    ]);
+    assert_eq!(never.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&never.stdout);
+    assert!(
+        text.contains("20250104000000-cleanup.sql:5: error destructive/truncate\n    TRUNCATE TABLE accounts;\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[docs/lint.md#destructive-truncate]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("6 migration(s), 14 statement(s) (13 parsed, 1 unparsed)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_zip_source_lints_like_the_folder() {
+    let zip = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lint_cli_bad.zip");
+    let _ = std::fs::remove_file(&zip);
+    let st = Command::new("zip")
+        .current_dir(bad().parent().unwrap())
+        .args(["-q", "-r", "-X"])
+        .arg(&zip)
+        .arg("bad")
+        .status()
+        .expect("zip (Info-ZIP) is installed by .ci/install-deps");
+    assert!(st.success());
+    let out = cli(&[
+        "lint",
+        "--source",
+        zip.to_str().unwrap(),
+        "--dir",
+        "bad",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(9));
+    let mut got = findings(&json(&out));
+    got.sort();
+    let mut want: Vec<String> = EXPECTED.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn the_repositorys_examples_pass_at_the_default_severity() {
+    let dir = repo().join("migrations");
+    let out = cli(&["lint", "--source", dir.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(
+        findings(&v),
+        [
+            "20240104110000-plans.sql up#2 transaction/mixed-ddl-dml",
+            // sqlparser does not read a procedure with a BEGIN ... END body.
+            "20240105120000-order-totals-procedure.sql up#1 unparsed/stored-program",
+        ]
+    );
+    let s = &v["summary"];
+    assert_eq!(
+        (
+            s["statements"].as_u64(),
+            s["parsed"].as_u64(),
+            s["unparsed"].as_u64()
+        ),
+        (Some(11), Some(10), Some(1))
+    );
+    let refused = cli(&[
+        "lint",
+        "--source",
+        dir.to_str().unwrap(),
+        "--lint-fail-on",
+        "warning",
+    ]);
+    assert_eq!(refused.status.code(), Some(9));
+}
+
+#[test]
+fn lint_does_not_run_through_the_migrator() {
+    let out = cli(&[
+        "--via-lambda",
+        "fn",
+        "lint",
+        "--source",
+        bad().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs no database"));
+}
