@@ -2,8 +2,12 @@
 //! on a folder (and a zip) of migrations written to break rules, with the expected
 //! finding at each statement.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use common::json;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -19,16 +23,6 @@ fn cli(args: &[&str]) -> Output {
         .env_remove("LAMBDA_MIGRATE_VIA_LAMBDA")
         .output()
         .unwrap()
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 /// Each finding as `migration section#statement rule` (`+suppressed` when it is).

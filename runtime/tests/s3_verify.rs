@@ -2,9 +2,12 @@
 //! `scripts/start-moto`; endpoint `LM_TEST_S3_ENDPOINT`, default http://127.0.0.1:5000).
 //! Without it this test fails, saying so: it never skips.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::json;
 use testkit::{s3_endpoint as endpoint, s3_put};
 
 /// The repository's migrations zipped like a CodePipeline source artifact.
@@ -34,16 +37,6 @@ fn cli(args: &[&str]) -> Output {
         .env_remove("FETCH_MODE")
         .output()
         .unwrap()
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 #[test]

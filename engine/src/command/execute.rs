@@ -66,14 +66,19 @@ fn with_migrations<T>(
     with(&mut migrations, digest)
 }
 
+/// Parses every migration; the first that does not parse is the error, naming its file.
+fn parse_all(migrations: &mut [Migration<'_>], input: &Input<'_>) -> Result<(), CommandError> {
+    migrations
+        .iter_mut()
+        .try_for_each(Migration::parse)
+        .map_err(|e| CommandError::migration(input.source, e))
+}
+
 /// `verify` (`request` says whether an empty set is allowed): parses every migration;
 /// no database.
 pub fn verify(request: &Request, input: &Input<'_>) -> Result<Executed, CommandError> {
     with_migrations(request, input, |migrations, digest| {
-        migrations
-            .iter_mut()
-            .try_for_each(Migration::parse)
-            .map_err(|e| CommandError::migration(input.source, e))?;
+        parse_all(migrations, input)?;
         Ok(Executed {
             migrations: migrations.len(),
             report: Report::Verify(VerifyReport {
@@ -101,10 +106,7 @@ pub fn verify(request: &Request, input: &Input<'_>) -> Result<Executed, CommandE
 /// report is returned whatever it holds: [`Report::refusal`] says whether it fails.
 pub fn lint(request: &Request, input: &Input<'_>) -> Result<Executed, CommandError> {
     with_migrations(request, input, |migrations, digest| {
-        migrations
-            .iter_mut()
-            .try_for_each(Migration::parse)
-            .map_err(|e| CommandError::migration(input.source, e))?;
+        parse_all(migrations, input)?;
         Ok(Executed {
             migrations: migrations.len(),
             report: Report::Lint(crate::lint::lint(migrations)),

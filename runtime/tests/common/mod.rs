@@ -115,3 +115,14 @@ pub fn signal(child: &Child, name: &str) {
         .success();
     assert!(ok, "kill -{name} failed");
 }
+
+/// The output's stdout as JSON; the test fails showing both streams when it is not.
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
