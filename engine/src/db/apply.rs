@@ -54,8 +54,9 @@ enum Stage {
     Statement { commits: bool, whole: bool },
     /// The journal write after a statement that committed: the statement is committed.
     After,
-    /// The history row, journal row and COMMIT at the end.
-    Finish,
+    /// The history row, journal row and COMMIT at the end, after `committed` statements
+    /// known to be committed (the last one included when it committed on its own).
+    Finish { committed: usize },
 }
 
 /// How sending a statement failed: the cause, how many times it was sent, for how long.
@@ -186,19 +187,17 @@ impl Database {
         // History row, journal row, the next migration's start (durable at no cost of its
         // own) and COMMIT: one round trip.
         let announce = next
-            .filter(|(n, s)| {
-                s.action == Action::Run && !plan::section(n, s.direction).statements.is_empty()
-            })
-            .map(|(n, s)| {
+            .filter(|(_, s)| s.action == Action::Run)
+            .and_then(|(n, s)| {
+                let stmts = &plan::section(n, s.direction).statements;
                 let mut prefix = StatementHasher::new();
-                for st in &plan::section(n, s.direction).statements[..s.resume_from] {
+                for st in &stmts[..s.resume_from.min(stmts.len())] {
                     prefix.push(&st.sql);
                 }
-                let total = plan::section(n, s.direction).statements.len();
-                (
-                    n.id.to_owned(),
-                    self.mark_sql(n, s.direction, total, &prefix),
-                )
+                (!stmts.is_empty()).then(|| {
+                    let mark = self.mark_sql(n, s.direction, stmts.len(), &prefix);
+                    (n.id.to_owned(), mark)
+                })
             });
         let finish = format!(
             "{}{}; {}; {}COMMIT",
@@ -220,7 +219,14 @@ impl Database {
                 .unwrap_or_default(),
         );
         if let Err(e) = exec_all(&mut self.conn, &finish) {
-            return self.record_failure(&run, 0, Stage::Finish, Cause::of(&e));
+            return self.record_failure(
+                &run,
+                0,
+                Stage::Finish {
+                    committed: journaled,
+                },
+                Cause::of(&e),
+            );
         }
         self.marked = announce.map(|(id, _)| id);
         // Only a migration that may have changed its session pays for the reset.
@@ -321,13 +327,15 @@ impl Database {
             Some(Ok(r)) => r.unwrap_or_default(),
             _ => return Err(run.fail(statement, &cause, None, in_doubt)),
         };
-        if stage == Stage::Finish && state == run.final_state().as_str() {
-            return Ok(());
-        }
         let mut committed = usize::try_from(journaled).unwrap_or(usize::MAX).min(total);
-        if stage == Stage::After {
+        match stage {
+            Stage::Finish { .. } if state == run.final_state().as_str() => return Ok(()),
+            // The last statement's progress rides in the finish: if that was lost, a last
+            // statement that committed on its own is still committed.
+            Stage::Finish { committed: known } => committed = committed.max(known.min(total)),
             // The statement committed; only its journal write failed.
-            committed = statement.min(total);
+            Stage::After => committed = statement.min(total),
+            _ => {}
         }
         let mut hasher = StatementHasher::new();
         for s in &run.stmts[..committed] {

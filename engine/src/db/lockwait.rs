@@ -246,62 +246,60 @@ fn ask(
     waited: Duration,
     report: &mut LockWait,
 ) {
-    {
-        let mut tried = Vec::new();
-        if let Some((Some(schema), t)) = &table {
-            let by_table: [(&str, &str); 2] = [
-                (
-                    "information_schema.METADATA_LOCK_INFO",
-                    "SELECT m.THREAD_ID, p.USER, \
-                     IFNULL(TIMESTAMPDIFF(SECOND, x.trx_started, NOW()), p.TIME), m.LOCK_MODE \
-                     FROM information_schema.METADATA_LOCK_INFO m \
-                     LEFT JOIN information_schema.PROCESSLIST p ON p.ID = m.THREAD_ID \
-                     LEFT JOIN information_schema.INNODB_TRX x ON x.trx_mysql_thread_id = m.THREAD_ID \
-                     WHERE m.TABLE_SCHEMA = ? AND m.TABLE_NAME = ? AND m.THREAD_ID <> ? \
-                     ORDER BY m.THREAD_ID LIMIT 20",
-                ),
-                (
-                    "performance_schema.metadata_locks",
-                    "SELECT t.PROCESSLIST_ID, t.PROCESSLIST_USER, \
-                     IFNULL(TIMESTAMPDIFF(SECOND, x.trx_started, NOW()), t.PROCESSLIST_TIME), m.LOCK_TYPE \
-                     FROM performance_schema.metadata_locks m \
-                     JOIN performance_schema.threads t ON t.THREAD_ID = m.OWNER_THREAD_ID \
-                     LEFT JOIN information_schema.INNODB_TRX x ON x.trx_mysql_thread_id = t.PROCESSLIST_ID \
-                     WHERE m.OBJECT_TYPE = 'TABLE' AND m.OBJECT_SCHEMA = ? AND m.OBJECT_NAME = ? \
-                     AND m.LOCK_STATUS = 'GRANTED' AND t.PROCESSLIST_ID <> ? \
-                     ORDER BY t.PROCESSLIST_ID LIMIT 20",
-                ),
-            ];
-            for (name, q) in by_table {
-                match conn.exec::<Row, _, _>(q, (schema.as_str(), t.as_str(), me)) {
-                    Ok(rows) if !rows.is_empty() => {
-                        report.blockers = rows.into_iter().map(blocker).collect();
-                        report.source = name.into();
-                        return;
-                    }
-                    Ok(_) => tried.push(format!("{name}: none")),
-                    Err(_) => tried.push(format!("{name}: not available")),
+    let mut tried = Vec::new();
+    if let Some((Some(schema), t)) = &table {
+        let by_table: [(&str, &str); 2] = [
+            (
+                "information_schema.METADATA_LOCK_INFO",
+                "SELECT m.THREAD_ID, p.USER, \
+                 IFNULL(TIMESTAMPDIFF(SECOND, x.trx_started, NOW()), p.TIME), m.LOCK_MODE \
+                 FROM information_schema.METADATA_LOCK_INFO m \
+                 LEFT JOIN information_schema.PROCESSLIST p ON p.ID = m.THREAD_ID \
+                 LEFT JOIN information_schema.INNODB_TRX x ON x.trx_mysql_thread_id = m.THREAD_ID \
+                 WHERE m.TABLE_SCHEMA = ? AND m.TABLE_NAME = ? AND m.THREAD_ID <> ? \
+                 ORDER BY m.THREAD_ID LIMIT 20",
+            ),
+            (
+                "performance_schema.metadata_locks",
+                "SELECT t.PROCESSLIST_ID, t.PROCESSLIST_USER, \
+                 IFNULL(TIMESTAMPDIFF(SECOND, x.trx_started, NOW()), t.PROCESSLIST_TIME), m.LOCK_TYPE \
+                 FROM performance_schema.metadata_locks m \
+                 JOIN performance_schema.threads t ON t.THREAD_ID = m.OWNER_THREAD_ID \
+                 LEFT JOIN information_schema.INNODB_TRX x ON x.trx_mysql_thread_id = t.PROCESSLIST_ID \
+                 WHERE m.OBJECT_TYPE = 'TABLE' AND m.OBJECT_SCHEMA = ? AND m.OBJECT_NAME = ? \
+                 AND m.LOCK_STATUS = 'GRANTED' AND t.PROCESSLIST_ID <> ? \
+                 ORDER BY t.PROCESSLIST_ID LIMIT 20",
+            ),
+        ];
+        for (name, q) in by_table {
+            match conn.exec::<Row, _, _>(q, (schema.as_str(), t.as_str(), me)) {
+                Ok(rows) if !rows.is_empty() => {
+                    report.blockers = rows.into_iter().map(blocker).collect();
+                    report.source = name.into();
+                    return;
                 }
+                Ok(_) => tried.push(format!("{name}: none")),
+                Err(_) => tried.push(format!("{name}: not available")),
             }
         }
-        // Without lock tables: sessions whose transaction is older than the wait.
-        let name = "information_schema.INNODB_TRX, transactions older than the wait";
-        match conn.exec::<Row, _, _>(
-            "SELECT p.ID, p.USER, TIMESTAMPDIFF(SECOND, x.trx_started, NOW()), NULL \
-             FROM information_schema.INNODB_TRX x \
-             JOIN information_schema.PROCESSLIST p ON p.ID = x.trx_mysql_thread_id \
-             WHERE p.ID <> ? AND x.trx_started <= NOW() - INTERVAL ? SECOND \
-             ORDER BY x.trx_started LIMIT 20",
-            (me, waited.as_secs()),
-        ) {
-            Ok(rows) => {
-                report.blockers = rows.into_iter().map(blocker).collect();
-                tried.push(name.into());
-            }
-            Err(e) => tried.push(format!("{name}: {e}")),
-        }
-        report.source = tried.join("; ");
     }
+    // Without lock tables: sessions whose transaction is older than the wait.
+    let name = "information_schema.INNODB_TRX, transactions older than the wait";
+    match conn.exec::<Row, _, _>(
+        "SELECT p.ID, p.USER, TIMESTAMPDIFF(SECOND, x.trx_started, NOW()), NULL \
+         FROM information_schema.INNODB_TRX x \
+         JOIN information_schema.PROCESSLIST p ON p.ID = x.trx_mysql_thread_id \
+         WHERE p.ID <> ? AND x.trx_started <= NOW() - INTERVAL ? SECOND \
+         ORDER BY x.trx_started LIMIT 20",
+        (me, waited.as_secs()),
+    ) {
+        Ok(rows) => {
+            report.blockers = rows.into_iter().map(blocker).collect();
+            tried.push(name.into());
+        }
+        Err(e) => tried.push(format!("{name}: {e}")),
+    }
+    report.source = tried.join("; ");
 }
 
 fn blocker((id, user, seconds, lock): Row) -> Blocker {
