@@ -17,9 +17,9 @@ pub mod fetch;
 // The memory maps (the workspace's only unsafe code) live in a crate of their own.
 pub use mapped;
 pub mod lint;
-pub mod review;
 pub mod migration;
 pub mod plan;
+pub mod review;
 pub mod settings;
 pub mod source;
 pub mod store;

@@ -453,7 +453,9 @@ fn store_kind(e: &StoreError) -> ErrorKind {
         StoreError::Connect { .. }
         | StoreError::AccessDenied { .. }
         | StoreError::SecondConnection { .. } => ErrorKind::Connection,
-        StoreError::NoDatabase | StoreError::Denied { .. } => ErrorKind::Configuration,
+        StoreError::NoDatabase
+        | StoreError::Denied { .. }
+        | StoreError::ReviewUnavailable { .. } => ErrorKind::Configuration,
         StoreError::LockTimeout { .. } => ErrorKind::LockTimeout,
         StoreError::Query { .. } => ErrorKind::Sql,
         StoreError::BadJournal { .. } => ErrorKind::Internal,

@@ -162,6 +162,18 @@ pub fn execute<S: Store>(
             _ => {
                 let opts = request.options().expect("a planning command has options");
                 let dry_run = !request.writes();
+                if request.review {
+                    let (done, review) =
+                        run::review(&mut store, source, migrations, &opts, lock_timeout)?;
+                    let mut summary = RunSummary::done(request.command, dry_run, done);
+                    summary.review = Some(review.entries);
+                    summary.review_summary = Some(Box::new(review.summary));
+                    return Ok(Executed {
+                        report: Report::Run(summary),
+                        digest,
+                        migrations: count,
+                    });
+                }
                 let done = if dry_run {
                     run::dry_run(&mut store, source, migrations, &opts)?
                 } else {

@@ -161,6 +161,23 @@ pub struct RunSummary {
     /// (boxed: most reports have none, and `Report` keeps its variants close in size).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<Box<Target>>,
+    /// `plan --review`: one entry per pending ALTER or index statement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<Vec<crate::review::ReviewEntry>>,
+    /// `plan --review`: the rest of the review (verdicts per migration, what could not
+    /// be seen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_summary: Option<Box<crate::review::ReviewSummary>>,
+}
+
+impl RunSummary {
+    /// The review, when the run was a `plan --review`.
+    pub fn review(&self) -> Option<crate::review::Review> {
+        Some(crate::review::Review {
+            entries: self.review.clone()?,
+            summary: (**self.review_summary.as_ref()?).clone(),
+        })
+    }
 }
 
 /// Any command's report.
@@ -259,6 +276,8 @@ impl RunSummary {
             error_kind: None,
             error: None,
             target: None,
+            review: None,
+            review_summary: None,
         }
     }
 
@@ -283,6 +302,8 @@ impl RunSummary {
             error_kind: Some(e.kind().as_str().to_owned()),
             error: Some(e.message(frontend)),
             target: None,
+            review: None,
+            review_summary: None,
         }
     }
 }

@@ -164,6 +164,9 @@ pub struct Request {
     /// `lint`: the severity from which findings refuse the set (absent: errors).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lint_fail_on: Option<crate::lint::FailOn>,
+    /// `plan`: ask the server what each pending ALTER would do ([`crate::review`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub review: bool,
 }
 
 /// A request that asks for something its command does not do.
@@ -252,6 +255,7 @@ impl Request {
             self.allow_empty_down,
         )?;
         takes("lint_fail_on", c == Lint, self.lint_fail_on.is_some())?;
+        takes("review", c == Plan, self.review)?;
         if c == Resolve
             && (self.id.as_deref().is_none_or(str::is_empty) || self.resolution.is_none())
         {

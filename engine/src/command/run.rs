@@ -54,6 +54,64 @@ pub fn dry_run<S: Store>(
     Ok(report(migrations, plan, steps))
 }
 
+/// `plan --review`: what `plan` shows, and the server's answer about each pending Up
+/// statement that alters a table ([`crate::review`]), with the pending migrations' lint
+/// findings and verdicts. Holds the run lock while it asks: its probe tables must never
+/// meet a real run, and a probe it finds is a killed review's leftover.
+pub fn review<S: Store>(
+    store: &mut S,
+    source: &Source,
+    migrations: &mut [Migration<'_>],
+    opts: &Options,
+    lock_timeout: Duration,
+) -> Result<(RunOutcome, crate::review::Review), CommandError> {
+    use crate::review::{Question, target::target};
+    let mut store = store.lock(lock_timeout)?;
+    let recorded = store.read_state(Read::DryRun)?;
+    let opts = Options {
+        allow_empty_down: true,
+        ..*opts
+    };
+    let plan = planned(source, migrations, &recorded, &opts)?;
+    // The lint's schema model replays every earlier migration: all are parsed.
+    migrations
+        .iter_mut()
+        .try_for_each(Migration::parse)
+        .map_err(|e| CommandError::migration(source, e))?;
+    let pending: Vec<(usize, usize)> = plan
+        .steps
+        .iter()
+        .filter(|s| s.direction == plan::Direction::Up && s.action == plan::Action::Run)
+        .map(|s| (s.index, s.resume_from))
+        .collect();
+    let questions: Vec<Question> = pending
+        .iter()
+        .flat_map(|&(i, from)| {
+            let m = &migrations[i];
+            m.up.statements
+                .iter()
+                .enumerate()
+                .skip(from)
+                .map(|(k, st)| Question {
+                    migration: m.id.to_owned(),
+                    statement: k + 1,
+                    target: target(&st.sql),
+                })
+        })
+        .collect();
+    let observed = store.review(&questions)?;
+    let lint = crate::lint::lint(migrations);
+    let pending_migrations: Vec<&Migration<'_>> =
+        pending.iter().map(|&(i, _)| &migrations[i]).collect();
+    let review = crate::review::assemble(observed, lint.findings, &pending_migrations);
+    let steps = plan
+        .steps
+        .iter()
+        .map(|s| step_report(&migrations[s.index], s, None))
+        .collect();
+    Ok((report(migrations, plan, steps), review))
+}
+
 /// A whole `up`, `down`, `redo` or `skip`: locks, reads, parses what the run needs,
 /// plans, adopts checksums and applies each step; `progress` sees each step as it
 /// completes. No step starts past the store's [`Store::stop_starting`]: the run then

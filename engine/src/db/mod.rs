@@ -54,6 +54,7 @@ mod journal;
 mod lock;
 mod lockwait;
 mod resolve;
+mod review;
 pub mod spec;
 mod sql;
 mod tables;
@@ -95,6 +96,10 @@ pub struct Settings {
     /// How many times a DDL statement that timed out waiting for a metadata lock, with
     /// nothing of it committed, is sent again (after 1 s, 2 s, 4 s, …).
     pub lock_wait_retries: u32,
+    /// `plan --review`: bytes per second a copying or rebuilding ALTER is assumed to go.
+    pub review_copy_rate: u64,
+    /// `plan --review` lists transactions open longer than this.
+    pub review_long_transaction: Duration,
 }
 
 impl Default for Settings {
@@ -105,6 +110,10 @@ impl Default for Settings {
             lock_timeout: crate::settings::table::LOCK_TIMEOUT.default.duration(),
             lock_wait_timeout: crate::settings::table::LOCK_WAIT_TIMEOUT.default.duration(),
             lock_wait_retries: crate::settings::table::LOCK_WAIT_RETRIES.default.count() as u32,
+            review_copy_rate: crate::settings::table::REVIEW_COPY_RATE.default.size(),
+            review_long_transaction: crate::settings::table::REVIEW_LONG_TRANSACTION
+                .default
+                .duration(),
         }
     }
 }
@@ -158,6 +167,8 @@ pub struct Database {
     shared: Arc<Shared>,
     /// When runs must stop.
     deadline: Option<Armed>,
+    /// How `plan --review` weighs what it finds.
+    review: crate::review::ReviewSettings,
 }
 
 impl Database {
@@ -205,6 +216,18 @@ impl Database {
             marked: None,
             shared,
             deadline: None,
+            review: crate::review::ReviewSettings {
+                copy_rate_bytes_per_sec: settings.review_copy_rate as f64,
+                long_transaction_secs: settings.review_long_transaction.as_secs(),
+                // Without a deadline of its own (the CLI), a change is weighed against
+                // the longest a Lambda function may run.
+                deadline_secs: Some(
+                    crate::settings::table::MIGRATOR_TIMEOUT
+                        .default
+                        .duration()
+                        .as_secs_f64(),
+                ),
+            },
         })
     }
 
@@ -299,6 +322,14 @@ impl Store for Database {
             return Some(Instant::now());
         }
         self.deadline.as_ref().map(|a| a.deadline.stop_starting)
+    }
+
+    fn review(
+        &mut self,
+        questions: &[crate::review::Question],
+    ) -> Result<crate::review::Observed, StoreError> {
+        let settings = self.review;
+        self.review_live(questions, &settings)
     }
 }
 

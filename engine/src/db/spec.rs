@@ -52,6 +52,10 @@ pub struct ConnSpec {
     /// Retries of a DDL statement that timed out waiting for a metadata lock; else
     /// `LOCK_WAIT_RETRIES`, else 3.
     pub lock_wait_retries: Option<u32>,
+    /// `plan --review`'s copy rate, bytes per second; else `REVIEW_COPY_RATE_MB`.
+    pub review_copy_rate: Option<u64>,
+    /// `plan --review`'s long-transaction threshold; else `REVIEW_LONG_TRANSACTION_SECS`.
+    pub review_long_transaction: Option<Duration>,
 }
 
 /// Where the connection settings came from.
@@ -312,6 +316,18 @@ impl ConnSpec {
                     u32::try_from(n).unwrap_or(u32::MAX)
                 }),
         };
+        let review_copy_rate = match self.review_copy_rate {
+            Some(r) => r,
+            None => env
+                .size(&table::REVIEW_COPY_RATE)?
+                .unwrap_or(defaults.review_copy_rate),
+        };
+        let review_long_transaction = match self.review_long_transaction {
+            Some(t) => t,
+            None => env
+                .duration(&table::REVIEW_LONG_TRANSACTION)?
+                .unwrap_or(defaults.review_long_transaction),
+        };
         let file_table = file.as_ref().and_then(|f| f.table.clone());
         let env_table = env.text(&table::TABLE);
         let table = match (&self.table, &file_table, &env_table) {
@@ -343,6 +359,8 @@ impl ConnSpec {
             lock_timeout,
             lock_wait_timeout,
             lock_wait_retries,
+            review_copy_rate,
+            review_long_transaction,
         };
         Ok(DbSettings {
             conn,

@@ -7,6 +7,7 @@ mod id;
 pub mod order;
 pub mod parse;
 mod statement;
+pub(crate) mod words;
 
 use std::borrow::Cow;
 

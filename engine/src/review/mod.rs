@@ -17,7 +17,7 @@ mod tests;
 use serde::{Deserialize, Serialize};
 
 use crate::lint::{Finding, SectionName};
-pub use verdict::{judge, judge_migration};
+pub use verdict::{bytes, judge, judge_migration};
 
 /// The algorithm the server chose for a change, or why none was asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +71,56 @@ impl Verdict {
     }
 }
 
+/// One statement the review asks the server about.
+#[derive(Debug, Clone)]
+pub struct Question {
+    /// The migration id.
+    pub migration: String,
+    /// The Up statement, 1-based.
+    pub statement: usize,
+    /// What to ask.
+    pub target: target::Target,
+}
+
+/// How the review weighs what it finds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReviewSettings {
+    /// Bytes per second a copying or rebuilding change is assumed to go at.
+    pub copy_rate_bytes_per_sec: f64,
+    /// Transactions open longer than this are listed.
+    pub long_transaction_secs: u64,
+    /// The seconds one run may take, when the store has no deadline of its own (the
+    /// CLI: the longest a Lambda function may run).
+    pub deadline_secs: Option<f64>,
+}
+
+/// What the server said, before verdicts: the store's half of a [`Review`].
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// One entry per question that is an ALTER or index statement, verdicts not set.
+    pub entries: Vec<ReviewEntry>,
+    /// `VERSION()`.
+    pub server: String,
+    /// The seconds one run may take.
+    pub deadline_secs: Option<f64>,
+    /// The copy rate the estimates used, bytes per second.
+    pub copy_rate_bytes_per_sec: f64,
+    /// Transactions open longer than the threshold.
+    pub long_transactions: Vec<Blocker>,
+    /// What could not be seen.
+    pub unavailable: Vec<Unavailable>,
+    /// Leftover probes dropped first.
+    pub leftovers_dropped: Vec<String>,
+}
+
+/// The reason an entry gives when its table does not exist yet: a pending migration
+/// creates it, so it is empty when altered and nothing is copied.
+pub const NEW_TABLE: &str = "the table does not exist on the server yet";
+
+/// Reserved prefix of probe table names: a table named so is a probe, and one found
+/// by a review is a leftover of a killed one (reviews hold the run lock).
+pub const PROBE_PREFIX: &str = "_lm_probe_";
+
 /// A session that may stand in the change's way.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Blocker {
@@ -84,6 +134,9 @@ pub struct Blocker {
     pub age_secs: u64,
     /// What it is running now, cut to a line; empty when idle in a transaction.
     pub statement: String,
+    /// The metadata lock it holds or waits for (`SHARED_READ granted`), when known.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub lock: String,
 }
 
 /// One probed or unprobeable statement.
@@ -191,6 +244,58 @@ pub struct ReviewedMigration {
     pub migration: String,
     /// Its file.
     pub file: String,
-    /// Each Up statement's text, cut to a few lines.
+    /// Each Up statement's text, whole.
     pub up: Vec<String>,
+}
+
+/// The whole review from what the store observed: every entry judged against the
+/// deadline, the pending migrations' Up findings kept, one verdict per migration.
+pub fn assemble(
+    observed: Observed,
+    findings: Vec<Finding>,
+    pending: &[&crate::migration::Migration<'_>],
+) -> Review {
+    let Observed {
+        mut entries,
+        server,
+        deadline_secs,
+        copy_rate_bytes_per_sec,
+        long_transactions,
+        unavailable,
+        leftovers_dropped,
+    } = observed;
+    for e in &mut entries {
+        judge(e, deadline_secs);
+    }
+    let findings: Vec<Finding> = findings
+        .into_iter()
+        .filter(|f| f.section == SectionName::Up && pending.iter().any(|m| m.id == f.migration))
+        .collect();
+    let migrations = pending
+        .iter()
+        .map(|m| judge_migration(m.id, &entries, &findings))
+        .collect();
+    let statements = pending
+        .iter()
+        .map(|m| ReviewedMigration {
+            migration: m.id.to_owned(),
+            file: m.origin.to_owned(),
+            up: m.up.statements.iter().map(|s| s.sql.to_string()).collect(),
+        })
+        .collect();
+    Review {
+        entries,
+        summary: ReviewSummary {
+            server,
+            deadline_secs,
+            copy_rate_bytes_per_sec,
+            copy_rate_from: "setting".into(),
+            migrations,
+            findings,
+            long_transactions,
+            unavailable,
+            leftovers_dropped,
+            statements,
+        },
+    }
 }

@@ -16,6 +16,11 @@ pub fn judge(entry: &mut ReviewEntry, deadline_secs: Option<f64>) {
     let mut raise = |v: Verdict| verdict = verdict.max(v);
     let mut reasons = Vec::new();
     match entry.algorithm {
+        Algorithm::NotProbed
+            if entry
+                .reasons
+                .iter()
+                .any(|r| r.starts_with(super::NEW_TABLE)) => {}
         Algorithm::NotProbed => raise(Verdict::Review),
         Algorithm::Instant => {
             if let Some(v) = entry.row_versions.filter(|v| *v >= ROW_VERSIONS_NEAR_CAP) {
@@ -36,7 +41,11 @@ pub fn judge(entry: &mut ReviewEntry, deadline_secs: Option<f64>) {
                     "copies the whole table ({} rows, {}){}",
                     entry.rows,
                     bytes(entry.data_bytes + entry.index_bytes),
-                    if blocks_writes { " and blocks writes until it ends" } else { "" }
+                    if blocks_writes {
+                        " and blocks writes until it ends"
+                    } else {
+                        ""
+                    }
                 ));
             } else if blocks_writes {
                 raise(Verdict::Review);
@@ -99,9 +108,17 @@ pub fn judge_migration(
     findings: &[Finding],
 ) -> MigrationVerdict {
     let mut reasons: Vec<(Verdict, String)> = Vec::new();
-    for e in entries.iter().filter(|e| e.migration == migration) {
-        for r in &e.reasons {
-            reasons.push((e.verdict, format!("statement {} ({}): {r}", e.statement, e.table)));
+    // A statement's own page lists why cheaper algorithms were refused; the migration's
+    // reasons keep what the verdict rests on.
+    for e in entries
+        .iter()
+        .filter(|e| e.migration == migration && e.verdict > Verdict::Safe)
+    {
+        for r in e.reasons.iter().filter(|r| !r.starts_with("ALGORITHM=")) {
+            reasons.push((
+                e.verdict,
+                format!("statement {} ({}): {r}", e.statement, e.table),
+            ));
         }
     }
     for f in findings
@@ -113,9 +130,12 @@ pub fn judge_migration(
             Severity::Warning => Verdict::Review,
             Severity::Notice => Verdict::Safe,
         };
-        reasons.push((v, format!("statement {}: {} ({})", f.statement, f.message, f.rule)));
+        reasons.push((
+            v,
+            format!("statement {}: {} ({})", f.statement, f.message, f.rule),
+        ));
     }
-    reasons.sort_by(|a, b| b.0.cmp(&a.0));
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.0));
     let verdict = entries
         .iter()
         .filter(|e| e.migration == migration)
@@ -131,7 +151,7 @@ pub fn judge_migration(
 }
 
 /// A byte count for people: `12.3 MiB`.
-pub(crate) fn bytes(n: u64) -> String {
+pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut unit = 0;

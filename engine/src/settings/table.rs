@@ -364,6 +364,30 @@ pub const LOCK_WAIT_TIMEOUT: Setting = Setting {
     doc: "how long a statement may wait for a table's metadata lock (every session's lock_wait_timeout)",
     ..ROW
 };
+/// The copy rate `plan --review` assumes.
+pub const REVIEW_COPY_RATE: Setting = Setting {
+    flag: Some("--review-copy-rate"),
+    flag_bare: Bare::Bytes,
+    env: Some("REVIEW_COPY_RATE_MB"),
+    env_bare: Bare::MiB,
+    unit: Unit::Size,
+    default: Default::Size(50 << 20),
+    readers: CLI_MIGRATOR,
+    doc: "bytes per second `plan --review` assumes a copying or rebuilding ALTER goes at (per second; measure yours: docs/review.md)",
+    ..ROW
+};
+/// Transactions older than this are listed by `plan --review`.
+pub const REVIEW_LONG_TRANSACTION: Setting = Setting {
+    flag: Some("--review-long-transaction"),
+    flag_bare: Bare::Secs,
+    env: Some("REVIEW_LONG_TRANSACTION_SECS"),
+    env_bare: Bare::Secs,
+    unit: Unit::Duration,
+    default: Default::Duration(Duration::from_secs(10)),
+    readers: CLI_MIGRATOR,
+    doc: "`plan --review` lists transactions open longer than this",
+    ..ROW
+};
 /// Retries of DDL that timed out on a metadata lock.
 pub const LOCK_WAIT_RETRIES: Setting = Setting {
     flag: Some("--lock-wait-retries"),
@@ -560,6 +584,8 @@ pub const SETTINGS: &[Setting] = &[
     LOCK_TIMEOUT,
     LOCK_WAIT_TIMEOUT,
     LOCK_WAIT_RETRIES,
+    REVIEW_COPY_RATE,
+    REVIEW_LONG_TRANSACTION,
     TLS,
     TLS_CA,
     CONNECT_TIMEOUT,

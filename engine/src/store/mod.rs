@@ -89,6 +89,13 @@ pub enum StoreError {
         /// The driver's error.
         source: Cause,
     },
+    /// `plan --review` cannot be done on this server at all (a privilege, the server's
+    /// version): the deployment is to fix.
+    #[error("the review cannot ask this server: {reason}")]
+    ReviewUnavailable {
+        /// Why, naming the privilege or version.
+        reason: String,
+    },
     /// A journal row holds something we did not write.
     #[error("journal row for {id}: {detail}")]
     BadJournal {
@@ -177,6 +184,20 @@ pub trait Store {
         None
     }
 
+    /// `plan --review`'s live half: asks the server what each question's change would
+    /// get, on probe tables it drops again, weighed by the store's own settings, with
+    /// the run lock held by the caller.
+    /// Stores that cannot be asked refuse.
+    fn review(
+        &mut self,
+        questions: &[crate::review::Question],
+    ) -> Result<crate::review::Observed, StoreError> {
+        let _ = questions;
+        Err(StoreError::ReviewUnavailable {
+            reason: "this store has no server to ask".into(),
+        })
+    }
+
     /// Takes the run lock, waiting up to `timeout`; the guard releases it when dropped,
     /// whatever happened meanwhile.
     fn lock(&mut self, timeout: Duration) -> Result<Locked<'_, Self>, StoreError>
@@ -246,5 +267,11 @@ impl<S: Store> Store for &mut S {
     }
     fn stop_starting(&self) -> Option<Instant> {
         (**self).stop_starting()
+    }
+    fn review(
+        &mut self,
+        questions: &[crate::review::Question],
+    ) -> Result<crate::review::Observed, StoreError> {
+        (**self).review(questions)
     }
 }

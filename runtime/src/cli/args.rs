@@ -136,6 +136,14 @@ pub struct DbArgs {
     /// 1s, 2s, 4s, … [default: LOCK_WAIT_RETRIES, else 3].
     #[arg(long, value_name = "N")]
     pub lock_wait_retries: Option<u32>,
+    /// `plan --review`: the rate a copying or rebuilding ALTER is assumed to go at, per
+    /// second, e.g. 50MiB (bare: bytes) [default: REVIEW_COPY_RATE_MB, else 50MiB].
+    #[arg(long, value_name = "SIZE", value_parser = engine::settings::value::size_flag)]
+    pub review_copy_rate: Option<u64>,
+    /// `plan --review`: list transactions open longer than this, bare: seconds
+    /// [default: REVIEW_LONG_TRANSACTION_SECS, else 10s].
+    #[arg(long, value_name = "DURATION", value_parser = engine::settings::value::duration_flag)]
+    pub review_long_transaction: Option<std::time::Duration>,
     /// Require TLS and verify the server's certificate [default: DB_TLS].
     #[arg(long)]
     pub tls: bool,
@@ -169,6 +177,11 @@ impl DbArgs {
         flag(self.lock_timeout.is_some(), "--lock-timeout");
         flag(self.lock_wait_timeout.is_some(), "--lock-wait-timeout");
         flag(self.lock_wait_retries.is_some(), "--lock-wait-retries");
+        flag(self.review_copy_rate.is_some(), "--review-copy-rate");
+        flag(
+            self.review_long_transaction.is_some(),
+            "--review-long-transaction",
+        );
         flag(self.tls, "--tls");
         flag(self.tls_ca.is_some(), "--tls-ca");
         flag(self.connect_timeout.is_some(), "--connect-timeout");
@@ -217,6 +230,14 @@ pub struct PlanArgs {
     /// Plan resuming a partial migration.
     #[arg(long)]
     pub resume: bool,
+    /// Ask the server what each pending ALTER would do, on empty probe copies of its
+    /// tables, beside the table's size, the deadline and who holds locks on it now
+    /// (takes the migration lock; changes no real table).
+    #[arg(long)]
+    pub review: bool,
+    /// With --review: also write the review as one self-contained HTML page to FILE.
+    #[arg(long, value_name = "FILE", requires = "review")]
+    pub html: Option<std::path::PathBuf>,
     /// Shared database flags.
     #[command(flatten)]
     pub db: DbArgs,
@@ -284,6 +305,8 @@ pub struct Invocation<'a> {
     pub source: &'a SourceArgs,
     /// The database flags.
     pub db: Option<&'a DbArgs>,
+    /// `plan --review --html`: where the review's page goes.
+    pub html: Option<&'a std::path::Path>,
 }
 
 impl VerifyArgs {
@@ -296,6 +319,7 @@ impl VerifyArgs {
             },
             source: &self.source,
             db: None,
+            html: None,
         }
     }
 }
@@ -311,6 +335,7 @@ impl LintArgs {
             },
             source: &self.source,
             db: None,
+            html: None,
         }
     }
 }
@@ -320,6 +345,7 @@ fn with_db(request: Request, db: &DbArgs) -> Invocation<'_> {
         request,
         source: &db.source,
         db: Some(db),
+        html: None,
     }
 }
 
@@ -341,7 +367,11 @@ impl PlanArgs {
         let mut r = self.db.request(CommandName::Plan);
         r.limit = self.limit;
         r.resume = self.resume;
-        with_db(r, &self.db)
+        r.review = self.review;
+        Invocation {
+            html: self.html.as_deref(),
+            ..with_db(r, &self.db)
+        }
     }
 }
 

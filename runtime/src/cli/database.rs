@@ -66,6 +66,8 @@ mod imp {
             lock_timeout: args.lock_timeout,
             lock_wait_timeout: args.lock_wait_timeout,
             lock_wait_retries: args.lock_wait_retries,
+            review_copy_rate: args.review_copy_rate,
+            review_long_transaction: args.review_long_transaction,
         }
     }
 

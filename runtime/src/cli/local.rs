@@ -16,6 +16,7 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
     let process = crate::settings::Process::new();
     let env = |k: &str| process.get(k);
     let json = inv.source.json;
+    let html = inv.html;
     let mut request = inv.request;
     let target = match inv.db {
         Some(db) => Some(database::load(db, &env).map_err(|e| fail(&request, e, json))?),
@@ -92,6 +93,7 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
             render::report(&mut out, &done.report, json, streamed)
                 .and_then(|()| out.flush())
                 .map_err(Failure::output)?;
+            render::review_page(html, &done.report).map_err(Failure::output)?;
             // A refusing lint has printed its report; the exit says it refused.
             match done.report.refusal(&request) {
                 Some(e) => Err(Failure {

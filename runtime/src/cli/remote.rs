@@ -20,6 +20,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(16 * 60);
 /// Runs `inv` in `function`.
 pub fn run(function: &str, inv: Invocation<'_>) -> Result<(), Failure> {
     let json = inv.source.json;
+    let inv_html = inv.html;
     let request = inv.request;
     let refuse = |message: String| fail(&request, ErrorKind::BadRequest, message, json);
     if let Some(db) = inv.db {
@@ -103,6 +104,7 @@ pub fn run(function: &str, inv: Invocation<'_>) -> Result<(), Failure> {
         }
         render::report(&mut out, &finished.reply.report, json, streamed)
             .map_err(Failure::output)?;
+        render::review_page(inv_html, &finished.reply.report).map_err(Failure::output)?;
         return match failure {
             None => Ok(()),
             Some((kind, message)) => Err(Failure {

@@ -290,6 +290,9 @@ fn run_text(out: &mut dyn Write, r: &RunSummary, streamed: bool) -> io::Result<(
             short_list(&s.pending)
         )?;
     }
+    if let Some(review) = r.review() {
+        review_text(out, &review)?;
+    }
     let n = r.migrations.len();
     match (n, r.dry_run) {
         (0, _) => writeln!(out, "nothing to do"),
@@ -304,4 +307,107 @@ fn short_list(ids: &[String]) -> String {
     } else {
         format!("{}, … ({} more)", ids[..5].join(", "), ids.len() - 5)
     }
+}
+
+/// `plan --review` for people: each pending migration's verdict and reasons, then each
+/// probed statement's answer.
+fn review_text(out: &mut dyn Write, review: &engine::review::Review) -> io::Result<()> {
+    let s = &review.summary;
+    let deadline = s
+        .deadline_secs
+        .map(|d| format!("{d:.0} s"))
+        .unwrap_or_else(|| "none".into());
+    writeln!(
+        out,
+        "review on {} (deadline {deadline}, copy rate {}/s from {})",
+        clean(&s.server),
+        engine::review::bytes(s.copy_rate_bytes_per_sec as u64),
+        s.copy_rate_from
+    )?;
+    for m in &s.migrations {
+        writeln!(
+            out,
+            "  {} {}",
+            m.verdict.as_str().to_ascii_uppercase(),
+            clean(&m.migration)
+        )?;
+        for reason in &m.reasons {
+            writeln!(out, "      - {}", clean(reason))?;
+        }
+    }
+    for e in &review.entries {
+        let lock = if e.lock.is_empty() {
+            String::new()
+        } else {
+            format!(", LOCK={}", e.lock)
+        };
+        writeln!(
+            out,
+            "  {} statement {} on {}: {}{lock}, {} rows, {}, estimate {:.1} s, {}",
+            clean(&e.migration),
+            e.statement,
+            clean(&e.table),
+            e.algorithm.as_str(),
+            e.rows,
+            engine::review::bytes(e.data_bytes + e.index_bytes),
+            e.estimate_secs,
+            e.verdict.as_str()
+        )?;
+        for b in &e.blockers {
+            writeln!(
+                out,
+                "      blocker: connection {} {}@{} for {} s: {}",
+                b.connection,
+                clean(&b.user),
+                clean(&b.host),
+                b.age_secs,
+                clean(&b.statement)
+            )?;
+        }
+    }
+    for t in &s.long_transactions {
+        writeln!(
+            out,
+            "  long transaction: connection {} {}@{} open {} s: {}",
+            t.connection,
+            clean(&t.user),
+            clean(&t.host),
+            t.age_secs,
+            clean(&t.statement)
+        )?;
+    }
+    for u in &s.unavailable {
+        writeln!(out, "  unavailable: {}: {}", u.what, clean(&u.reason))?;
+    }
+    if !s.leftovers_dropped.is_empty() {
+        writeln!(
+            out,
+            "  dropped {} probe table(s) a killed review left: {}",
+            s.leftovers_dropped.len(),
+            clean(&s.leftovers_dropped.join(", "))
+        )?;
+    }
+    Ok(())
+}
+
+/// Untrusted text (names, SQL, server messages) on one line, without control characters.
+fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// `plan --review --html FILE`: writes the review's page (no-op for other reports).
+pub fn review_page(path: Option<&std::path::Path>, report: &Report) -> io::Result<()> {
+    let (Some(path), Report::Run(r)) = (path, report) else {
+        return Ok(());
+    };
+    let Some(review) = r.review() else {
+        return Ok(());
+    };
+    let title = format!(
+        "lambda-migrate review: {} pending migration(s)",
+        review.summary.migrations.len()
+    );
+    std::fs::write(path, engine::review::page::render(&review, &title))
 }
