@@ -66,7 +66,7 @@ table{border-collapse:collapse;width:100%;table-layout:fixed;margin:.3rem 0;font
 th,td{border:1px solid #d6d3d1;padding:.2rem .4rem;text-align:left;vertical-align:top;
  overflow-wrap:anywhere}
 th{background:#f5f5f4}
-col.n{width:7rem}col.age{width:5rem}
+col.n{width:7rem}col.age{width:6.5rem}
 td code{white-space:pre-wrap}
 .none{color:#57534e;font-style:italic}
 @media (max-width:40rem){
@@ -84,7 +84,7 @@ td code{white-space:pre-wrap}
 @media print{
  body{max-width:none;padding:0;font-size:10.5pt}
  a{text-decoration:none}
- section.migration,ol.summary li,.entry,tr{break-inside:avoid-page}
+ ol.summary li,tr{break-inside:avoid-page}
  pre{break-inside:auto}
 }
 "#;
@@ -514,7 +514,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
