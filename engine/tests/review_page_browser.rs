@@ -458,6 +458,9 @@ fn printed_text(page: &Path, pdf_name: &str, page_size: Option<&str>) -> String 
              `poppler-utils` package (run .ci/install-deps)"
         )
     });
+    // `-raw`: in the order painted, and without the default mode's joining of a line that
+    // ends in `-` to the next (which turned `eu-west-1` wrapped after `west-` into
+    // `eu-west1`). Clipped text stays out either way.
     let out = Command::new(pdftotext)
         .args(["-raw", "-enc", "UTF-8"])
         .arg(&pdf)

@@ -64,6 +64,7 @@ def main():
              "--hide-scrollbars", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
              "--user-data-dir=" + profile, "--remote-debugging-pipe", "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            # Kept open across exec: the child closes every other descriptor after fds().
             preexec_fn=fds, pass_fds=(3, 4))
         os.close(to_child_r)
         os.close(from_child_w)
