@@ -36,11 +36,7 @@ pub fn judge(entry: &mut ReviewEntry, deadline_secs: Option<f64>) {
                     "copies the whole table ({} rows, {}){}",
                     entry.rows,
                     bytes(entry.data_bytes + entry.index_bytes),
-                    if blocks_writes {
-                        " and blocks writes until it ends"
-                    } else {
-                        ""
-                    }
+                    if blocks_writes { " and blocks writes until it ends" } else { "" }
                 ));
             } else if blocks_writes {
                 raise(Verdict::Review);
@@ -105,10 +101,7 @@ pub fn judge_migration(
     let mut reasons: Vec<(Verdict, String)> = Vec::new();
     for e in entries.iter().filter(|e| e.migration == migration) {
         for r in &e.reasons {
-            reasons.push((
-                e.verdict,
-                format!("statement {} ({}): {r}", e.statement, e.table),
-            ));
+            reasons.push((e.verdict, format!("statement {} ({}): {r}", e.statement, e.table)));
         }
     }
     for f in findings
@@ -120,10 +113,7 @@ pub fn judge_migration(
             Severity::Warning => Verdict::Review,
             Severity::Notice => Verdict::Safe,
         };
-        reasons.push((
-            v,
-            format!("statement {}: {} ({})", f.statement, f.message, f.rule),
-        ));
+        reasons.push((v, format!("statement {}: {} ({})", f.statement, f.message, f.rule)));
     }
     reasons.sort_by(|a, b| b.0.cmp(&a.0));
     let verdict = entries
