@@ -43,33 +43,125 @@ pub struct Effect {
     pub backfills: Vec<String>,
 }
 
-/// What the same migration's Up section created: dropping it again in Down is the
-/// expected inverse, not a loss.
+/// What the same migration's Up section created, or dropped already: dropping it in the
+/// Down loses nothing that existed before the Up (a table the Up dropped is gone; a
+/// second DROP only fails).
 #[derive(Debug, Default)]
 pub struct Created {
     /// Tables.
     pub tables: Vec<String>,
-    /// `(table, column)` pairs added to existing tables.
+    /// `(table, column)` pairs added to (or dropped from) existing tables.
     pub columns: Vec<(String, String)>,
 }
 
 impl Created {
-    /// Records what `statement` creates.
+    /// Records what `statement` creates or drops.
     pub fn record(&mut self, statement: &Ast) {
         match statement {
             Ast::CreateTable(c) => self.tables.push(table_name(&c.name)),
+            Ast::Drop {
+                object_type: ObjectType::Table,
+                names,
+                ..
+            } => self.tables.extend(names.iter().map(table_name)),
             Ast::AlterTable(a) => {
                 let t = table_name(&a.name);
                 for op in &a.operations {
-                    if let AlterTableOperation::AddColumn { column_def, .. } = op {
-                        self.columns
-                            .push((t.clone(), column_name(&column_def.name)));
+                    match op {
+                        AlterTableOperation::AddColumn { column_def, .. } => self
+                            .columns
+                            .push((t.clone(), column_name(&column_def.name))),
+                        AlterTableOperation::DropColumn { column_names, .. } => self
+                            .columns
+                            .extend(column_names.iter().map(|c| (t.clone(), column_name(c)))),
+                        _ => {}
                     }
                 }
             }
             _ => {}
         }
     }
+
+    /// Records what an Up statement the parser refused creates, by its words: a CREATE
+    /// TABLE, an ALTER TABLE's added columns.
+    pub fn record_refused(&mut self, sql: &str) {
+        let words = words(sql);
+        self.tables.extend(created_table(&words));
+        self.columns.extend(added_columns(&words));
+    }
+}
+
+/// The table a CREATE TABLE's `words` name.
+fn created_table(words: &[String]) -> Option<String> {
+    let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
+    if w(0) != "CREATE" {
+        return None;
+    }
+    let i = words.iter().take(4).position(|x| x == "TABLE")?;
+    let mut at = i + 1;
+    if w(at) == "IF" {
+        at += 3;
+    }
+    Some(name_at(words, at).0)
+}
+
+/// The `(table, column)` pairs an ALTER TABLE's `words` add: `ADD [COLUMN] name ...` and
+/// `ADD [COLUMN] (name ..., name ...)`.
+fn added_columns(words: &[String]) -> Vec<(String, String)> {
+    let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
+    let mut out = Vec::new();
+    if !(w(0) == "ALTER" && w(1) == "TABLE") {
+        return out;
+    }
+    let (t, next) = name_at(words, 2);
+    for c in clauses(words.get(next..).unwrap_or_default()) {
+        let at = |i: usize| c.get(i).map(String::as_str).unwrap_or("");
+        if at(0) != "ADD" {
+            continue;
+        }
+        let mut i = if at(1) == "COLUMN" { 2 } else { 1 };
+        if at(i) == "IF" {
+            i += 3;
+        }
+        if at(i) == "(" {
+            // Each item's first word, at depth 1.
+            let (mut depth, mut first) = (0usize, true);
+            for x in &c[i..] {
+                match x.as_str() {
+                    "(" => {
+                        depth += 1;
+                        continue;
+                    }
+                    ")" => depth = depth.saturating_sub(1),
+                    "," if depth == 1 => {
+                        first = true;
+                        continue;
+                    }
+                    name if depth == 1 && first => {
+                        out.push((t.clone(), name.to_ascii_lowercase()));
+                    }
+                    _ => {}
+                }
+                first = false;
+            }
+        } else if !matches!(
+            at(i),
+            "INDEX"
+                | "KEY"
+                | "UNIQUE"
+                | "CONSTRAINT"
+                | "PRIMARY"
+                | "FOREIGN"
+                | "FULLTEXT"
+                | "SPATIAL"
+                | "PARTITION"
+                | "CHECK"
+                | ""
+        ) {
+            out.push((t.clone(), at(i).to_ascii_lowercase()));
+        }
+    }
+    out
 }
 
 /// Checks one statement against `schema` (the model before it runs). `created` is set in
@@ -475,35 +567,15 @@ impl Restores {
     }
 
     /// Records a Down statement the parser refused, by its leading words: a CREATE TABLE,
-    /// an ALTER TABLE's `ADD [COLUMN] name` clauses, an INSERT or REPLACE.
+    /// an ALTER TABLE's added columns, an INSERT or REPLACE.
     pub fn record_refused(&mut self, sql: &str) {
         let words = words(sql);
         let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
-        match (w(0), w(1)) {
-            ("CREATE", _) => {
-                if let Some(i) = words.iter().take(4).position(|x| x == "TABLE") {
-                    let mut at = i + 1;
-                    if w(at) == "IF" {
-                        at += 3;
-                    }
-                    self.tables.push(name_at(&words, at).0);
-                }
-            }
-            ("ALTER", "TABLE") => {
-                let (t, next) = name_at(&words, 2);
-                for c in clauses(words.get(next..).unwrap_or_default()) {
-                    let at = |i: usize| c.get(i).map(String::as_str).unwrap_or("");
-                    if at(0) == "ADD" {
-                        let name = if at(1) == "COLUMN" { at(2) } else { at(1) };
-                        self.columns.push((t.clone(), name.to_ascii_lowercase()));
-                    }
-                }
-            }
-            ("INSERT" | "REPLACE", _) => {
-                let at = if w(1) == "INTO" { 2 } else { 1 };
-                self.inserts.push(name_at(&words, at).0);
-            }
-            _ => {}
+        self.tables.extend(created_table(&words));
+        self.columns.extend(added_columns(&words));
+        if matches!(w(0), "INSERT" | "REPLACE") {
+            let at = if w(1) == "INTO" { 2 } else { 1 };
+            self.inserts.push(name_at(&words, at).0);
         }
     }
 

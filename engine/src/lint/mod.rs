@@ -205,7 +205,7 @@ fn lint_one(m: &Migration<'_>, schema: &mut Schema, report: &mut LintReport) {
 /// What one migration's sections leave for the rules that span both.
 #[derive(Default)]
 struct Trail {
-    /// What the Up created: dropping it in the Down is the expected inverse.
+    /// What the Up created or dropped: dropping it in the Down loses nothing older.
     created: Created,
     /// Data the Up removes, by its statement's 1-based index.
     losses: Vec<(usize, Loss)>,
@@ -295,6 +295,8 @@ fn section(
                 }
                 if down {
                     trail.restores.record_refused(&s.sql);
+                } else {
+                    trail.created.record_refused(&s.sql);
                 }
                 continue;
             }

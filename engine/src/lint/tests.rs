@@ -721,6 +721,30 @@ TRUNCATE TABLE users;
     // What the Up created, the Down drops quietly, tables too.
     let got = placed("-- +migrate Up\nCREATE TABLE t (id INT);\n-- +migrate Down\nDROP TABLE t;\n");
     assert!(got.is_empty(), "{got:?}");
+    // Nor for what the Up added in a statement the parser refuses (read by its words),
+    // nor for a table the Up dropped already (the second DROP destroys nothing).
+    let got = placed(
+        "-- +migrate Up
+ALTER TABLE `users` ADD COLUMN (
+  `key` MEDIUMBLOB,
+  `kind` VARCHAR(10) NULL
+);
+DROP TABLE legacy;
+-- +migrate Down
+ALTER TABLE `users` DROP COLUMN `key`, DROP COLUMN kind;
+DROP TABLE legacy;
+CREATE TABLE legacy (tag VARCHAR(100) NOT NULL);
+",
+    );
+    assert!(
+        got.iter().any(|f| f == "up#1 unparsed/statement"),
+        "{got:?}"
+    );
+    assert!(
+        !got.iter()
+            .any(|f| f.starts_with("down#") && !f.ends_with("multiple-ddl")),
+        "{got:?}"
+    );
     // Never in an Up: an Up's drop is the destructive rules' and no-way-back's.
     quiet("DROP TABLE legacy;", "reversibility/down-destroys-data");
 }
@@ -784,6 +808,13 @@ fn an_up_that_drops_data_its_down_does_not_recreate_has_no_way_back() {
     );
     hasnt(
         "-- +migrate Up\nALTER TABLE users DROP COLUMN age;\n-- +migrate Down\nALTER TABLE users ADD COLUMN age INT NULL, COMMENT = 'back';\n",
+    );
+    hasnt(
+        "-- +migrate Up\nALTER TABLE users DROP COLUMN age;\n-- +migrate Down\nALTER TABLE users ADD COLUMN (\n  other INT NULL,\n  `age` INT NULL\n);\n",
+    );
+    has(
+        "-- +migrate Up\nALTER TABLE users DROP COLUMN age;\n-- +migrate Down\nALTER TABLE users ADD COLUMN (\n  other INT NULL,\n  older DECIMAL(10, 2) NULL\n);\n",
+        "up#1 reversibility/no-way-back",
     );
     // What the same Up made first is no older data.
     hasnt(
@@ -880,4 +911,257 @@ ALTER TABLE users ADD COLUMN age INT NULL;
         .filter(|f| f.contains(" unparsed/statement") || f.contains(" unparsed/stored-program"))
         .count();
     assert_eq!(unparsed, s.unparsed);
+}
+
+/// The unsuppressed rule ids in both sections of `file`, after [`SETUP`] and [`enums`].
+fn all_rules(file: &str) -> Vec<String> {
+    let enums = enums();
+    let report = lint_files(&[
+        ("1_setup.sql", SETUP),
+        ("2_enums.sql", &enums),
+        ("3_case.sql", file),
+    ]);
+    report
+        .findings
+        .iter()
+        .filter(|f| f.migration == "3_case.sql" && !f.suppressed)
+        .map(|f| f.rule.clone())
+        .collect()
+}
+
+/// A migration of `up` with a Down that does nothing.
+fn up(sql: &str) -> String {
+    format!("-- +migrate Up\n{sql}\n-- +migrate Down\nSELECT 1;\n")
+}
+
+/// A migration of `up` and `down`.
+fn up_down(up: &str, down: &str) -> String {
+    format!("-- +migrate Up\n{up}\n-- +migrate Down\n{down}\n")
+}
+
+#[test]
+fn every_rule_fires_on_its_case_and_stays_quiet_on_its_near_miss() {
+    let program = "-- +migrate StatementBegin\nCREATE PROCEDURE p()\nBEGIN\n  SELECT 1;\nEND;\n-- +migrate StatementEnd";
+    let trigger = "-- +migrate StatementBegin\nCREATE TRIGGER users_bi BEFORE INSERT ON users FOR EACH ROW\nBEGIN\n  SET NEW.email = LOWER(NEW.email);\nEND;\n-- +migrate StatementEnd";
+    let cases: Vec<(&str, String, String)> = vec![
+        (
+            "destructive/drop-database",
+            up("DROP DATABASE shop;"),
+            up("CREATE DATABASE shop;"),
+        ),
+        (
+            "destructive/drop-table",
+            up("DROP TABLE users;"),
+            up_down("CREATE TABLE t (id INT);", "DROP TABLE t;"),
+        ),
+        (
+            "destructive/drop-column",
+            up("ALTER TABLE users DROP COLUMN email;"),
+            up("ALTER TABLE users DROP INDEX i;"),
+        ),
+        (
+            "destructive/truncate",
+            up("TRUNCATE TABLE users;"),
+            up("DELETE FROM users WHERE id = 1;"),
+        ),
+        (
+            "destructive/delete-without-where",
+            up("DELETE FROM users;"),
+            up("DELETE FROM users WHERE id = 1;"),
+        ),
+        (
+            "destructive/update-without-where",
+            up("UPDATE users SET age = 1;"),
+            up("UPDATE users SET age = 1 WHERE id = 1;"),
+        ),
+        (
+            "destructive/narrowing",
+            up("ALTER TABLE users MODIFY name VARCHAR(200) NOT NULL;"),
+            up("ALTER TABLE users MODIFY email VARCHAR(200) NOT NULL;"),
+        ),
+        (
+            "destructive/drop-partition",
+            up("ALTER TABLE users DROP PARTITION p1;"),
+            up("ALTER TABLE users ADD PARTITION (PARTITION p9 VALUES LESS THAN (9));"),
+        ),
+        (
+            "incompatible/rename-table",
+            up("RENAME TABLE users TO customers;"),
+            up("CREATE TABLE customers LIKE users;"),
+        ),
+        (
+            "incompatible/rename-column",
+            up("ALTER TABLE users RENAME COLUMN email TO mail;"),
+            up("ALTER TABLE users CHANGE email email VARCHAR(100) NOT NULL;"),
+        ),
+        (
+            "incompatible/drop-column",
+            up("ALTER TABLE users DROP COLUMN email;"),
+            up_down(
+                "ALTER TABLE users ADD COLUMN s INT NULL;",
+                "ALTER TABLE users DROP COLUMN s;",
+            ),
+        ),
+        (
+            "incompatible/add-not-null-without-default",
+            up("ALTER TABLE users ADD COLUMN s INT NOT NULL;"),
+            up("ALTER TABLE users ADD COLUMN s INT NOT NULL DEFAULT 0;"),
+        ),
+        (
+            "locking/type-change",
+            up("ALTER TABLE users MODIFY code VARCHAR(100) NOT NULL;"),
+            up("ALTER TABLE users MODIFY email VARCHAR(200) NOT NULL;"),
+        ),
+        (
+            "locking/primary-key-change",
+            up("ALTER TABLE users DROP PRIMARY KEY, ADD PRIMARY KEY (id, email);"),
+            up("ALTER TABLE users ADD INDEX i (email);"),
+        ),
+        (
+            "locking/engine-change",
+            up("ALTER TABLE users ENGINE=InnoDB;"),
+            up("CREATE TABLE t (id INT) ENGINE=InnoDB;"),
+        ),
+        (
+            "locking/fulltext-or-spatial",
+            up("ALTER TABLE users ADD FULLTEXT INDEX ft (email);"),
+            up("ALTER TABLE users ADD INDEX i (email);"),
+        ),
+        (
+            "locking/algorithm-copy",
+            up("ALTER TABLE users ADD COLUMN s INT NULL, ALGORITHM=COPY;"),
+            up("ALTER TABLE users ADD COLUMN s INT NULL, ALGORITHM=INSTANT;"),
+        ),
+        (
+            "locking/add-foreign-key",
+            up("ALTER TABLE users ADD CONSTRAINT fk FOREIGN KEY (age) REFERENCES users (id);"),
+            up("ALTER TABLE users ADD CONSTRAINT u UNIQUE (email);"),
+        ),
+        (
+            "locking/enum-set-change",
+            up("ALTER TABLE flags MODIFY status ENUM('paid','new','shipped') NOT NULL;"),
+            up("ALTER TABLE flags MODIFY status ENUM('new','paid','shipped','returned') NOT NULL;"),
+        ),
+        (
+            "locking/add-stored-generated",
+            up("ALTER TABLE users ADD COLUMN l VARCHAR(100) AS (lower(email)) STORED;"),
+            up("ALTER TABLE users ADD COLUMN l VARCHAR(100) AS (lower(email)) VIRTUAL;"),
+        ),
+        (
+            "locking/add-auto-increment",
+            up(
+                "ALTER TABLE legacy ADD COLUMN id INT NOT NULL AUTO_INCREMENT, ADD UNIQUE KEY (id);",
+            ),
+            up("ALTER TABLE legacy ADD COLUMN id INT NOT NULL DEFAULT 0;"),
+        ),
+        (
+            "locking/column-position",
+            up("ALTER TABLE users ADD COLUMN s INT NULL AFTER email;"),
+            up("ALTER TABLE users ADD COLUMN s INT NULL;"),
+        ),
+        (
+            "locking/reorder-column",
+            up("ALTER TABLE users MODIFY age INT NULL FIRST;"),
+            up("ALTER TABLE users MODIFY age INT NULL;"),
+        ),
+        (
+            "locking/partition-change",
+            up("ALTER TABLE users PARTITION BY HASH(id) PARTITIONS 4;"),
+            up("CREATE TABLE t (id INT) PARTITION BY HASH(id) PARTITIONS 4;"),
+        ),
+        (
+            "locking/repeated-alter",
+            up(
+                "ALTER TABLE users ADD COLUMN a INT NULL;\nALTER TABLE users ADD COLUMN b INT NULL;",
+            ),
+            up(
+                "ALTER TABLE users ADD COLUMN a INT NULL;\nALTER TABLE legacy ADD COLUMN b INT NULL;",
+            ),
+        ),
+        (
+            "transaction/mixed-ddl-dml",
+            up(
+                "ALTER TABLE users ADD COLUMN a INT NULL;\nUPDATE legacy SET tag = 'x' WHERE tag = 'y';",
+            ),
+            up(
+                "UPDATE users SET age = 1 WHERE id = 1;\nUPDATE legacy SET tag = 'x' WHERE tag = 'y';",
+            ),
+        ),
+        (
+            "transaction/multiple-ddl",
+            up(
+                "ALTER TABLE users ADD COLUMN a INT NULL;\nALTER TABLE legacy ADD COLUMN b INT NULL;",
+            ),
+            up("ALTER TABLE users ADD COLUMN a INT NULL, ADD COLUMN b INT NULL;"),
+        ),
+        (
+            "transaction/backfill-with-ddl",
+            up("ALTER TABLE users ADD COLUMN a INT NULL;\nUPDATE users SET a = 1 WHERE a IS NULL;"),
+            up(
+                "ALTER TABLE users ADD COLUMN a INT NULL;\nUPDATE legacy SET tag = 'x' WHERE tag = 'y';",
+            ),
+        ),
+        (
+            "reversibility/no-down",
+            "-- +migrate Up\nCREATE TABLE t (id INT);\n".to_owned(),
+            up_down("CREATE TABLE t (id INT);", "DROP TABLE t;"),
+        ),
+        (
+            "reversibility/down-destroys-data",
+            up_down(
+                "ALTER TABLE users ADD COLUMN s INT NULL;",
+                "ALTER TABLE users DROP COLUMN email;",
+            ),
+            up_down(
+                "ALTER TABLE users ADD COLUMN s INT NULL;",
+                "ALTER TABLE users DROP COLUMN s;",
+            ),
+        ),
+        (
+            "reversibility/no-way-back",
+            up("DROP TABLE legacy;"),
+            up_down(
+                "DROP TABLE legacy;",
+                "CREATE TABLE legacy (tag VARCHAR(100) NOT NULL);",
+            ),
+        ),
+        (
+            "unparsed/statement",
+            up("FROB THE WIDGETS;"),
+            up("SELECT 1;"),
+        ),
+        ("unparsed/stored-program", up(program), up(trigger)),
+        (
+            "unparsed/lint-ignore-without-reason",
+            up("-- lint:ignore destructive/drop-table\nDROP TABLE users;"),
+            up("-- lint:ignore destructive/drop-table archived\nDROP TABLE users;"),
+        ),
+        (
+            "unparsed/lint-ignore-unknown-rule",
+            up("-- lint:ignore destructive/drop-tables archived\nDROP TABLE users;"),
+            up("-- lint:ignore destructive/drop-table archived\nDROP TABLE users;"),
+        ),
+        (
+            "unparsed/lint-ignore-unused",
+            up("-- lint:ignore destructive/drop-table archived\nSELECT 1;"),
+            up("-- lint:ignore destructive/drop-table archived\nDROP TABLE users;"),
+        ),
+    ];
+    for (rule, fire, miss) in &cases {
+        let got = all_rules(fire);
+        assert!(
+            got.iter().any(|r| r == rule),
+            "{rule} not in {got:?} for\n{fire}"
+        );
+        let got = all_rules(miss);
+        assert!(
+            !got.iter().any(|r| r == rule),
+            "{rule} in {got:?} for\n{miss}"
+        );
+    }
+    let mut covered: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    covered.sort_unstable();
+    let mut all: Vec<&str> = Rule::ALL.iter().map(|r| r.id()).collect();
+    all.sort_unstable();
+    assert_eq!(covered, all, "every rule has its case");
 }
