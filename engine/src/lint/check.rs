@@ -429,10 +429,8 @@ pub fn refused(sql: &str) -> Vec<Hit> {
                         hit(Rule::ColumnPosition, table.clone());
                     }
                 }
-                ("MODIFY" | "CHANGE", _) => {
-                    if top_level(c, "FIRST") || top_level(c, "AFTER") {
-                        hit(Rule::ReorderColumn, table.clone());
-                    }
+                ("MODIFY" | "CHANGE", _) if top_level(c, "FIRST") || top_level(c, "AFTER") => {
+                    hit(Rule::ReorderColumn, table.clone());
                 }
                 _ => {}
             }
