@@ -371,7 +371,13 @@ fn top_level(clause: &[String], word: &str) -> bool {
 /// syntax `sqlparser` does not cover (`ALTER TABLE ... ENGINE=`, partitioning clauses,
 /// `PERSISTENT` columns, `CREATE FULLTEXT INDEX`). An ALTER TABLE is read clause by
 /// clause by its leading keywords; nothing is read into a body.
-pub fn refused(sql: &str) -> Vec<Hit> {
+/// `created` is set in a Down section, as for [`statement`].
+pub fn refused(sql: &str, created: Option<&Created>) -> Vec<Hit> {
+    let made_column = |t: &str, col: &str| {
+        created.is_some_and(|c| {
+            c.tables.iter().any(|x| x == t) || c.columns.iter().any(|(a, b)| a == t && b == col)
+        })
+    };
     let words = words(sql);
     let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
     let mut out = Vec::new();
@@ -410,6 +416,28 @@ pub fn refused(sql: &str) -> Vec<Hit> {
                     hit(Rule::PartitionChange, format!("{table}: {verb} PARTITION"));
                     if matches!(verb, "DROP" | "TRUNCATE") {
                         hit(Rule::DropPartition, format!("{table}: {verb} PARTITION"));
+                    }
+                }
+                ("DROP", "PRIMARY") => {
+                    hit(Rule::PrimaryKeyChange, format!("{table}: DROP PRIMARY KEY"))
+                }
+                (
+                    "DROP",
+                    "INDEX" | "KEY" | "FOREIGN" | "CONSTRAINT" | "CHECK" | "PERIOD" | "SYSTEM" | "",
+                ) => {}
+                ("DROP", second) => {
+                    let mut i = if second == "COLUMN" { 2 } else { 1 };
+                    if at(i) == "IF" {
+                        i += 2;
+                    }
+                    let column = at(i).to_ascii_lowercase();
+                    if !made_column(&table, &column) {
+                        let detail = format!("{table}.{column}");
+                        hit(Rule::DropColumn, detail.clone());
+                        hit(Rule::DropColumnInUse, detail);
+                        if created.is_some() {
+                            hit(Rule::DownDestroysData, format!("column {table}.{column}"));
+                        }
                     }
                 }
                 ("ADD", "FULLTEXT" | "SPATIAL") => hit(Rule::FulltextOrSpatial, table.clone()),

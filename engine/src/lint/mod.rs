@@ -290,7 +290,8 @@ fn section(
                     Rule::Unparsed
                 };
                 at.push(report, index, s, rule, &reason(&e.to_string(), s.line));
-                for Hit { rule, detail } in check::refused(&s.sql) {
+                let made = down.then_some(&trail.created);
+                for Hit { rule, detail } in check::refused(&s.sql, made) {
                     at.push(report, index, s, rule, &detail);
                 }
                 if down {

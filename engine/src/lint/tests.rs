@@ -1165,3 +1165,51 @@ fn every_rule_fires_on_its_case_and_stays_quiet_on_its_near_miss() {
     all.sort_unstable();
     assert_eq!(covered, all, "every rule has its case");
 }
+
+#[test]
+fn a_drop_column_inside_an_alter_the_parser_refuses_is_still_found() {
+    // `DROP KEY` is beyond the parser; the DROP COLUMN beside it is read from the words.
+    let sql = "ALTER TABLE users DROP KEY users_age, DROP COLUMN age;";
+    let got = rules(sql);
+    for rule in [
+        "unparsed/statement",
+        "destructive/drop-column",
+        "incompatible/drop-column",
+    ] {
+        assert!(got.contains(&rule.to_owned()), "{rule} not in {got:?}");
+    }
+    fires(
+        "ALTER TABLE users DROP KEY users_age, DROP name;",
+        "destructive/drop-column",
+    );
+    fires(
+        "ALTER TABLE users DROP KEY users_age, DROP PRIMARY KEY;",
+        "locking/primary-key-change",
+    );
+    quiet(
+        "ALTER TABLE users DROP KEY users_age, DROP INDEX i;",
+        "destructive/drop-column",
+    );
+    // In a Down, a column its Up added is quiet; an older one is a loss.
+    let got = placed(
+        "-- +migrate Up
+ALTER TABLE users ADD COLUMN s INT NULL;
+-- +migrate Down
+ALTER TABLE users DROP KEY users_s, DROP COLUMN s;
+ALTER TABLE users DROP KEY users_age, DROP COLUMN IF EXISTS age;
+",
+    );
+    assert!(
+        !got.iter().any(|f| f == "down#1 destructive/drop-column"),
+        "{got:?}"
+    );
+    assert!(
+        got.iter().any(|f| f == "down#2 destructive/drop-column"),
+        "{got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|f| f == "down#2 reversibility/down-destroys-data"),
+        "{got:?}"
+    );
+}
