@@ -23,7 +23,7 @@ use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 
 use crate::migration::{Migration, Statement};
-use check::{Created, Effect, Hit, Kind};
+use check::{Created, Effect, Hit, Kind, Loss, Restores};
 pub use rule::{Category, Rule, Severity};
 use schema::Schema;
 
@@ -162,34 +162,55 @@ pub fn lint(migrations: &[Migration<'_>]) -> LintReport {
 }
 
 /// One migration: its Up against the model (replaying it), its Down against the model
-/// as the Up leaves it (not replayed: the set moves forward), then its suppressions.
+/// as the Up leaves it (not replayed: the set moves forward), the Up's losses against
+/// what the Down puts back, then its suppressions.
 fn lint_one(m: &Migration<'_>, schema: &mut Schema, report: &mut LintReport) {
     let text = String::from_utf8_lossy(m.bytes);
     let lines: Vec<&str> = text.lines().collect();
     let start = report.findings.len();
-    let mut created = Created::default();
+    let mut trail = Trail::default();
     let mut at = At {
         m,
         section: SectionName::Up,
     };
-    section(&at, &m.up.statements, schema, None, &mut created, report);
+    section(&at, &m.up.statements, schema, &mut trail, report);
     at.section = SectionName::Down;
-    let mut unused = Created::default();
-    section(
-        &at,
-        &m.down.statements,
-        schema,
-        Some(&created),
-        &mut unused,
-        report,
-    );
+    section(&at, &m.down.statements, schema, &mut trail, report);
+    at.section = SectionName::Up;
     if m.down.statements.is_empty()
         && let Some(first) = m.up.statements.first()
     {
-        at.section = SectionName::Up;
         at.push(report, 1, first, Rule::NoDown, "");
     }
+    for (index, loss) in &trail.losses {
+        if trail.restores.restores(loss) {
+            continue;
+        }
+        let why = if m.down.statements.is_empty() {
+            "there is no Down"
+        } else {
+            "the Down does not recreate it"
+        };
+        at.push(
+            report,
+            *index,
+            &m.up.statements[*index - 1],
+            Rule::NoWayBack,
+            &format!("{loss}; {why}"),
+        );
+    }
     suppress(m, &lines, &mut report.findings, start);
+}
+
+/// What one migration's sections leave for the rules that span both.
+#[derive(Default)]
+struct Trail {
+    /// What the Up created or dropped: dropping it in the Down loses nothing older.
+    created: Created,
+    /// Data the Up removes, by its statement's 1-based index.
+    losses: Vec<(usize, Loss)>,
+    /// What the Down puts back.
+    restores: Restores,
 }
 
 /// Where findings go: a migration's section, with its file's lines.
@@ -245,16 +266,16 @@ struct Seen {
     backfilled: Vec<String>,
 }
 
-/// Lints one section's statements. `down` holds what the Up created when this is a Down
-/// section (which is then not replayed onto `schema`); `created` collects what an Up makes.
+/// Lints one section's statements: the Up (replayed onto `schema`, recorded in `trail`),
+/// then the Down (checked against what the Up created, not replayed).
 fn section(
     at: &At<'_, '_>,
     statements: &[Statement<'_>],
     schema: &mut Schema,
-    down: Option<&Created>,
-    created: &mut Created,
+    trail: &mut Trail,
     report: &mut LintReport,
 ) {
+    let down = at.section == SectionName::Down;
     let mut seen = Seen::default();
     for (i, s) in statements.iter().enumerate() {
         let index = i + 1;
@@ -269,23 +290,34 @@ fn section(
                     Rule::Unparsed
                 };
                 at.push(report, index, s, rule, &reason(&e.to_string(), s.line));
-                for Hit { rule, detail } in check::refused(&s.sql) {
+                let made = down.then_some(&trail.created);
+                for Hit { rule, detail } in check::refused(&s.sql, made) {
                     at.push(report, index, s, rule, &detail);
+                }
+                if down {
+                    trail.restores.record_refused(&s.sql);
+                } else {
+                    trail.created.record_refused(&s.sql);
                 }
                 continue;
             }
         };
         report.summary.parsed += 1;
         for ast in &asts {
-            let (hits, effect) = check::statement(ast, schema, down);
+            let made = down.then_some(&trail.created);
+            let (hits, effect) = check::statement(ast, schema, made);
             for Hit { rule, detail } in hits {
                 at.push(report, index, s, rule, &detail);
             }
             for (rule, detail) in pairs(&mut seen, &effect) {
                 at.push(report, index, s, rule, &detail);
             }
-            if down.is_none() {
-                created.record(ast);
+            if down {
+                trail.restores.record(ast);
+            } else {
+                let losses = check::losses(ast, &trail.created);
+                trail.losses.extend(losses.into_iter().map(|l| (index, l)));
+                trail.created.record(ast);
                 schema.apply(ast);
             }
         }
@@ -372,7 +404,8 @@ fn is_stored_program(sql: &str) -> bool {
 }
 
 /// Marks findings from `start` on that a reasoned `lint:ignore` names, and reports the
-/// comments that cannot suppress anything (no reason, unknown rule).
+/// comments that cannot suppress anything (no reason, unknown rule) or that name a rule
+/// with nothing to suppress at their statement.
 fn suppress(m: &Migration<'_>, lines: &[&str], findings: &mut Vec<Finding>, start: usize) {
     let sections = [
         (SectionName::Up, &m.up.statements),
@@ -405,9 +438,25 @@ fn suppress(m: &Migration<'_>, lines: &[&str], findings: &mut Vec<Finding>, star
                     );
                     continue;
                 }
+                let mut used = vec![false; d.rules.len()];
                 for f in findings[start..].iter_mut() {
-                    if f.section == name && f.statement == i + 1 && d.rules.contains(&f.rule) {
+                    if f.section != name || f.statement != i + 1 {
+                        continue;
+                    }
+                    if let Some(k) = d.rules.iter().position(|r| *r == f.rule) {
                         f.suppressed = true;
+                        used[k] = true;
+                    }
+                }
+                for (id, used) in d.rules.iter().zip(used) {
+                    if !used && Rule::parse(id).is_some() {
+                        at.push(
+                            &mut scratch,
+                            i + 1,
+                            s,
+                            Rule::IgnoreUnused,
+                            &format!("{id} (line {line})"),
+                        );
                     }
                 }
             }

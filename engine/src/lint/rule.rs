@@ -117,6 +117,8 @@ rules! {
         "UPDATE without WHERE rewrites every row";
     Narrowing => "destructive/narrowing", Destructive, Error,
         "narrows a column's type: values that no longer fit are cut or refused";
+    DropPartition => "destructive/drop-partition", Destructive, Error,
+        "DROP or TRUNCATE PARTITION deletes the partition's rows";
     RenameTable => "incompatible/rename-table", Incompatible, Warning,
         "renames a table the running application still uses by its old name";
     RenameColumn => "incompatible/rename-column", Incompatible, Warning,
@@ -137,6 +139,18 @@ rules! {
         "asks for ALGORITHM=COPY: the table is copied, blocking writes";
     AddForeignKey => "locking/add-foreign-key", Locking, Warning,
         "adds a foreign key: checking it copies the table or locks the parent";
+    EnumSetChange => "locking/enum-set-change", Locking, Warning,
+        "edits an ENUM or SET other than by appending members within its storage size: the table is copied";
+    AddStoredGenerated => "locking/add-stored-generated", Locking, Warning,
+        "adds a STORED generated column: the table is rebuilt, blocking writes";
+    AddAutoIncrement => "locking/add-auto-increment", Locking, Warning,
+        "adds an AUTO_INCREMENT column: the table is rebuilt, blocking writes";
+    ColumnPosition => "locking/column-position", Locking, Notice,
+        "adds a column FIRST or AFTER another: the table is rebuilt on servers older than the INSTANT rules (MySQL before 8.0.29, MariaDB before 10.4)";
+    ReorderColumn => "locking/reorder-column", Locking, Warning,
+        "moves an existing column (FIRST/AFTER in MODIFY or CHANGE): MySQL rebuilds the table (MariaDB 10.4 and later do it instantly)";
+    PartitionChange => "locking/partition-change", Locking, Warning,
+        "changes the table's partitioning: rows are copied or reorganized, blocking writes";
     RepeatedAlter => "locking/repeated-alter", Locking, Warning,
         "alters a table already altered in this migration: each ALTER may rebuild it again; combine them";
     MixedDdlDml => "transaction/mixed-ddl-dml", Transaction, Warning,
@@ -147,6 +161,10 @@ rules! {
         "backfills a table that a DDL statement of the same migration changes: split them";
     NoDown => "reversibility/no-down", Reversibility, Warning,
         "has no Down statements: the migration cannot be reverted";
+    DownDestroysData => "reversibility/down-destroys-data", Reversibility, Warning,
+        "the Down destroys data that existed before the Up ran: reverting loses it";
+    NoWayBack => "reversibility/no-way-back", Reversibility, Warning,
+        "drops data that the Down does not recreate: reverting cannot bring it back";
     Unparsed => "unparsed/statement", Unparsed, Warning,
         "the SQL parser could not read this statement; nothing in it was checked";
     UnparsedProgram => "unparsed/stored-program", Unparsed, Notice,
@@ -155,6 +173,8 @@ rules! {
         "a lint:ignore comment without a reason suppresses nothing";
     IgnoreUnknownRule => "unparsed/lint-ignore-unknown-rule", Unparsed, Warning,
         "a lint:ignore comment names a rule that does not exist";
+    IgnoreUnused => "unparsed/lint-ignore-unused", Unparsed, Notice,
+        "a lint:ignore comment names a rule that found nothing at its statement";
 }
 
 impl Rule {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use sqlparser::ast::{
     AlterTableOperation, CharacterLength, ColumnDef, ColumnOption, CreateTable,
-    CreateTableLikeKind, CreateTableOptions, DataType, Expr, ObjectName, SqlOption,
+    CreateTableLikeKind, CreateTableOptions, DataType, EnumMember, Expr, ObjectName, SqlOption,
     Statement as Ast,
 };
 
@@ -46,6 +46,10 @@ pub enum ColumnType {
         /// UNSIGNED.
         unsigned: bool,
     },
+    /// ENUM, by its members in order.
+    Enum(Vec<String>),
+    /// SET, by its members in order.
+    Set(Vec<String>),
     /// Anything else, by its normalised text.
     Other(String),
 }
@@ -59,8 +63,13 @@ pub enum TypeChange {
     InPlaceGrowth,
     /// Every old value still fits, but the table is copied.
     Widening,
-    /// Some old values may not fit.
+    /// Some old values may not fit (for ENUM and SET: a member is gone).
     Narrowing,
+    /// ENUM or SET members appended at the end, within the same storage size: in place.
+    InPlaceAppend,
+    /// ENUM or SET members reordered or inserted, or appended across a storage size:
+    /// the table is copied, though every old value still has its member.
+    MembersRewritten,
     /// A different kind of type, or one the model cannot compare.
     Other,
 }
@@ -68,6 +77,33 @@ pub enum TypeChange {
 /// A VARCHAR stores its length in 1 byte up to 255 bytes, else in 2; growing across
 /// that line changes the row format, which MySQL and MariaDB can only do by copying.
 const ONE_BYTE_PREFIX_MAX: u64 = 255;
+
+/// Bytes an ENUM of `members` takes: 1 up to 255 members, 2 beyond.
+fn enum_bytes(members: usize) -> u8 {
+    if members <= 255 { 1 } else { 2 }
+}
+
+/// Bytes a SET of `members` takes: 1, 2, 3, 4 or 8 for up to 8, 16, 24, 32 or 64.
+fn set_bytes(members: usize) -> u8 {
+    match members {
+        0..=8 => 1,
+        9..=16 => 2,
+        17..=24 => 3,
+        25..=32 => 4,
+        _ => 8,
+    }
+}
+
+/// How a member list changes, given the storage size function of its type.
+fn members_change(old: &[String], new: &[String], bytes: fn(usize) -> u8) -> TypeChange {
+    if old.iter().any(|m| !new.contains(m)) {
+        TypeChange::Narrowing
+    } else if new.starts_with(old) && bytes(old.len()) == bytes(new.len()) {
+        TypeChange::InPlaceAppend
+    } else {
+        TypeChange::MembersRewritten
+    }
+}
 
 impl ColumnType {
     /// The type `data_type` declares, in a table whose default is `bytes_per_char`.
@@ -105,6 +141,15 @@ impl ColumnType {
             D::IntUnsigned(_) | D::IntegerUnsigned(_) => int(4, true),
             D::BigInt(_) => int(8, false),
             D::BigIntUnsigned(_) => int(8, true),
+            D::Enum(members, _) => ColumnType::Enum(
+                members
+                    .iter()
+                    .map(|m| match m {
+                        EnumMember::Name(n) | EnumMember::NamedValue(n, _) => n.clone(),
+                    })
+                    .collect(),
+            ),
+            D::Set(members) => ColumnType::Set(members.clone()),
             other => ColumnType::Other(other.to_string().to_ascii_lowercase()),
         }
     }
@@ -155,8 +200,15 @@ impl ColumnType {
                     TypeChange::Widening
                 }
             }
+            (C::Enum(old), C::Enum(new)) => members_change(old, new, enum_bytes),
+            (C::Set(old), C::Set(new)) => members_change(old, new, set_bytes),
             _ => TypeChange::Other,
         }
+    }
+
+    /// Whether this is an ENUM or a SET.
+    pub fn has_members(&self) -> bool {
+        matches!(self, ColumnType::Enum(_) | ColumnType::Set(_))
     }
 }
 
@@ -176,9 +228,22 @@ impl std::fmt::Display for ColumnType {
                 };
                 write!(f, "{name}{}", if *unsigned { " UNSIGNED" } else { "" })
             }
+            ColumnType::Enum(m) => write_members(f, "ENUM", m),
+            ColumnType::Set(m) => write_members(f, "SET", m),
             ColumnType::Other(s) => f.write_str(&s.to_ascii_uppercase()),
         }
     }
+}
+
+/// `ENUM('a','b')`; a long list shows its first members and its count.
+fn write_members(f: &mut std::fmt::Formatter<'_>, name: &str, m: &[String]) -> std::fmt::Result {
+    const SHOWN: usize = 6;
+    let quoted: Vec<String> = m.iter().take(SHOWN).map(|s| format!("'{s}'")).collect();
+    write!(f, "{name}({}", quoted.join(","))?;
+    if m.len() > SHOWN {
+        write!(f, ",... {} members", m.len())?;
+    }
+    f.write_str(")")
 }
 
 /// The most bytes a character takes in `charset`; utf8mb4's 4 when unknown, which
