@@ -73,6 +73,7 @@ fn blocker(connection: u64, user: &str, age_secs: u64, statement: &str) -> Block
         host: format!("ip-10-20-3-{connection}.eu-west-1.compute.internal:51{connection}"),
         age_secs,
         statement: statement.to_owned(),
+        lock: "shared_read granted".to_owned(),
     }
 }
 

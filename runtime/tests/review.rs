@@ -166,7 +166,11 @@ fn the_server_says_what_each_alter_gets_and_who_is_in_the_way() {
     assert!(probes(&db).is_empty(), "{:?}", probes(&db));
     assert!(!db.tables().iter().any(|t| t == "fresh"));
     let html = std::fs::read_to_string(&page).unwrap();
-    assert!(html.contains("orders") && html.contains("COPY") && html.contains("REVIEW"));
+    assert!(
+        html.contains(&format!("{}.orders", db.name))
+            && html.contains("COPY")
+            && html.contains(">review<")
+    );
 
     // The text form says the same for people.
     let out = run(&db, dir.path(), &["plan", "--review"]);

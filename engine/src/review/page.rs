@@ -449,6 +449,15 @@ fn blockers(out: &mut String, list: &[Blocker]) {
         } else {
             format!("<code>{}</code>", escape(&b.statement))
         };
+        // The lock it holds or waits for, beside what it runs.
+        let statement = if b.lock.is_empty() {
+            statement
+        } else {
+            format!(
+                "{statement} <span class=\"none\">({})</span>",
+                escape(&b.lock)
+            )
+        };
         let _ = writeln!(
             out,
             "<tr><td data-label=\"Connection\">{}</td><td data-label=\"User\">{}</td>\

@@ -196,7 +196,9 @@ pub fn target(sql: &str) -> Target {
     let Some((schema, table)) = w.name() else {
         return unprobeable(sql, "its table could not be read");
     };
-    let end = sql.len() - w.0.len();
+    // The name's reader skipped what follows it; keep that whitespace in the tail.
+    let read = &sql[..sql.len() - w.0.len()];
+    let end = read.trim_end().len().max(at);
     let tail = &sql[end..];
     let mut rest = Words(tail);
     let mut explicit = false;
@@ -213,7 +215,12 @@ pub fn target(sql: &str) -> Target {
                 reason: (*why).to_owned(),
             };
         }
-        if matches!(upper.as_str(), "ALGORITHM" | "LOCK") && previous != "RENAME" {
+        // `ALGORITHM [=] INPLACE`, `LOCK [=] NONE`: a column named `lock` is not one.
+        if (upper == "ALGORITHM"
+            && next_is_one_of(&rest, &["DEFAULT", "INSTANT", "INPLACE", "COPY", "NOCOPY"]))
+            || (upper == "LOCK"
+                && next_is_one_of(&rest, &["DEFAULT", "NONE", "SHARED", "EXCLUSIVE"]))
+        {
             explicit = true;
         }
         if matches!(

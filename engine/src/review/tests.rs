@@ -28,7 +28,7 @@ fn alters_and_index_statements_are_aimed_at_the_probe() {
         "ALTER TABLE `shop`.`_lm_probe_1` ADD COLUMN note varchar(20)"
     );
     let p = probe("CREATE UNIQUE INDEX i ON `t``x` (a) -- why");
-    assert_eq!((p.schema, p.table.as_str()), (None, "t`x"));
+    assert_eq!((p.schema.as_deref(), p.table.as_str()), (None, "t`x"));
     assert_eq!(
         p.sql("_lm_probe_2", ATTEMPTS[1]),
         "CREATE UNIQUE INDEX i ON `_lm_probe_2` (a) -- why\nALGORITHM=INPLACE LOCK=NONE"
@@ -57,6 +57,10 @@ fn statements_that_could_reach_another_table_are_not_probed() {
     for (sql, why) in [
         (
             "ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (a) REFERENCES p (id)",
+            "foreign key",
+        ),
+        (
+            "ALTER TABLE t ADD COLUMN p INT REFERENCES p (id)",
             "another table",
         ),
         ("ALTER TABLE t DROP FOREIGN KEY f", "foreign key"),
@@ -143,6 +147,7 @@ fn verdicts_follow_algorithm_size_deadline_and_blockers() {
         host: "10.0.0.1".into(),
         age_secs: 30,
         statement: String::new(),
+        lock: String::new(),
     });
     judge(&mut e, None);
     assert_eq!(e.verdict, Verdict::Review);

@@ -13,6 +13,7 @@ fn blocker(connection: u64, text: &str) -> Blocker {
         host: format!("10.0.0.{connection}:5{text}"),
         age_secs: 75,
         statement: format!("SELECT * FROM orders /*{text}*/"),
+        lock: format!("shared_read granted{text}"),
     }
 }
 
