@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use testkit::{FakeAws, TestDb, http, s3_endpoint, s3_get, s3_put, unique, zip_artifact};
+use testkit::{FakeAws, TestDb, http, s3_endpoint, s3_put, unique, zip_artifact};
 
 const ARTIFACT_SECRET: &str = "artifact-secret-5e1f0a";
 const ARTIFACT_TOKEN: &str = "artifact-session-token-77c2";
@@ -953,10 +953,42 @@ fn a_remote_up_carries_on_across_migrator_runs_that_stop_at_their_deadline() {
 const DROP_USERS: &str = "-- +migrate Up\nDROP TABLE users;\n\n-- +migrate Down\nCREATE TABLE users (id int primary key, email varchar(100));\n";
 const DROP_USERS_REASONED: &str = "-- +migrate Up\n-- lint:ignore destructive/drop-table the users moved to the accounts service (OPS-12)\nDROP TABLE users;\n\n-- +migrate Down\nCREATE TABLE users (id int primary key, email varchar(100));\n";
 
-/// The lint report the trigger stored beside the artifact at `key`.
+/// The lint report the trigger stored beside the artifact at `key`, read with credentials
+/// (the trigger wrote it with its role's; moto then refuses anonymous reads, as a private
+/// bucket does).
 fn lint_report(p: &Pipeline, key: &str) -> Value {
-    let (content_type, body) = s3_get(&p.s3, &p.bucket, &format!("{key}.lint.json"))
-        .unwrap_or_else(|| panic!("no lint report beside {key}"));
+    let key = format!("{key}.lint.json");
+    let addr = p.s3.trim_start_matches("http://").trim_end_matches('/');
+    let (status, _, _) = http(addr, "GET", &format!("/{}/{key}", p.bucket), &[], b"");
+    assert_eq!(status, 403, "the report must not be readable anonymously");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (content_type, body) = rt.block_on(async {
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(&p.s3)
+            .force_path_style(true)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "AKIAREVIEWER",
+                "reviewer-secret",
+                None,
+                None,
+                "test",
+            ))
+            .build();
+        let out = aws_sdk_s3::Client::from_conf(conf)
+            .get_object()
+            .bucket(&p.bucket)
+            .key(&key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("no lint report at {key}: {e:?}"));
+        let content_type = out.content_type().unwrap_or_default().to_owned();
+        (content_type, out.body.collect().await.unwrap().into_bytes())
+    });
     assert_eq!(content_type, "application/json");
     serde_json::from_slice(&body).unwrap()
 }
@@ -1015,9 +1047,9 @@ fn a_job_that_drops_a_table_fails_at_the_trigger_until_the_drop_carries_a_reason
         .log("trigger")
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|l| l["message"] == "artifact linted")
-        .expect("a log line for the lint");
-    assert_eq!(linted["errors"], 1, "{linted}");
+        .find(|l| l["fields"]["message"] == "artifact linted")
+        .unwrap_or_else(|| panic!("no log line for the lint:\n{}", p.log("trigger")));
+    assert_eq!(linted["fields"]["errors"], 1, "{linted}");
 
     // Reasoned: the same job passes, the migrator applies the set, and the result
     // publishes the lint for later actions.

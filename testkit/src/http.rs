@@ -89,28 +89,6 @@ pub fn s3_put(endpoint: &str, bucket: &str, key: &str, body: &[u8]) {
     assert_eq!(status, 200, "put object: {}", String::from_utf8_lossy(&out));
 }
 
-/// The object at `key` on the S3 server at `endpoint`, with its `Content-Type`; `None`
-/// when there is none (404).
-pub fn s3_get(endpoint: &str, bucket: &str, key: &str) -> Option<(String, Vec<u8>)> {
-    let (status, headers, body) =
-        http(addr(endpoint), "GET", &format!("/{bucket}/{key}"), &[], b"");
-    if status == 404 {
-        return None;
-    }
-    assert_eq!(
-        status,
-        200,
-        "get object: {}",
-        String::from_utf8_lossy(&body)
-    );
-    let content_type = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    Some((content_type, body))
-}
-
 /// `host:port` of an `http://host:port/` URL.
 fn addr(url: &str) -> &str {
     url.trim_start_matches("http://").trim_end_matches('/')

@@ -2,7 +2,7 @@
 //! helper more than one test uses:
 //! - a fresh database per test on the local MariaDB ([`TestDb`], SQL through the
 //!   `mariadb` client);
-//! - the local S3 server ([`s3_endpoint`], [`s3_put`], [`s3_get`]) and plain HTTP ([`http`]);
+//! - the local S3 server ([`s3_endpoint`], [`s3_put`]) and plain HTTP ([`http`]);
 //! - artifacts zipped by Info-ZIP ([`zip_artifact`]), Go peers built offline ([`go_build`]);
 //! - unique names ([`unique`]) so that tests and worktrees can share both servers;
 //! - feature `corpus`: the crafted-archive builder and the hostile corpus ([`corpus`]);
@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 #[cfg(feature = "fake-aws")]
 pub use fake_aws::FakeAws;
 pub use go::go_build;
-pub use http::{http, s3_endpoint, s3_get, s3_put};
+pub use http::{http, s3_endpoint, s3_put};
 pub use infozip::zip_artifact;
 pub use mariadb::{DEFAULT_DATABASE_URL, Server, TestDb, server, server_url, sql};
 
