@@ -108,6 +108,8 @@ export interface DeployConfig {
   readonly logRetentionDays: number;
   /** Encryption of the pipeline's artifact bucket. */
   readonly artifactEncryption: 's3' | 'kms';
+  /** LINT_FAIL_ON for the trigger: the severity from which lint findings fail the job before the migrator runs. */
+  readonly lintFailOn: 'error' | 'warning' | 'never';
   /** FETCH_MODE for the migrator (full, selective or auto), or undefined for the binary's default. */
   readonly fetchMode?: 'full' | 'selective' | 'auto';
   /** Whether the migrator reads the artifact from S3 itself (then it gets s3:GetObject on it). */
@@ -221,6 +223,7 @@ export const CONTEXT_KEYS = [
   'artifactEncryption',
   'migratorFetchesArtifact',
   'fetchMode',
+  'lintFailOn',
   'pipelineName',
   'vpcAccessPolicy',
   'migratorCommands',
@@ -519,6 +522,7 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
   const migratorFetchesArtifact = bool('migratorFetchesArtifact', true);
   const fetchModeRaw = optional('fetchMode', /^(full|selective|auto)$/, 'one of full, selective, auto');
   const fetchMode = fetchModeRaw as DeployConfig['fetchMode'];
+  const lintFailOn = oneOf('lintFailOn', ['error', 'warning', 'never'] as const, DEFAULTS.lintFailOn);
   const pipelineName = optional('pipelineName', PIPELINE_NAME, 'a pipeline name');
   const vpcAccessPolicy = oneOf('vpcAccessPolicy', ['scoped', 'managed'] as const, 'scoped');
 
@@ -590,6 +594,7 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
     artifactEncryption,
     migratorFetchesArtifact,
     fetchMode,
+    lintFailOn,
     pipelineName,
     vpcAccessPolicy,
     migratorCommands,

@@ -28,6 +28,8 @@ export const DEFAULTS = {
   deadlineMarginSecs: 30,
   /** a statement still running with this left is killed (unset: at most a sixth; never over the deadline margin) */
   killMarginSecs: 5,
+  /** the severity from which unsuppressed lint findings fail `lint` (exit 9) and the pipeline job, before the migrator runs; `never` only reports */
+  lintFailOn: 'error',
   /** the migrator's timeout (the stack's default is 300 s): the trigger's Invoke waits longer */
   migratorTimeoutSecs: 300,
 } as const;

@@ -38,6 +38,12 @@ export function operatorPolicyDescription(commands: readonly MigratorCommand[]):
 /** The CloudWatch namespace of the Embedded Metric Format lines both functions print. */
 export const METRICS_NAMESPACE = 'LambdaMigrate';
 
+/**
+ * The reports the trigger stores beside a pipeline artifact, as `<artifact key>.<suffix>` (the
+ * runtime's `lambda::beside`); its role may write exactly these keys in the artifact bucket.
+ */
+export const REPORT_SUFFIXES = ['lint.json'] as const;
+
 /** A checkov check the stack does not satisfy on purpose, and why (deploy/README.md has the same table). */
 export interface CheckovSkip {
   /** The check's id, e.g. CKV_AWS_117. */
@@ -296,6 +302,25 @@ export class LambdaMigrateStack extends cdk.Stack {
     triggerRole.addToPolicy(
       new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.migrator.functionArn] }),
     );
+    // The trigger stores its lint report beside the artifact (`<artifact key>.lint.json`, with
+    // its own role: the job's artifact credentials only read). It may write those keys and
+    // nothing else: never an artifact, never a read.
+    triggerRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: REPORT_SUFFIXES.map((suffix) => this.artifactBucket.arnForObjects(`*.${suffix}`)),
+      }),
+    );
+    if (this.artifactKey) {
+      // SSE-KMS: writing an object asks KMS for a data key; only through S3, for this bucket.
+      triggerRole.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['kms:GenerateDataKey'],
+          resources: [this.artifactKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${this.region}.amazonaws.com` } },
+        }),
+      );
+    }
 
     this.trigger = new lambda.Function(this, 'Trigger', {
       ...rustFunction('triggerCode', cfg.triggerCode),
@@ -308,6 +333,8 @@ export class LambdaMigrateStack extends cdk.Stack {
         MIGRATOR_TIMEOUT_SECS: String(cfg.migratorTimeoutSecs),
         // The trigger validates the same folder the migrator applies.
         MIGRATIONS_DIR: cfg.migrationsDir,
+        // The trigger lints every job; findings at or above this fail it before the migrator runs.
+        LINT_FAIL_ON: cfg.lintFailOn,
       },
       logGroup: triggerLogs,
       deadLetterQueue: this.triggerDeadLetters,
@@ -398,6 +425,8 @@ export class LambdaMigrateStack extends cdk.Stack {
       actionName: 'Approve',
       additionalInformation:
         `Pending migrations: ${plan.variable('PendingCount')} (${plan.variable('PendingIds')}). ` +
+        `Lint: ${plan.variable('LintWarnings')} warning(s), ${plan.variable('LintNotices')} notice(s); ` +
+        `report ${plan.variable('LintReportKey')} in the artifact bucket. ` +
         'Approving applies the migrations pending when the Migrate stage runs.',
       notificationTopic:
         cfg.approvalTopicArn === undefined ? undefined : sns.Topic.fromTopicArn(this, 'ApprovalTopic', cfg.approvalTopicArn),

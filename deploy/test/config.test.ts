@@ -70,6 +70,8 @@ describe('context', () => {
     assert.equal(c.lockWaitTimeoutSecs, DEFAULTS.lockWaitTimeoutSecs);
     assert.equal(c.lockWaitRetries, DEFAULTS.lockWaitRetries);
     assert.equal(c.migratorTimeoutSecs, DEFAULTS.migratorTimeoutSecs);
+    assert.equal(c.lintFailOn, DEFAULTS.lintFailOn);
+    assert.equal(DEFAULTS.lintFailOn, 'error');
     assert.deepEqual(c.migratorCommands, DEFAULTS.migratorCommands.split(','));
     assert.deepEqual([DEFAULTS.lockTimeoutSecs, DEFAULTS.lockWaitTimeoutSecs, DEFAULTS.lockWaitRetries], [60, 10, 3]);
     assert.deepEqual([DEFAULTS.deadlineMarginSecs, DEFAULTS.killMarginSecs, DEFAULTS.migratorTimeoutSecs], [30, 5, 300]);
@@ -130,6 +132,7 @@ describe('context', () => {
       ['stackName', '1stack'],
       ['subnetIds', '[not json'],
       ['fetchMode', 'lazy'],
+      ['lintFailOn', 'errors'],
       ['reviewedPipeline', 'yes'],
       ['approvalTopicArn', 'arn:aws:sqs:eu-west-1:123456789012:approvals'],
       ['alarmTopicArn', 'arn:aws:sqs:eu-west-1:123456789012:alarms'],

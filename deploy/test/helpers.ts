@@ -63,6 +63,7 @@ export interface Statement {
   Effect: string;
   Action: string | string[];
   Resource: unknown;
+  Condition?: unknown;
 }
 
 /** Every IAM policy statement in the template, with the logical id of the policy holding it. */

@@ -322,21 +322,50 @@ describe('IAM', () => {
     assert.ok(operatorPolicyDescription(MIGRATOR_COMMANDS).length <= 1000, 'IAM limits a description to 1000 characters');
   });
 
-  it('gives the trigger no S3, KMS or database permissions', () => {
+  it('gives the trigger no database permission, and of S3 only writing its reports beside the artifacts', () => {
     const { stack, template } = synth({ artifactEncryption: 'kms' });
-    const { triggerRole } = ids(stack);
-    const actions = roleStatements(template, triggerRole).flatMap((s) => asList(s.Action));
+    const { triggerRole, bucket } = ids(stack);
+    const sts = roleStatements(template, triggerRole);
+    const actions = sts.flatMap((s) => asList(s.Action));
     assert.deepEqual(
       [...new Set(actions)].sort(),
       [
         'codepipeline:PutJobFailureResult',
         'codepipeline:PutJobSuccessResult',
+        'kms:GenerateDataKey',
         'lambda:InvokeFunction',
         'logs:CreateLogStream',
         'logs:PutLogEvents',
+        's3:PutObject',
         'sqs:SendMessage',
       ],
     );
+    // s3:PutObject on `<artifact key>.lint.json` only: never an artifact itself, never a read.
+    const s3 = sts.filter((s) => asList(s.Action).some((a) => a.startsWith('s3:')));
+    assert.equal(s3.length, 1);
+    assert.deepEqual(asList(s3[0].Action), ['s3:PutObject']);
+    assert.deepEqual(asList(s3[0].Resource as unknown[]), [
+      { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/*.lint.json']] },
+    ]);
+    // The data key for SSE-KMS, only through S3.
+    const keyId = stack.getLogicalId(stack.artifactKey!.node.defaultChild as cdk.CfnElement);
+    const kmsSts = sts.filter((s) => asList(s.Action).some((a) => a.startsWith('kms:')));
+    assert.equal(kmsSts.length, 1);
+    assert.deepEqual(asList(kmsSts[0].Resource as unknown[]), [{ 'Fn::GetAtt': [keyId, 'Arn'] }]);
+    assert.deepEqual(kmsSts[0].Condition, { StringEquals: { 'kms:ViaService': 's3.eu-west-1.amazonaws.com' } });
+    // With SSE-S3 there is no key to ask.
+    const plain = synth();
+    const plainActions = roleStatements(plain.template, ids(plain.stack).triggerRole).flatMap((s) => asList(s.Action));
+    assert.ok(plainActions.includes('s3:PutObject'));
+    assert.ok(!plainActions.some((a) => a.startsWith('kms:')), plainActions.join(', '));
+  });
+
+  it('tells the trigger the lint severity that fails a job: error by default', () => {
+    let { stack, template } = synth();
+    assert.equal(fnProps(template, ids(stack).trigger).Environment.Variables.LINT_FAIL_ON, 'error');
+    assert.equal(fnProps(template, ids(stack).migrator).Environment.Variables.LINT_FAIL_ON, undefined);
+    ({ stack, template } = synth({ lintFailOn: 'warning' }));
+    assert.equal(fnProps(template, ids(stack).trigger).Environment.Variables.LINT_FAIL_ON, 'warning');
   });
 
   it('lets the migrator read only the artifact objects, and decrypt only with the artifact key', () => {
@@ -477,6 +506,8 @@ describe('pipeline', () => {
     assert.deepEqual(approve.ActionTypeId, { Category: 'Approval', Owner: 'AWS', Provider: 'Manual', Version: '1' });
     assert.match(approve.Configuration.CustomData, /#\{Plan\.PendingCount\}/);
     assert.match(approve.Configuration.CustomData, /#\{Plan\.PendingIds\}/);
+    assert.match(approve.Configuration.CustomData, /#\{Plan\.LintWarnings\}/);
+    assert.match(approve.Configuration.CustomData, /#\{Plan\.LintReportKey\}/);
     assert.ok(approve.Configuration.CustomData.length <= 500, 'CodePipeline limits CustomData to 500 characters');
     assert.equal(approve.Configuration.NotificationArn, undefined);
     template.resourceCountIs('AWS::SNS::Topic', 0);
@@ -517,9 +548,15 @@ describe('pipeline', () => {
     for (const s of useConnection) assert.deepEqual(asList(s.statement.Resource as unknown[]), [arn]);
   });
 
-  it('stores artifacts in a private, TLS-only bucket', () => {
+  it('stores artifacts (and the reports beside them) in a private, TLS-only bucket', () => {
     const { stack, template } = synth();
     const { bucket } = ids(stack);
+    // Nothing grants anyone outside the account, or everyone, access to the bucket.
+    for (const p of Object.values(template.findResources('AWS::S3::BucketPolicy'))) {
+      for (const st of p.Properties.PolicyDocument.Statement) {
+        if (st.Effect === 'Allow') assert.notDeepEqual(st.Principal, '*', JSON.stringify(st));
+      }
+    }
     template.hasResourceProperties('AWS::S3::Bucket', {
       PublicAccessBlockConfiguration: {
         BlockPublicAcls: true,

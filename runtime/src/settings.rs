@@ -97,6 +97,16 @@ pub fn fetch_options(
     })
 }
 
+/// The severity from which lint findings fail, from `LINT_FAIL_ON` (`--lint-fail-on`'s
+/// variable); the table's default when unset.
+pub fn lint_fail_on(env: &Env<'_>) -> Result<engine::lint::FailOn, SettingError> {
+    let word = env
+        .word(&table::LINT_FAIL_ON)?
+        .unwrap_or(table::LINT_FAIL_ON.default.text());
+    // The row's words are the linter's (a test in the table says so).
+    Ok(engine::lint::FailOn::parse(word).unwrap_or_default())
+}
+
 /// The in-zip migrations folder, from `MIGRATIONS_DIR` (the Lambdas'), checked as
 /// `--dir` is ([`engine::source::parse_folder`]).
 pub fn folder(env: &Env<'_>) -> Result<String, SettingError> {
@@ -113,6 +123,21 @@ mod tests {
     use super::*;
 
     use engine::settings::fixed as env;
+
+    #[test]
+    fn lint_fail_on_reads_its_variable() {
+        use engine::lint::FailOn;
+        let unset = env(&[]);
+        assert_eq!(lint_fail_on(&Env::new(&unset)), Ok(FailOn::Error));
+        let vars = env(&[("LINT_FAIL_ON", "warning")]);
+        assert_eq!(lint_fail_on(&Env::new(&vars)), Ok(FailOn::Warning));
+        let vars = env(&[("LINT_FAIL_ON", "errors")]);
+        let e = lint_fail_on(&Env::new(&vars)).unwrap_err().to_string();
+        assert!(
+            e.contains("LINT_FAIL_ON") && e.contains("error, warning, never"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn limits_keep_their_megabytes_and_take_units() {

@@ -205,7 +205,8 @@ fn failure_message(job: &Value) -> String {
 }
 
 const CREATE_USERS: &str = "-- +migrate Up\nCREATE TABLE users (id int primary key, email varchar(100));\n\n-- +migrate Down\nDROP TABLE users;\n";
-const SEED_USERS: &str = "-- +migrate Up\nINSERT INTO users VALUES (1, 'a@example.com');\nINSERT INTO users VALUES (2, 'b@example.com');\n\n-- +migrate Down\nDELETE FROM users;\n";
+// The Down names its rows: a DELETE without WHERE is a lint error, which fails the job.
+const SEED_USERS: &str = "-- +migrate Up\nINSERT INTO users VALUES (1, 'a@example.com');\nINSERT INTO users VALUES (2, 'b@example.com');\n\n-- +migrate Down\nDELETE FROM users WHERE id IN (1, 2);\n";
 
 #[test]
 fn a_job_applies_the_migrations_and_reports_them() {
@@ -228,6 +229,10 @@ fn a_job_applies_the_migrations_and_reports_them() {
     let vars = &result(job)["outputVariables"];
     assert_eq!(vars["AppliedCount"], "2");
     assert_eq!(vars["LastAppliedId"], "2_seed_users.sql");
+    // Linted before the migrator ran: a clean set, its report beside the artifact.
+    assert_eq!(vars["LintErrors"], "0");
+    assert_eq!(vars["LintReportKey"], format!("{key}.lint.json"));
+    assert!(summary.contains("Lint: 0 error(s)"), "{summary}");
     assert_eq!(p.db.applied(), ["1_create_users.sql", "2_seed_users.sql"]);
     assert_eq!(
         testkit::sql(Some(&p.db.name), "SELECT COUNT(*) FROM users").trim(),
@@ -943,4 +948,179 @@ fn a_remote_up_carries_on_across_migrator_runs_that_stop_at_their_deadline() {
     );
     assert!(p.migrator_invokes().len() >= 2);
     assert_eq!(p.db.applied(), all_eight());
+}
+
+const DROP_USERS: &str = "-- +migrate Up\nDROP TABLE users;\n\n-- +migrate Down\nCREATE TABLE users (id int primary key, email varchar(100));\n";
+const DROP_USERS_REASONED: &str = "-- +migrate Up\n-- lint:ignore destructive/drop-table the users moved to the accounts service (OPS-12)\nDROP TABLE users;\n\n-- +migrate Down\nCREATE TABLE users (id int primary key, email varchar(100));\n";
+
+/// The lint report the trigger stored beside the artifact at `key`, read with credentials
+/// (the trigger wrote it with its role's; moto then refuses anonymous reads, as a private
+/// bucket does).
+fn lint_report(p: &Pipeline, key: &str) -> Value {
+    let key = format!("{key}.lint.json");
+    let addr = p.s3.trim_start_matches("http://").trim_end_matches('/');
+    let (status, _, _) = http(addr, "GET", &format!("/{}/{key}", p.bucket), &[], b"");
+    assert_eq!(status, 403, "the report must not be readable anonymously");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (content_type, body) = rt.block_on(async {
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(&p.s3)
+            .force_path_style(true)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "AKIAREVIEWER",
+                "reviewer-secret",
+                None,
+                None,
+                "test",
+            ))
+            .build();
+        let out = aws_sdk_s3::Client::from_conf(conf)
+            .get_object()
+            .bucket(&p.bucket)
+            .key(&key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("no lint report at {key}: {e:?}"));
+        let content_type = out.content_type().unwrap_or_default().to_owned();
+        (content_type, out.body.collect().await.unwrap().into_bytes())
+    });
+    assert_eq!(content_type, "application/json");
+    serde_json::from_slice(&body).unwrap()
+}
+
+fn drop_table_findings(report: &Value) -> Vec<&Value> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "destructive/drop-table")
+        .collect()
+}
+
+#[test]
+fn a_job_that_drops_a_table_fails_at_the_trigger_until_the_drop_carries_a_reason() {
+    let p = Pipeline::new(Options::default());
+    let set = |third: &'static str| {
+        p.upload(&[
+            ("migrations/1_create_users.sql", CREATE_USERS),
+            ("migrations/2_seed_users.sql", SEED_USERS),
+            ("migrations/3_drop_users.sql", third),
+        ])
+    };
+
+    // Unreasoned: the trigger refuses the job; the migrator is never invoked.
+    let key = set(DROP_USERS);
+    let job = p.run(&key).pop().unwrap();
+    assert_eq!(job["status"], "Failed", "{job:#}");
+    assert_eq!(result(&job)["failureDetails"]["type"], "JobFailed");
+    let msg = failure_message(&job);
+    let location = format!("s3://{}/{key}.lint.json", p.bucket);
+    for part in [
+        "lint refused the migrations before the migrator ran",
+        "1 finding(s) at error level",
+        "destructive/drop-table at ",
+        "3_drop_users.sql:2",
+        "lint:ignore",
+        &format!("Full report: {location}"),
+    ] {
+        assert!(msg.contains(part), "{part:?} not in {msg}");
+    }
+    assert!(p.migrator_invokes().is_empty(), "the migrator must not run");
+    assert!(p.db.tables().is_empty(), "{:?}", p.db.tables());
+    // The full report is beside the artifact, in `lint --json`'s shape.
+    let report = lint_report(&p, &key);
+    assert_eq!(report["summary"]["errors"], 1, "{report:#}");
+    assert_eq!(report["summary"]["migrations"], 3);
+    let drops = drop_table_findings(&report);
+    assert_eq!(drops.len(), 1, "{report:#}");
+    assert_eq!(drops[0]["migration"], "3_drop_users.sql");
+    assert_eq!(drops[0]["section"], "up");
+    assert_eq!(drops[0]["line"], 2);
+    assert_eq!(drops[0]["suppressed"], false);
+    p.assert_one_metric_line("trigger", &json!({"JobsSucceeded": 0, "JobFailures": 1}));
+    let linted = p
+        .log("trigger")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["fields"]["message"] == "artifact linted")
+        .unwrap_or_else(|| panic!("no log line for the lint:\n{}", p.log("trigger")));
+    assert_eq!(linted["fields"]["errors"], 1, "{linted}");
+
+    // Reasoned: the same job passes, the migrator applies the set, and the result
+    // publishes the lint for later actions.
+    let key = set(DROP_USERS_REASONED);
+    let job = p.run(&key).pop().unwrap();
+    assert_eq!(job["status"], "Succeeded", "{job:#}");
+    assert_eq!(
+        p.db.applied(),
+        ["1_create_users.sql", "2_seed_users.sql", "3_drop_users.sql"]
+    );
+    assert_eq!(p.migrator_invokes().len(), 1);
+    let vars = &result(&job)["outputVariables"];
+    let report = lint_report(&p, &key);
+    let summary = &report["summary"];
+    assert_eq!(vars["LintErrors"], "0", "{vars:#}");
+    assert_eq!(vars["LintWarnings"], summary["warnings"].to_string());
+    assert_eq!(vars["LintNotices"], summary["notices"].to_string());
+    assert_eq!(vars["LintReportKey"], format!("{key}.lint.json"));
+    assert_eq!(summary["suppressed"], 1, "{report:#}");
+    assert_eq!(drop_table_findings(&report)[0]["suppressed"], true);
+    let text = result(&job)["executionDetails"]["summary"]
+        .as_str()
+        .unwrap();
+    assert!(
+        text.starts_with("Applied 3 migration(s)")
+            && text.contains("Lint: 0 error(s)")
+            && text.contains("1 suppressed")
+            && text.ends_with(&format!("full report: s3://{}/{key}.lint.json", p.bucket)),
+        "{text}"
+    );
+    p.assert_logs_clean();
+}
+
+#[test]
+fn lint_fail_on_sets_the_severity_that_fails_a_job() {
+    // `never`: the unreasoned drop is reported, and applied.
+    let p = Pipeline::new(Options {
+        trigger_env: json!({"LINT_FAIL_ON": "never"}),
+        ..Options::default()
+    });
+    let key = p.upload(&[
+        ("migrations/1_create_users.sql", CREATE_USERS),
+        ("migrations/3_drop_users.sql", DROP_USERS),
+    ]);
+    let job = p.run(&key).pop().unwrap();
+    assert_eq!(job["status"], "Succeeded", "{job:#}");
+    let vars = &result(&job)["outputVariables"];
+    assert_eq!(vars["LintErrors"], "1", "{vars:#}");
+    let text = result(&job)["executionDetails"]["summary"]
+        .as_str()
+        .unwrap();
+    assert!(
+        text.contains("error destructive/drop-table at ") && text.contains("3_drop_users.sql:2"),
+        "{text}"
+    );
+
+    // `warning`: a migration without a Down (a warning) fails the job.
+    let p = Pipeline::new(Options {
+        trigger_env: json!({"LINT_FAIL_ON": "warning"}),
+        ..Options::default()
+    });
+    let key = p.upload(&[(
+        "migrations/1_no_down.sql",
+        "-- +migrate Up\nCREATE TABLE t (id int);\n",
+    )]);
+    let job = p.run(&key).pop().unwrap();
+    assert_eq!(job["status"], "Failed", "{job:#}");
+    let msg = failure_message(&job);
+    assert!(
+        msg.contains("at warning level") && msg.contains("reversibility/no-down at "),
+        "{msg}"
+    );
+    assert!(p.migrator_invokes().is_empty());
 }

@@ -213,3 +213,33 @@ fn lint_does_not_run_through_the_migrator() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs no database"));
 }
+
+#[test]
+fn lint_fail_on_is_read_from_its_variable_and_the_flag_beats_it() {
+    let examples = repo().join("migrations");
+    let run = |var: Option<&str>, flag: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_lambda-migrate"));
+        c.args(["lint", "--json", "--source", examples.to_str().unwrap()])
+            .env_remove("LAMBDA_MIGRATE_VIA_LAMBDA")
+            .env_remove("LINT_FAIL_ON");
+        if let Some(f) = flag {
+            c.args(["--lint-fail-on", f]);
+        }
+        if let Some(v) = var {
+            c.env("LINT_FAIL_ON", v);
+        }
+        c.output().unwrap()
+    };
+    // The examples hold a warning and no error.
+    assert_eq!(run(None, None).status.code(), Some(0));
+    assert_eq!(run(Some("warning"), None).status.code(), Some(9));
+    assert_eq!(run(Some(""), None).status.code(), Some(0), "empty is unset");
+    assert_eq!(run(Some("warning"), Some("error")).status.code(), Some(0));
+    let bad = run(Some("loud"), None);
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("LINT_FAIL_ON") && stderr.contains("error, warning, never"),
+        "{stderr}"
+    );
+}

@@ -514,6 +514,16 @@ pub const KILL_MARGIN: Setting = Setting {
     doc: "a statement still running with this left is killed (unset: at most a sixth; never over the deadline margin)",
     ..ROW
 };
+/// The severity from which lint findings fail the command or the pipeline job.
+pub const LINT_FAIL_ON: Setting = Setting {
+    flag: Some("--lint-fail-on"),
+    env: Some("LINT_FAIL_ON"),
+    stack: Some("lintFailOn"),
+    unit: Unit::Enum(&["error", "warning", "never"]),
+    default: Default::Text("error"),
+    doc: "the severity from which unsuppressed lint findings fail `lint` (exit 9) and the pipeline job, before the migrator runs; `never` only reports",
+    ..ROW
+};
 /// The migrator's function, for the trigger.
 pub const FUNCTION_NAME: Setting = Setting {
     env: Some("FunctionName"),
@@ -598,6 +608,7 @@ pub const SETTINGS: &[Setting] = &[
     ALLOWED_COMMANDS,
     DEADLINE_MARGIN,
     KILL_MARGIN,
+    LINT_FAIL_ON,
     FUNCTION_NAME,
     MIGRATOR_TIMEOUT,
     TRIGGER_MARGIN,
@@ -642,6 +653,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn lint_fail_on_spells_the_linters_words() {
+        use crate::lint::FailOn;
+        let Unit::Enum(words) = LINT_FAIL_ON.unit else {
+            panic!("an enum")
+        };
+        for w in words {
+            assert_eq!(FailOn::parse(w).map(FailOn::as_str), Some(*w));
+        }
+        assert_eq!(
+            FailOn::parse(LINT_FAIL_ON.default.text()),
+            Some(FailOn::default())
+        );
     }
 
     #[test]

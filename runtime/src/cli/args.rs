@@ -86,9 +86,9 @@ pub struct LintArgs {
     #[command(flatten)]
     pub source: SourceArgs,
     /// The severity from which unsuppressed findings fail the command (exit 9): error,
-    /// warning, or never.
-    #[arg(long, value_name = "SEVERITY", default_value = "error", value_parser = fail_on_arg)]
-    pub lint_fail_on: FailOn,
+    /// warning, or never [default: LINT_FAIL_ON, else error].
+    #[arg(long, value_name = "SEVERITY", value_parser = fail_on_arg)]
+    pub lint_fail_on: Option<FailOn>,
 }
 
 fn fail_on_arg(s: &str) -> Result<FailOn, String> {
@@ -330,7 +330,7 @@ impl LintArgs {
         Invocation {
             request: Request {
                 allow_empty: self.source.allow_empty,
-                lint_fail_on: Some(self.lint_fail_on),
+                lint_fail_on: self.lint_fail_on,
                 ..Request::new(CommandName::Lint)
             },
             source: &self.source,

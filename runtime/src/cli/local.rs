@@ -22,6 +22,13 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
         Some(db) => Some(database::load(db, &env).map_err(|e| fail(&request, e, json))?),
         None => None,
     };
+    if request.command == CommandName::Lint && request.lint_fail_on.is_none() {
+        // The flag beats LINT_FAIL_ON, as every flag beats its variable.
+        let env = engine::settings::Env::new(&env);
+        let fail_on = crate::settings::lint_fail_on(&env)
+            .map_err(|e| fail(&request, CommandError::Configuration(e.to_string()), json))?;
+        request.lint_fail_on = Some(fail_on);
+    }
     for warning in process.unknown() {
         let _ = writeln!(std::io::stderr(), "warning: {warning}");
     }

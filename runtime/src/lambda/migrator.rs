@@ -71,6 +71,9 @@ pub struct MigratorConfig {
     pub function: Option<String>,
     /// How long before the invocation's deadline to stop.
     pub margins: Margins,
+    /// The severity from which a `lint` request's findings fail it, when the request
+    /// does not say (`LINT_FAIL_ON`, default error).
+    pub lint_fail_on: engine::lint::FailOn,
 }
 
 /// How long before the invocation's deadline a run stops. A margin left unset defaults
@@ -167,6 +170,7 @@ impl MigratorConfig {
             return Err("KILL_MARGIN_SECS must not exceed DEADLINE_MARGIN_SECS".into());
         }
         Ok(MigratorConfig {
+            lint_fail_on: crate::settings::lint_fail_on(&env).map_err(err)?,
             fetch: crate::settings::fetch_options(&dir, &limits, &env).map_err(err)?,
             limits,
             dir,
@@ -378,7 +382,11 @@ impl Migrator {
         let settings = config.db.settings.clone();
         let fetch = opened.fetch.clone();
         let source_name = opened.source.display();
-        let request = event.request.clone();
+        let mut request = event.request.clone();
+        if request.command == CommandName::Lint && request.lint_fail_on.is_none() {
+            request.lint_fail_on = Some(config.lint_fail_on);
+        }
+        let asked = request.clone();
         let expected = event.expected_digest.clone();
         let limits = config.limits.clone();
         let deadline = ends.map(|(end, available)| config.margins.deadline(end, available));
@@ -423,6 +431,12 @@ impl Migrator {
         })?;
         match result {
             Ok(mut done) => {
+                if let Some(e) = done.report.refusal(&asked) {
+                    // A lint whose findings reach the failing severity refuses, as the CLI's.
+                    let message = e.message(&frontend);
+                    warn!(kind = e.kind().as_str(), message = %one_line(&message), "lint refused");
+                    return Err(MigratorError::new(e.kind(), message));
+                }
                 if let Some(t) = target {
                     done.report.set_target(t);
                 }
@@ -798,6 +812,55 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.kind, ErrorKind::NotAllowed);
         assert!(e.message.contains("`up` is not allowed"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn a_lint_request_refuses_at_lint_fail_on_unless_it_names_its_own() {
+        use engine::lint::FailOn;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("1_drop.sql"),
+            "-- +migrate Up\nDROP TABLE t;\n\n-- +migrate Down\nCREATE TABLE t (id int);\n",
+        )
+        .unwrap();
+        let event = |fail_on: Option<FailOn>| {
+            let request = Request {
+                lint_fail_on: fail_on,
+                ..Request::new(CommandName::Lint)
+            };
+            let spec = engine::source::SourceSpec::local(dir.path());
+            crate::open::event_for(request, &spec, "migrations", &Limits::default()).unwrap()
+        };
+        let migrator = |fail_on: Option<&str>| {
+            let mut vars = vec![("DB_HOST", "203.0.113.1"), ("ALLOWED_COMMANDS", "all")];
+            vars.extend(fail_on.map(|f| ("LINT_FAIL_ON", f)));
+            Migrator::new(MigratorConfig::from_env(&env(&vars)))
+        };
+        // No database is reachable: lint needs none.
+        let e = migrator(None).handle(event(None), None).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::LintRefused, "{}", e.message);
+        assert!(
+            e.message.contains("1 finding(s) at error level"),
+            "{}",
+            e.message
+        );
+        let reply = migrator(Some("never"))
+            .handle(event(None), None)
+            .await
+            .unwrap();
+        let Report::Lint(r) = &reply.report else {
+            panic!("a lint report: {:?}", reply.report)
+        };
+        assert_eq!(r.summary.errors, 1);
+        // The request's own severity beats the variable, as a flag beats it.
+        let e = migrator(Some("never"))
+            .handle(event(Some(FailOn::Error)), None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::LintRefused);
+        let e = MigratorConfig::from_env(&env(&[("DB_HOST", "h"), ("LINT_FAIL_ON", "loud")]))
+            .unwrap_err();
+        assert!(e.contains("LINT_FAIL_ON"), "{e}");
     }
 
     #[tokio::test]

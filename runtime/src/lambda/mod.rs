@@ -2,6 +2,7 @@
 //! the `trigger` (CodePipeline's job worker outside the VPC). The binaries only wire these
 //! into `lambda_runtime`.
 
+pub mod beside;
 pub mod logging;
 pub mod metrics;
 pub mod migrator;

@@ -28,6 +28,8 @@ pub struct TriggerConfig {
     pub limits: engine::Limits,
     /// How to fetch the artifact (`FETCH_MODE`, `TMP_CAPACITY_MB`); the folder is the job's.
     pub fetch: engine::fetch::FetchOptions,
+    /// The severity from which lint findings fail the job (`LINT_FAIL_ON`, default error).
+    pub lint_fail_on: engine::lint::FailOn,
 }
 
 impl TriggerConfig {
@@ -52,6 +54,7 @@ impl TriggerConfig {
             migrator_timeout: duration(&table::MIGRATOR_TIMEOUT)?,
             margin: duration(&table::TRIGGER_MARGIN)?,
             poll_interval: duration(&table::TRIGGER_POLL)?,
+            lint_fail_on: settings::lint_fail_on(&env).map_err(err)?,
         })
     }
 
@@ -68,6 +71,8 @@ pub struct Clients {
     pub lambda: aws_sdk_lambda::Client,
     /// CodePipeline, for the job result.
     pub codepipeline: aws_sdk_codepipeline::Client,
+    /// S3 with the function's own role, for the reports stored beside the artifact.
+    pub s3: aws_sdk_s3::Client,
     /// The region, for the S3 client built from the artifact credentials.
     pub region: Option<String>,
 }
@@ -88,6 +93,12 @@ impl Clients {
         Clients {
             lambda: aws_sdk_lambda::Client::from_conf(lambda_conf),
             codepipeline: aws_sdk_codepipeline::Client::new(&shared),
+            s3: engine::fetch::s3_client(
+                None,
+                shared.region().map(|r| r.to_string()),
+                settings::s3_endpoint(),
+            )
+            .await,
             region: shared.region().map(|r| r.to_string()),
         }
     }

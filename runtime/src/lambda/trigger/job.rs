@@ -58,6 +58,9 @@ pub struct Continuation {
     /// deadline.
     #[serde(default)]
     pub applied: usize,
+    /// The first invocation's lint counts, for the final result's variables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lint: Option<super::lint::LintCounts>,
 }
 
 /// What a follow-up does first.

@@ -2,7 +2,9 @@
 //!
 //! It reads the job's input artifact (with the job's `artifactCredentials`), parses every
 //! migration so a bad file fails the job before the database is touched, computes the
-//! set digest, and invokes the migrator synchronously. Every outcome ends in
+//! set digest, lints the set (the full report stored beside the artifact; findings at or
+//! above `LINT_FAIL_ON` fail the job here, before the migrator is invoked), and invokes
+//! the migrator synchronously. Every outcome ends in
 //! `PutJobSuccessResult` or `PutJobFailureResult`, never in an error returned to Lambda:
 //! CodePipeline invokes asynchronously, and Lambda retries a failed asynchronous
 //! invocation twice, which would run the migrations up to three times.
@@ -20,6 +22,7 @@
 mod config;
 mod job;
 mod job_result;
+mod lint;
 mod outcome;
 mod validate;
 
@@ -29,17 +32,19 @@ use engine::command::{CommandName, ErrorKind, Request};
 use serde_json::Value;
 use tracing::{error, info, warn};
 
+use super::beside;
 use super::metrics::{self, Metric, Unit};
 use crate::text::{one_line, truncate};
 use crate::wire::{self, Chain, FailureType, Invoked, MigratorEvent, Progress, Step};
 pub use config::{Clients, TriggerConfig};
 pub use job::{BadJob, Continuation, Job, Next, UserParameters, parse_job};
 pub use job_result::put_job_result;
+pub use lint::{LINT_SUMMARY_LIMIT, LintCounts, Linted};
 pub use outcome::{
     FAILURE_LIMIT, Followed, Outcome, SUMMARY_LIMIT, TOKEN_LIMIT, Variable, outcome_of_error,
     outcome_of_reply, outcome_of_rounds, outcome_of_status,
 };
-pub use validate::check;
+pub use validate::{Checked, check};
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -141,38 +146,112 @@ async fn run(clients: &Clients, config: &TriggerConfig, job: &Job, deadline_ms: 
     };
     if let Some(token) = &job.continuation {
         event.expected_digest = Some(token.digest.clone());
-        return match token.next {
+        let outcome = match token.next {
             Next::Up => round.apply(event, token.clone()).await,
             Next::Status => round.follow_up(event, token.clone()).await,
         };
+        // The first invocation linted and stored the report; its counts came along.
+        return match token.lint {
+            Some(counts) => {
+                let key = beside::key_beside(&job.key, beside::LINT_REPORT);
+                let location = format!("s3://{}/{key}", job.bucket);
+                lint::resumed(counts, key, &location).annotate(outcome)
+            }
+            None => outcome,
+        };
     }
 
-    // Validate before the database is touched.
-    let (digest, total) = match validate::validate(clients, config, job, &dir).await {
+    // Validate and lint before the database is touched.
+    let checked = match validate::validate(clients, config, job, &dir).await {
         Ok(v) => v,
         Err(message) => return Outcome::failed(message),
     };
-    info!(digest = %digest, migrations = total, "artifact validated");
+    info!(digest = %checked.digest, migrations = checked.total, "artifact validated");
+    let linted = match lint_job(clients, config, job, &checked.lint).await {
+        Ok(linted) => linted,
+        Err(refused) => return refused,
+    };
     if command == CommandName::Verify {
-        return outcome::outcome_of_verify(&digest, total);
+        return linted.annotate(outcome::outcome_of_verify(&checked.digest, checked.total));
     }
-    event.expected_digest = Some(digest.clone());
+    event.expected_digest = Some(checked.digest.clone());
     let token = Continuation {
         v: 1,
-        digest,
-        total,
+        digest: checked.digest,
+        total: checked.total,
         started_ms: now_ms(),
         round: 0,
         next: Next::Status,
         applied: 0,
+        lint: Some(linted.counts),
     };
-    if command != CommandName::Up {
-        return match round.invoke(&event).await {
+    let outcome = if command != CommandName::Up {
+        match round.invoke(&event).await {
             Invoked::Reply(reply) => outcome_of_reply(&reply),
             other => round.not_answered(other, token),
-        };
+        }
+    } else {
+        round.apply(event, token).await
+    };
+    linted.annotate(outcome)
+}
+
+/// Stores the set's lint report beside the artifact, then refuses the job when findings
+/// reach the failing severity: before the migrator is invoked, naming each finding and
+/// where the full report is. A report that cannot be stored fails the job too (as a
+/// configuration error when the lint itself passed): the pipeline promised it.
+async fn lint_job(
+    clients: &Clients,
+    config: &TriggerConfig,
+    job: &Job,
+    report: &engine::lint::LintReport,
+) -> Result<Linted, Outcome> {
+    let body = serde_json::to_vec(report).map_err(|e| {
+        Outcome::failed(format!(
+            "internal error: the lint report does not serialize: {e}"
+        ))
+    })?;
+    let stored = beside::store_beside(
+        &clients.s3,
+        &job.bucket,
+        &job.key,
+        beside::LINT_REPORT,
+        body,
+    )
+    .await;
+    let location = match &stored {
+        Ok(key) => format!("s3://{}/{key}", job.bucket),
+        Err(e) => format!("not stored ({e})"),
+    };
+    let s = &report.summary;
+    info!(
+        errors = s.errors,
+        warnings = s.warnings,
+        notices = s.notices,
+        suppressed = s.suppressed,
+        unparsed = s.unparsed,
+        fail_on = config.lint_fail_on.as_str(),
+        report = %location,
+        "artifact linted"
+    );
+    if let Some(message) = lint::refusal(report, config.lint_fail_on, &location) {
+        warn!(message = %one_line(&message), "lint refused the job");
+        return Err(Outcome::failed(message));
     }
-    round.apply(event, token).await
+    match stored {
+        Ok(key) => Ok(lint::passed(report, key, &location)),
+        Err(e) => {
+            error!(message = %one_line(&e.to_string()), "the lint report was not stored");
+            Err(Outcome::misconfigured(truncate(
+                &format!(
+                    "{e}; the trigger's role needs s3:PutObject on the artifact bucket's \
+                     *.{} keys",
+                    beside::LINT_REPORT.suffix
+                ),
+                FAILURE_LIMIT,
+            )))
+        }
+    }
 }
 
 /// One trigger invocation's dealings with the migrator.

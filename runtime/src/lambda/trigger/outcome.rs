@@ -83,6 +83,15 @@ pub enum Variable {
     Digest,
     /// The newest applied migration.
     LastAppliedId,
+    /// Unsuppressed lint errors in the set (below the failing severity, or the job
+    /// would have failed).
+    LintErrors,
+    /// Unsuppressed lint warnings.
+    LintWarnings,
+    /// Unsuppressed lint notices.
+    LintNotices,
+    /// The full lint report's key in the artifact bucket.
+    LintReportKey,
 }
 
 impl Variable {
@@ -95,6 +104,10 @@ impl Variable {
             Variable::MigrationCount => "MigrationCount",
             Variable::Digest => "Digest",
             Variable::LastAppliedId => "LastAppliedId",
+            Variable::LintErrors => "LintErrors",
+            Variable::LintWarnings => "LintWarnings",
+            Variable::LintNotices => "LintNotices",
+            Variable::LintReportKey => "LintReportKey",
         }
     }
 }
@@ -303,6 +316,7 @@ mod tests {
             round,
             next: Default::default(),
             applied,
+            lint: None,
         }
     }
 
