@@ -42,7 +42,7 @@ export const METRICS_NAMESPACE = 'LambdaMigrate';
  * The reports the trigger stores beside a pipeline artifact, as `<artifact key>.<suffix>` (the
  * runtime's `lambda::beside`); its role may write exactly these keys in the artifact bucket.
  */
-export const REPORT_SUFFIXES = ['lint.json'] as const;
+export const REPORT_SUFFIXES = ['lint.json', 'review.html', 'review.json'] as const;
 
 /** A checkov check the stack does not satisfy on purpose, and why (deploy/README.md has the same table). */
 export interface CheckovSkip {
@@ -418,16 +418,21 @@ export class LambdaMigrateStack extends cdk.Stack {
       actionName: 'Plan',
       lambda: this.trigger,
       inputs: [source],
-      userParameters: { command: 'plan' },
+      // `review`: the migrator asks the server what each pending ALTER would do, and the
+      // trigger stores the page beside the artifact for the approver.
+      userParameters: { command: 'plan', review: true },
       variablesNamespace: 'Plan',
     });
     const approve = new actions.ManualApprovalAction({
       actionName: 'Approve',
       additionalInformation:
         `Pending migrations: ${plan.variable('PendingCount')} (${plan.variable('PendingIds')}). ` +
-        `Lint: ${plan.variable('LintWarnings')} warning(s), ${plan.variable('LintNotices')} notice(s); ` +
-        `report ${plan.variable('LintReportKey')} in the artifact bucket. ` +
+        `Live review: ${plan.variable('ReviewVerdict')} (${plan.variable('ReviewCounts')}); open the review link. ` +
+        `Lint: ${plan.variable('LintWarnings')} warning(s), ${plan.variable('LintNotices')} notice(s). ` +
         'Approving applies the migrations pending when the Migrate stage runs.',
+      // The S3 console's page of the stored review: the approver signs in with their own
+      // role (s3:GetObject on the bucket) and opens it; the bucket stays private.
+      externalEntityLink: plan.variable('ReviewUrl'),
       notificationTopic:
         cfg.approvalTopicArn === undefined ? undefined : sns.Topic.fromTopicArn(this, 'ApprovalTopic', cfg.approvalTopicArn),
     });

@@ -340,12 +340,15 @@ describe('IAM', () => {
         'sqs:SendMessage',
       ],
     );
-    // s3:PutObject on `<artifact key>.lint.json` only: never an artifact itself, never a read.
+    // s3:PutObject on the reports beside an artifact only (`<key>.lint.json`, the review's
+    // `<key>.review.html` and `.review.json`): never an artifact itself, never a read.
     const s3 = sts.filter((s) => asList(s.Action).some((a) => a.startsWith('s3:')));
     assert.equal(s3.length, 1);
     assert.deepEqual(asList(s3[0].Action), ['s3:PutObject']);
     assert.deepEqual(asList(s3[0].Resource as unknown[]), [
       { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/*.lint.json']] },
+      { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/*.review.html']] },
+      { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/*.review.json']] },
     ]);
     // The data key for SSE-KMS, only through S3.
     const keyId = stack.getLogicalId(stack.artifactKey!.node.defaultChild as cdk.CfnElement);
@@ -496,7 +499,7 @@ describe('pipeline', () => {
     });
     assert.deepEqual(plan.ActionTypeId, { Category: 'Invoke', Owner: 'AWS', Provider: 'Lambda', Version: '1' });
     assert.deepEqual(plan.Configuration.FunctionName, { Ref: trigger });
-    assert.deepEqual(JSON.parse(plan.Configuration.UserParameters), { command: 'plan' });
+    assert.deepEqual(JSON.parse(plan.Configuration.UserParameters), { command: 'plan', review: true });
     assert.equal(plan.Namespace, 'Plan');
     // Plan and Migrate read the artifact the source stage produced for this execution.
     assert.deepEqual(plan.InputArtifacts, source.OutputArtifacts);
@@ -507,7 +510,10 @@ describe('pipeline', () => {
     assert.match(approve.Configuration.CustomData, /#\{Plan\.PendingCount\}/);
     assert.match(approve.Configuration.CustomData, /#\{Plan\.PendingIds\}/);
     assert.match(approve.Configuration.CustomData, /#\{Plan\.LintWarnings\}/);
-    assert.match(approve.Configuration.CustomData, /#\{Plan\.LintReportKey\}/);
+    assert.match(approve.Configuration.CustomData, /#\{Plan\.ReviewVerdict\}/);
+    assert.match(approve.Configuration.CustomData, /#\{Plan\.ReviewCounts\}/);
+    // The review link opens the stored page in the S3 console, behind the approver's sign-in.
+    assert.equal(approve.Configuration.ExternalEntityLink, '#{Plan.ReviewUrl}');
     assert.ok(approve.Configuration.CustomData.length <= 500, 'CodePipeline limits CustomData to 500 characters');
     assert.equal(approve.Configuration.NotificationArn, undefined);
     template.resourceCountIs('AWS::SNS::Topic', 0);

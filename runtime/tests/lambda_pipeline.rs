@@ -957,15 +957,22 @@ const DROP_USERS_REASONED: &str = "-- +migrate Up\n-- lint:ignore destructive/dr
 /// (the trigger wrote it with its role's; moto then refuses anonymous reads, as a private
 /// bucket does).
 fn lint_report(p: &Pipeline, key: &str) -> Value {
-    let key = format!("{key}.lint.json");
+    let (content_type, body) = stored(p, &format!("{key}.lint.json"));
+    assert_eq!(content_type, "application/json");
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// An object the trigger stored in the artifact bucket: its content type and bytes. It is
+/// private: an anonymous read is refused.
+fn stored(p: &Pipeline, key: &str) -> (String, Vec<u8>) {
     let addr = p.s3.trim_start_matches("http://").trim_end_matches('/');
     let (status, _, _) = http(addr, "GET", &format!("/{}/{key}", p.bucket), &[], b"");
-    assert_eq!(status, 403, "the report must not be readable anonymously");
+    assert_eq!(status, 403, "{key} must not be readable anonymously");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let (content_type, body) = rt.block_on(async {
+    rt.block_on(async {
         let conf = aws_sdk_s3::Config::builder()
             .behavior_version_latest()
             .region(aws_sdk_s3::config::Region::new("us-east-1"))
@@ -982,15 +989,72 @@ fn lint_report(p: &Pipeline, key: &str) -> Value {
         let out = aws_sdk_s3::Client::from_conf(conf)
             .get_object()
             .bucket(&p.bucket)
-            .key(&key)
+            .key(key)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("no lint report at {key}: {e:?}"));
+            .unwrap_or_else(|e| panic!("nothing stored at {key}: {e:?}"));
         let content_type = out.content_type().unwrap_or_default().to_owned();
-        (content_type, out.body.collect().await.unwrap().into_bytes())
-    });
-    assert_eq!(content_type, "application/json");
-    serde_json::from_slice(&body).unwrap()
+        (
+            content_type,
+            out.body.collect().await.unwrap().into_bytes().to_vec(),
+        )
+    })
+}
+
+#[test]
+fn a_reviewed_plan_stores_the_page_the_approval_links_to() {
+    let p = Pipeline::new(Options::default());
+    p.db.q("CREATE TABLE orders (id INT PRIMARY KEY, amount INT); INSERT INTO orders VALUES (1, 1), (2, 2)");
+    let key = p.upload(&[(
+        "migrations/1_orders.sql",
+        "-- +migrate Up\nALTER TABLE orders ADD COLUMN note VARCHAR(20) NULL;\nALTER TABLE orders MODIFY amount BIGINT;\n",
+    )]);
+    let id = p.fake.start_job(
+        "trigger",
+        &p.bucket,
+        &key,
+        json!({"user_parameters": r#"{"command":"plan","review":true}"#}),
+    );
+    let job = p.fake.wait_job(&id, WAIT).pop().unwrap();
+    assert_eq!(job["status"], "Succeeded", "{job:#}");
+    let vars = &result(&job)["outputVariables"];
+    assert_eq!(vars["PendingCount"], "1", "{job:#}");
+    assert_eq!(vars["ReviewVerdict"], "review", "{job:#}");
+    assert_eq!(vars["ReviewCounts"], "0 danger, 1 review, 0 safe");
+    let page_key = format!("{key}.review.html");
+    assert_eq!(vars["ReviewReportKey"], page_key.as_str());
+    let url = vars["ReviewUrl"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!(
+            "https://console.aws.amazon.com/s3/object/{}?region=us-east-1&prefix=",
+            p.bucket
+        )) && url.ends_with(".review.html"),
+        "{url}"
+    );
+    let summary = result(&job)["executionDetails"]["summary"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        summary.contains("Review: 0 danger, 1 review, 0 safe"),
+        "{summary}"
+    );
+
+    let (content_type, page) = stored(&p, &page_key);
+    assert_eq!(content_type, "text/html; charset=utf-8");
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains(&format!("{}.orders", p.db.name)) && page.contains("COPY"));
+    let (_, review) = stored(&p, &format!("{key}.review.json"));
+    let review: Value = serde_json::from_slice(&review).unwrap();
+    let algorithms: Vec<&str> = review["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["algorithm"].as_str().unwrap())
+        .collect();
+    assert_eq!(algorithms, ["INSTANT", "COPY"], "{review:#}");
+    // Nothing real changed and no probe is left: the table as it was, alone.
+    assert_eq!(p.db.tables(), ["orders"]);
+    assert!(!p.db.q("SHOW CREATE TABLE orders").contains("note"));
 }
 
 fn drop_table_findings(report: &Value) -> Vec<&Value> {

@@ -197,6 +197,14 @@ pub enum Report {
 }
 
 impl Report {
+    /// The run summary, for `plan`, `up`, `down`, `redo` and `skip`.
+    pub fn run(&self) -> Option<&RunSummary> {
+        match self {
+            Report::Run(r) => Some(r),
+            _ => None,
+        }
+    }
+
     /// Names the database a writing command changed (`--json`'s `target`).
     pub fn set_target(&mut self, target: Target) {
         match self {

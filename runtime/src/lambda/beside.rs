@@ -26,6 +26,18 @@ pub const LINT_REPORT: Named = Named {
     content_type: "application/json",
 };
 
+/// The Plan stage's review page (`plan --review --html`).
+pub const REVIEW_PAGE: Named = Named {
+    suffix: "review.html",
+    content_type: "text/html; charset=utf-8",
+};
+
+/// The Plan stage's review (`plan --review --json`'s `review` and `review_summary`).
+pub const REVIEW_JSON: Named = Named {
+    suffix: "review.json",
+    content_type: "application/json",
+};
+
 /// S3's limit on a key, in bytes of UTF-8.
 const KEY_LIMIT: usize = 1024;
 

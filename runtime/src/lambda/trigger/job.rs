@@ -19,6 +19,9 @@ pub struct UserParameters {
     pub command: Option<CommandName>,
     /// At most this many migrations.
     pub limit: Option<usize>,
+    /// `plan` only: ask the server what each pending ALTER would do (`plan --review`),
+    /// and store the review's page beside the artifact for the approval.
+    pub review: Option<bool>,
 }
 
 /// What the trigger needs from a job event.
@@ -129,7 +132,7 @@ pub fn parse_job(event: &Value) -> Result<Job, BadJob> {
         None | Some("") => UserParameters::default(),
         Some(text) => serde_json::from_str(text).map_err(|e| {
             bad(format!(
-                "UserParameters must be a JSON object with optional \"dir\", \"command\" (up, verify, plan or status) and \"limit\": {e}"
+                "UserParameters must be a JSON object with optional \"dir\", \"command\" (up, verify, plan or status), \"limit\" and \"review\" (plan): {e}"
             ))
         })?,
     };
@@ -149,6 +152,9 @@ pub fn parse_job(event: &Value) -> Result<Job, BadJob> {
         return Err(bad(
             "UserParameters: \"limit\" goes with \"up\" or \"plan\"".into(),
         ));
+    }
+    if params.review.is_some() && params.command != Some(CommandName::Plan) {
+        return Err(bad("UserParameters: \"review\" goes with \"plan\"".into()));
     }
     let continuation = match data.continuation_token.as_deref() {
         None | Some("") => None,

@@ -24,6 +24,7 @@ mod job;
 mod job_result;
 mod lint;
 mod outcome;
+mod review;
 mod validate;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -130,6 +131,7 @@ async fn run(clients: &Clients, config: &TriggerConfig, job: &Job, deadline_ms: 
         object_key: Some(job.key.clone()),
         request: Request {
             limit: job.params.limit,
+            review: job.params.review == Some(true) && command == CommandName::Plan,
             ..Request::new(command)
         },
         // Unless the pipeline names a folder, the migrator uses its own MIGRATIONS_DIR;
@@ -187,7 +189,24 @@ async fn run(clients: &Clients, config: &TriggerConfig, job: &Job, deadline_ms: 
     };
     let outcome = if command != CommandName::Up {
         match round.invoke(&event).await {
-            Invoked::Reply(reply) => outcome_of_reply(&reply),
+            Invoked::Reply(reply) => {
+                let outcome = outcome_of_reply(&reply);
+                match reply.report.run().and_then(|r| r.review()) {
+                    Some(r) => {
+                        let region = clients.region.as_deref();
+                        match review::store(&clients.s3, &job.bucket, &job.key, region, &r).await {
+                            Ok(reviewed) => reviewed.annotate(outcome),
+                            Err(e) => Outcome::misconfigured(format!(
+                                "the review could not be stored for the approval: {e}; the \
+                                 trigger's role needs s3:PutObject on *.{} and *.{}",
+                                beside::REVIEW_PAGE.suffix,
+                                beside::REVIEW_JSON.suffix
+                            )),
+                        }
+                    }
+                    None => outcome,
+                }
+            }
             other => round.not_answered(other, token),
         }
     } else {

@@ -92,6 +92,14 @@ pub enum Variable {
     LintNotices,
     /// The full lint report's key in the artifact bucket.
     LintReportKey,
+    /// `plan --review`: the worst verdict of the pending migrations.
+    ReviewVerdict,
+    /// `plan --review`: how many migrations got each verdict.
+    ReviewCounts,
+    /// `plan --review`: the review page's key in the artifact bucket.
+    ReviewReportKey,
+    /// `plan --review`: the S3 console's link to the page (the approval's review URL).
+    ReviewUrl,
 }
 
 impl Variable {
@@ -108,6 +116,10 @@ impl Variable {
             Variable::LintWarnings => "LintWarnings",
             Variable::LintNotices => "LintNotices",
             Variable::LintReportKey => "LintReportKey",
+            Variable::ReviewVerdict => "ReviewVerdict",
+            Variable::ReviewCounts => "ReviewCounts",
+            Variable::ReviewReportKey => "ReviewReportKey",
+            Variable::ReviewUrl => "ReviewUrl",
         }
     }
 }
