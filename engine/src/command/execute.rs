@@ -163,7 +163,8 @@ pub fn execute<S: Store>(
                 let opts = request.options().expect("a planning command has options");
                 let dry_run = !request.writes();
                 let done = if dry_run {
-                    run::dry_run(&mut store, source, migrations, &opts)?
+                    let script = request.sql.then_some(lock_timeout);
+                    run::dry_run(&mut store, source, migrations, &opts, script)?
                 } else {
                     run::run(
                         &mut store,

@@ -161,6 +161,10 @@ pub struct RunSummary {
     /// (boxed: most reports have none, and `Report` keeps its variants close in size).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<Box<Target>>,
+    /// A dry run's SQL script (`--sql`): what the run would send, in order, for the
+    /// `mysql` client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
 }
 
 /// Any command's report.
@@ -259,6 +263,7 @@ impl RunSummary {
             error_kind: None,
             error: None,
             target: None,
+            sql: r.sql,
         }
     }
 
@@ -283,6 +288,7 @@ impl RunSummary {
             error_kind: Some(e.kind().as_str().to_owned()),
             error: Some(e.message(frontend)),
             target: None,
+            sql: None,
         }
     }
 }

@@ -13,7 +13,7 @@ pub use outcome::{RunOutcome, StepReport, StepState, Stopped, step_report};
 use std::time::{Duration, Instant};
 
 use crate::migration::Migration;
-use crate::plan::{HistoryRow, JournalRow, Resolved, Step};
+use crate::plan::{HistoryRow, JournalRow, Plan, Resolved, Step};
 
 /// A boxed driver error, kept as the source of a [`StoreError`].
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -177,6 +177,19 @@ pub trait Store {
         None
     }
 
+    /// After a dry run's [`Store::read_state`]: the SQL a run of `plan` over
+    /// `migrations` would send, in order, as one script for the `mysql` client, waiting
+    /// up to `lock_timeout` for the lock. `None` when the store has no SQL to show.
+    fn script(
+        &self,
+        migrations: &[Migration<'_>],
+        plan: &Plan,
+        lock_timeout: Duration,
+    ) -> Option<String> {
+        let _ = (migrations, plan, lock_timeout);
+        None
+    }
+
     /// Takes the run lock, waiting up to `timeout`; the guard releases it when dropped,
     /// whatever happened meanwhile.
     fn lock(&mut self, timeout: Duration) -> Result<Locked<'_, Self>, StoreError>
@@ -246,5 +259,13 @@ impl<S: Store> Store for &mut S {
     }
     fn stop_starting(&self) -> Option<Instant> {
         (**self).stop_starting()
+    }
+    fn script(
+        &self,
+        migrations: &[Migration<'_>],
+        plan: &Plan,
+        lock_timeout: Duration,
+    ) -> Option<String> {
+        (**self).script(migrations, plan, lock_timeout)
     }
 }
