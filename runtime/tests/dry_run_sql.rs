@@ -108,8 +108,14 @@ fn the_script_leaves_what_up_leaves() {
         let header = format!("-- ==== migration {} of {}: {id} (up)", n + 1, SET.len());
         assert!(sql.contains(&header), "{header}");
     }
-    assert!(sql.contains("DELIMITER $$$\nCREATE PROCEDURE add_two"), "{sql}");
-    assert!(sql.contains("GET_LOCK(") && sql.contains("RELEASE_LOCK("), "{sql}");
+    assert!(
+        sql.contains("DELIMITER $$$\nCREATE PROCEDURE add_two"),
+        "{sql}"
+    );
+    assert!(
+        sql.contains("GET_LOCK(") && sql.contains("RELEASE_LOCK("),
+        "{sql}"
+    );
     // A dry run changed nothing.
     assert!(scripted.tables().is_empty(), "{:?}", scripted.tables());
 
@@ -145,7 +151,10 @@ fn limit_and_json_shape_the_script_and_a_run_carries_on_after_it() {
     let db = TestDb::tagged("sqllimit");
     let o = script(&db, dir.path(), &["--limit", "2"]);
     let sql = String::from_utf8(o.stdout.clone()).unwrap();
-    assert!(sql.contains("002_procedure.sql") && !sql.contains("003_notx.sql"), "{sql}");
+    assert!(
+        sql.contains("002_procedure.sql") && !sql.contains("003_notx.sql"),
+        "{sql}"
+    );
     // `--json` carries the same script in `sql`, beside the plan.
     let j = json(&run(
         &db,
@@ -160,7 +169,10 @@ fn limit_and_json_shape_the_script_and_a_run_carries_on_after_it() {
     assert_eq!(db.applied(), ["001_tables.sql", "002_procedure.sql"]);
     // The next script starts where the first left off, with the tables already there.
     let next = String::from_utf8(script(&db, dir.path(), &[]).stdout).unwrap();
-    assert!(!next.contains("001_tables.sql") && next.contains("003_notx.sql"), "{next}");
+    assert!(
+        !next.contains("001_tables.sql") && next.contains("003_notx.sql"),
+        "{next}"
+    );
     assert!(!next.contains("create table if not exists"), "{next}");
     let up = run(&db, dir.path(), &["up"]);
     assert!(up.status.success(), "{}", text(&up));

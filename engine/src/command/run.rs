@@ -54,13 +54,9 @@ pub fn dry_run<S: Store>(
         .map(|s| step_report(&migrations[s.index], s, None))
         .collect();
     let sql = match script {
-        Some(lock_timeout) => Some(
-            store
-                .script(migrations, &plan, lock_timeout)
-                .ok_or_else(|| {
-                    CommandError::Configuration("this store has no SQL to show (--sql)".into())
-                })?,
-        ),
+        Some(lock_timeout) => Some(store.script(migrations, &plan, lock_timeout)?.ok_or_else(
+            || CommandError::Configuration("this store has no SQL to show (--sql)".into()),
+        )?),
         None => None,
     };
     Ok(RunOutcome {

@@ -4,11 +4,11 @@
 use std::time::{Duration, Instant};
 
 use super::Database;
+use super::bookkeeping::{StepSql, joined};
 use super::control::Stop;
 use super::lockwait::{ER_LOCK_WAIT_TIMEOUT, retry_delay, retry_safe};
 use super::sql::{connection_lost, exec_all, literal};
 use crate::migration::{Migration, Statement};
-use super::bookkeeping::{StepSql, joined};
 use crate::plan::{
     self, Action, Direction, JournalState, StatementHasher, fails_whole, keeps_session, may_commit,
     replays_on_resume,

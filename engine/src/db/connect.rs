@@ -14,11 +14,6 @@ use std::time::Duration;
 
 use mysql::{Conn, Opts};
 
-/// What the handshake sets a new connection's character set to, as SQL: the driver
-/// asks for utf8mb4_general_ci from every server we support. A script of a run
-/// ([`super::script`]) starts its session with it where the DSN names none.
-pub(super) const HANDSHAKE_NAMES: &str = "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_general_ci'";
-
 /// Opens a connection with `opts`, giving up after `limit` with an I/O "timed out" error.
 pub(super) fn open(opts: Opts, limit: Duration) -> Result<Conn, mysql::Error> {
     let (tx, rx) = mpsc::sync_channel(1);

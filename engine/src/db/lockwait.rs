@@ -24,7 +24,10 @@ pub(super) const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
 /// and the DSN's system variables, whose values [`ConnConfig`] has checked and quoted.
 pub(super) fn session_sql(cfg: &ConnConfig, timeout: Duration) -> Vec<String> {
     let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
-    let mut set = format!("SET SESSION lock_wait_timeout = {}", secs.clamp(1, 31_536_000));
+    let mut set = format!(
+        "SET SESSION lock_wait_timeout = {}",
+        secs.clamp(1, 31_536_000)
+    );
     for (name, value) in &cfg.session_vars {
         set.push_str(&format!(", {name} = {value}"));
     }

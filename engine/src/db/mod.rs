@@ -69,13 +69,13 @@ use crate::migration::Migration;
 use crate::plan::{Plan, Resolved, Step};
 use crate::store::MigrationFailure;
 use crate::store::{Read, Recorded, Store, StoreError};
+use bookkeeping::{Batch, Tables, joined};
 pub use config::{ConfigError, ConnConfig, Tls};
 pub use control::Interrupt;
 use control::Shared;
 pub use deadline::Deadline;
 use deadline::Watchdog;
 pub use lock::lock_name;
-use bookkeeping::{Batch, Tables, joined};
 use sql::ident;
 
 /// The history table name sql-migrate uses by default.
@@ -157,8 +157,7 @@ pub struct Database {
     /// Our settings of a session, and its database: sent again after each migration's
     /// reset (see `reset_session`).
     session: Batch,
-    /// The DSN names no character set: the session has the handshake's
-    /// ([`connect::HANDSHAKE_NAMES`]).
+    /// The DSN names no character set: the session has the one the handshake gave.
     handshake_names: bool,
     /// Which bookkeeping tables the last read found missing.
     missing: Missing,
@@ -306,12 +305,12 @@ impl Store for Database {
     }
 
     fn script(
-        &self,
+        &mut self,
         migrations: &[Migration<'_>],
         plan: &Plan,
         lock_timeout: Duration,
-    ) -> Option<String> {
-        Some(Database::script(self, migrations, plan, lock_timeout))
+    ) -> Result<Option<String>, StoreError> {
+        Database::script(self, migrations, plan, lock_timeout).map(Some)
     }
 
     fn stop_starting(&self) -> Option<Instant> {

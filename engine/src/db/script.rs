@@ -14,9 +14,11 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::bookkeeping::StepSql;
-use super::connect::HANDSHAKE_NAMES;
+use mysql::prelude::Queryable;
+
 use super::journal::ADOPT_CHUNK;
-use super::{Database, Missing};
+use super::sql::query_err;
+use super::{Database, Missing, StoreError};
 use crate::migration::Migration;
 use crate::plan::{self, Action, Plan, keeps_session, replays_on_resume};
 
@@ -27,11 +29,12 @@ impl Database {
     /// The script of a run of `plan` over `migrations` (after a dry run's read, which
     /// noted the missing tables), waiting up to `lock_timeout` for the lock.
     pub(super) fn script(
-        &self,
+        &mut self,
         migrations: &[Migration<'_>],
         plan: &Plan,
         lock_timeout: Duration,
-    ) -> String {
+    ) -> Result<String, StoreError> {
+        let (first, after_reset) = self.handshake_names()?;
         let t = &self.tables;
         let mut s = Script::default();
         s.comment(
@@ -46,7 +49,7 @@ impl Database {
         ));
         s.blank();
         s.comment("The session, as each of the run's sessions starts.");
-        self.session_again(&mut s);
+        self.session_again(&mut s, first.as_deref());
         s.comment(
             "The migration lock. The run holds it on a second connection; this script on its \
              own session, and stops here when it is not obtained (sql_mode refuses the value).",
@@ -73,26 +76,61 @@ impl Database {
         let mut marked: Option<String> = None;
         for (n, step) in plan.steps.iter().enumerate() {
             let m = &migrations[step.index];
-            self.step(&mut s, m, step, n, plan, migrations, &mut marked);
+            self.step(
+                &mut s,
+                (m, step, n),
+                plan,
+                migrations,
+                &mut marked,
+                after_reset.as_deref(),
+            );
         }
         s.blank();
         s.comment("The end of the run.");
         s.sql(&t.release_lock_sql());
-        s.out
+        Ok(s.out)
+    }
+
+    /// When the DSN names no character set: the one a run's session has from the
+    /// handshake, and the one it has after a reset, each as `SET NAMES`, for a client
+    /// whose own default may be another. Asked, not assumed: MariaDB keeps the driver's
+    /// utf8mb4_general_ci across a reset, MySQL 9 goes to utf8mb4_0900_ai_ci. The dry
+    /// run's session holds nothing, so resetting it costs nothing.
+    fn handshake_names(&mut self) -> Result<(Option<String>, Option<String>), StoreError> {
+        if !self.handshake_names {
+            return Ok((None, None));
+        }
+        let first = self.session_names()?;
+        let after = match self.conn.reset() {
+            Ok(()) => self.session_names()?,
+            Err(_) => first.clone(),
+        };
+        Ok((first, after))
+    }
+
+    fn session_names(&mut self) -> Result<Option<String>, StoreError> {
+        let row: Option<(String, String)> = self
+            .conn
+            .query_first("SELECT @@character_set_client, @@collation_connection")
+            .map_err(query_err("reading the session's character set"))?;
+        let plain = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        Ok(row
+            .filter(|(cs, co)| plain(cs) && plain(co))
+            .map(|(cs, co)| format!("SET NAMES '{cs}' COLLATE '{co}'")))
     }
 
     /// One step of the script: its header, then what the run sends for it.
-    #[allow(clippy::too_many_arguments)]
+    /// `at`: the migration, its step and the step's index in `plan`.
     fn step(
         &self,
         s: &mut Script,
-        m: &Migration<'_>,
-        step: &plan::Step,
-        n: usize,
+        at: (&Migration<'_>, &plan::Step, usize),
         plan: &Plan,
         migrations: &[Migration<'_>],
         marked: &mut Option<String>,
+        names: Option<&str>,
     ) {
+        let (m, step, n) = at;
         let t = &self.tables;
         let mut w = StepSql::new(m, step);
         let stmts = w.stmts;
@@ -158,15 +196,15 @@ impl Database {
                 "The run resets its session here (the migration may have changed it); this \
                  script sends the session's settings again.",
             );
-            self.session_again(s);
+            self.session_again(s, names);
         }
     }
 
-    /// The session's settings: the character set the handshake gives (unless the DSN
-    /// names one), then what the run sends.
-    fn session_again(&self, s: &mut Script) {
-        if self.handshake_names {
-            s.sql(HANDSHAKE_NAMES);
+    /// The session's settings: the character set the handshake gives (`names`, unless
+    /// the DSN names one), then what the run sends.
+    fn session_again(&self, s: &mut Script, names: Option<&str>) {
+        if let Some(names) = names {
+            s.sql(names);
         }
         s.batch(&self.session);
     }
@@ -216,7 +254,10 @@ impl Script {
             return;
         }
         let delimiter = delimiter_for(text);
-        let _ = write!(self.out, "DELIMITER {delimiter}\n{text}\n{delimiter}\nDELIMITER ;\n");
+        let _ = write!(
+            self.out,
+            "DELIMITER {delimiter}\n{text}\n{delimiter}\nDELIMITER ;\n"
+        );
     }
 }
 

@@ -15,7 +15,10 @@ impl Database {
     pub(super) fn create_tables(&mut self) -> Result<(), StoreError> {
         self.conn
             .query_drop(self.tables.create_history_sql())
-            .map_err(query_err(format!("creating the history table {}", self.tables.history)))?;
+            .map_err(query_err(format!(
+                "creating the history table {}",
+                self.tables.history
+            )))?;
         self.create_journal()
     }
 

@@ -181,13 +181,13 @@ pub trait Store {
     /// `migrations` would send, in order, as one script for the `mysql` client, waiting
     /// up to `lock_timeout` for the lock. `None` when the store has no SQL to show.
     fn script(
-        &self,
+        &mut self,
         migrations: &[Migration<'_>],
         plan: &Plan,
         lock_timeout: Duration,
-    ) -> Option<String> {
+    ) -> Result<Option<String>, StoreError> {
         let _ = (migrations, plan, lock_timeout);
-        None
+        Ok(None)
     }
 
     /// Takes the run lock, waiting up to `timeout`; the guard releases it when dropped,
@@ -261,11 +261,11 @@ impl<S: Store> Store for &mut S {
         (**self).stop_starting()
     }
     fn script(
-        &self,
+        &mut self,
         migrations: &[Migration<'_>],
         plan: &Plan,
         lock_timeout: Duration,
-    ) -> Option<String> {
+    ) -> Result<Option<String>, StoreError> {
         (**self).script(migrations, plan, lock_timeout)
     }
 }

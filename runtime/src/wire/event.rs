@@ -276,6 +276,7 @@ mod tests {
                 command: CommandName::Resolve,
                 limit: Some(3),
                 dry_run: true,
+                sql: true,
                 resume: true,
                 allow_drift: true,
                 ignore_unknown: true,
