@@ -93,10 +93,12 @@ impl Database {
         // wrote that with its own history row (see `Tables::announce_sql`); the first
         // writes it here.
         let marked = std::mem::take(&mut self.marked).as_deref() == Some(m.id);
-        if step.action == Action::Run && resume_from < total && !marked {
-            if let Err(e) = exec_all(&mut self.conn, &joined(&w.start(&self.tables, &note))) {
-                return self.record_failure(&run, resume_from + 1, Stage::Before, Cause::of(&e));
-            }
+        if step.action == Action::Run
+            && resume_from < total
+            && !marked
+            && let Err(e) = exec_all(&mut self.conn, &joined(&w.start(&self.tables, &note)))
+        {
+            return self.record_failure(&run, resume_from + 1, Stage::Before, Cause::of(&e));
         }
         if step.action == Action::Run {
             // A resumed migration runs on a fresh session: what its committed statements
@@ -113,8 +115,7 @@ impl Database {
                     return self.record_failure(&run, i + 1, Stage::Before, cause);
                 }
             }
-            for i in resume_from..total {
-                let s = &stmts[i];
+            for (i, s) in stmts.iter().enumerate().skip(resume_from) {
                 let commits = w.commits(i);
                 let pre = match w.before(&self.tables, i) {
                     Some(sql) => exec_all(&mut self.conn, &sql),

@@ -166,16 +166,16 @@ impl Database {
                     s.sql(&st.sql);
                 }
             }
-            for i in resume_from..total {
+            for (i, st) in stmts.iter().enumerate().skip(resume_from) {
                 if let Some(sql) = w.before(t, i) {
                     s.sql(&sql);
                 }
                 s.comment(&format!(
                     "statement {} of {total} (line {})",
                     i + 1,
-                    stmts[i].line
+                    st.line
                 ));
-                s.sql(&stmts[i].sql);
+                s.sql(&st.sql);
                 if let Some(b) = w.after(t, i) {
                     s.batch(&b);
                 }
