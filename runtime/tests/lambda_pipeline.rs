@@ -882,6 +882,51 @@ fn local_and_remote_reports_are_byte_identical() {
 }
 
 #[test]
+fn the_migrator_returns_the_dry_runs_sql_script_and_it_applies() {
+    let p = Pipeline::new(Options::default());
+    let proc = "-- +migrate Up\nDELIMITER $$\nCREATE PROCEDURE audit_one()\nBEGIN\n  INSERT INTO users VALUES (9, 'x;y');\nEND$$\nDELIMITER ;\n\n-- +migrate Down\nDROP PROCEDURE audit_one;\n";
+    let files = migrations_dir(&[
+        ("1_create_users.sql", CREATE_USERS),
+        ("2_seed_users.sql", SEED_USERS),
+        ("3_proc.sql", proc),
+    ]);
+    let dir = files.path().to_str().unwrap();
+    let remote = p.cli(true, &["up", "--dry-run", "--sql", "--source", dir]);
+    assert!(remote.status.success(), "{}", out(&remote));
+    let script = String::from_utf8(remote.stdout.clone()).unwrap();
+    assert!(
+        script.starts_with("-- lambda-migrate: ")
+            && script.contains("DELIMITER $$\nCREATE PROCEDURE audit_one()"),
+        "{script}"
+    );
+    // The same script in `--json`'s `sql`.
+    let json = p.cli(
+        true,
+        &["up", "--dry-run", "--sql", "--json", "--source", dir],
+    );
+    let v: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["sql"].as_str(), Some(script.as_str()), "{}", out(&json));
+    // Nothing changed; piped into the client, it applies the set as `up` would.
+    assert!(p.db.tables().is_empty(), "{:?}", p.db.tables());
+    let mut client = testkit::server()
+        .client(Some(&p.db.name))
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut client.stdin.take().unwrap(), script.as_bytes()).unwrap();
+    let piped = client.wait_with_output().unwrap();
+    assert!(piped.status.success(), "{}", out(&piped));
+    assert_eq!(
+        p.db.applied(),
+        ["1_create_users.sql", "2_seed_users.sql", "3_proc.sql"]
+    );
+    let status = p.cli(true, &["plan", "--json", "--source", dir]);
+    let v: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(v["migrations"], json!([]), "{}", out(&status));
+}
+
+#[test]
 fn an_inline_source_over_the_invoke_limit_says_to_use_s3() {
     let p = Pipeline::new(Options::default());
     let dir = tempfile::tempdir().unwrap();

@@ -175,7 +175,8 @@ pub fn execute<S: Store>(
                     });
                 }
                 let done = if dry_run {
-                    run::dry_run(&mut store, source, migrations, &opts)?
+                    let script = request.sql.then_some(lock_timeout);
+                    run::dry_run(&mut store, source, migrations, &opts, script)?
                 } else {
                     run::run(
                         &mut store,

@@ -148,9 +148,9 @@ pub struct RunSummary {
     /// running `up` again carries on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<Stopped>,
-    /// The migration that failed, and what is committed.
+    /// The migration that failed, and what is committed (boxed: see `target`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<MigrationFailure>,
+    pub failure: Option<Box<MigrationFailure>>,
     /// The kind of failure ([`super::ErrorKind`]'s name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<String>,
@@ -168,6 +168,10 @@ pub struct RunSummary {
     /// be seen).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_summary: Option<Box<crate::review::ReviewSummary>>,
+    /// A dry run's SQL script (`--sql`): what the run would send, in order, for the
+    /// `mysql` client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
 }
 
 impl RunSummary {
@@ -286,13 +290,14 @@ impl RunSummary {
             target: None,
             review: None,
             review_summary: None,
+            sql: r.sql,
         }
     }
 
     /// A run that failed with `e`: what completed before, the failure, and its
     /// message as `frontend` words it.
     pub fn failed(request: &Request, e: &CommandError, frontend: &Frontend) -> RunSummary {
-        let failure = e.failure().cloned();
+        let failure = e.failure().cloned().map(Box::new);
         RunSummary {
             command: request.command,
             dry_run: !request.writes(),
@@ -312,6 +317,7 @@ impl RunSummary {
             target: None,
             review: None,
             review_summary: None,
+            sql: None,
         }
     }
 }

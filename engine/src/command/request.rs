@@ -134,6 +134,10 @@ pub struct Request {
     /// Show what would be done; change nothing (`up`, `down`, `redo`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub dry_run: bool,
+    /// With a dry run (or `plan`): the report carries the SQL the run would send, as
+    /// one script for the `mysql` client.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sql: bool,
     /// Continue a partial migration from its first uncommitted statement.
     #[serde(default, skip_serializing_if = "is_false")]
     pub resume: bool,
@@ -242,6 +246,11 @@ impl Request {
             self.limit.is_some(),
         )?;
         takes("dry_run", matches!(c, Up | Down | Redo), self.dry_run)?;
+        takes(
+            "sql",
+            c == Plan || (self.dry_run && matches!(c, Up | Down | Redo)),
+            self.sql,
+        )?;
         takes("resume", matches!(c, Plan | Up | Down), self.resume)?;
         let runs = matches!(c, Plan | Up | Down | Redo | Skip | Status);
         takes("allow_drift", runs, self.allow_drift)?;
@@ -256,6 +265,8 @@ impl Request {
         )?;
         takes("lint_fail_on", c == Lint, self.lint_fail_on.is_some())?;
         takes("review", c == Plan, self.review)?;
+        // One report at a time: a review is asked under the lock, a script only read.
+        takes("sql", !self.review, self.sql)?;
         if c == Resolve
             && (self.id.as_deref().is_none_or(str::is_empty) || self.resolution.is_none())
         {

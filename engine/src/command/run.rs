@@ -31,12 +31,14 @@ pub fn status<S: Store>(
 }
 
 /// What a run of `opts` would do (`plan`, `--dry-run`). Takes no lock: it changes
-/// nothing, and must not wait behind a real run.
+/// nothing, and must not wait behind a real run. With `script` (the lock timeout a run
+/// would wait), the outcome carries the SQL the run would send ([`Store::script`]).
 pub fn dry_run<S: Store>(
     store: &mut S,
     source: &Source,
     migrations: &mut [Migration<'_>],
     opts: &Options,
+    script: Option<Duration>,
 ) -> Result<RunOutcome, CommandError> {
     let recorded = store.read_state(Read::DryRun)?;
     // A dry run shows a reversion that would run nothing (the front end warns: a
@@ -51,7 +53,16 @@ pub fn dry_run<S: Store>(
         .iter()
         .map(|s| step_report(&migrations[s.index], s, None))
         .collect();
-    Ok(report(migrations, plan, steps))
+    let sql = match script {
+        Some(lock_timeout) => Some(store.script(migrations, &plan, lock_timeout)?.ok_or_else(
+            || CommandError::Configuration("this store has no SQL to show (--sql)".into()),
+        )?),
+        None => None,
+    };
+    Ok(RunOutcome {
+        sql,
+        ..report(migrations, plan, steps)
+    })
 }
 
 /// `plan --review`: what `plan` shows, and the server's answer about each pending Up
@@ -280,5 +291,6 @@ fn report(migrations: &[Migration<'_>], plan: Plan, steps: Vec<StepReport>) -> R
         unknown: plan.unknown,
         last_applied: None,
         stopped: None,
+        sql: None,
     }
 }

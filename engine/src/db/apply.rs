@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::Database;
+use super::bookkeeping::{StepSql, joined};
 use super::control::Stop;
 use super::lockwait::{ER_LOCK_WAIT_TIMEOUT, retry_delay, retry_safe};
 use super::sql::{connection_lost, exec_all, literal};
@@ -75,37 +76,29 @@ impl Database {
         next: Option<(&Migration<'_>, &plan::Step)>,
     ) -> Result<(), Box<MigrationFailure>> {
         let started = Instant::now();
-        let section = plan::section(m, step.direction);
-        let stmts: &[Statement<'_>] = &section.statements;
-        let total = stmts.len();
-        let tx = !section.no_transaction;
+        let mut w = StepSql::new(m, step);
+        let stmts = w.stmts;
+        let total = w.total();
         let final_state = step.final_state();
         let run = Run {
             m,
             direction: step.direction,
             stmts,
         };
-
-        let mut hasher = StatementHasher::new();
         let resume_from = step.resume_from.min(total);
-        for s in &stmts[..resume_from] {
-            hasher.push(&s.sql);
-        }
-        let mut journaled = resume_from;
-        let mut in_tx = false;
+        let note = literal(&format!("session {}", self.conn.connection_id()));
         // Before anything of it runs, the journal says a run is at it, on which session:
         // if this process dies, the next run knows where, and can end that session's
         // statement on the server rather than guess. The migration before it in the run
-        // wrote that with its own history row (see `mark_sql`); the first writes it here.
+        // wrote that with its own history row (see `Tables::announce_sql`); the first
+        // writes it here.
         let marked = std::mem::take(&mut self.marked).as_deref() == Some(m.id);
-        if step.action == Action::Run && resume_from < total && !marked {
-            let start = format!(
-                "{}; COMMIT",
-                self.mark_sql(m, step.direction, total, &hasher)
-            );
-            if let Err(e) = exec_all(&mut self.conn, &start) {
-                return self.record_failure(&run, resume_from + 1, Stage::Before, Cause::of(&e));
-            }
+        if step.action == Action::Run
+            && resume_from < total
+            && !marked
+            && let Err(e) = exec_all(&mut self.conn, &joined(&w.start(&self.tables, &note)))
+        {
+            return self.record_failure(&run, resume_from + 1, Stage::Before, Cause::of(&e));
         }
         if step.action == Action::Run {
             // A resumed migration runs on a fresh session: what its committed statements
@@ -123,16 +116,10 @@ impl Database {
                 }
             }
             for (i, s) in stmts.iter().enumerate().skip(resume_from) {
-                let commits = !tx || may_commit(&s.sql);
-                let pre = if !commits && !in_tx {
-                    in_tx = true;
-                    exec_all(&mut self.conn, "START TRANSACTION")
-                } else if commits && in_tx && i > journaled {
-                    // Pending data statements commit with this one: record them with them.
-                    let j = self.running_sql(m, step.direction, total, &hasher);
-                    exec_all(&mut self.conn, &j)
-                } else {
-                    Ok(())
+                let commits = w.commits(i);
+                let pre = match w.before(&self.tables, i) {
+                    Some(sql) => exec_all(&mut self.conn, &sql),
+                    None => Ok(()),
                 };
                 // The statement, then (after an implicit commit) the journal row that
                 // records it.
@@ -155,26 +142,11 @@ impl Database {
                         }
                         break 'statement Err((Stage::Statement { commits, whole }, cause));
                     }
-                    hasher.push(&s.sql);
-                    if !commits {
-                        break 'statement Ok(());
+                    match w.after(&self.tables, i) {
+                        Some(batch) => exec_all(&mut self.conn, &joined(&batch))
+                            .map_err(|e| (Stage::After, Cause::of(&e))),
+                        None => Ok(()),
                     }
-                    in_tx = false;
-                    journaled = i + 1;
-                    // The last statement's progress is written with the history row below.
-                    if i + 1 == total {
-                        break 'statement Ok(());
-                    }
-                    // COMMIT: a migration may have turned autocommit off; the journal must
-                    // be committed whatever the session says.
-                    let mut batch = self.running_sql(m, step.direction, total, &hasher);
-                    batch.push_str("; COMMIT");
-                    // Open the next data statement's transaction in the same round trip.
-                    if tx && !may_commit(&stmts[i + 1].sql) {
-                        batch.push_str("; START TRANSACTION");
-                        in_tx = true;
-                    }
-                    exec_all(&mut self.conn, &batch).map_err(|e| (Stage::After, Cause::of(&e)))
                 };
                 if let Err((stage, cause)) = result {
                     // A statement never sent is as if it failed before.
@@ -186,44 +158,19 @@ impl Database {
         let duration_ms = started.elapsed().as_millis() as u64;
         // History row, journal row, the next migration's start (durable at no cost of its
         // own) and COMMIT: one round trip.
-        let announce = next
-            .filter(|(_, s)| s.action == Action::Run)
-            .and_then(|(n, s)| {
-                let stmts = &plan::section(n, s.direction).statements;
-                let mut prefix = StatementHasher::new();
-                for st in &stmts[..s.resume_from.min(stmts.len())] {
-                    prefix.push(&st.sql);
-                }
-                (!stmts.is_empty()).then(|| {
-                    let mark = self.mark_sql(n, s.direction, stmts.len(), &prefix);
-                    (n.id.to_owned(), mark)
-                })
-            });
-        let finish = format!(
-            "{}{}; {}; {}COMMIT",
-            if in_tx { "" } else { "START TRANSACTION; " },
-            self.history_sql(m, step.direction),
-            self.journal_sql(
-                m,
-                step.direction,
-                final_state,
-                total,
-                &hasher,
-                false,
-                None,
-                Some(duration_ms),
-            ),
-            announce
-                .as_ref()
-                .map(|(_, sql)| format!("{sql}; "))
-                .unwrap_or_default(),
+        let announce = self.tables.announce_sql(next, &note);
+        let finish = w.finish(
+            &self.tables,
+            final_state,
+            Some(duration_ms),
+            announce.as_ref().map(|(_, sql)| sql.as_slice()),
         );
-        if let Err(e) = exec_all(&mut self.conn, &finish) {
+        if let Err(e) = exec_all(&mut self.conn, &joined(&finish)) {
             return self.record_failure(
                 &run,
                 0,
                 Stage::Finish {
-                    committed: journaled,
+                    committed: w.journaled,
                 },
                 Cause::of(&e),
             );
@@ -244,26 +191,8 @@ impl Database {
     /// failure leaves the session broken, which the next statement reports.
     fn reset_session(&mut self) {
         if self.conn.reset().is_ok() {
-            let _ = exec_all(&mut self.conn, &self.session);
+            let _ = exec_all(&mut self.conn, &joined(&self.session));
         }
-    }
-
-    /// The journal row saying a run is at `m` on this session, with nothing of it
-    /// committed past `hasher`'s statements.
-    fn mark_sql(
-        &self,
-        m: &Migration<'_>,
-        direction: Direction,
-        total: usize,
-        hasher: &StatementHasher,
-    ) -> String {
-        format!(
-            "{}; UPDATE {} SET note = {} WHERE id = {}",
-            self.running_sql(m, direction, total, hasher),
-            self.tables.journal,
-            literal(&format!("session {}", self.conn.connection_id())),
-            literal(m.id)
-        )
     }
 
     /// The run did not start the migration the last one announced
@@ -271,12 +200,7 @@ impl Database {
     /// goes, so that no later run takes it for one that died mid-statement.
     pub(super) fn withdraw_mark(&mut self) {
         if let Some(id) = self.marked.take() {
-            let sql = format!(
-                "DELETE FROM {} WHERE id = {} AND CAST(state AS BINARY) = 'running' \
-                 AND statements_applied = 0",
-                self.tables.journal,
-                literal(&id)
-            );
+            let sql = self.tables.withdraw_sql(&id);
             let _ = exec_all(&mut self.conn, &sql);
         }
     }
@@ -347,7 +271,7 @@ impl Database {
         } else {
             JournalState::Failed
         };
-        let j = self.journal_sql(
+        let j = self.tables.journal_sql(
             run.m,
             run.direction,
             state,

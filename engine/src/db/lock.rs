@@ -16,13 +16,7 @@ impl Database {
     /// migration session can be lost or killed without losing it ([`super::control`]).
     pub(super) fn get_lock(&mut self, timeout: Duration) -> Result<(), StoreError> {
         self.open_control()?;
-        // The name is made of [A-Za-z0-9_.:-] only (see `lock_name`), so it can be a literal.
-        // A user lock: no lock_wait_timeout bounds this wait.
-        let sql = format!(
-            "SELECT GET_LOCK('{}', {:.3})",
-            self.tables.lock,
-            timeout.as_secs_f64()
-        );
+        let sql = format!("SELECT {}", self.tables.get_lock_expr(timeout));
         let got: Option<Option<i64>> = self
             .shared
             .with(|c| c.query_first(&sql))
@@ -51,7 +45,7 @@ impl Database {
     /// connection releases it). Releasing rather than waiting for the close keeps a
     /// pooled or proxied connection (RDS Proxy) from holding it.
     pub(super) fn release_lock(&mut self) {
-        let sql = format!("DO RELEASE_LOCK('{}')", self.tables.lock);
+        let sql = self.tables.release_lock_sql();
         self.shared.with(|c| c.query_drop(&sql));
     }
 }

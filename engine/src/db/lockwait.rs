@@ -23,17 +23,16 @@ pub(super) const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
 /// The statements that set a session up, sent in front of its first query: the DSN's
 /// `SET NAMES` if any, then one `SET` of `lock_wait_timeout` (whole seconds, at least 1)
 /// and the DSN's system variables, whose values [`ConnConfig`] has checked and quoted.
-pub(super) fn session_sql(cfg: &ConnConfig, timeout: Duration) -> String {
+pub(super) fn session_sql(cfg: &ConnConfig, timeout: Duration) -> Vec<String> {
     let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
-    let mut sql = cfg.set_names().map(|n| n + "; ").unwrap_or_default();
-    sql.push_str(&format!(
+    let mut set = format!(
         "SET SESSION lock_wait_timeout = {}",
         secs.clamp(1, 31_536_000)
-    ));
+    );
     for (name, value) in &cfg.session_vars {
-        sql.push_str(&format!(", {name} = {value}"));
+        set.push_str(&format!(", {name} = {value}"));
     }
-    sql
+    cfg.set_names().into_iter().chain([set]).collect()
 }
 
 /// The pause before retry number `attempt + 1` of a statement that failed with `code`,
@@ -245,15 +244,15 @@ mod tests {
     fn session_timeouts_are_whole_seconds() {
         let plain = ConnConfig::default();
         assert_eq!(
-            session_sql(&plain, Duration::from_secs(10)),
+            session_sql(&plain, Duration::from_secs(10)).join("; "),
             "SET SESSION lock_wait_timeout = 10"
         );
         assert_eq!(
-            session_sql(&plain, Duration::from_millis(1500)),
+            session_sql(&plain, Duration::from_millis(1500)).join("; "),
             "SET SESSION lock_wait_timeout = 2"
         );
         assert_eq!(
-            session_sql(&plain, Duration::ZERO),
+            session_sql(&plain, Duration::ZERO).join("; "),
             "SET SESSION lock_wait_timeout = 1"
         );
     }
@@ -265,13 +264,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            session_sql(&cfg, Duration::from_secs(3)),
+            session_sql(&cfg, Duration::from_secs(3)).join("; "),
             "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_bin'; SET SESSION lock_wait_timeout = 3, \
              time_zone = '+00:00', sql_mode = 'TRADITIONAL'"
         );
         let cfg = ConnConfig::parse("u@tcp(h:3306)/d?charset=latin1").unwrap();
         assert_eq!(
-            session_sql(&cfg, Duration::from_secs(3)),
+            session_sql(&cfg, Duration::from_secs(3)).join("; "),
             "SET NAMES 'latin1'; SET SESSION lock_wait_timeout = 3"
         );
     }

@@ -45,6 +45,7 @@
 //! sent to the server as one statement, like every other statement: on its own.
 
 mod apply;
+mod bookkeeping;
 pub mod config;
 mod connect;
 mod control;
@@ -55,6 +56,7 @@ mod lock;
 mod lockwait;
 mod resolve;
 mod review;
+mod script;
 pub mod spec;
 mod sql;
 mod tables;
@@ -65,9 +67,10 @@ use std::time::{Duration, Instant};
 use mysql::Conn;
 
 use crate::migration::Migration;
-use crate::plan::{Resolved, Step};
+use crate::plan::{Plan, Resolved, Step};
 use crate::store::MigrationFailure;
 use crate::store::{Read, Recorded, Store, StoreError};
+use bookkeeping::{Batch, Tables, joined};
 pub use config::{ConfigError, ConnConfig, Tls};
 pub use control::Interrupt;
 use control::Shared;
@@ -118,14 +121,16 @@ impl Default for Settings {
     }
 }
 
-/// The quoted table names and the lock's name.
-struct Tables {
-    /// The history table, quoted (and qualified when the settings name a schema).
-    history: String,
-    /// The journal table, likewise.
-    journal: String,
-    /// The `GET_LOCK` name.
-    lock: String,
+/// Which bookkeeping tables the last read found missing (a read that creates them
+/// leaves `None`): a script of the run creates them as the run would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    /// Both exist (or were created).
+    None,
+    /// The journal table.
+    Journal,
+    /// The history table, and so (as far as a run cares) the journal table.
+    Both,
 }
 
 /// How statements wait for metadata locks ([`Settings::lock_wait_timeout`],
@@ -160,7 +165,11 @@ pub struct Database {
     session_init: Option<String>,
     /// Our settings of a session, and its database: sent again after each migration's
     /// reset (see `reset_session`).
-    session: String,
+    session: Batch,
+    /// The DSN names no character set: the session has the one the handshake gave.
+    handshake_names: bool,
+    /// Which bookkeeping tables the last read found missing.
+    missing: Missing,
     /// The migration whose `running` row the last migration's finish wrote.
     marked: Option<String>,
     /// The control connection and what it shares with the watchdog and `Interrupt`.
@@ -188,13 +197,13 @@ impl Database {
         let journal_table = format!("{}_journal", settings.table);
         let session = lockwait::session_sql(cfg, settings.lock_wait_timeout);
         // The database first: a reset is documented to keep it, but nothing is assumed.
-        let again = format!(
-            "{}{session}",
-            cfg.database
-                .as_deref()
-                .map(|d| format!("USE {}; ", ident(d)))
-                .unwrap_or_default()
-        );
+        let again: Batch = cfg
+            .database
+            .as_deref()
+            .map(|d| format!("USE {}", ident(d)))
+            .into_iter()
+            .chain(session.iter().cloned())
+            .collect();
         let shared = Shared::new(conn.connection_id());
         Ok(Database {
             conn,
@@ -211,8 +220,10 @@ impl Database {
                 timeout: settings.lock_wait_timeout,
                 retries: settings.lock_wait_retries,
             },
-            session_init: Some(session),
+            session_init: Some(joined(&session)),
             session: again,
+            handshake_names: cfg.set_names().is_none(),
+            missing: Missing::None,
             marked: None,
             shared,
             deadline: None,
@@ -314,6 +325,15 @@ impl Store for Database {
 
     fn record_resolution(&mut self, r: &Resolved) -> Result<(), StoreError> {
         self.write_resolution(r)
+    }
+
+    fn script(
+        &mut self,
+        migrations: &[Migration<'_>],
+        plan: &Plan,
+        lock_timeout: Duration,
+    ) -> Result<Option<String>, StoreError> {
+        Database::script(self, migrations, plan, lock_timeout).map(Some)
     }
 
     fn stop_starting(&self) -> Option<Instant> {

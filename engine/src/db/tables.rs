@@ -6,7 +6,7 @@ use mysql::prelude::Queryable;
 use std::time::Duration;
 
 use super::sql::{is_missing_table, query_each, query_err};
-use super::{Database, StoreError};
+use super::{Database, Missing, StoreError};
 use crate::plan::{Direction, HistoryRow, JournalRow, JournalState};
 use crate::store::Recorded;
 
@@ -14,33 +14,17 @@ impl Database {
     /// Creates the history table exactly as sql-migrate does, and the journal table.
     pub(super) fn create_tables(&mut self) -> Result<(), StoreError> {
         self.conn
-            .query_drop(format!(
-                "create table if not exists {} (`id` varchar(255) not null primary key, `applied_at` datetime) engine=InnoDB charset=UTF8;",
+            .query_drop(self.tables.create_history_sql())
+            .map_err(query_err(format!(
+                "creating the history table {}",
                 self.tables.history
-            ))
-            .map_err(query_err(format!("creating the history table {}", self.tables.history)))?;
+            )))?;
         self.create_journal()
     }
 
     fn create_journal(&mut self) -> Result<(), StoreError> {
         self.conn
-            .query_drop(format!(
-                "CREATE TABLE IF NOT EXISTS {} (\
-                 `id` varchar(255) NOT NULL PRIMARY KEY, \
-                 `sha256` char(64) NULL, \
-                 `direction` varchar(4) NOT NULL, \
-                 `state` varchar(24) NOT NULL, \
-                 `statements_total` int unsigned NOT NULL DEFAULT 0, \
-                 `statements_applied` int unsigned NOT NULL DEFAULT 0, \
-                 `applied_sha256` char(64) NULL, \
-                 `statement_hashes` mediumtext NULL, \
-                 `error` text NULL, \
-                 `note` text NULL, \
-                 `duration_ms` bigint unsigned NULL, \
-                 `updated_at` datetime(6) NOT NULL\
-                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-                self.tables.journal
-            ))
+            .query_drop(self.tables.create_journal_sql())
             .map_err(query_err(format!(
                 "creating the journal table {}",
                 self.tables.journal
@@ -51,6 +35,7 @@ impl Database {
     /// of unfinished journal rows when there are any. Missing tables read as empty,
     /// and are created when `create` is set; `applied_at` is read only when `times`.
     pub(super) fn read(&mut self, create: bool, times: bool) -> Result<Recorded, StoreError> {
+        self.missing = Missing::None;
         let history_q = format!(
             "SELECT id, {} FROM {}",
             if times {
@@ -69,6 +54,8 @@ impl Database {
             Err(e) if is_missing_table(&e) => {
                 if create {
                     self.create_tables()?;
+                } else {
+                    self.missing = Missing::Both;
                 }
                 return Ok(Recorded::default());
             }
@@ -130,6 +117,8 @@ impl Database {
             Err(e) if is_missing_table(&e) => {
                 if create {
                     self.create_journal()?;
+                } else {
+                    self.missing = Missing::Journal;
                 }
             }
             Err(e) => return Err(query_err(format!("reading {}", self.tables.journal))(e)),

@@ -13,7 +13,7 @@ pub use outcome::{RunOutcome, StepReport, StepState, Stopped, step_report};
 use std::time::{Duration, Instant};
 
 use crate::migration::Migration;
-use crate::plan::{HistoryRow, JournalRow, Resolved, Step};
+use crate::plan::{HistoryRow, JournalRow, Plan, Resolved, Step};
 
 /// A boxed driver error, kept as the source of a [`StoreError`].
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -198,6 +198,19 @@ pub trait Store {
         })
     }
 
+    /// After a dry run's [`Store::read_state`]: the SQL a run of `plan` over
+    /// `migrations` would send, in order, as one script for the `mysql` client, waiting
+    /// up to `lock_timeout` for the lock. `None` when the store has no SQL to show.
+    fn script(
+        &mut self,
+        migrations: &[Migration<'_>],
+        plan: &Plan,
+        lock_timeout: Duration,
+    ) -> Result<Option<String>, StoreError> {
+        let _ = (migrations, plan, lock_timeout);
+        Ok(None)
+    }
+
     /// Takes the run lock, waiting up to `timeout`; the guard releases it when dropped,
     /// whatever happened meanwhile.
     fn lock(&mut self, timeout: Duration) -> Result<Locked<'_, Self>, StoreError>
@@ -273,5 +286,13 @@ impl<S: Store> Store for &mut S {
         questions: &[crate::review::Question],
     ) -> Result<crate::review::Observed, StoreError> {
         (**self).review(questions)
+    }
+    fn script(
+        &mut self,
+        migrations: &[Migration<'_>],
+        plan: &Plan,
+        lock_timeout: Duration,
+    ) -> Result<Option<String>, StoreError> {
+        (**self).script(migrations, plan, lock_timeout)
     }
 }

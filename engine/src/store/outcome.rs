@@ -88,6 +88,8 @@ pub struct RunOutcome {
     pub last_applied: Option<String>,
     /// The run stopped between migrations at its deadline; these had not started.
     pub stopped: Option<Stopped>,
+    /// A dry run's script of the SQL the run would send (`--sql`).
+    pub sql: Option<String>,
 }
 
 /// A run that stopped between migrations at its deadline (the deadline (`db::Deadline`)): what

@@ -209,6 +209,10 @@ pub struct RunArgs {
     /// Show what would be done; change nothing (not for `skip`).
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: print the SQL the run would send, in order, as one script for the
+    /// mysql client (session, lock, statements, bookkeeping).
+    #[arg(long, requires = "dry_run")]
+    pub sql: bool,
     /// Continue a partial migration from its first uncommitted statement (not for `skip`).
     #[arg(long)]
     pub resume: bool,
@@ -238,6 +242,9 @@ pub struct PlanArgs {
     /// With --review: also write the review as one self-contained HTML page to FILE.
     #[arg(long, value_name = "FILE", requires = "review")]
     pub html: Option<std::path::PathBuf>,
+    /// Print the SQL `up` would send, in order, as one script for the mysql client.
+    #[arg(long)]
+    pub sql: bool,
     /// Shared database flags.
     #[command(flatten)]
     pub db: DbArgs,
@@ -249,6 +256,10 @@ pub struct RedoArgs {
     /// Show what would be done; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: print the SQL the run would send, as one script for the mysql
+    /// client.
+    #[arg(long, requires = "dry_run")]
+    pub sql: bool,
     /// Redo a migration whose Down section is missing or empty (its history row goes, the
     /// schema stays, then Up runs again) instead of refusing.
     #[arg(long)]
@@ -355,6 +366,7 @@ impl RunArgs {
         let mut r = self.db.request(command);
         r.limit = self.limit;
         r.dry_run = self.dry_run;
+        r.sql = self.sql;
         r.resume = self.resume;
         r.allow_empty_down = self.allow_empty_down;
         with_db(r, &self.db)
@@ -368,6 +380,7 @@ impl PlanArgs {
         r.limit = self.limit;
         r.resume = self.resume;
         r.review = self.review;
+        r.sql = self.sql;
         Invocation {
             html: self.html.as_deref(),
             ..with_db(r, &self.db)
@@ -380,6 +393,7 @@ impl RedoArgs {
     pub fn invocation(&self) -> Invocation<'_> {
         let mut r = self.db.request(CommandName::Redo);
         r.dry_run = self.dry_run;
+        r.sql = self.sql;
         r.allow_empty_down = self.allow_empty_down;
         with_db(r, &self.db)
     }

@@ -70,7 +70,8 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
     };
     // Every command that changes the database names it first, never with the password.
     let named = target.as_ref().map(database::Target::target);
-    if let Some(t) = named.as_ref().filter(|_| request.writes()) {
+    // A script is for that database too.
+    if let Some(t) = named.as_ref().filter(|_| request.writes() || request.sql) {
         let _ = writeln!(std::io::stderr(), "target: {t}");
     }
     let stdout = std::io::stdout();

@@ -254,6 +254,10 @@ pub fn empty_down_warnings(r: &Report) -> Vec<String> {
 }
 
 fn run_text(out: &mut dyn Write, r: &RunSummary, streamed: bool) -> io::Result<()> {
+    // `--sql`: the script alone, so that stdout can go straight to the mysql client.
+    if let Some(sql) = &r.sql {
+        return out.write_all(sql.as_bytes());
+    }
     if !streamed {
         for s in &r.migrations {
             step_line(out, s)?;

@@ -71,6 +71,8 @@ struct RawEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     dry_run: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    sql: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     resume: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     allow_drift: Option<bool>,
@@ -108,6 +110,7 @@ impl RawEvent {
             ("command", self.command.is_some()),
             ("limit", self.limit.is_some()),
             ("dry_run", self.dry_run.is_some()),
+            ("sql", self.sql.is_some()),
             ("resume", self.resume.is_some()),
             ("allow_drift", self.allow_drift.is_some()),
             ("ignore_unknown", self.ignore_unknown.is_some()),
@@ -149,6 +152,7 @@ impl TryFrom<RawEvent> for MigratorEvent {
                 command,
                 limit: raw.limit,
                 dry_run: raw.dry_run.unwrap_or(false),
+                sql: raw.sql.unwrap_or(false),
                 resume: raw.resume.unwrap_or(false),
                 allow_drift: raw.allow_drift.unwrap_or(false),
                 ignore_unknown: raw.ignore_unknown.unwrap_or(false),
@@ -173,6 +177,7 @@ impl From<MigratorEvent> for RawEvent {
             command,
             limit,
             dry_run,
+            sql,
             resume,
             allow_drift,
             ignore_unknown,
@@ -193,6 +198,7 @@ impl From<MigratorEvent> for RawEvent {
             command: Some(command),
             limit,
             dry_run: set(dry_run),
+            sql: set(sql),
             resume: set(resume),
             allow_drift: set(allow_drift),
             ignore_unknown: set(ignore_unknown),
@@ -276,6 +282,7 @@ mod tests {
                 command: CommandName::Resolve,
                 limit: Some(3),
                 dry_run: true,
+                sql: true,
                 resume: true,
                 allow_drift: true,
                 ignore_unknown: true,
