@@ -259,8 +259,8 @@ fn a_user_who_cannot_see_the_blockers_is_told_which_privileges_it_lacks() {
         assert!(text.contains(part), "{part:?} missing from: {text}");
     }
     // Granted both, the same user sees the blocker: from the lock table where the server
-    // keeps one (MySQL), else from the open transactions, saying why (MariaDB's default
-    // has performance_schema off).
+    // keeps one (MySQL; MariaDB with the metadata_lock_info plugin), else from the open
+    // transactions, saying why (MariaDB's default has performance_schema off).
     granted
         .conn()
         .query_drop(format!(
@@ -275,10 +275,15 @@ fn a_user_who_cannot_see_the_blockers_is_told_which_privileges_it_lacks() {
     held.join().unwrap();
     let text = r.expect_err("the blocker holds t").to_string();
     assert!(text.contains(&format!("session {blocker}")), "{text}");
-    let found_in = if testkit::is_mariadb() {
-        "performance_schema.metadata_locks: performance_schema is OFF"
-    } else {
-        "(from performance_schema.metadata_locks)"
+    let plugin = testkit::sql(
+        None,
+        "SELECT COUNT(*) FROM information_schema.PLUGINS \
+         WHERE PLUGIN_NAME = 'METADATA_LOCK_INFO' AND PLUGIN_STATUS = 'ACTIVE'",
+    ) == "1";
+    let found_in = match (testkit::is_mariadb(), plugin) {
+        (false, _) => "(from performance_schema.metadata_locks)",
+        (true, true) => "(from information_schema.METADATA_LOCK_INFO)",
+        (true, false) => "performance_schema.metadata_locks: performance_schema is OFF",
     };
     assert!(text.contains(found_in), "{found_in:?} missing from: {text}");
 }

@@ -155,7 +155,7 @@ impl Database {
                         }
                         // MariaDB drops or creates a list of objects one at a time: a
                         // failure part-way there leaves the first ones done.
-                        let whole = whole && !(several_objects(&s.sql) && !self.atomic_ddl());
+                        let whole = whole && (!several_objects(&s.sql) || self.atomic_ddl());
                         break 'statement Err((Stage::Statement { commits, whole }, cause));
                     }
                     hasher.push(&s.sql);
