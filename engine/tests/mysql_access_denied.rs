@@ -1,6 +1,7 @@
-//! A refused login against a real MariaDB (start it with `scripts/start-mariadb`) is its
-//! own error, so a caller holding a cached secret knows to read it again; its message,
-//! kind and exit code are those of any other failed connect.
+//! A refused login against the test server (MariaDB or MySQL, as `LM_TEST_DATABASE_URL`
+//! says; `scripts/test` runs this on both) is its own error, so a caller holding a cached
+//! secret knows to read it again; its message, kind and exit code are those of any other
+//! failed connect.
 #![cfg(feature = "mysql")]
 
 use engine::command::{CommandError, ErrorKind};

@@ -1,4 +1,5 @@
-//! The apply engine against a real MariaDB (start it with `scripts/start-mariadb`).
+//! The apply engine against the test server (MariaDB or MySQL, as `LM_TEST_DATABASE_URL`
+//! says; `scripts/test` runs this on both).
 //! Each test works in a fresh database of its own, so tests run in parallel.
 #![cfg(feature = "mysql")]
 
@@ -25,7 +26,10 @@ impl TestDb {
         let db = testkit::TestDb::tagged(tag);
         let cfg = ConnConfig::parse(&db.url()).expect("LM_TEST_DATABASE_URL parses");
         let admin = mysql::Conn::new(cfg.opts()).unwrap_or_else(|e| {
-            panic!("MariaDB is not reachable at {cfg}: {e}. Run scripts/start-mariadb first.")
+            panic!(
+                "the test server is not reachable at {cfg}: {e}. {}",
+                testkit::START_HINT
+            )
         });
         TestDb { admin, cfg, db }
     }
@@ -605,13 +609,15 @@ fn custom_table_name() {
 
 #[test]
 fn connect_error_names_target_without_password() {
-    let cfg = ConnConfig::parse("mysql://lm:wrong-secret@127.0.0.1:3306/lm_test").unwrap();
+    let s = testkit::server();
+    let at = format!("{}:{}/lm_test", s.host, s.port);
+    let cfg = ConnConfig::parse(&format!("mysql://{}:wrong-secret@{at}", s.user)).unwrap();
     let err = Database::connect(&cfg, &Settings::default())
         .err()
         .expect("bad password refused");
     let text = err.to_string();
     assert!(
-        text.contains("mysql://lm:***@127.0.0.1:3306/lm_test"),
+        text.contains(&format!("mysql://{}:***@{at}", s.user)),
         "{text}"
     );
     assert!(!text.contains("wrong-secret"), "{text}");

@@ -1,5 +1,5 @@
-//! The id fold of `engine::migration::collation` against a real MariaDB (start it with
-//! `scripts/start-mariadb`): the server's `utf8_general_ci` weight of every BMP
+//! The id fold of `engine::migration::collation` against the test server (MariaDB or
+//! MySQL, as `LM_TEST_DATABASE_URL` says; `scripts/test` runs this on both): the server's `utf8_general_ci` weight of every BMP
 //! character, and a history table created as sql-migrate creates it.
 #![cfg(feature = "mysql")]
 
@@ -13,7 +13,10 @@ fn connect() -> mysql::Conn {
     let url = std::env::var("LM_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.into());
     let cfg = ConnConfig::parse(&url).expect("LM_TEST_DATABASE_URL parses");
     mysql::Conn::new(cfg.opts()).unwrap_or_else(|e| {
-        panic!("MariaDB is not reachable at {cfg}: {e}. Run scripts/start-mariadb first.")
+        panic!(
+            "the test server is not reachable at {cfg}: {e}. {}",
+            testkit::START_HINT
+        )
     })
 }
 

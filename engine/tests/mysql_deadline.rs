@@ -1,4 +1,5 @@
-//! Runs against a deadline on a real MariaDB (start it with `scripts/start-mariadb`): a
+//! Runs against a deadline on the test server (MariaDB or MySQL, as
+//! `LM_TEST_DATABASE_URL` says; `scripts/test` runs this on both): a
 //! run stops between migrations once it may not start another, and a statement still
 //! running at the kill point is killed on the server, rolled back and journaled exactly.
 #![cfg(feature = "mysql")]
@@ -27,7 +28,10 @@ fn run(
 ) -> Result<RunOutcome, CommandError> {
     let cfg = ConnConfig::parse(&db.url()).expect("LM_TEST_DATABASE_URL parses");
     let mut conn = Database::connect(&cfg, &Settings::default()).unwrap_or_else(|e| {
-        panic!("MariaDB is not reachable at {cfg}: {e}. Run scripts/start-mariadb first.")
+        panic!(
+            "the test server is not reachable at {cfg}: {e}. {}",
+            testkit::START_HINT
+        )
     });
     conn.set_deadline(deadline);
     let mut ms = migration::scan(

@@ -1,4 +1,5 @@
-//! Metadata-lock waits against a real MariaDB (start it with `scripts/start-mariadb`): a
+//! Metadata-lock waits against the test server (MariaDB or MySQL, as
+//! `LM_TEST_DATABASE_URL` says; `scripts/test` runs this on both): a
 //! DDL statement stuck behind a long transaction gives up within its lock_wait_timeout,
 //! is retried, lets other sessions through meanwhile, and names who blocks it.
 #![cfg(feature = "mysql")]
@@ -25,7 +26,10 @@ impl Fixture {
         let db = testkit::TestDb::tagged(tag);
         let cfg = ConnConfig::parse(&db.url()).expect("LM_TEST_DATABASE_URL parses");
         let mut c = Conn::new(cfg.opts()).unwrap_or_else(|e| {
-            panic!("MariaDB is not reachable at {cfg}: {e}. Run scripts/start-mariadb first.")
+            panic!(
+                "the test server is not reachable at {cfg}: {e}. {}",
+                testkit::START_HINT
+            )
         });
         c.query_drop(
             "CREATE TABLE t (id int PRIMARY KEY) ENGINE=InnoDB; INSERT INTO t VALUES (1); \
@@ -55,12 +59,22 @@ impl Fixture {
 
     /// Runs `up` over one migration file with a 1 s lock_wait_timeout and `retries`.
     fn up(&self, text: &str, retries: u32) -> (Database, Result<(), CommandError>) {
+        self.up_as(&self.cfg, text, retries)
+    }
+
+    /// [`Fixture::up`] as the user of `cfg`.
+    fn up_as(
+        &self,
+        cfg: &ConnConfig,
+        text: &str,
+        retries: u32,
+    ) -> (Database, Result<(), CommandError>) {
         let settings = Settings {
             lock_wait_timeout: Duration::from_secs(1),
             lock_wait_retries: retries,
             ..Settings::default()
         };
-        let mut db = Database::connect(&self.cfg, &settings).unwrap();
+        let mut db = Database::connect(cfg, &settings).unwrap();
         let mut ms = migration::scan([("1_alter.sql", "1_alter.sql", text.as_bytes())]).unwrap();
         let r = engine::command::run::run(
             &mut db,
@@ -214,4 +228,62 @@ fn a_text_of_several_statements_with_ddl_is_refused_before_it_waits() {
         "{err}"
     );
     assert_eq!(f.count("SELECT COUNT(*) FROM log"), 0);
+}
+
+#[test]
+fn a_user_who_cannot_see_the_blockers_is_told_which_privileges_it_lacks() {
+    let f = Fixture::new("lockwait_priv");
+    let granted = Fixture::new("lockwait_priv2");
+    // All on its own databases and nothing else: no SELECT on performance_schema, no
+    // PROCESS (what a least-privilege migration user often has).
+    let user = testkit::TestUser::create(
+        "lockwait-9",
+        &[
+            &format!("GRANT ALL ON `{}`.* TO {{user}}", f.db.name),
+            &format!("GRANT ALL ON `{}`.* TO {{user}}", granted.db.name),
+        ],
+    );
+    let (_, release, held) = f.blocker(Duration::from_secs(30));
+    let cfg = ConnConfig::parse(&user.url(&f.db.name)).unwrap();
+    let (_db, r) = f.up_as(&cfg, MIGRATION, 0);
+    drop(release);
+    held.join().unwrap();
+    let text = r.expect_err("the blocker holds t").to_string();
+    for part in [
+        "no blocking session found",
+        "performance_schema.metadata_locks: needs SELECT on performance_schema.metadata_locks \
+         and performance_schema.threads",
+        "information_schema.INNODB_TRX, transactions older than the wait: needs the PROCESS \
+         privilege",
+    ] {
+        assert!(text.contains(part), "{part:?} missing from: {text}");
+    }
+    // Granted both, the same user sees the blocker: from the lock table where the server
+    // keeps one (MySQL; MariaDB with the metadata_lock_info plugin), else from the open
+    // transactions, saying why (MariaDB's default has performance_schema off).
+    granted
+        .conn()
+        .query_drop(format!(
+            "GRANT SELECT ON performance_schema.* TO {a}; GRANT PROCESS ON *.* TO {a}",
+            a = user.account()
+        ))
+        .unwrap();
+    let (blocker, release, held) = granted.blocker(Duration::from_secs(30));
+    let cfg = ConnConfig::parse(&user.url(&granted.db.name)).unwrap();
+    let (_db, r) = granted.up_as(&cfg, MIGRATION, 0);
+    drop(release);
+    held.join().unwrap();
+    let text = r.expect_err("the blocker holds t").to_string();
+    assert!(text.contains(&format!("session {blocker}")), "{text}");
+    let plugin = testkit::sql(
+        None,
+        "SELECT COUNT(*) FROM information_schema.PLUGINS \
+         WHERE PLUGIN_NAME = 'METADATA_LOCK_INFO' AND PLUGIN_STATUS = 'ACTIVE'",
+    ) == "1";
+    let found_in = match (testkit::is_mariadb(), plugin) {
+        (false, _) => "(from performance_schema.metadata_locks)",
+        (true, true) => "(from information_schema.METADATA_LOCK_INFO)",
+        (true, false) => "performance_schema.metadata_locks: performance_schema is OFF",
+    };
+    assert!(text.contains(found_in), "{found_in:?} missing from: {text}");
 }

@@ -1,4 +1,5 @@
-//! A DSN's session options against a real MariaDB (start it with `scripts/start-mariadb`):
+//! A DSN's session options against the test server (MariaDB or MySQL, as
+//! `LM_TEST_DATABASE_URL` says; `scripts/test` runs this on both):
 //! `charset`, `collation` and system variables such as `time_zone` and `sql_mode` are in
 //! force for the migrations `up` runs, beside our `lock_wait_timeout`; values that could
 //! inject SQL never reach the server.
@@ -43,7 +44,10 @@ fn up(cfg: &ConnConfig) -> Result<(), CommandError> {
         ..Settings::default()
     };
     let mut db = Database::connect(cfg, &settings).unwrap_or_else(|e| {
-        panic!("MariaDB is not reachable at {cfg}: {e}. Run scripts/start-mariadb first.")
+        panic!(
+            "the test server is not reachable at {cfg}: {e}. {}",
+            testkit::START_HINT
+        )
     });
     let mut ms = migration::scan([("1_probe.sql", "1_probe.sql", PROBE.as_bytes())]).unwrap();
     engine::command::run::run(

@@ -1,8 +1,8 @@
 //! Issue 19, "exactly once, never silent": each statement runs once, on the database
 //! that was meant, and when that cannot be promised the run says so. One test per path
 //! that broke the promise (the issue's numbering), through the real `lambda-migrate`
-//! binary against the real server: MariaDB, and MySQL 9 when `scripts/test` runs it
-//! again with `LM_TEST_DATABASE_URL` pointing there.
+//! binary against the test server: `scripts/test` runs it on MariaDB and on MySQL 9
+//! (`LM_TEST_DATABASE_URL`).
 //!
 //! The interface:
 //! - a statement whose outcome is unknown leaves its migration "in doubt" at that

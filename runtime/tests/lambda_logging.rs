@@ -1,6 +1,7 @@
 //! Both Lambda binaries at the most verbose log levels, through a whole pipeline job
-//! (fake CodePipeline and Lambda from `scripts/fake-aws`, S3 on moto, MariaDB): the
-//! levels reach our own code, yet no credential, token or event payload reaches a log.
+//! (fake CodePipeline and Lambda from `scripts/fake-aws`, S3 on moto, the test server:
+//! MariaDB or MySQL): the levels reach our own code, yet no credential, token or event
+//! payload reaches a log.
 #![cfg(feature = "lambda")]
 
 use std::time::Duration;

@@ -1,5 +1,6 @@
-//! End-to-end: CodePipeline job → trigger → migrator → MariaDB, every piece real except
-//! the AWS control planes, which `scripts/fake-aws` provides with their real protocols.
+//! End-to-end: CodePipeline job → trigger → migrator → the test server (MariaDB or
+//! MySQL, as `LM_TEST_DATABASE_URL` says), every piece real except the AWS control
+//! planes, which `scripts/fake-aws` provides with their real protocols.
 //! The artifact lives on a local S3 server (moto), zipped by Info-ZIP.
 #![cfg(feature = "lambda")]
 

@@ -1,50 +1,11 @@
 //! End-to-end: the migrator reads its database password from Secrets Manager (fake-aws's
-//! GetSecretValue) at invocation time, and a rotation (MariaDB `ALTER USER` plus a new
+//! GetSecretValue) at invocation time, and a rotation (`ALTER USER` plus a new
 //! secret version) is picked up by the same warm instance without a redeploy. Also the
 //! migrator's metric lines (Embedded Metric Format) in its log, in the text log format.
 #![cfg(feature = "lambda")]
 
 use serde_json::{Value, json};
-use testkit::{FakeAws, TestDb, http, s3_endpoint, s3_put, sql, unique, zip_artifact};
-
-/// A MariaDB user of its own, dropped on drop (also when the test fails).
-struct DbUser {
-    name: String,
-}
-
-impl DbUser {
-    fn create(db: &TestDb, password: &str) -> DbUser {
-        let name = unique("lmt_sec");
-        sql(
-            None,
-            &format!(
-                "CREATE USER '{name}'@'127.0.0.1' IDENTIFIED BY '{password}'; \
-                 GRANT ALL ON `{}`.* TO '{name}'@'127.0.0.1'",
-                db.name
-            ),
-        );
-        DbUser { name }
-    }
-
-    fn set_password(&self, password: &str) {
-        sql(
-            None,
-            &format!(
-                "ALTER USER '{}'@'127.0.0.1' IDENTIFIED BY '{password}'",
-                self.name
-            ),
-        );
-    }
-}
-
-impl Drop for DbUser {
-    fn drop(&mut self) {
-        sql(
-            None,
-            &format!("DROP USER IF EXISTS '{}'@'127.0.0.1'", self.name),
-        );
-    }
-}
+use testkit::{FakeAws, TestDb, TestUser, http, s3_endpoint, s3_put, unique, zip_artifact};
 
 /// Invokes `function` synchronously; returns whether it failed and the response body.
 fn invoke(fake: &FakeAws, function: &str, event: &Value) -> (bool, String) {
@@ -85,7 +46,10 @@ fn a_rotated_secret_is_read_by_the_warm_migrator_and_metrics_are_printed() {
     let db = TestDb::tagged("secret");
     let first = format!("pwA-{}", unique("r"));
     let second = format!("pwB-{}", unique("r"));
-    let user = DbUser::create(&db, &first);
+    let user = TestUser::create(
+        &first,
+        &[&format!("GRANT ALL ON `{}`.* TO {{user}}", db.name)],
+    );
     // An RDS-style secret: the user name comes from it too (DB_USER is not set).
     let created = fake.post(
         "/_fake/secrets",

@@ -1,5 +1,5 @@
 //! The migrator binary under cargo-lambda's runtime emulator (`cargo lambda watch
-//! --only-lambda-apis`), against the local MariaDB and the local S3 server.
+//! --only-lambda-apis`), against the test server (MariaDB or MySQL) and the local S3 server.
 //!
 //! Unlike real Lambda, the emulator answers a function error with HTTP 500: the
 //! `X-Amz-Function-Error` behaviour is tested against `scripts/fake-aws` instead.

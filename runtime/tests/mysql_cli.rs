@@ -1,5 +1,5 @@
-//! The `lambda-migrate` binary against a real MariaDB (start it with
-//! `scripts/start-mariadb`): concurrent runs, a connection killed mid-migration, the real
+//! The `lambda-migrate` binary against the test server (MariaDB or MySQL, as
+//! `LM_TEST_DATABASE_URL` says; `scripts/test` runs this on both): concurrent runs, a connection killed mid-migration, the real
 //! sql-migrate on the same database both ways, dbconfig.yml, exit codes, JSON output.
 #![cfg(feature = "mysql")]
 

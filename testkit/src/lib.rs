@@ -1,14 +1,16 @@
 //! Test set-up shared by lambda-migrate's integration tests, and the one home of every
 //! helper more than one test uses:
-//! - a fresh database per test on the local MariaDB ([`TestDb`], SQL through the
-//!   `mariadb` client);
+//! - a fresh database per test on the test server, MariaDB or MySQL as
+//!   `LM_TEST_DATABASE_URL` says ([`TestDb`], [`TestUser`], SQL through the `mariadb`
+//!   client);
 //! - the local S3 server ([`s3_endpoint`], [`s3_put`]) and plain HTTP ([`http`]);
 //! - artifacts zipped by Info-ZIP ([`zip_artifact`]), Go peers built offline ([`go_build`]);
 //! - unique names ([`unique`]) so that tests and worktrees can share both servers;
 //! - feature `corpus`: the crafted-archive builder and the hostile corpus ([`corpus`]);
 //! - feature `fake-aws`: the fake AWS control planes of the Lambda tests (`FakeAws`).
 //!
-//! Real services only: `scripts/start-mariadb` and `scripts/start-moto` start them.
+//! Real services only: `scripts/start-mariadb`, `scripts/start-mysql` and
+//! `scripts/start-moto` start them.
 //! Without features it is std only, so every test binary can link it cheaply.
 #![warn(missing_docs)]
 
@@ -19,7 +21,7 @@ mod fake_aws;
 mod go;
 mod http;
 mod infozip;
-mod mariadb;
+mod server;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,7 +31,10 @@ pub use fake_aws::FakeAws;
 pub use go::go_build;
 pub use http::{http, s3_endpoint, s3_put};
 pub use infozip::zip_artifact;
-pub use mariadb::{DEFAULT_DATABASE_URL, Server, TestDb, server, server_url, sql};
+pub use server::{
+    DEFAULT_DATABASE_URL, START_HINT, Server, TestDb, TestUser, is_mariadb, server, server_url,
+    server_version, sql,
+};
 
 /// The repository root.
 pub fn repo() -> PathBuf {

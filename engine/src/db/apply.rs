@@ -11,7 +11,7 @@ use super::sql::{connection_lost, exec_all, literal};
 use crate::migration::{Migration, Statement};
 use crate::plan::{
     self, Action, Direction, JournalState, StatementHasher, fails_whole, keeps_session, may_commit,
-    replays_on_resume,
+    replays_on_resume, several_objects,
 };
 use crate::store::{DeadlineStop, LockWait, MigrationFailure};
 
@@ -140,6 +140,9 @@ impl Database {
                             cause.lock_wait =
                                 Some(Box::new(self.lock_wait_report(&s.sql, attempts, waited)));
                         }
+                        // MariaDB drops or creates a list of objects one at a time: a
+                        // failure part-way there leaves the first ones done.
+                        let whole = whole && (!several_objects(&s.sql) || self.atomic_ddl());
                         break 'statement Err((Stage::Statement { commits, whole }, cause));
                     }
                     match w.after(&self.tables, i) {
@@ -289,6 +292,32 @@ impl Database {
     }
 }
 
+impl Database {
+    /// Whether the server has atomic DDL for statements over a list of objects (MySQL
+    /// 8.0 and later; not MariaDB, not MySQL 5.7). Asked on the control connection only
+    /// after such a statement failed; `false` when it cannot be told, which records the
+    /// migration in doubt rather than guessing.
+    fn atomic_ddl(&self) -> bool {
+        use mysql::prelude::Queryable;
+        let version = self
+            .shared
+            .with(|c| c.query_first::<String, _>("SELECT VERSION()"));
+        match version {
+            Some(Ok(Some(v))) => atomic_ddl_version(&v),
+            _ => false,
+        }
+    }
+}
+
+/// [`Database::atomic_ddl`] for a `VERSION()` text: MySQL from 8.0.
+fn atomic_ddl_version(version: &str) -> bool {
+    let major = version
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|m| m.parse::<u32>().ok());
+    !version.to_ascii_lowercase().contains("mariadb") && major.is_some_and(|m| m >= 8)
+}
+
 /// The migration a step runs, for failure reports.
 struct Run<'a, 'm> {
     m: &'a Migration<'m>,
@@ -407,6 +436,26 @@ impl Database {
                 }
                 None => return Err((cause, attempt + 1, started.elapsed())),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::atomic_ddl_version;
+
+    #[test]
+    fn atomic_ddl_is_mysql_8_and_later() {
+        for (v, atomic) in [
+            ("9.7.4-2", true),
+            ("8.0.39", true),
+            ("8.0.mysql_aurora.3.08.0", true),
+            ("5.7.44-log", false),
+            ("10.11.19-MariaDB-0+deb12u1", false),
+            ("11.4.2-MariaDB", false),
+            ("", false),
+        ] {
+            assert_eq!(atomic_ddl_version(v), atomic, "{v}");
         }
     }
 }

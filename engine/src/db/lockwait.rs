@@ -128,9 +128,11 @@ fn ask(
 ) {
     let mut tried = Vec::new();
     if let Some((Some(schema), t)) = &table {
-        let by_table: [(&str, &str); 2] = [
+        // Each view with the tables a user needs SELECT on to read it.
+        let by_table: [(&str, &str, &str); 2] = [
             (
                 "information_schema.METADATA_LOCK_INFO",
+                "",
                 "SELECT m.THREAD_ID, p.USER, \
                  IFNULL(TIMESTAMPDIFF(SECOND, x.trx_started, NOW()), p.TIME), m.LOCK_MODE \
                  FROM information_schema.METADATA_LOCK_INFO m \
@@ -141,6 +143,7 @@ fn ask(
             ),
             (
                 "performance_schema.metadata_locks",
+                "performance_schema.metadata_locks and performance_schema.threads",
                 "SELECT t.PROCESSLIST_ID, t.PROCESSLIST_USER, \
                  IFNULL(TIMESTAMPDIFF(SECOND, x.trx_started, NOW()), t.PROCESSLIST_TIME), m.LOCK_TYPE \
                  FROM performance_schema.metadata_locks m \
@@ -151,15 +154,19 @@ fn ask(
                  ORDER BY t.PROCESSLIST_ID LIMIT 20",
             ),
         ];
-        for (name, q) in by_table {
+        for (name, needs, q) in by_table {
             match conn.exec::<Row, _, _>(q, (schema.as_str(), t.as_str(), me)) {
                 Ok(rows) if !rows.is_empty() => {
                     report.blockers = rows.into_iter().map(blocker).collect();
                     report.source = name.into();
                     return;
                 }
+                // MariaDB keeps the views but leaves them empty while the instrument is off.
+                Ok(_) if !needs.is_empty() && performance_schema_off(conn) => tried.push(format!(
+                    "{name}: performance_schema is OFF (a server setting that needs a restart)"
+                )),
                 Ok(_) => tried.push(format!("{name}: none")),
-                Err(_) => tried.push(format!("{name}: not available")),
+                Err(e) => tried.push(format!("{name}: {}", unreadable(&e, needs))),
             }
         }
     }
@@ -177,9 +184,41 @@ fn ask(
             report.blockers = rows.into_iter().map(blocker).collect();
             tried.push(name.into());
         }
-        Err(e) => tried.push(format!("{name}: {e}")),
+        Err(e) => tried.push(format!("{name}: {}", unreadable(&e, ""))),
     }
     report.source = tried.join("; ");
+}
+
+/// Whether the server's performance_schema is switched off (MariaDB's default).
+fn performance_schema_off(conn: &mut Conn) -> bool {
+    matches!(
+        conn.query_first::<i64, _>("SELECT @@performance_schema"),
+        Ok(Some(0))
+    )
+}
+
+/// Why a view could not be read, naming the privilege that is missing: a user without
+/// it sees no blockers, and only the grant's name tells the operator what to ask for.
+/// `needs`: the tables the view reads, for a refused SELECT.
+fn unreadable(e: &mysql::Error, needs: &str) -> String {
+    match e {
+        // ER_TABLEACCESS_DENIED_ERROR, ER_COLUMNACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR
+        mysql::Error::MySqlError(m)
+            if matches!(m.code, 1142 | 1143 | 1044) && !needs.is_empty() =>
+        {
+            format!("needs SELECT on {needs} (MySQL error {})", m.code)
+        }
+        // ER_SPECIFIC_ACCESS_DENIED_ERROR: INNODB_TRX (and a full PROCESSLIST) need PROCESS.
+        mysql::Error::MySqlError(m) if m.code == 1227 => format!(
+            "needs the PROCESS privilege to see other sessions (MySQL error {})",
+            m.code
+        ),
+        // ER_UNKNOWN_TABLE, ER_NO_SUCH_TABLE: MySQL has no METADATA_LOCK_INFO; MariaDB has
+        // it once `INSTALL SONAME 'metadata_lock_info'` is run.
+        mysql::Error::MySqlError(m) if matches!(m.code, 1109 | 1146) => "not on this server".into(),
+        mysql::Error::MySqlError(m) => format!("not available (MySQL error {})", m.code),
+        _ => "not available (the query failed)".into(),
+    }
 }
 
 fn blocker((id, user, seconds, lock): Row) -> Blocker {
@@ -272,6 +311,36 @@ mod tests {
         assert_eq!(
             session_sql(&cfg, Duration::from_secs(3)).join("; "),
             "SET NAMES 'latin1'; SET SESSION lock_wait_timeout = 3"
+        );
+    }
+
+    #[test]
+    fn a_refused_view_names_the_privilege_it_needs() {
+        let err = |code| {
+            mysql::Error::MySqlError(mysql::MySqlError {
+                state: "42000".into(),
+                message: "denied".into(),
+                code,
+            })
+        };
+        let ps = "performance_schema.metadata_locks and performance_schema.threads";
+        assert_eq!(
+            unreadable(&err(1142), ps),
+            "needs SELECT on performance_schema.metadata_locks and performance_schema.threads \
+             (MySQL error 1142)"
+        );
+        assert_eq!(
+            unreadable(&err(1227), ""),
+            "needs the PROCESS privilege to see other sessions (MySQL error 1227)"
+        );
+        assert_eq!(unreadable(&err(1109), ""), "not on this server");
+        assert_eq!(
+            unreadable(&err(1142), ""),
+            "not available (MySQL error 1142)"
+        );
+        assert_eq!(
+            unreadable(&err(2013), ps),
+            "not available (MySQL error 2013)"
         );
     }
 

@@ -64,6 +64,32 @@ pub fn fails_whole(sql: &str) -> bool {
     single_statement(sql) && head != "CALL"
 }
 
+/// Whether `sql` is one DDL statement over a list of objects that MariaDB carries out
+/// one object at a time (`DROP TABLE a, b`, `DROP VIEW`, `CREATE`/`DROP`/`RENAME USER`
+/// or `ROLE` with several accounts): when it fails part-way there, the objects before
+/// the failure stay dropped or created. MySQL 8.0+ has atomic DDL and does all or
+/// nothing. A comma anywhere after the object kind counts, which may say "several" of
+/// a name with a comma in it: that costs a check by hand, never a wrong journal.
+pub fn several_objects(sql: &str) -> bool {
+    if !single_statement(sql) || compound(sql) {
+        return false;
+    }
+    let (code, head) = code_and_head(sql);
+    let upper = code.to_ascii_uppercase();
+    let mut words = upper
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .skip(1)
+        .skip_while(|w| *w == "TEMPORARY");
+    let kind = words.next().unwrap_or_default();
+    let listed = match head.as_str() {
+        "DROP" => matches!(kind, "TABLE" | "TABLES" | "VIEW" | "USER" | "ROLE"),
+        "CREATE" | "RENAME" => matches!(kind, "USER" | "ROLE"),
+        _ => false,
+    };
+    listed && code.contains(',')
+}
+
 /// Whether `sql` only sets up the session for the statements after it (`USE db`, a
 /// session `SET`), so that resuming after it must send it again: a resumed migration
 /// runs on a fresh session, and its later statements were written to run where it
@@ -347,6 +373,31 @@ mod tests {
         assert!(!fails_whole(
             "BEGIN NOT ATOMIC INSERT INTO t VALUES (1); END"
         ));
+    }
+
+    #[test]
+    fn ddl_over_a_list_of_objects_is_told_apart() {
+        for yes in [
+            "DROP TABLE a, b",
+            "drop temporary table if exists a,b",
+            "DROP VIEW v, w",
+            "CREATE USER 'a'@'%', 'b'@'%'",
+            "RENAME USER a TO b, c TO d",
+            "DROP ROLE r1, r2",
+        ] {
+            assert!(several_objects(yes), "{yes}");
+        }
+        for no in [
+            "DROP TABLE a",
+            "CREATE TABLE t (a int, b int)",
+            "ALTER TABLE t ADD a int, ADD b int",
+            "RENAME TABLE a TO b, c TO d",
+            "DROP TABLE a; DROP TABLE b, c",
+            "INSERT INTO t VALUES (1), (2)",
+            "CREATE PROCEDURE p() BEGIN DROP TABLE a, b; END",
+        ] {
+            assert!(!several_objects(no), "{no}");
+        }
     }
 
     #[test]

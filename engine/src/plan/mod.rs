@@ -24,7 +24,8 @@ use crate::migration::order::{compare, version_of};
 use crate::migration::{Migration, MigrationError, Section, Statement};
 use checks::{check_resume, checksums, find_partial, refuse_hidden_commits};
 pub use commit::{
-    commits_part_way, fails_whole, keeps_session, may_commit, replays_on_resume, single_statement,
+    commits_part_way, fails_whole, keeps_session, may_commit, replays_on_resume, several_objects,
+    single_statement,
 };
 pub use error::PlanError;
 pub(crate) use join::Joined;

@@ -76,6 +76,9 @@ impl std::fmt::Display for MigrationFailure {
             Some(c) => write!(f, ": MySQL error {c}: {}", self.message)?,
             None => write!(f, ": {}", self.message)?,
         }
+        if let Some(fix) = self.code.and_then(server_fix) {
+            write!(f, " ({fix})")?;
+        }
         if let Some(w) = &self.lock_wait {
             write!(f, "; {w}")?;
         }
@@ -134,6 +137,28 @@ impl std::fmt::Display for MigrationFailure {
             )?;
         }
         Ok(())
+    }
+}
+
+/// The fix for a server refusal whose cause is a server setting or a grant rather than
+/// the migration's SQL, named where the server's own message leaves it vague.
+fn server_fix(code: u16) -> Option<&'static str> {
+    match code {
+        // ER_BINLOG_CREATE_ROUTINE_NEED_SUPER: a trigger or function created by a user
+        // without SUPER while binary logging is on (MySQL's default since 8.0; RDS and
+        // Aurora grant no SUPER).
+        1419 => Some(
+            "binary logging is on and this user lacks SUPER: set the server variable \
+             log_bin_trust_function_creators = 1 (on RDS and Aurora, in the DB parameter \
+             group), then run it again",
+        ),
+        // ER_BINLOG_UNSAFE_ROUTINE: a function without a determinism declaration.
+        1418 => Some(
+            "binary logging is on: declare the function DETERMINISTIC, NO SQL or READS SQL \
+             DATA, or set log_bin_trust_function_creators = 1 (on RDS and Aurora, in the DB \
+             parameter group)",
+        ),
+        _ => None,
     }
 }
 

@@ -1,5 +1,8 @@
-//! The local MariaDB: where it is, SQL through its `mariadb` client, and a fresh database
-//! per test.
+//! The test server of `LM_TEST_DATABASE_URL`: MariaDB 10.11 (`scripts/start-mariadb`,
+//! 127.0.0.1:3306, the default) or MySQL 9.7 (`scripts/start-mysql`, 127.0.0.1:3307).
+//! Where it is, SQL through the `mariadb` client (which speaks to both), a fresh database
+//! per test and users of a test's own. `scripts/test` runs every suite that uses it once
+//! per server.
 
 use std::process::Command;
 
@@ -8,7 +11,7 @@ use crate::unique;
 /// The server tests use when `LM_TEST_DATABASE_URL` is not set.
 pub const DEFAULT_DATABASE_URL: &str = "mysql://lm:lm@127.0.0.1:3306/lm_test";
 
-/// The MariaDB server of `LM_TEST_DATABASE_URL` (its database is ignored).
+/// The server of `LM_TEST_DATABASE_URL` (its database is ignored).
 #[derive(Debug, Clone)]
 pub struct Server {
     /// The user name.
@@ -67,8 +70,9 @@ impl Server {
         })
     }
 
-    /// A `mariadb` client command for this server, tab-separated output without column
-    /// names; the password goes through the environment, not the command line.
+    /// A `mariadb` client command for this server (MariaDB or MySQL), tab-separated output
+    /// without column names; the password goes through the environment, not the command
+    /// line.
     pub fn client(&self, db: Option<&str>) -> Command {
         let mut cmd = Command::new("mariadb");
         cmd.args(["-N", "-B", "-h", &self.host, "-P", &self.port.to_string()])
@@ -98,10 +102,15 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// What a test says when the server does not answer: which one, and how to start it.
+pub const START_HINT: &str = "Start the server LM_TEST_DATABASE_URL names: scripts/start-mariadb \
+     (127.0.0.1:3306, the default) or scripts/start-mysql (127.0.0.1:3307).";
+
 /// Runs `query` (one or more statements) with the `mariadb` client, in `db` if given;
 /// returns its tab-separated output without trailing blanks. Panics if it fails.
 pub fn sql(db: Option<&str>, query: &str) -> String {
-    let out = server()
+    let s = server();
+    let out = s
         .client(db)
         .arg("-e")
         .arg(query)
@@ -109,7 +118,9 @@ pub fn sql(db: Option<&str>, query: &str) -> String {
         .expect("the mariadb client runs (run .ci/install-deps)");
     assert!(
         out.status.success(),
-        "MariaDB query failed ({query}): {}. Is MariaDB up? Run scripts/start-mariadb.",
+        "query on {}:{} failed ({query}): {} {START_HINT}",
+        s.host,
+        s.port,
         String::from_utf8_lossy(&out.stderr)
     );
     let mut text = String::from_utf8(out.stdout).expect("the mariadb client prints UTF-8");
@@ -117,7 +128,79 @@ pub fn sql(db: Option<&str>, query: &str) -> String {
     text
 }
 
-/// A fresh, empty database on the local MariaDB, dropped on drop.
+/// The server's `VERSION()`, e.g. `10.11.19-MariaDB-0+deb12u1` or `9.7.4-2`.
+pub fn server_version() -> String {
+    sql(None, "SELECT VERSION()")
+}
+
+/// Whether the server is MariaDB (else MySQL).
+pub fn is_mariadb() -> bool {
+    server_version().contains("MariaDB")
+}
+
+/// A user of a test's own on the server, `'name'@'127.0.0.1'` (the host the tests
+/// connect from), with only the grants it is given; dropped on drop, also when the test
+/// fails. Created with the server's default authentication plugin
+/// (`caching_sha2_password` on MySQL 8.0 and later, `mysql_native_password` on MariaDB).
+pub struct TestUser {
+    /// Its name: unique to the test process and call.
+    pub name: String,
+    /// Its password.
+    pub password: String,
+}
+
+impl TestUser {
+    /// Creates one with `password`, then runs each of `grants` for it: `{user}` in them
+    /// stands for the account (`GRANT ALL ON db.* TO {user}`).
+    pub fn create(password: &str, grants: &[&str]) -> TestUser {
+        let name = unique("lmt_user");
+        let account = format!("'{name}'@'127.0.0.1'");
+        let mut q = format!("CREATE USER {account} IDENTIFIED BY '{password}'");
+        for g in grants {
+            q.push_str("; ");
+            q.push_str(&g.replace("{user}", &account));
+        }
+        sql(None, &q);
+        TestUser {
+            name,
+            password: password.into(),
+        }
+    }
+
+    /// Its account, quoted: `'name'@'127.0.0.1'`.
+    pub fn account(&self) -> String {
+        format!("'{}'@'127.0.0.1'", self.name)
+    }
+
+    /// The URL of `db` on the server, logged in as this user.
+    pub fn url(&self, db: &str) -> String {
+        let s = server();
+        format!(
+            "mysql://{}:{}@{}:{}/{db}",
+            self.name, self.password, s.host, s.port
+        )
+    }
+
+    /// Sets its password.
+    pub fn set_password(&self, password: &str) {
+        sql(
+            None,
+            &format!("ALTER USER {} IDENTIFIED BY '{password}'", self.account()),
+        );
+    }
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        let _ = server()
+            .client(None)
+            .arg("-e")
+            .arg(format!("DROP USER IF EXISTS {}", self.account()))
+            .output();
+    }
+}
+
+/// A fresh, empty database on the test server, dropped on drop.
 pub struct TestDb {
     /// Its name: unique to the test process and call.
     pub name: String,
