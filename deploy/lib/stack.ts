@@ -42,7 +42,7 @@ export const METRICS_NAMESPACE = 'LambdaMigrate';
  * The reports the trigger stores beside a pipeline artifact, as `<artifact key>.<suffix>` (the
  * runtime's `lambda::beside`); its role may write exactly these keys in the artifact bucket.
  */
-export const REPORT_SUFFIXES = ['lint.json', 'review.html', 'review.json'] as const;
+export const REPORT_SUFFIXES = ['lint.json', 'review.html', 'review.json', 'plan.sql'] as const;
 
 /** A checkov check the stack does not satisfy on purpose, and why (deploy/README.md has the same table). */
 export interface CheckovSkip {

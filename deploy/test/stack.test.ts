@@ -349,6 +349,7 @@ describe('IAM', () => {
       { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/*.lint.json']] },
       { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/*.review.html']] },
       { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/*.review.json']] },
+      { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/*.plan.sql']] },
     ]);
     // The data key for SSE-KMS, only through S3.
     const keyId = stack.getLogicalId(stack.artifactKey!.node.defaultChild as cdk.CfnElement);

@@ -1098,6 +1098,15 @@ fn a_reviewed_plan_stores_the_page_the_approval_links_to() {
         .map(|e| e["algorithm"].as_str().unwrap())
         .collect();
     assert_eq!(algorithms, ["INSTANT", "COPY"], "{review:#}");
+    // The SQL `up` would send, beside the page, for a DBA who applies by hand.
+    let sql_key = format!("{key}.plan.sql");
+    assert_eq!(vars["PlanSqlKey"], sql_key.as_str());
+    let (_, script) = stored(&p, &sql_key);
+    let script = String::from_utf8(script).unwrap();
+    assert!(
+        script.contains("GET_LOCK") && script.contains("ALTER TABLE orders MODIFY amount BIGINT"),
+        "{script}"
+    );
     // Nothing real changed and no probe is left: the table as it was, alone.
     assert_eq!(p.db.tables(), ["orders"]);
     assert!(!p.db.q("SHOW CREATE TABLE orders").contains("note"));

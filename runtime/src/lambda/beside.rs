@@ -38,6 +38,12 @@ pub const REVIEW_JSON: Named = Named {
     content_type: "application/json",
 };
 
+/// The SQL `up` would send for the reviewed plan (`plan --sql`), for applying by hand.
+pub const PLAN_SQL: Named = Named {
+    suffix: "plan.sql",
+    content_type: "application/sql; charset=utf-8",
+};
+
 /// S3's limit on a key, in bytes of UTF-8.
 const KEY_LIMIT: usize = 1024;
 

@@ -189,24 +189,14 @@ async fn run(clients: &Clients, config: &TriggerConfig, job: &Job, deadline_ms: 
     };
     let outcome = if command != CommandName::Up {
         match round.invoke(&event).await {
-            Invoked::Reply(reply) => {
-                let outcome = outcome_of_reply(&reply);
-                match reply.report.run().and_then(|r| r.review()) {
-                    Some(r) => {
-                        let region = clients.region.as_deref();
-                        match review::store(&clients.s3, &job.bucket, &job.key, region, &r).await {
-                            Ok(reviewed) => reviewed.annotate(outcome),
-                            Err(e) => Outcome::misconfigured(format!(
-                                "the review could not be stored for the approval: {e}; the \
-                                 trigger's role needs s3:PutObject on *.{} and *.{}",
-                                beside::REVIEW_PAGE.suffix,
-                                beside::REVIEW_JSON.suffix
-                            )),
-                        }
-                    }
-                    None => outcome,
+            Invoked::Reply(reply) => match reply.report.run().and_then(|r| r.review()) {
+                Some(r) => {
+                    round
+                        .reviewed(job, event, &r, outcome_of_reply(&reply))
+                        .await
                 }
-            }
+                None => outcome_of_reply(&reply),
+            },
             other => round.not_answered(other, token),
         }
     } else {
@@ -282,6 +272,67 @@ struct Round<'a> {
 }
 
 impl Round<'_> {
+    /// A reviewed plan's result: the review's page and JSON stored beside the artifact,
+    /// then the SQL script `up` would send (asked of the migrator as `plan --sql`) beside
+    /// them, for a DBA who applies by hand; the variables the approval shows and links.
+    async fn reviewed(
+        &self,
+        job: &Job,
+        mut event: MigratorEvent,
+        r: &engine::review::Review,
+        outcome: Outcome,
+    ) -> Outcome {
+        let region = self.clients.region.as_deref();
+        let stored = review::store(&self.clients.s3, &job.bucket, &job.key, region, r).await;
+        let mut outcome = match stored {
+            Ok(reviewed) => reviewed.annotate(outcome),
+            Err(e) => {
+                return Outcome::misconfigured(format!(
+                    "the review could not be stored for the approval: {e}; the trigger's \
+                     role needs s3:PutObject on *.{} and *.{}",
+                    beside::REVIEW_PAGE.suffix,
+                    beside::REVIEW_JSON.suffix
+                ));
+            }
+        };
+        event.request = Request {
+            limit: event.request.limit,
+            sql: true,
+            ..Request::new(CommandName::Plan)
+        };
+        let script = match self.invoke(&event).await {
+            Invoked::Reply(reply) => reply.report.run().and_then(|r| r.sql.clone()),
+            _ => None,
+        };
+        let Some(script) = script else {
+            return Outcome::failed(
+                "the migrator did not return the SQL script of the reviewed plan",
+            );
+        };
+        let body = script.into_bytes();
+        match beside::store_beside(
+            &self.clients.s3,
+            &job.bucket,
+            &job.key,
+            beside::PLAN_SQL,
+            body,
+        )
+        .await
+        {
+            Ok(key) => {
+                if let Outcome::Success { variables, .. } = &mut outcome {
+                    variables.push((outcome::Variable::PlanSqlKey, key));
+                }
+                outcome
+            }
+            Err(e) => Outcome::misconfigured(format!(
+                "the plan's SQL script could not be stored: {e}; the trigger's role needs \
+                 s3:PutObject on *.{}",
+                beside::PLAN_SQL.suffix
+            )),
+        }
+    }
+
     /// Time left for another migrator call.
     fn budget(&self) -> Duration {
         budget(self.deadline_ms, self.config.margin)

@@ -100,6 +100,8 @@ pub enum Variable {
     ReviewReportKey,
     /// `plan --review`: the S3 console's link to the page (the approval's review URL).
     ReviewUrl,
+    /// `plan --review`: the key of the SQL script `up` would send, beside the page.
+    PlanSqlKey,
 }
 
 impl Variable {
@@ -120,6 +122,7 @@ impl Variable {
             Variable::ReviewCounts => "ReviewCounts",
             Variable::ReviewReportKey => "ReviewReportKey",
             Variable::ReviewUrl => "ReviewUrl",
+            Variable::PlanSqlKey => "PlanSqlKey",
         }
     }
 }
