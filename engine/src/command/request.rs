@@ -164,6 +164,10 @@ pub struct Request {
     /// `lint`: the severity from which findings refuse the set (absent: errors).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lint_fail_on: Option<crate::lint::FailOn>,
+    /// `lint`: only the migrations not yet applied, which needs the database (the applied
+    /// ones' Up sections still build the schema model).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub pending: bool,
 }
 
 /// A request that asks for something its command does not do.
@@ -252,6 +256,7 @@ impl Request {
             self.allow_empty_down,
         )?;
         takes("lint_fail_on", c == Lint, self.lint_fail_on.is_some())?;
+        takes("pending", c == Lint, self.pending)?;
         if c == Resolve
             && (self.id.as_deref().is_none_or(str::is_empty) || self.resolution.is_none())
         {

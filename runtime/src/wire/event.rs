@@ -89,6 +89,8 @@ struct RawEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     lint_fail_on: Option<engine::lint::FailOn>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pending: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     expected_digest: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     dir: Option<String>,
@@ -115,6 +117,7 @@ impl RawEvent {
             ("allow_empty", self.allow_empty.is_some()),
             ("allow_empty_down", self.allow_empty_down.is_some()),
             ("lint_fail_on", self.lint_fail_on.is_some()),
+            ("pending", self.pending.is_some()),
             ("expected_digest", self.expected_digest.is_some()),
             ("dir", self.dir.is_some()),
             ("credentials", self.credentials.is_some()),
@@ -155,6 +158,7 @@ impl TryFrom<RawEvent> for MigratorEvent {
                 allow_empty: raw.allow_empty.unwrap_or(false),
                 allow_empty_down: raw.allow_empty_down.unwrap_or(false),
                 lint_fail_on: raw.lint_fail_on,
+                pending: raw.pending.unwrap_or(false),
             },
             expected_digest: raw.expected_digest,
             dir: raw.dir,
@@ -178,6 +182,7 @@ impl From<MigratorEvent> for RawEvent {
             allow_empty,
             allow_empty_down,
             lint_fail_on,
+            pending,
         } = e.request;
         let set = |b: bool| b.then_some(true);
         RawEvent {
@@ -197,6 +202,7 @@ impl From<MigratorEvent> for RawEvent {
             allow_empty: set(allow_empty),
             allow_empty_down: set(allow_empty_down),
             lint_fail_on,
+            pending: set(pending),
             expected_digest: e.expected_digest,
             dir: e.dir,
             credentials: e.credentials,
