@@ -285,6 +285,7 @@ mod tests {
                 allow_empty: true,
                 allow_empty_down: true,
                 lint_fail_on: Some(engine::lint::FailOn::Warning),
+                pending: true,
             },
             expected_digest: Some("ab".into()),
             dir: Some("db/migrations".into()),
