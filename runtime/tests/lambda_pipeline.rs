@@ -1243,3 +1243,51 @@ fn lint_fail_on_sets_the_severity_that_fails_a_job() {
     );
     assert!(p.migrator_invokes().is_empty());
 }
+
+#[test]
+fn lint_pending_runs_in_the_migrator_as_it_runs_here() {
+    let p = Pipeline::new(Options {
+        migrator_env: json!({"ALLOWED_COMMANDS": "verify,lint,plan,status,up,resolve"}),
+        ..Options::default()
+    });
+    let narrow = "-- +migrate Up\nALTER TABLE users MODIFY email varchar(50);\n\n-- +migrate Down\nALTER TABLE users MODIFY email varchar(100);\n";
+    let files = migrations_dir(&[
+        ("1_create_users.sql", CREATE_USERS),
+        ("2_seed_users.sql", SEED_USERS),
+        ("3_narrow.sql", narrow),
+    ]);
+    let dir = files.path().to_str().unwrap();
+    let o = p.cli(false, &["up", "--limit", "1", "--source", dir]);
+    assert!(o.status.success(), "{}", out(&o));
+    let args = ["lint", "--pending", "--json", "--source", dir];
+    let local = p.cli(false, &args);
+    let remote = p.cli(true, &args);
+    // 3's narrowing (measured from 1's applied CREATE) refuses the set, here and there.
+    assert_eq!(local.status.code(), Some(9), "{}", out(&local));
+    assert_eq!(remote.status.code(), Some(9), "{}", out(&remote));
+    // The same report but for `file`: here the folder's path, there the path inside the
+    // zip the CLI sent inline.
+    let without_files = |o: &std::process::Output| {
+        let mut v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        for f in v["findings"].as_array_mut().unwrap() {
+            let file = f["file"].take();
+            let name = f["migration"].as_str().unwrap();
+            assert!(
+                file.as_str().unwrap().ends_with(&format!("/{name}")),
+                "{file}"
+            );
+        }
+        v
+    };
+    assert_eq!(without_files(&local), without_files(&remote));
+    let v: Value = serde_json::from_slice(&remote.stdout).unwrap();
+    assert_eq!(v["summary"]["migrations"], 2, "{v:#}");
+    let narrowing = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "destructive/narrowing")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert_eq!(narrowing["migration"], "3_narrow.sql");
+    assert!(String::from_utf8_lossy(&remote.stderr).contains("lint refused"));
+}

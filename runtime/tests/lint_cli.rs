@@ -243,3 +243,122 @@ fn lint_fail_on_is_read_from_its_variable_and_the_flag_beats_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn lint_uses_the_database_flags_only_with_pending() {
+    let out = cli(&[
+        "lint",
+        "--source",
+        bad().to_str().unwrap(),
+        "--database",
+        "mysql://u:secret@127.0.0.1:1/x",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--database") && err.contains("--pending") && !err.contains("secret"),
+        "{err}"
+    );
+    let out = cli(&[
+        "lint",
+        "--pending",
+        "--source",
+        bad().to_str().unwrap(),
+        "--allow-drift",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-drift"));
+    let out = cli(&[
+        "lint",
+        "--sarif",
+        "--json",
+        "--source",
+        bad().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "--sarif and --json conflict");
+}
+
+/// The fields SARIF 2.1.0's schema requires, and the ones code-review tools read, on the
+/// bad set's log (scripts/check-sarif validates the same log against the OASIS schema).
+#[test]
+fn sarif_output_carries_every_finding_with_rule_level_and_location() {
+    let dir = bad();
+    let out = cli(&["lint", "--source", dir.to_str().unwrap(), "--sarif"]);
+    assert_eq!(
+        out.status.code(),
+        Some(9),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = json(&out);
+    assert_eq!(log["version"], "2.1.0");
+    assert!(
+        log["$schema"]
+            .as_str()
+            .unwrap()
+            .ends_with("sarif-schema-2.1.0.json")
+    );
+    let runs = log["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    let driver = &runs[0]["tool"]["driver"];
+    assert_eq!(driver["name"], "lambda-migrate");
+    assert_eq!(driver["version"], env!("CARGO_PKG_VERSION"));
+    let rules = driver["rules"].as_array().unwrap();
+    let ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let docs = std::fs::read_to_string(repo().join("docs/lint.md")).unwrap();
+    for r in rules {
+        assert!(!r["shortDescription"]["text"].as_str().unwrap().is_empty());
+        assert!(matches!(
+            r["defaultConfiguration"]["level"].as_str(),
+            Some("error" | "warning" | "note")
+        ));
+        let anchor = format!(
+            "docs/lint.md#{}",
+            r["id"].as_str().unwrap().replace('/', "-")
+        );
+        assert!(
+            r["help"]["text"].as_str().unwrap().contains(&anchor)
+                && r["help"]["markdown"].as_str().unwrap().contains(&anchor),
+            "{r}"
+        );
+        // The link lands on an anchor of docs/lint.md.
+        let target = format!("<a id=\"{}\">", &anchor["docs/lint.md#".len()..]);
+        assert!(docs.contains(&target), "docs/lint.md has no {target}");
+    }
+    let results = runs[0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), EXPECTED.len());
+    let mut suppressed = 0;
+    for r in results {
+        let id = r["ruleId"].as_str().unwrap();
+        let index = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(ids[index], id);
+        assert!(matches!(
+            r["level"].as_str(),
+            Some("error" | "warning" | "note")
+        ));
+        assert!(!r["message"]["text"].as_str().unwrap().is_empty());
+        let loc = &r["locations"][0]["physicalLocation"];
+        let uri = loc["artifactLocation"]["uri"].as_str().unwrap();
+        assert!(uri.contains("runtime/tests/lint/bad/2025"), "{uri}");
+        assert!(loc["region"]["startLine"].as_u64().unwrap() >= 1);
+        if let Some(s) = r.get("suppressions") {
+            suppressed += 1;
+            assert_eq!(s[0]["kind"], "inSource");
+            assert!(!s[0]["justification"].as_str().unwrap().is_empty(), "{r}");
+        }
+    }
+    assert_eq!(suppressed, 1);
+    let truncate = results
+        .iter()
+        .find(|r| r["ruleId"] == "destructive/truncate")
+        .unwrap();
+    assert_eq!(truncate["level"], "error");
+    let loc = &truncate["locations"][0]["physicalLocation"];
+    assert!(
+        loc["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("20250104000000-cleanup.sql")
+    );
+    assert_eq!(loc["region"]["startLine"], 5);
+}

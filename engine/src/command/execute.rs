@@ -128,7 +128,7 @@ pub fn execute<S: Store>(
     request.validate()?;
     match request.command {
         CommandName::Verify => return verify(request, input),
-        CommandName::Lint => return lint(request, input),
+        CommandName::Lint if !request.pending => return lint(request, input),
         _ => {}
     }
     let source = input.source;
@@ -137,6 +137,10 @@ pub fn execute<S: Store>(
         let count = migrations.len();
         let report = match request.command {
             CommandName::Status => Report::Status(run::status(&mut store, source, migrations)?),
+            CommandName::Lint => {
+                parse_all(migrations, input)?;
+                Report::Lint(run::lint_pending(&mut store, migrations)?)
+            }
             CommandName::Resolve => {
                 let id = request.id.as_deref().unwrap_or_default();
                 let resolution = request.resolution.unwrap_or(Resolution::Applied);

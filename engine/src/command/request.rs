@@ -171,6 +171,10 @@ pub struct Request {
     /// `plan`: ask the server what each pending ALTER would do ([`crate::review`]).
     #[serde(default, skip_serializing_if = "is_false")]
     pub review: bool,
+    /// `lint`: only the migrations not yet applied, which needs the database (the applied
+    /// ones' Up sections still build the schema model).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub pending: bool,
 }
 
 /// A request that asks for something its command does not do.
@@ -267,6 +271,7 @@ impl Request {
         takes("review", c == Plan, self.review)?;
         // One report at a time: a review is asked under the lock, a script only read.
         takes("sql", !self.review, self.sql)?;
+        takes("pending", c == Lint, self.pending)?;
         if c == Resolve
             && (self.id.as_deref().is_none_or(str::is_empty) || self.resolution.is_none())
         {

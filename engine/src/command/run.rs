@@ -30,6 +30,25 @@ pub fn status<S: Store>(
     })
 }
 
+/// `lint --pending`: lints the migrations that are not applied (pending, catch-up, or a
+/// partial one), every migration already parsed. Reads the history like a dry run: no
+/// lock, nothing created, nothing changed.
+pub fn lint_pending<S: Store>(
+    store: &mut S,
+    migrations: &[Migration<'_>],
+) -> Result<crate::lint::LintReport, CommandError> {
+    let r = store.read_state(Read::DryRun)?;
+    let rows = plan::status(migrations, &r.history, &r.journal);
+    let applied: std::collections::HashSet<&str> = rows
+        .iter()
+        .filter(|row| row.state == plan::MigrationState::Applied)
+        .map(|row| row.id.as_str())
+        .collect();
+    Ok(crate::lint::lint_selected(migrations, |i| {
+        !applied.contains(migrations[i].id)
+    }))
+}
+
 /// What a run of `opts` would do (`plan`, `--dry-run`). Takes no lock: it changes
 /// nothing, and must not wait behind a real run. With `script` (the lock timeout a run
 /// would wait), the outcome carries the SQL the run would send ([`Store::script`]).

@@ -735,3 +735,61 @@ fn a_down_without_down_statements_is_refused_warned_or_recorded() {
     assert_eq!(steps(&r), ["reverted 3_c.sql"]);
     assert_eq!(store.ids(), ["1_a.sql", "2_b.sql"]);
 }
+
+#[test]
+fn lint_pending_lints_what_the_history_lacks_on_the_model_the_applied_ones_built() {
+    let mut files = Files::abc();
+    files.set(
+        "1_a.sql",
+        "-- +migrate Up\nCREATE TABLE a (id int, email varchar(300));\n\n-- +migrate Down\nDROP TABLE a;\n",
+    );
+    files.set(
+        "2_b.sql",
+        "-- +migrate Up\nALTER TABLE a MODIFY email varchar(100);\n\n-- +migrate Down\nALTER TABLE a MODIFY email varchar(300);\n",
+    );
+    let mut store = Fake::with_history(&["1_a.sql"]);
+    let request = Request {
+        pending: true,
+        ..req(CommandName::Lint)
+    };
+    let Report::Lint(r) = exec(&mut store, &files, &request).0.unwrap().report else {
+        panic!("not a lint report")
+    };
+    let linted: std::collections::BTreeSet<&str> =
+        r.findings.iter().map(|f| f.migration.as_str()).collect();
+    assert!(!linted.contains("1_a.sql"), "{linted:?}");
+    let narrowing = r
+        .findings
+        .iter()
+        .find(|f| f.rule == "destructive/narrowing")
+        .expect("2_b's MODIFY is measured against 1_a's CREATE");
+    assert_eq!(narrowing.migration, "2_b.sql");
+    assert_eq!(r.summary.migrations, 2);
+    assert_eq!(store.ids(), ["1_a.sql"], "nothing was applied or recorded");
+
+    // Without `pending`, lint never connects.
+    let source = files.source();
+    let limits = Limits::default();
+    let input = Input {
+        source: &source,
+        dir: "migrations",
+        limits: &limits,
+        fetch: None,
+        expected_digest: None,
+    };
+    let done = execute::<Fake>(
+        &req(CommandName::Lint),
+        &input,
+        || panic!("plain lint needs no store"),
+        Duration::from_secs(1),
+        |_| {},
+    )
+    .unwrap();
+    let Report::Lint(all) = done.report else {
+        panic!("not a lint report")
+    };
+    assert_eq!(all.summary.migrations, 3);
+    let mut up = req(CommandName::Up);
+    up.pending = true;
+    assert!(up.validate().is_err(), "only lint takes pending");
+}

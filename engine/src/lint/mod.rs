@@ -12,6 +12,7 @@
 
 mod check;
 pub mod rule;
+pub mod sarif;
 pub mod schema;
 mod suppress;
 
@@ -63,6 +64,10 @@ pub struct Finding {
     /// The statement's first line, for text output (not in JSON: its shape is fixed).
     #[serde(skip)]
     pub excerpt: String,
+    /// The reason a `lint:ignore` comment gave, when it suppressed this finding (for
+    /// SARIF's suppressions; not in JSON: its shape is fixed).
+    #[serde(skip)]
+    pub justification: String,
 }
 
 /// The counts over a whole lint.
@@ -143,12 +148,23 @@ impl LintReport {
 /// Lints `migrations`, in apply order. Each must be parsed ([`Migration::parse`]); one
 /// that is not counts as having no statements.
 pub fn lint(migrations: &[Migration<'_>]) -> LintReport {
+    lint_selected(migrations, |_| true)
+}
+
+/// Lints the migrations `selected` picks by index (`--pending`: those not applied), in
+/// apply order. The others are not linted, but their Up sections are still replayed onto
+/// the schema model, so a pending MODIFY knows the type an applied CREATE gave.
+pub fn lint_selected(migrations: &[Migration<'_>], selected: impl Fn(usize) -> bool) -> LintReport {
     let mut report = LintReport::default();
     let mut schema = Schema::default();
-    for m in migrations {
-        lint_one(m, &mut schema, &mut report);
+    for (i, m) in migrations.iter().enumerate() {
+        if selected(i) {
+            lint_one(m, &mut schema, &mut report);
+            report.summary.migrations += 1;
+        } else {
+            replay(m, &mut schema);
+        }
     }
-    report.summary.migrations = migrations.len();
     for f in &report.findings {
         let s = &mut report.summary;
         match (f.suppressed, f.severity) {
@@ -159,6 +175,16 @@ pub fn lint(migrations: &[Migration<'_>]) -> LintReport {
         }
     }
     report
+}
+
+/// Applies the Up section of a migration that is not linted to the model; a statement
+/// the parser refuses changes nothing (as when it is linted).
+fn replay(m: &Migration<'_>, schema: &mut Schema) {
+    for s in &m.up.statements {
+        for ast in Parser::parse_sql(&MySqlDialect {}, &s.sql).unwrap_or_default() {
+            schema.apply(&ast);
+        }
+    }
 }
 
 /// One migration: its Up against the model (replaying it), its Down against the model
@@ -252,6 +278,7 @@ impl At<'_, '_> {
             message,
             suppressed: false,
             excerpt,
+            justification: String::new(),
         });
     }
 }
@@ -446,6 +473,7 @@ fn suppress(m: &Migration<'_>, lines: &[&str], findings: &mut Vec<Finding>, star
                     if let Some(k) = d.rules.iter().position(|r| *r == f.rule) {
                         f.suppressed = true;
                         used[k] = true;
+                        f.justification = d.reason.clone();
                     }
                 }
                 for (id, used) in d.rules.iter().zip(used) {

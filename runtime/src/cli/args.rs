@@ -82,9 +82,16 @@ pub struct VerifyArgs {
 /// Arguments of `lint`.
 #[derive(Debug, Args)]
 pub struct LintArgs {
-    /// Where the migrations come from.
+    /// Where the migrations come from, and (with --pending) the database.
     #[command(flatten)]
-    pub source: SourceArgs,
+    pub db: DbArgs,
+    /// Lint only the migrations the database has not applied (the applied ones still
+    /// build the schema model); needs the database, as `plan` does, or --via-lambda.
+    #[arg(long)]
+    pub pending: bool,
+    /// Print the findings as SARIF 2.1.0 (for code-review annotations) instead of text.
+    #[arg(long, conflicts_with = "json")]
+    pub sarif: bool,
     /// The severity from which unsuppressed findings fail the command (exit 9): error,
     /// warning, or never [default: LINT_FAIL_ON, else error].
     #[arg(long, value_name = "SEVERITY", value_parser = fail_on_arg)]
@@ -318,6 +325,8 @@ pub struct Invocation<'a> {
     pub db: Option<&'a DbArgs>,
     /// `plan --review --html`: where the review's page goes.
     pub html: Option<&'a std::path::Path>,
+    /// `lint --sarif`: the report as SARIF 2.1.0.
+    pub sarif: bool,
 }
 
 impl VerifyArgs {
@@ -331,23 +340,53 @@ impl VerifyArgs {
             source: &self.source,
             db: None,
             html: None,
+            sarif: false,
         }
     }
 }
 
 impl LintArgs {
-    /// As an engine request.
+    /// As an engine request: with `--pending` the database flags go with it.
     pub fn invocation(&self) -> Invocation<'_> {
         Invocation {
             request: Request {
-                allow_empty: self.source.allow_empty,
+                allow_empty: self.db.source.allow_empty,
                 lint_fail_on: self.lint_fail_on,
+                pending: self.pending,
                 ..Request::new(CommandName::Lint)
             },
-            source: &self.source,
-            db: None,
+            source: &self.db.source,
+            db: self.pending.then_some(&self.db),
             html: None,
+            sarif: self.sarif,
         }
+    }
+
+    /// The flags given that this lint does not use: database flags without `--pending`,
+    /// and the ones no lint uses (it takes no lock and plans no run).
+    pub fn unused(&self) -> Vec<&'static str> {
+        let d = &self.db;
+        let mut unused = if self.pending {
+            Vec::new()
+        } else {
+            d.local_only()
+        };
+        let mut flag = |on: bool, name| {
+            if on && !unused.contains(&name) {
+                unused.push(name)
+            }
+        };
+        flag(d.allow_drift, "--allow-drift");
+        flag(d.ignore_unknown, "--ignore-unknown");
+        flag(d.lock_timeout.is_some(), "--lock-timeout");
+        flag(d.lock_wait_timeout.is_some(), "--lock-wait-timeout");
+        flag(d.lock_wait_retries.is_some(), "--lock-wait-retries");
+        flag(d.review_copy_rate.is_some(), "--review-copy-rate");
+        flag(
+            d.review_long_transaction.is_some(),
+            "--review-long-transaction",
+        );
+        unused
     }
 }
 
@@ -357,6 +396,7 @@ fn with_db(request: Request, db: &DbArgs) -> Invocation<'_> {
         source: &db.source,
         db: Some(db),
         html: None,
+        sarif: false,
     }
 }
 

@@ -83,9 +83,10 @@ mod imp {
     }
 
     impl Target {
-        /// The configuration file's `ignoreunknown` (which `resolve` never takes).
+        /// The configuration file's `ignoreunknown` (which `resolve` never takes, and
+        /// `lint --pending` has no use for: it never plans a run).
         pub fn ignore_unknown(&self, command: CommandName) -> bool {
-            self.0.ignore_unknown && command != CommandName::Resolve
+            self.0.ignore_unknown && !matches!(command, CommandName::Resolve | CommandName::Lint)
         }
 
         /// The configuration file's migrations folder, when one was read.

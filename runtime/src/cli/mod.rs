@@ -142,12 +142,27 @@ fn dispatch(cli: &Cli) -> Result<(), Failure> {
         }
         return new::run(a);
     };
-    if inv.request.command == CommandName::Lint && cli.via_lambda.is_some() {
-        // Lint needs no database, so nothing is gained by running it in the migrator.
-        return Err(Failure::bad_input(
-            "`lint` reads the migrations here and needs no database; it does not run \
-             --via-lambda",
-        ));
+    if let Command::Lint(a) = &cli.command {
+        let unused = a.unused();
+        if !unused.is_empty() {
+            return Err(Failure::bad_input(format!(
+                "`lint` does not use {}{}",
+                unused.join(", "),
+                if a.pending {
+                    ""
+                } else {
+                    " without --pending (only --pending reads the database)"
+                }
+            )));
+        }
+        if cli.via_lambda.is_some() && !a.pending {
+            // Without a database nothing is gained by running it in the migrator.
+            return Err(Failure::bad_input(
+                "`lint` reads the migrations here and needs no database; it runs \
+                 --via-lambda only with --pending (the migrator's database says which \
+                 migrations are applied)",
+            ));
+        }
     }
     match cli.via_lambda.as_deref().filter(|f| !f.is_empty()) {
         #[cfg(feature = "remote")]

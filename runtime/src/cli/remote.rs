@@ -21,6 +21,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(16 * 60);
 pub fn run(function: &str, inv: Invocation<'_>) -> Result<(), Failure> {
     let json = inv.source.json;
     let inv_html = inv.html;
+    let sarif = inv.sarif;
     let request = inv.request;
     let refuse = |message: String| fail(&request, ErrorKind::BadRequest, message, json);
     if let Some(db) = inv.db {
@@ -102,10 +103,16 @@ pub fn run(function: &str, inv: Invocation<'_>) -> Result<(), Failure> {
                 render::step_line(&mut out, s).map_err(Failure::output)?;
             }
         }
-        render::report(&mut out, &finished.reply.report, json, streamed)
+        render::report_as(&mut out, &finished.reply.report, json, sarif, streamed)
             .map_err(Failure::output)?;
         render::review_page(inv_html, &finished.reply.report).map_err(Failure::output)?;
-        return match failure {
+        // A refusing lint has printed its report; the exit says it refused.
+        let refusal = finished
+            .reply
+            .report
+            .refusal(&request)
+            .map(|e| (e.kind(), e.message(&engine::command::Frontend::Cli)));
+        return match failure.or(refusal) {
             None => Ok(()),
             Some((kind, message)) => Err(Failure {
                 code: kind.exit_code(),

@@ -36,6 +36,23 @@ pub fn report(out: &mut dyn Write, report: &Report, json: bool, streamed: bool) 
     }
 }
 
+/// Prints `report` for `--sarif` (a `lint` report) or as [`report`] does.
+pub fn report_as(
+    out: &mut dyn Write,
+    r: &Report,
+    json: bool,
+    sarif: bool,
+    streamed: bool,
+) -> io::Result<()> {
+    match r {
+        Report::Lint(lint) if sarif => {
+            let log = engine::lint::sarif::to_sarif(lint, env!("CARGO_PKG_VERSION"));
+            writeln!(out, "{}", to_json(&log))
+        }
+        _ => report(out, r, json, streamed),
+    }
+}
+
 fn to_json(v: &impl Serialize) -> String {
     serde_json::to_string(v).expect("a report always serializes")
 }

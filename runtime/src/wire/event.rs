@@ -92,6 +92,7 @@ struct RawEvent {
     lint_fail_on: Option<engine::lint::FailOn>,
     #[serde(skip_serializing_if = "Option::is_none")]
     review: Option<bool>,
+    pending: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     expected_digest: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -121,6 +122,7 @@ impl RawEvent {
             ("allow_empty_down", self.allow_empty_down.is_some()),
             ("lint_fail_on", self.lint_fail_on.is_some()),
             ("review", self.review.is_some()),
+            ("pending", self.pending.is_some()),
             ("expected_digest", self.expected_digest.is_some()),
             ("dir", self.dir.is_some()),
             ("credentials", self.credentials.is_some()),
@@ -163,6 +165,7 @@ impl TryFrom<RawEvent> for MigratorEvent {
                 allow_empty_down: raw.allow_empty_down.unwrap_or(false),
                 lint_fail_on: raw.lint_fail_on,
                 review: raw.review.unwrap_or(false),
+                pending: raw.pending.unwrap_or(false),
             },
             expected_digest: raw.expected_digest,
             dir: raw.dir,
@@ -188,6 +191,7 @@ impl From<MigratorEvent> for RawEvent {
             allow_empty_down,
             lint_fail_on,
             review,
+            pending,
         } = e.request;
         let set = |b: bool| b.then_some(true);
         RawEvent {
@@ -209,6 +213,7 @@ impl From<MigratorEvent> for RawEvent {
             allow_empty_down: set(allow_empty_down),
             lint_fail_on,
             review: set(review),
+            pending: set(pending),
             expected_digest: e.expected_digest,
             dir: e.dir,
             credentials: e.credentials,
@@ -293,6 +298,7 @@ mod tests {
                 allow_empty_down: true,
                 lint_fail_on: Some(engine::lint::FailOn::Warning),
                 review: true,
+                pending: true,
             },
             expected_digest: Some("ab".into()),
             dir: Some("db/migrations".into()),

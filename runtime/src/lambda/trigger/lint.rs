@@ -187,6 +187,7 @@ mod tests {
             message: "m".into(),
             suppressed: false,
             excerpt: String::new(),
+            justification: String::new(),
         }
     }
 
