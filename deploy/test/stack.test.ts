@@ -347,9 +347,9 @@ describe('IAM', () => {
     assert.deepEqual(asList(s3[0].Action), ['s3:PutObject']);
     assert.deepEqual(asList(s3[0].Resource as unknown[]), [
       { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/*.lint.json']] },
+      { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/*.plan.sql']] },
       { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/*.review.html']] },
       { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/*.review.json']] },
-      { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/*.plan.sql']] },
     ]);
     // The data key for SSE-KMS, only through S3.
     const keyId = stack.getLogicalId(stack.artifactKey!.node.defaultChild as cdk.CfnElement);
