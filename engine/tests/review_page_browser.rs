@@ -98,6 +98,7 @@ fn finding(
         message: message.to_owned(),
         suppressed,
         excerpt: String::new(),
+        justification: String::new(),
     }
 }
 

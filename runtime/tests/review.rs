@@ -120,9 +120,10 @@ fn the_server_says_what_each_alter_gets_and_who_is_in_the_way() {
         assert!(e["data_bytes"].as_u64().unwrap() > 1_000_000, "{e}");
         let blockers = e["blockers"].as_array().unwrap();
         assert!(
-            blockers
-                .iter()
-                .any(|b| b["connection"].to_string() == blocker_id),
+            blockers.iter().any(
+                |b| b["connection"].as_u64().map(|c| c.to_string()).as_deref()
+                    == Some(blocker_id.as_str())
+            ),
             "statement {k} names the blocker {blocker_id}: {e}"
         );
     }

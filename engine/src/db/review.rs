@@ -202,10 +202,10 @@ fn drop_probes(
 ) -> Result<(), StoreError> {
     let mut first = Ok(());
     for p in probes {
-        if let Err(e) = conn.query_drop(format!("DROP TABLE IF EXISTS {}", p.quoted)) {
-            if first.is_ok() {
-                first = Err(denied_or("dropping a probe table")(e));
-            }
+        if let Err(e) = conn.query_drop(format!("DROP TABLE IF EXISTS {}", p.quoted))
+            && first.is_ok()
+        {
+            first = Err(denied_or("dropping a probe table")(e));
         }
     }
     first

@@ -50,6 +50,7 @@ fn finding(migration: &str, statement: usize, suppressed: bool, text: &str) -> F
         message: format!("changes a column's type{text}"),
         suppressed,
         excerpt: String::new(),
+        justification: String::new(),
     }
 }
 
