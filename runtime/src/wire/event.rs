@@ -92,6 +92,7 @@ struct RawEvent {
     lint_fail_on: Option<engine::lint::FailOn>,
     #[serde(skip_serializing_if = "Option::is_none")]
     review: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pending: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     expected_digest: Option<String>,
