@@ -1107,6 +1107,34 @@ fn a_reviewed_plan_stores_the_page_the_approval_links_to() {
         script.contains("GET_LOCK") && script.contains("ALTER TABLE orders MODIFY amount BIGINT"),
         "{script}"
     );
+    // The same review from a laptop through the migrator: the JSON comes back and the
+    // page is rendered here.
+    let page = tempfile::tempdir().unwrap();
+    let html = page.path().join("review.html");
+    let source = p.s3_url(&key);
+    let o = p.cli(
+        true,
+        &[
+            "plan",
+            "--review",
+            "--json",
+            "--html",
+            html.to_str().unwrap(),
+            "--source",
+            &source,
+        ],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let remote: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let algorithms: Vec<&str> = remote["review"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["algorithm"].as_str().unwrap())
+        .collect();
+    assert_eq!(algorithms, ["INSTANT", "COPY"], "{remote:#}");
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(html.contains(&format!("{}.orders", p.db.name)));
     // Nothing real changed and no probe is left: the table as it was, alone.
     assert_eq!(p.db.tables(), ["orders"]);
     assert!(!p.db.q("SHOW CREATE TABLE orders").contains("note"));

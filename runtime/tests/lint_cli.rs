@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::json;
+use common::{findings, json};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -23,29 +23,6 @@ fn cli(args: &[&str]) -> Output {
         .env_remove("LAMBDA_MIGRATE_VIA_LAMBDA")
         .output()
         .unwrap()
-}
-
-/// Each finding as `migration section#statement rule` (`+suppressed` when it is).
-fn findings(v: &serde_json::Value) -> Vec<String> {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            format!(
-                "{} {}#{} {}{}",
-                f["migration"].as_str().unwrap(),
-                f["section"].as_str().unwrap(),
-                f["statement"],
-                f["rule"].as_str().unwrap(),
-                if f["suppressed"] == true {
-                    " +suppressed"
-                } else {
-                    ""
-                }
-            )
-        })
-        .collect()
 }
 
 /// What the bad set must produce, statement by statement.

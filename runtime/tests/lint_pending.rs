@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{json, migrations, run, text};
+use common::{findings, json, migrations, run, text};
 use testkit::TestDb;
 
 const CREATE: &str = "-- +migrate Up\nCREATE TABLE accounts (id int primary key, email varchar(300) not null);\n\n-- +migrate Down\nDROP TABLE accounts;\n";
@@ -13,24 +13,6 @@ const CREATE: &str = "-- +migrate Up\nCREATE TABLE accounts (id int primary key,
 const NARROW: &str = "-- +migrate Up\n-- lint:ignore destructive/narrowing,locking/type-change the column holds at most 150 characters\nALTER TABLE accounts MODIFY email varchar(200) not null;\n\n-- +migrate Down\nALTER TABLE accounts MODIFY email varchar(300) not null;\n";
 const NARROW_AGAIN: &str = "-- +migrate Up\nALTER TABLE accounts MODIFY email varchar(100) not null;\n\n-- +migrate Down\nALTER TABLE accounts MODIFY email varchar(200) not null;\n";
 const DROP: &str = "-- +migrate Up\nDROP TABLE accounts;\n";
-
-/// Each finding as `migration section#statement rule`.
-fn findings(v: &serde_json::Value) -> Vec<String> {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            format!(
-                "{} {}#{} {}",
-                f["migration"].as_str().unwrap(),
-                f["section"].as_str().unwrap(),
-                f["statement"],
-                f["rule"].as_str().unwrap()
-            )
-        })
-        .collect()
-}
 
 #[test]
 fn pending_lints_only_what_is_not_applied_with_the_applied_schema_known() {

@@ -375,27 +375,11 @@ fn review_text(out: &mut dyn Write, review: &engine::review::Review) -> io::Resu
             e.verdict.as_str()
         )?;
         for b in &e.blockers {
-            writeln!(
-                out,
-                "      blocker: connection {} {}@{} for {} s: {}",
-                b.connection,
-                clean(&b.user),
-                clean(&b.host),
-                b.age_secs,
-                clean(&b.statement)
-            )?;
+            writeln!(out, "      blocker: {}", session(b))?;
         }
     }
     for t in &s.long_transactions {
-        writeln!(
-            out,
-            "  long transaction: connection {} {}@{} open {} s: {}",
-            t.connection,
-            clean(&t.user),
-            clean(&t.host),
-            t.age_secs,
-            clean(&t.statement)
-        )?;
+        writeln!(out, "  long transaction: {}", session(t))?;
     }
     for u in &s.unavailable {
         writeln!(out, "  unavailable: {}: {}", u.what, clean(&u.reason))?;
@@ -409,6 +393,18 @@ fn review_text(out: &mut dyn Write, review: &engine::review::Review) -> io::Resu
         )?;
     }
     Ok(())
+}
+
+/// A session in someone's way: what `KILL` takes, who, for how long, doing what.
+fn session(b: &engine::review::Blocker) -> String {
+    format!(
+        "connection {} {}@{} for {} s: {}",
+        b.connection,
+        clean(&b.user),
+        clean(&b.host),
+        b.age_secs,
+        clean(&b.statement)
+    )
 }
 
 /// Untrusted text (names, SQL, server messages) on one line, without control characters.

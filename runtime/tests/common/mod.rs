@@ -126,3 +126,27 @@ pub fn json(out: &Output) -> serde_json::Value {
         )
     })
 }
+
+/// Each finding of a `lint --json` report as `migration section#statement rule`, with
+/// ` +suppressed` when it is.
+pub fn findings(v: &serde_json::Value) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}#{} {}{}",
+                f["migration"].as_str().unwrap(),
+                f["section"].as_str().unwrap(),
+                f["statement"],
+                f["rule"].as_str().unwrap(),
+                if f["suppressed"] == true {
+                    " +suppressed"
+                } else {
+                    ""
+                }
+            )
+        })
+        .collect()
+}

@@ -6,7 +6,7 @@
 use engine::lint::{FailOn, Finding, LintReport, Severity};
 use serde::{Deserialize, Serialize};
 
-use super::outcome::{FAILURE_LIMIT, Outcome, SUMMARY_LIMIT, Variable};
+use super::outcome::{FAILURE_LIMIT, Outcome, Variable};
 use crate::text::{list_within, one_line, truncate};
 
 /// The most of a job's summary the lint part takes; the command's own summary (what was
@@ -147,30 +147,21 @@ impl Linted {
     /// continuation carries the counts in its token instead (CodePipeline takes output
     /// variables only with the final result); a failure is left as it is.
     pub fn annotate(&self, outcome: Outcome) -> Outcome {
-        let Outcome::Success {
-            summary,
-            mut variables,
-        } = outcome
-        else {
-            return outcome;
-        };
-        let room = SUMMARY_LIMIT.saturating_sub(self.line.chars().count() + 2);
-        let summary = truncate(
-            &format!("{}. {}", truncate(&summary, room), self.line),
-            SUMMARY_LIMIT,
-        );
-        variables.extend([
-            (Variable::LintErrors, self.counts.errors.to_string()),
-            (Variable::LintWarnings, self.counts.warnings.to_string()),
-            (Variable::LintNotices, self.counts.notices.to_string()),
-            (Variable::LintReportKey, self.key.clone()),
-        ]);
-        Outcome::Success { summary, variables }
+        outcome.annotated(
+            &self.line,
+            [
+                (Variable::LintErrors, self.counts.errors.to_string()),
+                (Variable::LintWarnings, self.counts.warnings.to_string()),
+                (Variable::LintNotices, self.counts.notices.to_string()),
+                (Variable::LintReportKey, self.key.clone()),
+            ],
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::outcome::SUMMARY_LIMIT;
     use super::*;
     use engine::lint::{Category, SectionName, Summary};
 

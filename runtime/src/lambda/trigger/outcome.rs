@@ -54,6 +54,29 @@ impl Outcome {
         }
     }
 
+    /// A success with `line` after its summary (its own text cut to make room within
+    /// CodePipeline's limit) and `extra` among its variables; anything else as it is.
+    pub(super) fn annotated(
+        self,
+        line: &str,
+        extra: impl IntoIterator<Item = (Variable, String)>,
+    ) -> Outcome {
+        let Outcome::Success {
+            summary,
+            mut variables,
+        } = self
+        else {
+            return self;
+        };
+        let room = SUMMARY_LIMIT.saturating_sub(line.chars().count() + 2);
+        let summary = truncate(
+            &format!("{}. {line}", truncate(&summary, room)),
+            SUMMARY_LIMIT,
+        );
+        variables.extend(extra);
+        Outcome::Success { summary, variables }
+    }
+
     pub(super) fn misconfigured(message: impl Into<String>) -> Outcome {
         Outcome::Failure {
             configuration: true,

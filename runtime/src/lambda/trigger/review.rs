@@ -10,9 +10,8 @@
 
 use engine::review::{Review, Verdict};
 
-use super::outcome::{Outcome, SUMMARY_LIMIT, Variable};
+use super::outcome::{Outcome, Variable};
 use crate::lambda::beside;
-use crate::text::truncate;
 
 /// What a stored review adds to the job's result.
 pub struct Reviewed {
@@ -106,20 +105,7 @@ pub async fn store(
 impl Reviewed {
     /// `outcome` with the review added to a success's summary and variables.
     pub fn annotate(self, outcome: Outcome) -> Outcome {
-        let Outcome::Success {
-            summary,
-            mut variables,
-        } = outcome
-        else {
-            return outcome;
-        };
-        let room = SUMMARY_LIMIT.saturating_sub(self.line.chars().count() + 2);
-        let summary = truncate(
-            &format!("{}. {}", truncate(&summary, room), self.line),
-            SUMMARY_LIMIT,
-        );
-        variables.extend(self.variables);
-        Outcome::Success { summary, variables }
+        outcome.annotated(&self.line, self.variables)
     }
 }
 
