@@ -50,6 +50,7 @@ fn pending_lints_only_what_is_not_applied_with_the_applied_schema_known() {
             "3_narrow_again.sql up#1 locking/type-change",
             "4_drop.sql up#1 destructive/drop-table",
             "4_drop.sql up#1 reversibility/no-down",
+            "4_drop.sql up#1 reversibility/no-way-back",
         ],
         "{v:#}"
     );
@@ -74,7 +75,7 @@ fn pending_lints_only_what_is_not_applied_with_the_applied_schema_known() {
     let out = run(&db, dir.path(), &["lint", "--pending", "--sarif"]);
     let log = json(&out);
     let results = log["runs"][0]["results"].as_array().unwrap();
-    assert_eq!(results.len(), 4, "{log:#}");
+    assert_eq!(results.len(), 5, "{log:#}");
     let loc = &results[3]["locations"][0]["physicalLocation"];
     assert!(
         loc["artifactLocation"]["uri"]

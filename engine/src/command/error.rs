@@ -474,7 +474,8 @@ fn plan_kind(e: &PlanError) -> ErrorKind {
         PlanError::HiddenCommit { .. } | PlanError::EmptyDown { .. } => ErrorKind::BadMigration,
         PlanError::NothingToResolve { .. }
         | PlanError::NotInDoubt { .. }
-        | PlanError::Settled { .. } => ErrorKind::BadRequest,
+        | PlanError::Settled { .. }
+        | PlanError::NoVersion { .. } => ErrorKind::BadRequest,
     }
 }
 

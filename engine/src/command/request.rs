@@ -131,6 +131,10 @@ pub struct Request {
     /// At most this many migrations; `0` means all. Absent: all, except `down` (one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
+    /// `up`, `down` or `plan` as far as the migration whose id's numeric prefix is this,
+    /// and no further (sql-migrate's `-version`). Not with a limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
     /// Show what would be done; change nothing (`up`, `down`, `redo`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub dry_run: bool,
@@ -188,6 +192,12 @@ pub enum RequestError {
         /// The option's name.
         option: &'static str,
     },
+    /// Both a limit and a version: sql-migrate ignores the limit then; we say so.
+    #[error("`limit` and `version` do not go together: give one (a version goes exactly that far)")]
+    LimitAndVersion,
+    /// A version below zero, which no migration's numeric prefix can be.
+    #[error("`version` is a migration id's numeric prefix, 0 or more")]
+    NegativeVersion,
     /// A migrator event that names no usable source.
     #[error("bad event: {0}")]
     Event(&'static str),
@@ -249,6 +259,17 @@ impl Request {
             matches!(c, Plan | Up | Down | Skip),
             self.limit.is_some(),
         )?;
+        takes(
+            "version",
+            matches!(c, Plan | Up | Down),
+            self.version.is_some(),
+        )?;
+        if self.version.is_some() && self.limit.is_some_and(|n| n > 0) {
+            return Err(RequestError::LimitAndVersion);
+        }
+        if self.version.is_some_and(|v| v < 0) {
+            return Err(RequestError::NegativeVersion);
+        }
         takes("dry_run", matches!(c, Up | Down | Redo), self.dry_run)?;
         takes(
             "sql",
@@ -314,6 +335,10 @@ impl Request {
             (_, None | Some(0)) => None,
             (_, Some(n)) => Some(n),
         };
+        if self.version.is_some() {
+            o.limit = None;
+        }
+        o.version = self.version;
         o.resume = self.resume;
         o.allow_drift = self.allow_drift;
         o.ignore_unknown = self.ignore_unknown;
@@ -497,6 +522,36 @@ mod tests {
         .unwrap();
         r.validate().unwrap();
         assert!(r.options().unwrap().allow_empty_down);
+    }
+
+    #[test]
+    fn a_version_goes_with_up_down_and_plan_never_with_a_limit() {
+        let down: Request = serde_json::from_str(r#"{"command":"down","version":3}"#).unwrap();
+        down.validate().unwrap();
+        // `down`'s default of one migration gives way: the version says how far.
+        let o = down.options().unwrap();
+        assert_eq!((o.limit, o.version), (None, Some(3)));
+        let both = Request {
+            limit: Some(2),
+            ..down.clone()
+        };
+        assert_eq!(both.validate(), Err(RequestError::LimitAndVersion));
+        let skip = Request {
+            command: CommandName::Skip,
+            ..down.clone()
+        };
+        assert!(matches!(
+            skip.validate(),
+            Err(RequestError::Option {
+                option: "version",
+                ..
+            })
+        ));
+        let below = Request {
+            version: Some(-1),
+            ..down
+        };
+        assert_eq!(below.validate(), Err(RequestError::NegativeVersion));
     }
 
     #[test]

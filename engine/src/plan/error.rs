@@ -151,6 +151,27 @@ pub enum PlanError {
         /// The command was `redo`.
         redo: bool,
     },
+    /// `--version N` names no migration the command would reach: for `up`, none of the
+    /// pending migrations after the newest applied one; for `down`, none of the applied
+    /// ones (sql-migrate's "unknown migration with version id N").
+    #[error(
+        "no migration with version {version} is {}{}",
+        if *down { "applied, so `down --version` cannot stop at it" }
+        else { "pending after the newest applied one, so `up --version` cannot stop at it" },
+        if nearest.is_empty() {
+            if *down { " (nothing is applied)".to_owned() } else { " (nothing is pending)".to_owned() }
+        } else {
+            format!(" (nearest: {})", nearest.join(", "))
+        }
+    )]
+    NoVersion {
+        /// The version asked for.
+        version: i64,
+        /// The command was `down`.
+        down: bool,
+        /// The ids of the reachable migrations whose versions are nearest below and above.
+        nearest: Vec<String>,
+    },
     /// `resolve` names a migration whose records are settled: there is nothing to resolve,
     /// and recording otherwise is another command's work (`skip`, `down`).
     #[error(

@@ -54,6 +54,9 @@ pub struct Options {
     pub command: Command,
     /// At most this many migrations (`None`: no limit).
     pub limit: Option<usize>,
+    /// `up` or `down` as far as the migration whose numeric prefix is this, and no
+    /// further (sql-migrate's `-version`); the limit does not apply then.
+    pub version: Option<i64>,
     /// Rows in the history table without a file are ignored instead of refused.
     pub ignore_unknown: bool,
     /// Checksum mismatches are reported instead of refused.
@@ -71,6 +74,7 @@ impl Options {
         Options {
             command,
             limit: None,
+            version: None,
             ignore_unknown: false,
             allow_drift: false,
             resume: false,
@@ -339,6 +343,15 @@ pub(crate) fn plan_in(
         }
     }
 
+    if let Some(version) = opts.version {
+        to_version(
+            &mut steps,
+            migrations,
+            version,
+            resumed,
+            opts.command == Command::Down,
+        )?;
+    }
     for i in steps.iter().map(|s| s.index).chain(adopt.iter().copied()) {
         parsed(&migrations[i])?;
     }
@@ -358,6 +371,55 @@ pub(crate) fn plan_in(
         adopt,
         drift,
         unknown,
+    })
+}
+
+/// Cuts `steps` after the migration with `version`, as sql-migrate's `-version` does
+/// (its `planMigrationCommon`): `up` reaches it among the pending migrations after the
+/// newest applied one (catch-ups and a resumed migration run first, whatever the
+/// version), `down` among the applied ones, newest first. Passing a version on the way
+/// (higher for `up`, lower for `down`) without meeting it means it is not there. An id
+/// without a numeric prefix sorts after every numbered one, so it counts as higher.
+fn to_version(
+    steps: &mut Vec<Step>,
+    migrations: &[Migration<'_>],
+    version: i64,
+    resumed: Option<usize>,
+    down: bool,
+) -> Result<(), PlanError> {
+    let reach = |s: &Step| !s.catch_up && resumed != Some(s.index);
+    let past = |v: Option<i64>| match v {
+        None => !down,
+        Some(v) if down => v < version,
+        Some(v) => v > version,
+    };
+    for (k, s) in steps.iter().enumerate().filter(|(_, s)| reach(s)) {
+        let v = migrations[s.index].version;
+        if v == Some(version) {
+            steps.truncate(k + 1);
+            return Ok(());
+        }
+        if past(v) {
+            break;
+        }
+    }
+    // The ids on either side of `version` among those the command could have reached.
+    let mut candidates: Vec<(i64, &str)> = steps
+        .iter()
+        .filter(|s| reach(s))
+        .filter_map(|s| Some((migrations[s.index].version?, migrations[s.index].id)))
+        .collect();
+    candidates.sort_unstable();
+    let at = candidates.partition_point(|&(v, _)| v < version);
+    let nearest = [at.checked_sub(1), Some(at)]
+        .into_iter()
+        .flatten()
+        .filter_map(|i| candidates.get(i).map(|&(_, id)| id.to_owned()))
+        .collect();
+    Err(PlanError::NoVersion {
+        version,
+        down,
+        nearest,
     })
 }
 

@@ -635,3 +635,73 @@ fn a_run_that_died_is_in_doubt_only_where_its_statement_commits_alone() {
         Err(PlanError::InDoubt { statement: 2, .. })
     ));
 }
+
+/// sql-migrate's `-version N` (its `planMigrationCommon`, and `ToApply`/`ToCatchup`):
+/// `up` applies the catch-ups, then the pending migrations after the newest applied one
+/// up to and including version N; `down` reverts newest first down to and including N;
+/// a version not among those reached is an error (sql-migrate's "unknown migration with
+/// version id N in database"), ours naming the nearest.
+#[test]
+fn version_goes_exactly_that_far() {
+    let ms = set(&[
+        "1_a.sql",
+        "2_b.sql",
+        "3_c.sql",
+        "4_d.sql",
+        "5_e.sql",
+        "x_name.sql",
+    ]);
+    let at = |cmd, v, h: &[&str]| {
+        let mut o = Options::new(cmd);
+        o.version = Some(v);
+        plan(&ms, &hist(h), &[], &o)
+    };
+    let up = at(Command::Up, 4, &["1_a.sql", "3_c.sql"]).unwrap();
+    assert_eq!(
+        ids(&ms, &up),
+        [
+            ("2_b.sql".into(), Direction::Up, true),
+            ("4_d.sql".into(), Direction::Up, false)
+        ]
+    );
+    let down = at(
+        Command::Down,
+        2,
+        &["1_a.sql", "2_b.sql", "3_c.sql", "4_d.sql"],
+    )
+    .unwrap();
+    let reverted: Vec<_> = down.steps.iter().map(|s| ms[s.index].id).collect();
+    assert_eq!(reverted, ["4_d.sql", "3_c.sql", "2_b.sql"]);
+    // A catch-up's version is not one `up` stops at; nor is an applied one.
+    let err = at(Command::Up, 2, &["1_a.sql", "3_c.sql"]).unwrap_err();
+    assert_eq!(
+        err,
+        PlanError::NoVersion {
+            version: 2,
+            down: false,
+            nearest: vec!["4_d.sql".into()]
+        }
+    );
+    assert!(err.to_string().contains("nearest: 4_d.sql"), "{err}");
+    // Between two versions: both neighbours are named.
+    let err = at(Command::Down, 3, &["1_a.sql", "2_b.sql", "4_d.sql"]).unwrap_err();
+    assert_eq!(
+        err,
+        PlanError::NoVersion {
+            version: 3,
+            down: true,
+            nearest: vec!["2_b.sql".into(), "4_d.sql".into()]
+        }
+    );
+    // A non-numeric id sorts last: `down` passes over it, `up` stops there.
+    let down = at(Command::Down, 5, &["1_a.sql", "5_e.sql", "x_name.sql"]).unwrap();
+    let reverted: Vec<_> = down.steps.iter().map(|s| ms[s.index].id).collect();
+    assert_eq!(reverted, ["x_name.sql", "5_e.sql"]);
+    assert!(matches!(
+        at(Command::Up, 9, &[]),
+        Err(PlanError::NoVersion { .. })
+    ));
+    // Nothing to reach at all.
+    let err = at(Command::Down, 1, &[]).unwrap_err();
+    assert!(err.to_string().contains("nothing is applied"), "{err}");
+}

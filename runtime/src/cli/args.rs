@@ -24,10 +24,6 @@ pub struct SourceArgs {
     /// config's dir, else migrations].
     #[arg(long = "dir", value_name = "NAME", value_parser = folder_arg)]
     pub folder: Option<String>,
-    /// Accept a source with no migration in its folder (otherwise an error, naming where
-    /// its .sql files are).
-    #[arg(long)]
-    pub allow_empty: bool,
     /// Largest migration file accepted, e.g. 4MiB or 512KiB (a bare number is bytes).
     #[arg(long, default_value_t = Limits::default().max_file_size, value_name = "SIZE", value_parser = size_flag)]
     pub max_file_size: u64,
@@ -38,7 +34,14 @@ pub struct SourceArgs {
     /// Print one JSON object on stdout instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Run the command inside the migrator Lambda FUNCTION (name or ARN) instead of here:
+    /// no direct database connection needed. A local --source is sent inline.
+    #[arg(long, env = VIA_LAMBDA_ENV, value_name = "FUNCTION")]
+    pub via_lambda: Option<String>,
 }
+
+/// The variable that sends every command through the migrator (`--via-lambda`).
+pub const VIA_LAMBDA_ENV: &str = "LAMBDA_MIGRATE_VIA_LAMBDA";
 
 fn source_arg(s: &str) -> Result<SourceSpec, String> {
     SourceSpec::parse(s).map_err(|e| e.to_string())
@@ -71,12 +74,68 @@ impl SourceArgs {
     }
 }
 
+/// `--allow-empty`, taken by the commands that read the set as a whole (not `status`,
+/// which shows the history whatever the files, nor `resolve`, which names one).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct EmptyArg {
+    /// Accept a source with no migration in its folder (otherwise an error, naming where
+    /// its .sql files are).
+    #[arg(long)]
+    pub allow_empty: bool,
+}
+
+/// How history that does not match the files is treated, by the commands that plan
+/// against it.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct HistoryArgs {
+    /// Ignore history rows that have no migration file.
+    #[arg(long)]
+    pub ignore_unknown: bool,
+    /// Proceed although applied migrations' files changed (reported).
+    #[arg(long)]
+    pub allow_drift: bool,
+}
+
+/// The waits of a command that takes the migration lock and writes.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct LockArgs {
+    /// How long to wait for the migration lock, e.g. 60 or 2m (bare: seconds)
+    /// [default: LOCK_TIMEOUT_SECS, else 60s].
+    #[arg(long, value_name = "DURATION", value_parser = engine::settings::value::duration_flag)]
+    pub lock_timeout: Option<std::time::Duration>,
+    /// How long a statement may wait for a table's metadata lock (every session's
+    /// lock_wait_timeout; others queue behind a waiting ALTER), bare: seconds [default:
+    /// LOCK_WAIT_TIMEOUT_SECS, else 10s].
+    #[arg(long, value_name = "DURATION", value_parser = engine::settings::value::duration_flag)]
+    pub lock_wait_timeout: Option<std::time::Duration>,
+    /// Times a DDL statement that timed out waiting for a metadata lock is retried, after
+    /// 1s, 2s, 4s, … [default: LOCK_WAIT_RETRIES, else 3].
+    #[arg(long, value_name = "N")]
+    pub lock_wait_retries: Option<u32>,
+}
+
+/// `plan --review`'s assumptions.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct ReviewArgs {
+    /// With --review: the rate a copying or rebuilding ALTER is assumed to go at, per
+    /// second, e.g. 50MiB (bare: bytes) [default: REVIEW_COPY_RATE_MB, else 50MiB].
+    #[arg(long, value_name = "SIZE", value_parser = engine::settings::value::size_flag, requires = "review")]
+    pub review_copy_rate: Option<u64>,
+    /// With --review: list transactions open longer than this, bare: seconds [default:
+    /// REVIEW_LONG_TRANSACTION_SECS, else 10s].
+    #[arg(long, value_name = "DURATION", value_parser = engine::settings::value::duration_flag, requires = "review")]
+    pub review_long_transaction: Option<std::time::Duration>,
+}
+
 /// Arguments of `verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Where the migrations come from.
     #[command(flatten)]
     pub source: SourceArgs,
+    /// An empty set.
+    #[command(flatten)]
+    pub empty: EmptyArg,
 }
 
 /// Arguments of `lint`.
@@ -85,6 +144,9 @@ pub struct LintArgs {
     /// Where the migrations come from, and (with --pending) the database.
     #[command(flatten)]
     pub db: DbArgs,
+    /// An empty set.
+    #[command(flatten)]
+    pub empty: EmptyArg,
     /// Lint only the migrations the database has not applied (the applied ones still
     /// build the schema model); needs the database, as `plan` does, or --via-lambda.
     #[arg(long)]
@@ -102,7 +164,8 @@ fn fail_on_arg(s: &str) -> Result<FailOn, String> {
     FailOn::parse(s).ok_or_else(|| format!("{s:?} is not error, warning or never"))
 }
 
-/// Flags shared by the database subcommands.
+/// Where the database is: shared by the database subcommands. The waits and the
+/// review's assumptions are set from the commands that take them.
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
     /// Where the migrations come from.
@@ -124,33 +187,6 @@ pub struct DbArgs {
     /// The schema holding the tables [default: the connection's database].
     #[arg(long, value_name = "NAME")]
     pub schema: Option<String>,
-    /// Ignore history rows that have no migration file.
-    #[arg(long)]
-    pub ignore_unknown: bool,
-    /// Proceed although applied migrations' files changed (reported).
-    #[arg(long)]
-    pub allow_drift: bool,
-    /// How long to wait for the migration lock, e.g. 60 or 2m (bare: seconds)
-    /// [default: LOCK_TIMEOUT_SECS, else 60s].
-    #[arg(long, value_name = "DURATION", value_parser = engine::settings::value::duration_flag)]
-    pub lock_timeout: Option<std::time::Duration>,
-    /// How long a statement may wait for a table's metadata lock (every session's
-    /// lock_wait_timeout; others queue behind a waiting ALTER), bare: seconds [default:
-    /// LOCK_WAIT_TIMEOUT_SECS, else 10s].
-    #[arg(long, value_name = "DURATION", value_parser = engine::settings::value::duration_flag)]
-    pub lock_wait_timeout: Option<std::time::Duration>,
-    /// Times a DDL statement that timed out waiting for a metadata lock is retried, after
-    /// 1s, 2s, 4s, … [default: LOCK_WAIT_RETRIES, else 3].
-    #[arg(long, value_name = "N")]
-    pub lock_wait_retries: Option<u32>,
-    /// `plan --review`: the rate a copying or rebuilding ALTER is assumed to go at, per
-    /// second, e.g. 50MiB (bare: bytes) [default: REVIEW_COPY_RATE_MB, else 50MiB].
-    #[arg(long, value_name = "SIZE", value_parser = engine::settings::value::size_flag)]
-    pub review_copy_rate: Option<u64>,
-    /// `plan --review`: list transactions open longer than this, bare: seconds
-    /// [default: REVIEW_LONG_TRANSACTION_SECS, else 10s].
-    #[arg(long, value_name = "DURATION", value_parser = engine::settings::value::duration_flag)]
-    pub review_long_transaction: Option<std::time::Duration>,
     /// Require TLS and verify the server's certificate [default: DB_TLS].
     #[arg(long)]
     pub tls: bool,
@@ -164,6 +200,12 @@ pub struct DbArgs {
     /// Read timeout, e.g. 10m [default: none].
     #[arg(long, value_name = "DURATION", value_parser = engine::settings::value::duration_flag)]
     pub read_timeout: Option<std::time::Duration>,
+    /// The waits, from a command that takes the lock ([`LockArgs`]).
+    #[arg(skip)]
+    pub lock: LockArgs,
+    /// The review's assumptions, from `plan` ([`ReviewArgs`]).
+    #[arg(skip)]
+    pub review: ReviewArgs,
 }
 
 impl DbArgs {
@@ -176,17 +218,18 @@ impl DbArgs {
                 set.push(name)
             }
         };
+        let (l, r) = (&self.lock, &self.review);
         flag(self.database.is_some(), "--database");
         flag(self.config.is_some(), "--config");
         flag(self.env.is_some(), "--env");
         flag(self.table.is_some(), "--table");
         flag(self.schema.is_some(), "--schema");
-        flag(self.lock_timeout.is_some(), "--lock-timeout");
-        flag(self.lock_wait_timeout.is_some(), "--lock-wait-timeout");
-        flag(self.lock_wait_retries.is_some(), "--lock-wait-retries");
-        flag(self.review_copy_rate.is_some(), "--review-copy-rate");
+        flag(l.lock_timeout.is_some(), "--lock-timeout");
+        flag(l.lock_wait_timeout.is_some(), "--lock-wait-timeout");
+        flag(l.lock_wait_retries.is_some(), "--lock-wait-retries");
+        flag(r.review_copy_rate.is_some(), "--review-copy-rate");
         flag(
-            self.review_long_transaction.is_some(),
+            r.review_long_transaction.is_some(),
             "--review-long-transaction",
         );
         flag(self.tls, "--tls");
@@ -196,37 +239,87 @@ impl DbArgs {
         set
     }
 
-    fn request(&self, command: CommandName) -> Request {
-        let runs = command != CommandName::Resolve;
-        Request {
-            allow_drift: runs && self.allow_drift,
-            ignore_unknown: runs && self.ignore_unknown,
-            allow_empty: self.source.allow_empty,
-            ..Request::new(command)
+    /// These flags with the waits a locking command was given.
+    fn locking(&self, lock: LockArgs) -> DbArgs {
+        DbArgs {
+            lock,
+            ..self.clone()
         }
     }
 }
 
-/// Arguments of `up`, `down` and `skip`.
+/// A request for `command` with the history and empty-set flags its command takes.
+fn request(command: CommandName, history: Option<HistoryArgs>, empty: Option<EmptyArg>) -> Request {
+    Request {
+        allow_drift: history.is_some_and(|h| h.allow_drift),
+        ignore_unknown: history.is_some_and(|h| h.ignore_unknown),
+        allow_empty: empty.is_some_and(|e| e.allow_empty),
+        ..Request::new(command)
+    }
+}
+
+/// Arguments of `up`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// At most N migrations (0: all) [default: all; `down`: 1].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "version")]
     pub limit: Option<usize>,
-    /// Show what would be done; change nothing (not for `skip`).
+    /// Go as far as the migration whose id starts with the number N, and no further:
+    /// `up` applies the pending ones up to and including it, `down` reverts down to and
+    /// including it (sql-migrate's -version; before the command, --version prints ours).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub version: Option<i64>,
+    /// Show what would be done; change nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// With --dry-run: print the SQL the run would send, in order, as one script for the
     /// mysql client (session, lock, statements, bookkeeping).
     #[arg(long, requires = "dry_run")]
     pub sql: bool,
-    /// Continue a partial migration from its first uncommitted statement (not for `skip`).
+    /// Continue a partial migration from its first uncommitted statement.
     #[arg(long)]
     pub resume: bool,
-    /// `down`: revert migrations whose Down section is missing or empty (only their
-    /// history row goes; the schema stays unchanged) instead of refusing.
+    /// The lock and the metadata-lock waits.
+    #[command(flatten)]
+    pub lock: LockArgs,
+    /// History that does not match the files.
+    #[command(flatten)]
+    pub history: HistoryArgs,
+    /// An empty set.
+    #[command(flatten)]
+    pub empty: EmptyArg,
+    /// Shared database flags.
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// Arguments of `down`: `up`'s, and reverting an empty Down section.
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Revert migrations whose Down section is missing or empty (only their history row
+    /// goes; the schema stays unchanged) instead of refusing.
     #[arg(long)]
     pub allow_empty_down: bool,
+    /// The rest, as `up`'s.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Arguments of `skip`.
+#[derive(Debug, Args)]
+pub struct SkipArgs {
+    /// Record at most N migrations (0: all).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// The lock and the metadata-lock waits.
+    #[command(flatten)]
+    pub lock: LockArgs,
+    /// History that does not match the files.
+    #[command(flatten)]
+    pub history: HistoryArgs,
+    /// An empty set.
+    #[command(flatten)]
+    pub empty: EmptyArg,
     /// Shared database flags.
     #[command(flatten)]
     pub db: DbArgs,
@@ -234,10 +327,15 @@ pub struct RunArgs {
 
 /// Arguments of `plan`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("takes_lock").args(["review", "sql"]).multiple(true)))]
 pub struct PlanArgs {
     /// Plan at most N migrations (0: all).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "version")]
     pub limit: Option<usize>,
+    /// Plan `up` as far as the migration whose id starts with the number N (as
+    /// `up --version N`).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub version: Option<i64>,
     /// Plan resuming a partial migration.
     #[arg(long)]
     pub resume: bool,
@@ -249,9 +347,23 @@ pub struct PlanArgs {
     /// With --review: also write the review as one self-contained HTML page to FILE.
     #[arg(long, value_name = "FILE", requires = "review")]
     pub html: Option<std::path::PathBuf>,
+    /// With --review (which takes the migration lock) or --sql (whose script takes it):
+    /// how long to wait for it, e.g. 60 or 2m (bare: seconds) [default:
+    /// LOCK_TIMEOUT_SECS, else 60s].
+    #[arg(long, value_name = "DURATION", value_parser = engine::settings::value::duration_flag, requires = "takes_lock")]
+    pub lock_timeout: Option<std::time::Duration>,
+    /// The review's assumptions.
+    #[command(flatten)]
+    pub review_args: ReviewArgs,
     /// Print the SQL `up` would send, in order, as one script for the mysql client.
     #[arg(long)]
     pub sql: bool,
+    /// History that does not match the files.
+    #[command(flatten)]
+    pub history: HistoryArgs,
+    /// An empty set.
+    #[command(flatten)]
+    pub empty: EmptyArg,
     /// Shared database flags.
     #[command(flatten)]
     pub db: DbArgs,
@@ -271,6 +383,15 @@ pub struct RedoArgs {
     /// schema stays, then Up runs again) instead of refusing.
     #[arg(long)]
     pub allow_empty_down: bool,
+    /// The lock and the metadata-lock waits.
+    #[command(flatten)]
+    pub lock: LockArgs,
+    /// History that does not match the files.
+    #[command(flatten)]
+    pub history: HistoryArgs,
+    /// An empty set.
+    #[command(flatten)]
+    pub empty: EmptyArg,
     /// Shared database flags.
     #[command(flatten)]
     pub db: DbArgs,
@@ -279,6 +400,9 @@ pub struct RedoArgs {
 /// Arguments of `status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// History that does not match the files.
+    #[command(flatten)]
+    pub history: HistoryArgs,
     /// Shared database flags.
     #[command(flatten)]
     pub db: DbArgs,
@@ -309,20 +433,24 @@ pub struct ResolveArgs {
     /// runs it again.
     #[arg(long, value_name = "N")]
     pub statement_not_committed: Option<usize>,
+    /// The lock and the metadata-lock waits.
+    #[command(flatten)]
+    pub lock: LockArgs,
     /// Shared database flags.
     #[command(flatten)]
     pub db: DbArgs,
 }
 
+#[derive(Debug)]
 /// A command to run through the engine's command layer: the request, where the
 /// migrations are, and where the database is (`None` for `verify`).
 pub struct Invocation<'a> {
     /// The request.
     pub request: Request,
-    /// Where the migrations come from, and `--json`.
+    /// Where the migrations come from, `--json` and `--via-lambda`.
     pub source: &'a SourceArgs,
-    /// The database flags.
-    pub db: Option<&'a DbArgs>,
+    /// The database flags, with the waits and assumptions of this command.
+    pub db: Option<DbArgs>,
     /// `plan --review --html`: where the review's page goes.
     pub html: Option<&'a std::path::Path>,
     /// `lint --sarif`: the report as SARIF 2.1.0.
@@ -333,10 +461,7 @@ impl VerifyArgs {
     /// As an engine request.
     pub fn invocation(&self) -> Invocation<'_> {
         Invocation {
-            request: Request {
-                allow_empty: self.source.allow_empty,
-                ..Request::new(CommandName::Verify)
-            },
+            request: request(CommandName::Verify, None, Some(self.empty)),
             source: &self.source,
             db: None,
             html: None,
@@ -350,80 +475,78 @@ impl LintArgs {
     pub fn invocation(&self) -> Invocation<'_> {
         Invocation {
             request: Request {
-                allow_empty: self.db.source.allow_empty,
                 lint_fail_on: self.lint_fail_on,
                 pending: self.pending,
-                ..Request::new(CommandName::Lint)
+                ..request(CommandName::Lint, None, Some(self.empty))
             },
             source: &self.db.source,
-            db: self.pending.then_some(&self.db),
+            db: self.pending.then(|| self.db.clone()),
             html: None,
             sarif: self.sarif,
         }
     }
 
-    /// The flags given that this lint does not use: database flags without `--pending`,
-    /// and the ones no lint uses (it takes no lock and plans no run).
+    /// The database flags given without `--pending`, which only then reads the database.
     pub fn unused(&self) -> Vec<&'static str> {
-        let d = &self.db;
-        let mut unused = if self.pending {
+        if self.pending {
             Vec::new()
         } else {
-            d.local_only()
-        };
-        let mut flag = |on: bool, name| {
-            if on && !unused.contains(&name) {
-                unused.push(name)
-            }
-        };
-        flag(d.allow_drift, "--allow-drift");
-        flag(d.ignore_unknown, "--ignore-unknown");
-        flag(d.lock_timeout.is_some(), "--lock-timeout");
-        flag(d.lock_wait_timeout.is_some(), "--lock-wait-timeout");
-        flag(d.lock_wait_retries.is_some(), "--lock-wait-retries");
-        flag(d.review_copy_rate.is_some(), "--review-copy-rate");
-        flag(
-            d.review_long_transaction.is_some(),
-            "--review-long-transaction",
-        );
-        unused
-    }
-}
-
-fn with_db(request: Request, db: &DbArgs) -> Invocation<'_> {
-    Invocation {
-        request,
-        source: &db.source,
-        db: Some(db),
-        html: None,
-        sarif: false,
+            self.db.local_only()
+        }
     }
 }
 
 impl RunArgs {
-    /// As an engine request for `command` (`up`, `down` or `skip`).
+    /// As an engine request for `command` (`up` or `down`).
     pub fn invocation(&self, command: CommandName) -> Invocation<'_> {
-        let mut r = self.db.request(command);
+        let mut r = request(command, Some(self.history), Some(self.empty));
         r.limit = self.limit;
+        r.version = self.version;
         r.dry_run = self.dry_run;
         r.sql = self.sql;
         r.resume = self.resume;
-        r.allow_empty_down = self.allow_empty_down;
-        with_db(r, &self.db)
+        on(r, &self.db, self.db.locking(self.lock))
+    }
+}
+
+impl DownArgs {
+    /// As an engine request.
+    pub fn invocation(&self) -> Invocation<'_> {
+        let mut inv = self.run.invocation(CommandName::Down);
+        inv.request.allow_empty_down = self.allow_empty_down;
+        inv
+    }
+}
+
+impl SkipArgs {
+    /// As an engine request.
+    pub fn invocation(&self) -> Invocation<'_> {
+        let mut r = request(CommandName::Skip, Some(self.history), Some(self.empty));
+        r.limit = self.limit;
+        on(r, &self.db, self.db.locking(self.lock))
     }
 }
 
 impl PlanArgs {
     /// As an engine request.
     pub fn invocation(&self) -> Invocation<'_> {
-        let mut r = self.db.request(CommandName::Plan);
+        let mut r = request(CommandName::Plan, Some(self.history), Some(self.empty));
         r.limit = self.limit;
+        r.version = self.version;
         r.resume = self.resume;
         r.review = self.review;
         r.sql = self.sql;
+        let lock = LockArgs {
+            lock_timeout: self.lock_timeout,
+            ..LockArgs::default()
+        };
+        let db = DbArgs {
+            review: self.review_args,
+            ..self.db.locking(lock)
+        };
         Invocation {
             html: self.html.as_deref(),
-            ..with_db(r, &self.db)
+            ..on(r, &self.db, db)
         }
     }
 }
@@ -431,25 +554,26 @@ impl PlanArgs {
 impl RedoArgs {
     /// As an engine request.
     pub fn invocation(&self) -> Invocation<'_> {
-        let mut r = self.db.request(CommandName::Redo);
+        let mut r = request(CommandName::Redo, Some(self.history), Some(self.empty));
         r.dry_run = self.dry_run;
         r.sql = self.sql;
         r.allow_empty_down = self.allow_empty_down;
-        with_db(r, &self.db)
+        on(r, &self.db, self.db.locking(self.lock))
     }
 }
 
 impl StatusArgs {
     /// As an engine request.
     pub fn invocation(&self) -> Invocation<'_> {
-        with_db(self.db.request(CommandName::Status), &self.db)
+        let r = request(CommandName::Status, Some(self.history), None);
+        on(r, &self.db, self.db.clone())
     }
 }
 
 impl ResolveArgs {
     /// As an engine request.
     pub fn invocation(&self) -> Invocation<'_> {
-        let mut r = self.db.request(CommandName::Resolve);
+        let mut r = request(CommandName::Resolve, None, None);
         r.id = Some(self.id.clone());
         r.resolution = Some(
             match (self.statement_committed, self.statement_not_committed) {
@@ -465,21 +589,48 @@ impl ResolveArgs {
                 _ => Resolution::RolledBack,
             },
         );
-        with_db(r, &self.db)
+        on(r, &self.db, self.db.locking(self.lock))
+    }
+}
+
+/// An invocation of `request` on the database `db` (with this command's waits), reading
+/// the migrations `flags` name.
+fn on(request: Request, flags: &DbArgs, db: DbArgs) -> Invocation<'_> {
+    Invocation {
+        request,
+        source: &flags.source,
+        db: Some(db),
+        html: None,
+        sarif: false,
     }
 }
 
 /// Rewrites sql-migrate's single-dash flags (`-config=x`, `-env x`, `-limit=1`,
-/// `-dryrun`) to ours, so its users' scripts keep working.
-pub fn sql_migrate_flags(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+/// `-dryrun`, `-version N`) to ours, so its users' scripts keep working. As in
+/// sql-migrate, position decides what `-version` means: before the command it (and
+/// `-v`) asks for this program's version, after `up`, `down` or `plan` it names a
+/// migration version to go to. `commands` are the subcommands' names.
+pub fn sql_migrate_flags(
+    args: impl IntoIterator<Item = OsString>,
+    commands: &[&str],
+) -> Vec<OsString> {
+    let mut before_command = true;
     args.into_iter()
-        .map(|a| {
+        .enumerate()
+        .map(|(i, a)| {
             let Some(s) = a.to_str() else { return a };
+            if i > 0 && commands.contains(&s) {
+                before_command = false;
+            }
+            if before_command && s == "-v" {
+                return OsString::from("--version");
+            }
             for (old, new) in [
                 ("-config", "--config"),
                 ("-env", "--env"),
                 ("-limit", "--limit"),
                 ("-dryrun", "--dry-run"),
+                ("-version", "--version"),
             ] {
                 if s == old {
                     return OsString::from(new);
@@ -553,8 +704,11 @@ mod tests {
                 "-limit=2",
                 "-dryrun",
                 "-l",
+                "-version=3",
+                "-v",
             ]
             .map(OsString::from),
+            &["up"],
         );
         assert_eq!(
             got,
@@ -566,9 +720,16 @@ mod tests {
                 "prod",
                 "--limit=2",
                 "--dry-run",
-                "-l"
+                "-l",
+                "--version=3",
+                "-v"
             ]
             .map(OsString::from)
         );
+        // Before the command, both ask for the program's version.
+        for v in ["-v", "-version", "--version"] {
+            let got = sql_migrate_flags(["x", v].map(OsString::from), &["up"]);
+            assert_eq!(got, ["x", "--version"].map(OsString::from));
+        }
     }
 }

@@ -63,11 +63,11 @@ mod imp {
             read_timeout: args.read_timeout,
             table: args.table.clone(),
             schema: args.schema.clone(),
-            lock_timeout: args.lock_timeout,
-            lock_wait_timeout: args.lock_wait_timeout,
-            lock_wait_retries: args.lock_wait_retries,
-            review_copy_rate: args.review_copy_rate,
-            review_long_transaction: args.review_long_transaction,
+            lock_timeout: args.lock.lock_timeout,
+            lock_wait_timeout: args.lock.lock_wait_timeout,
+            lock_wait_retries: args.lock.lock_wait_retries,
+            review_copy_rate: args.review.review_copy_rate,
+            review_long_transaction: args.review.review_long_transaction,
         }
     }
 
@@ -142,7 +142,10 @@ mod imp {
                 #[command(flatten)]
                 run: RunArgs,
             }
-            let parse = |args: &[&str]| Cmd::try_parse_from(args).unwrap().run.db;
+            let parse = |args: &[&str]| {
+                let cmd = Cmd::try_parse_from(args).unwrap();
+                cmd.run.invocation(CommandName::Up).db.unwrap()
+            };
             let set = parse(&["x", "--lock-wait-timeout", "1", "--lock-wait-retries", "2"]);
             let s = spec(&set);
             assert_eq!(

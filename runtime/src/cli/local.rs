@@ -19,7 +19,7 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
     let html = inv.html;
     let mut request = inv.request;
     let target = match inv.db {
-        Some(db) => Some(database::load(db, &env).map_err(|e| fail(&request, e, json))?),
+        Some(db) => Some(database::load(&db, &env).map_err(|e| fail(&request, e, json))?),
         None => None,
     };
     if request.command == CommandName::Lint && request.lint_fail_on.is_none() {

@@ -25,21 +25,26 @@ use engine::command::CommandName;
 use crate::text::one_line;
 
 use args::{
-    Invocation, LintArgs, PlanArgs, RedoArgs, ResolveArgs, RunArgs, StatusArgs, VerifyArgs,
+    DownArgs, Invocation, LintArgs, PlanArgs, RedoArgs, ResolveArgs, RunArgs, SkipArgs, StatusArgs,
+    VerifyArgs,
 };
 
 /// Applies sql-migrate migrations to MySQL from a zip artifact or a directory.
 #[derive(Debug, Parser)]
-#[command(name = "lambda-migrate", version, about, max_term_width = 100)]
+#[command(
+    name = "lambda-migrate",
+    version,
+    about,
+    max_term_width = 100,
+    after_help = "Position decides what --version means, as in sql-migrate: before the \
+                  command (also -version, -v) it prints this program's version; after `up`, \
+                  `down` or `plan` (also -version N) it names the migration version to go to."
+)]
 pub struct Cli {
     /// Run the command inside the migrator Lambda FUNCTION (name or ARN) instead of here:
-    /// no direct database connection needed. A local --source is sent inline.
-    #[arg(
-        long,
-        global = true,
-        env = "LAMBDA_MIGRATE_VIA_LAMBDA",
-        value_name = "FUNCTION"
-    )]
+    /// no direct database connection needed. A local --source is sent inline. Also after
+    /// the command, or from LAMBDA_MIGRATE_VIA_LAMBDA.
+    #[arg(long, value_name = "FUNCTION")]
     pub via_lambda: Option<String>,
     /// What to do.
     #[command(subcommand)]
@@ -61,11 +66,11 @@ pub enum Command {
     /// Apply pending migrations (with sql-migrate's catch-up of older unapplied ones).
     Up(RunArgs),
     /// Revert applied migrations, newest first (default: one).
-    Down(RunArgs),
+    Down(DownArgs),
     /// Revert the newest applied migration and apply it again.
     Redo(RedoArgs),
     /// Record pending migrations as applied without running them.
-    Skip(RunArgs),
+    Skip(SkipArgs),
     /// Record by hand that a partial migration is now applied or rolled back.
     Resolve(ResolveArgs),
     /// Create an empty migration file named YYYYMMDDHHMMSS-NAME.sql.
@@ -121,9 +126,9 @@ impl Command {
             Command::Plan(a) => a.invocation(),
             Command::Status(a) => a.invocation(),
             Command::Up(a) => a.invocation(CommandName::Up),
-            Command::Down(a) => a.invocation(CommandName::Down),
+            Command::Down(a) => a.invocation(),
             Command::Redo(a) => a.invocation(),
-            Command::Skip(a) => a.invocation(CommandName::Skip),
+            Command::Skip(a) => a.invocation(),
             Command::Resolve(a) => a.invocation(),
             Command::New(_) => return None,
         })
@@ -142,20 +147,21 @@ fn dispatch(cli: &Cli) -> Result<(), Failure> {
         }
         return new::run(a);
     };
+    // The flag before the command, else after it or from the environment.
+    let via_lambda = cli
+        .via_lambda
+        .as_deref()
+        .or(inv.source.via_lambda.as_deref())
+        .filter(|f| !f.is_empty());
     if let Command::Lint(a) = &cli.command {
         let unused = a.unused();
         if !unused.is_empty() {
             return Err(Failure::bad_input(format!(
-                "`lint` does not use {}{}",
+                "`lint` uses {} only with --pending (only --pending reads the database)",
                 unused.join(", "),
-                if a.pending {
-                    ""
-                } else {
-                    " without --pending (only --pending reads the database)"
-                }
             )));
         }
-        if cli.via_lambda.is_some() && !a.pending {
+        if via_lambda.is_some() && !a.pending {
             // Without a database nothing is gained by running it in the migrator.
             return Err(Failure::bad_input(
                 "`lint` reads the migrations here and needs no database; it runs \
@@ -164,7 +170,7 @@ fn dispatch(cli: &Cli) -> Result<(), Failure> {
             ));
         }
     }
-    match cli.via_lambda.as_deref().filter(|f| !f.is_empty()) {
+    match via_lambda {
         #[cfg(feature = "remote")]
         Some(function) => {
             // A local run warns after reading its settings (a dbconfig.yml may use more).
@@ -183,7 +189,12 @@ fn dispatch(cli: &Cli) -> Result<(), Failure> {
 
 /// Parses the arguments, runs the subcommand, prints any failure as one `error:` line.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse_from(args::sql_migrate_flags(std::env::args_os()));
+    let commands: Vec<String> = <Cli as clap::CommandFactory>::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect();
+    let commands: Vec<&str> = commands.iter().map(String::as_str).collect();
+    let cli = Cli::parse_from(args::sql_migrate_flags(std::env::args_os(), &commands));
     let result = dispatch(&cli);
     #[cfg(feature = "mysql")]
     if let (Some(code), Some(sig)) = (crate::signals::exit_code(), crate::signals::received()) {
@@ -207,5 +218,154 @@ pub fn main() -> ExitCode {
             }
             ExitCode::from(failure.code)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// A value for a flag, by the name its help shows; a new kind of value must be
+    /// added here, so that no flag goes untried.
+    fn sample(value_name: &str) -> &'static str {
+        match value_name {
+            "N" => "1",
+            "DURATION" => "5s",
+            "SIZE" => "1MiB",
+            "FILE" => "x",
+            "URL" => "mysql://u@h/d",
+            "NAME" => "x",
+            "ZIP|DIR|S3" => "m",
+            "FUNCTION" => "f",
+            "SEVERITY" => "never",
+            other => panic!("no sample value for {other}: add one"),
+        }
+    }
+
+    /// The flags a flag needs beside it to mean anything, per command.
+    fn companions(command: &str, flag: &str) -> Vec<&'static str> {
+        let db = [
+            "--database",
+            "--config",
+            "--env",
+            "--table",
+            "--schema",
+            "--tls",
+            "--tls-ca",
+            "--connect-timeout",
+            "--read-timeout",
+            "--via-lambda",
+        ];
+        match (command, flag) {
+            ("up" | "down" | "redo", "--sql") => vec!["--dry-run"],
+            (
+                "plan",
+                "--html" | "--lock-timeout" | "--review-copy-rate" | "--review-long-transaction",
+            ) => vec!["--review"],
+            ("lint", f) if db.contains(&f) => vec!["--pending"],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Every flag each command's help lists is taken: it parses, the engine accepts the
+    /// request, and it changes what is run (a flag listed and then ignored would leave
+    /// the invocation as it was).
+    #[test]
+    fn every_listed_flag_is_taken_and_changes_the_invocation() {
+        let root = Cli::command();
+        let mut tried = 0;
+        for sub in root.get_subcommands() {
+            let name = sub.get_name();
+            if name == "new" {
+                continue; // Only writes a file; it has no engine request.
+            }
+            for arg in sub.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if long == "help" {
+                    continue;
+                }
+                let flag = format!("--{long}");
+                let outcome = ["--applied", "--rolled-back"].contains(&flag.as_str())
+                    || flag.starts_with("--statement-");
+                let mut base: Vec<String> = vec!["lambda-migrate".into(), name.into()];
+                if name == "resolve" {
+                    base.push("1_a.sql".into());
+                    if !outcome {
+                        base.push("--applied".into());
+                    }
+                }
+                base.extend(companions(name, &flag).into_iter().map(String::from));
+                let mut with = base.clone();
+                with.push(flag.clone());
+                if arg.get_action().takes_values() {
+                    let value_name = arg
+                        .get_value_names()
+                        .and_then(|v| v.first())
+                        .map(|v| v.as_str())
+                        .unwrap_or_default();
+                    with.push(sample(value_name).into());
+                }
+                let parsed = Cli::try_parse_from(&with)
+                    .unwrap_or_else(|e| panic!("{with:?} does not parse: {e}"));
+                let inv = parsed.command.invocation().unwrap();
+                inv.request
+                    .validate()
+                    .unwrap_or_else(|e| panic!("{with:?}: the engine refuses it: {e}"));
+                if let Command::Lint(a) = &parsed.command {
+                    assert!(a.unused().is_empty(), "{with:?}: lint does not use it");
+                }
+                let before = match Cli::try_parse_from(&base) {
+                    Ok(c) => format!("{:?}", c.command.invocation().unwrap()),
+                    // Resolve needs an outcome: without the flag there is no invocation.
+                    Err(_) if outcome => String::new(),
+                    Err(e) => panic!("{base:?} does not parse: {e}"),
+                };
+                assert_ne!(
+                    before,
+                    format!("{inv:?}"),
+                    "{with:?}: the flag changes nothing"
+                );
+                tried += 1;
+            }
+        }
+        assert!(tried > 100, "only {tried} flags tried");
+    }
+
+    /// sql-migrate's `-version`: before the command, the version; after `up`, `down` or
+    /// `plan`, the migration version to go to.
+    #[test]
+    fn version_by_position() {
+        let commands: Vec<String> = Cli::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_owned())
+            .collect();
+        let commands: Vec<&str> = commands.iter().map(String::as_str).collect();
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(args::sql_migrate_flags(
+                args.iter().map(std::ffi::OsString::from),
+                &commands,
+            ))
+        };
+        for v in ["-version", "--version", "-v", "-V"] {
+            let e = parse(&["lambda-migrate", v]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::DisplayVersion, "{v}");
+            assert!(e.to_string().starts_with("lambda-migrate "), "{v}: {e}");
+        }
+        for args in [
+            ["lambda-migrate", "up", "-version", "20240101120000"],
+            ["lambda-migrate", "down", "-version=20240101120000", ""],
+            ["lambda-migrate", "plan", "--version", "20240101120000"],
+        ] {
+            let args: Vec<&str> = args.into_iter().filter(|a| !a.is_empty()).collect();
+            let cli = parse(&args).unwrap();
+            let inv = cli.command.invocation().unwrap();
+            assert_eq!(inv.request.version, Some(20240101120000), "{args:?}");
+            inv.request.validate().unwrap();
+        }
+        // `skip` and `status` take no version, as in sql-migrate.
+        assert!(parse(&["lambda-migrate", "skip", "-version", "1"]).is_err());
+        assert!(parse(&["lambda-migrate", "up", "-version", "1", "-limit", "2"]).is_err());
     }
 }

@@ -24,7 +24,7 @@ pub fn run(function: &str, inv: Invocation<'_>) -> Result<(), Failure> {
     let sarif = inv.sarif;
     let request = inv.request;
     let refuse = |message: String| fail(&request, ErrorKind::BadRequest, message, json);
-    if let Some(db) = inv.db {
+    if let Some(db) = &inv.db {
         let local = db.local_only();
         if !local.is_empty() {
             return Err(refuse(format!(
@@ -109,7 +109,6 @@ pub fn run(function: &str, inv: Invocation<'_>) -> Result<(), Failure> {
         // A refusing lint has printed its report; the exit says it refused.
         let refusal = finished
             .reply
-            .report
             .refusal(&request)
             .map(|e| (e.kind(), e.message(&engine::command::Frontend::Cli)));
         return match failure.or(refusal) {

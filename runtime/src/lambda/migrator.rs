@@ -432,15 +432,18 @@ impl Migrator {
         match result {
             Ok(mut done) => {
                 if let Some(e) = done.report.refusal(&asked) {
-                    // A lint whose findings reach the failing severity refuses, as the CLI's.
+                    // Refused, as the CLI's would be; the reply still carries the findings
+                    // and the severity applied, so that the caller shows and judges them.
                     let message = e.message(&frontend);
                     warn!(kind = e.kind().as_str(), message = %one_line(&message), "lint refused");
-                    return Err(MigratorError::new(e.kind(), message));
                 }
                 if let Some(t) = target {
                     done.report.set_target(t);
                 }
-                let reply = reply(&event, done, source_name, fetch, started);
+                let mut reply = reply(&event, done, source_name, fetch, started);
+                reply.lint_fail_on = asked
+                    .lint_fail_on
+                    .filter(|_| asked.command == CommandName::Lint);
                 if reply.stopped() {
                     warn!(
                         applied = reply.applied.len(),
@@ -584,6 +587,7 @@ fn reply(
         last_applied,
         fetch,
         total_ms: started.elapsed().as_millis() as u64,
+        lint_fail_on: None,
         report: done.report,
     }
 }
@@ -836,14 +840,18 @@ mod tests {
             vars.extend(fail_on.map(|f| ("LINT_FAIL_ON", f)));
             Migrator::new(MigratorConfig::from_env(&env(&vars)))
         };
-        // No database is reachable: lint needs none.
-        let e = migrator(None).handle(event(None), None).await.unwrap_err();
-        assert_eq!(e.kind, ErrorKind::LintRefused, "{}", e.message);
-        assert!(
-            e.message.contains("1 finding(s) at error level"),
-            "{}",
-            e.message
-        );
+        // No database is reachable: lint needs none. A refusing lint replies with its
+        // findings and the severity it applied; the caller judges and shows them.
+        let refusal = |reply: &MigratorReply| {
+            reply
+                .refusal(&Request::new(CommandName::Lint))
+                .map(|e| (e.kind(), e.message(&engine::command::Frontend::Cli)))
+        };
+        let reply = migrator(None).handle(event(None), None).await.unwrap();
+        assert_eq!(reply.lint_fail_on, Some(FailOn::Error));
+        let (kind, message) = refusal(&reply).expect("refused");
+        assert_eq!(kind, ErrorKind::LintRefused, "{message}");
+        assert!(message.contains("1 finding(s) at error level"), "{message}");
         let reply = migrator(Some("never"))
             .handle(event(None), None)
             .await
@@ -852,12 +860,16 @@ mod tests {
             panic!("a lint report: {:?}", reply.report)
         };
         assert_eq!(r.summary.errors, 1);
+        assert_eq!(refusal(&reply), None);
         // The request's own severity beats the variable, as a flag beats it.
-        let e = migrator(Some("never"))
+        let reply = migrator(Some("never"))
             .handle(event(Some(FailOn::Error)), None)
             .await
-            .unwrap_err();
-        assert_eq!(e.kind, ErrorKind::LintRefused);
+            .unwrap();
+        assert_eq!(
+            refusal(&reply).map(|(k, _)| k),
+            Some(ErrorKind::LintRefused)
+        );
         let e = MigratorConfig::from_env(&env(&[("DB_HOST", "h"), ("LINT_FAIL_ON", "loud")]))
             .unwrap_err();
         assert!(e.contains("LINT_FAIL_ON"), "{e}");

@@ -69,6 +69,8 @@ struct RawEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     limit: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     dry_run: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sql: Option<bool>,
@@ -111,6 +113,7 @@ impl RawEvent {
             ("inline_zip", self.inline_zip.is_some()),
             ("command", self.command.is_some()),
             ("limit", self.limit.is_some()),
+            ("version", self.version.is_some()),
             ("dry_run", self.dry_run.is_some()),
             ("sql", self.sql.is_some()),
             ("resume", self.resume.is_some()),
@@ -154,6 +157,7 @@ impl TryFrom<RawEvent> for MigratorEvent {
             request: Request {
                 command,
                 limit: raw.limit,
+                version: raw.version,
                 dry_run: raw.dry_run.unwrap_or(false),
                 sql: raw.sql.unwrap_or(false),
                 resume: raw.resume.unwrap_or(false),
@@ -180,6 +184,7 @@ impl From<MigratorEvent> for RawEvent {
         let Request {
             command,
             limit,
+            version,
             dry_run,
             sql,
             resume,
@@ -202,6 +207,7 @@ impl From<MigratorEvent> for RawEvent {
             // Always written: the migrator requires it (the seed's shape aside).
             command: Some(command),
             limit,
+            version,
             dry_run: set(dry_run),
             sql: set(sql),
             resume: set(resume),
@@ -287,6 +293,7 @@ mod tests {
             request: Request {
                 command: CommandName::Resolve,
                 limit: Some(3),
+                version: Some(20240101120000),
                 dry_run: true,
                 sql: true,
                 resume: true,

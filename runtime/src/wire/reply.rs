@@ -55,6 +55,11 @@ pub struct MigratorReply {
     pub fetch: Option<FetchSummary>,
     /// Wall time of the whole invocation.
     pub total_ms: u64,
+    /// `lint`: the failing severity the migrator applied (the request's, else its
+    /// LINT_FAIL_ON). A refusing lint still replies with its report, so that the caller
+    /// shows the findings; [`MigratorReply::refusal`] says whether it refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lint_fail_on: Option<engine::lint::FailOn>,
     /// The command's report, as the CLI prints it with `--json`.
     pub report: Report,
 }
@@ -77,6 +82,8 @@ pub(super) struct RawReply {
     #[serde(default)]
     fetch: Option<FetchSummary>,
     total_ms: u64,
+    #[serde(default)]
+    lint_fail_on: Option<engine::lint::FailOn>,
     report: serde_json::Value,
 }
 
@@ -96,11 +103,25 @@ impl TryFrom<RawReply> for MigratorReply {
             last_applied: raw.last_applied,
             fetch: raw.fetch,
             total_ms: raw.total_ms,
+            lint_fail_on: raw.lint_fail_on,
         })
     }
 }
 
 impl MigratorReply {
+    /// The refusal a `lint` report stands for under the severity the migrator applied
+    /// (else `request`'s); `None` for other commands.
+    pub fn refusal(
+        &self,
+        request: &engine::command::Request,
+    ) -> Option<engine::command::CommandError> {
+        let applied = engine::command::Request {
+            lint_fail_on: self.lint_fail_on.or(request.lint_fail_on),
+            ..request.clone()
+        };
+        self.report.refusal(&applied)
+    }
+
     /// The run stopped before its deadline with migrations not started (`pending` then
     /// lists them; a dry run's `pending` is its plan instead).
     pub fn stopped(&self) -> bool {
