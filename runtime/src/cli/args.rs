@@ -13,6 +13,8 @@ use engine::settings::DEFAULT_FOLDER;
 use engine::settings::value::size_flag;
 use engine::source::SourceSpec;
 
+use super::render::Layout;
+
 /// Where the migrations come from; shared by every subcommand that reads them.
 #[derive(Debug, Clone, Args)]
 pub struct SourceArgs {
@@ -279,9 +281,22 @@ pub struct RedoArgs {
 /// Arguments of `status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// text: ours (state, checksum, notes); sql-migrate: the table sql-migrate's `status`
+    /// prints, byte for byte, for scripts that read it [default: text].
+    #[arg(long, value_name = "FORMAT", value_enum, conflicts_with = "json")]
+    pub format: Option<StatusFormat>,
     /// Shared database flags.
     #[command(flatten)]
     pub db: DbArgs,
+}
+
+/// `status --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusFormat {
+    /// Our own table.
+    Text,
+    /// sql-migrate's table.
+    SqlMigrate,
 }
 
 /// Arguments of `resolve`.
@@ -325,8 +340,8 @@ pub struct Invocation<'a> {
     pub db: Option<&'a DbArgs>,
     /// `plan --review --html`: where the review's page goes.
     pub html: Option<&'a std::path::Path>,
-    /// `lint --sarif`: the report as SARIF 2.1.0.
-    pub sarif: bool,
+    /// `lint --sarif`, `status --format sql-migrate`: the report in another tool's format.
+    pub layout: Layout,
 }
 
 impl VerifyArgs {
@@ -340,7 +355,7 @@ impl VerifyArgs {
             source: &self.source,
             db: None,
             html: None,
-            sarif: false,
+            layout: Layout::Text,
         }
     }
 }
@@ -358,7 +373,11 @@ impl LintArgs {
             source: &self.db.source,
             db: self.pending.then_some(&self.db),
             html: None,
-            sarif: self.sarif,
+            layout: if self.sarif {
+                Layout::Sarif
+            } else {
+                Layout::Text
+            },
         }
     }
 
@@ -396,7 +415,7 @@ fn with_db(request: Request, db: &DbArgs) -> Invocation<'_> {
         source: &db.source,
         db: Some(db),
         html: None,
-        sarif: false,
+        layout: Layout::Text,
     }
 }
 
@@ -442,7 +461,13 @@ impl RedoArgs {
 impl StatusArgs {
     /// As an engine request.
     pub fn invocation(&self) -> Invocation<'_> {
-        with_db(self.db.request(CommandName::Status), &self.db)
+        Invocation {
+            layout: match self.format {
+                Some(StatusFormat::SqlMigrate) => Layout::SqlMigrate,
+                Some(StatusFormat::Text) | None => Layout::Text,
+            },
+            ..with_db(self.db.request(CommandName::Status), &self.db)
+        }
     }
 }
 
