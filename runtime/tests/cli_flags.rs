@@ -128,6 +128,7 @@ fn every_flag_every_help_lists_is_taken() {
             (_, "ZIP|DIR|S3") => examples.into(),
             (_, "FUNCTION") => "lm-no-such-function".into(),
             (_, "SEVERITY") => "never".into(),
+            (_, "FORMAT") => "sql-migrate".into(),
             (f, n) => panic!("{f} <{n}>: no sample value; add one"),
         }
     };

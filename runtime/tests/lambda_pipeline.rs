@@ -868,6 +868,7 @@ fn local_and_remote_reports_are_byte_identical() {
         &["status", "--json", "--source", dir][..],
         &["plan", "--json", "--source", dir],
         &["status", "--source", dir],
+        &["status", "--format", "sql-migrate", "--source", dir],
         &["plan", "--source", dir],
     ] {
         let local = p.cli(false, args);

@@ -23,17 +23,11 @@ fn table_migration(t: &str) -> String {
 fn sqlmigrate() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        // Another test binary may build it at the same time: build aside, then rename.
-        let tmp = scratch.join(format!("sqlmigrate-helper.{}", std::process::id()));
-        testkit::go_build(
+        testkit::go_build_into(
             &repo().join("engine/tests/sqlmigrate/main.go"),
-            &tmp,
-            scratch,
-        );
-        let out = scratch.join("sqlmigrate-helper");
-        std::fs::rename(&tmp, &out).unwrap();
-        out
+            Path::new(env!("CARGO_TARGET_TMPDIR")),
+            "sqlmigrate-helper",
+        )
     })
 }
 

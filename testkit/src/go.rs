@@ -29,3 +29,14 @@ pub fn go_build(source: &Path, out: &Path, scratch: &Path) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Builds the Go program `source` as [`go_build`] does into `scratch/name`, and returns
+/// that path. Test binaries may build the same program at once: each builds aside, then
+/// renames into place.
+pub fn go_build_into(source: &Path, scratch: &Path, name: &str) -> std::path::PathBuf {
+    let tmp = scratch.join(format!("{name}.{}", std::process::id()));
+    go_build(source, &tmp, scratch);
+    let out = scratch.join(name);
+    std::fs::rename(&tmp, &out).unwrap_or_else(|e| panic!("renaming {}: {e}", tmp.display()));
+    out
+}

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[cfg(feature = "fake-aws")]
 pub use fake_aws::FakeAws;
-pub use go::go_build;
+pub use go::{go_build, go_build_into};
 pub use http::{http, s3_endpoint, s3_put};
 pub use infozip::zip_artifact;
 pub use server::{

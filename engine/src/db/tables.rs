@@ -36,15 +36,18 @@ impl Database {
     /// and are created when `create` is set; `applied_at` is read only when `times`.
     pub(super) fn read(&mut self, create: bool, times: bool) -> Result<Recorded, StoreError> {
         self.missing = Missing::None;
-        let history_q = format!(
-            "SELECT id, {} FROM {}",
-            if times {
-                "DATE_FORMAT(applied_at, '%Y-%m-%d %H:%i:%s')"
-            } else {
-                "NULL"
-            },
-            self.tables.history
-        );
+        // `status` reads `applied_at` as the server sends it to sql-migrate (the column's
+        // own precision: sql-migrate's `datetime` has none, a table altered to
+        // `datetime(6)` has microseconds), a NULL as '' (the row is there, its time is
+        // not), and the rows in sql-migrate's order, which names rows without a file in it.
+        let history_q = if times {
+            format!(
+                "SELECT id, IFNULL(CAST(applied_at AS CHAR), '') FROM {} ORDER BY id",
+                self.tables.history
+            )
+        } else {
+            format!("SELECT id, NULL FROM {}", self.tables.history)
+        };
         let mut history = Vec::new();
         let read = self.first_query_each(&history_q, |(id, applied_at)| {
             history.push(HistoryRow { id, applied_at })

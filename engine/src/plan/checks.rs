@@ -15,7 +15,10 @@ pub(super) struct Partial<'r> {
 }
 
 /// Checksum drift (with each migration's index; one per history row) and the indices of
-/// applied migrations whose checksum is to be adopted, both in apply order.
+/// applied migrations whose checksum is to be adopted, both in apply order. Adopted are
+/// the rows another tool applied (no journal row, or one saying we reverted it or left
+/// an `up` unfinished); a `down` our own run left part-way is not one of them: its
+/// journal row is the truth until it is resumed or resolved.
 pub(super) fn checksums(
     migrations: &[Migration<'_>],
     joined: &Joined<'_>,
@@ -37,6 +40,7 @@ pub(super) fn checksums(
                     drift.extend(std::iter::repeat_n((i, d), rows));
                 }
             }
+            None if joined.journal[i].is_some_and(reverting_part_way) => {}
             None => adopt.push(i),
         }
     }
@@ -50,6 +54,12 @@ pub(super) fn recorded_checksum(j: &JournalRow) -> Option<&str> {
     let vouches = j.state.vouches_for_checksum()
         || (j.direction == Direction::Down && j.state.unfinished() && j.statements_applied == 0);
     j.sha256.as_deref().filter(|_| vouches)
+}
+
+/// The journal row of a `down` that stopped with statements committed: the history row
+/// is still there because our run has not finished reverting it.
+fn reverting_part_way(j: &JournalRow) -> bool {
+    j.direction == Direction::Down && j.state.unfinished() && recorded_checksum(j).is_none()
 }
 
 pub(super) fn find_partial<'r>(

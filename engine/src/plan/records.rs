@@ -151,7 +151,8 @@ impl fmt::Display for JournalState {
 pub struct HistoryRow {
     /// The migration id (file base name).
     pub id: String,
-    /// `applied_at` as the server formats it (UTC), if set.
+    /// `applied_at` as the server formats it (UTC, in the column's precision) when it was
+    /// read (only `status` reads it): `""` for a NULL.
     pub applied_at: Option<String>,
 }
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::checks::{checksums, find_partial};
-use super::join::Joined;
+use super::join::{Joined, index_of};
 use super::{HistoryRow, JournalRow, JournalState, loose_version, section};
 use crate::migration::Migration;
 use crate::migration::order::compare;
@@ -61,7 +61,7 @@ pub enum ChecksumState {
     Drift,
     /// Applied without a checksum (e.g. by sql-migrate): adopted on the next run.
     Unrecorded,
-    /// Not applied: nothing to compare.
+    /// Not applied, or left part-way: nothing to compare.
     #[serde(rename = "-")]
     NotApplicable,
 }
@@ -89,7 +89,8 @@ impl ChecksumState {
 pub struct StatusRow {
     /// The migration id.
     pub id: String,
-    /// The history row's `applied_at`, if applied.
+    /// The history row's `applied_at` (UTC, in the column's precision), if applied: there
+    /// is a history row; `""` when its time is NULL.
     pub applied_at: Option<String>,
     /// Where it stands.
     pub state: MigrationState,
@@ -99,8 +100,9 @@ pub struct StatusRow {
     pub note: Option<String>,
 }
 
-/// The status of every migration file and every unknown history row, in apply order
-/// (unknown rows last).
+/// The status of every migration file, in apply order, then of every history row without
+/// a file, in the history's order (the server's `ORDER BY id`, in which sql-migrate's
+/// `status` names them).
 pub fn status(
     migrations: &[Migration<'_>],
     history: &[HistoryRow],
@@ -126,7 +128,7 @@ pub fn status(
         } else {
             MigrationState::Pending
         };
-        let checksum = if h.is_none() {
+        let checksum = if h.is_none() || is_partial {
             ChecksumState::NotApplicable
         } else if drift.binary_search_by_key(&i, |&(d, _)| d).is_ok() {
             ChecksumState::Drift
@@ -178,7 +180,10 @@ pub fn status(
             note,
         });
     }
-    rows.extend(joined.unknown.iter().map(|h| StatusRow {
+    let unknown = history
+        .iter()
+        .filter(|h| index_of(migrations, &h.id).is_none());
+    rows.extend(unknown.map(|h| StatusRow {
         id: h.id.clone(),
         applied_at: h.applied_at.clone(),
         state: MigrationState::Unknown,
@@ -197,7 +202,7 @@ fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::tests::{applied_row, hist, set};
+    use crate::plan::tests::{applied_row, hist, partial_row, set};
 
     #[test]
     fn status_rows() {
@@ -220,5 +225,35 @@ mod tests {
                 ("0_gone.sql", "unknown", "-"),
             ]
         );
+    }
+
+    #[test]
+    fn unknown_rows_come_in_the_history_order() {
+        // The server's `ORDER BY id` under utf8_general_ci: case folded, so `b` before
+        // `C`, which apply order (and byte order) puts first.
+        let ms = set(&["2_b.sql"]);
+        let rows = status(&ms, &hist(&["1_x.sql", "2_b.sql", "b.sql", "C.sql"]), &[]);
+        let unknown: Vec<_> = rows[1..].iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(unknown, ["1_x.sql", "b.sql", "C.sql"]);
+    }
+
+    #[test]
+    fn a_revert_left_part_way_is_partial_not_unrecorded() {
+        let ms = set(&["1_a.sql", "2_b.sql"]);
+        let mut reverting = partial_row(&ms[1], 1, JournalState::Failed);
+        reverting.direction = crate::plan::Direction::Down;
+        let j = vec![applied_row(&ms[0]), reverting];
+        let rows = status(&ms, &hist(&["1_a.sql", "2_b.sql"]), &j);
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.state.as_str(),
+                    r.checksum.as_str(),
+                    r.applied_at.is_some(),
+                )
+            })
+            .collect();
+        assert_eq!(got, [("applied", "ok", true), ("partial", "-", true)]);
     }
 }

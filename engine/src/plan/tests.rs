@@ -225,6 +225,32 @@ fn checksums_adopted_for_rows_without_journal() {
     assert!(p.drift.is_empty());
 }
 
+/// Issue 22: a `down` that failed part-way, then was resumed, reported the migration's
+/// checksum as adopted "applied without one (e.g. by sql-migrate)": the partial row is
+/// our own run's, not another tool's.
+#[test]
+fn a_revert_left_part_way_is_not_adopted() {
+    let mut ms = set(&["1_a.sql", "2_b.sql"]);
+    ms[1].down.statements.push(stmt("DROP TABLE u", 21));
+    let mut j = partial_row(&ms[1], 0, JournalState::Failed);
+    let mut done = StatementHasher::new();
+    done.push(&ms[1].down.statements[0].sql);
+    j.direction = Direction::Down;
+    j.statements_applied = 1;
+    j.applied_sha256 = Some(done.digest());
+    j.statement_hashes = Some(done.shorts().to_owned());
+    let h = hist(&["1_a.sql", "2_b.sql"]);
+    let mut o = Options::new(Command::Down);
+    o.resume = true;
+    let journal = [applied_row(&ms[0]), j];
+    let p = plan(&ms, &h, &journal, &o).unwrap();
+    assert!(p.adopt.is_empty() && p.drift.is_empty(), "{p:?}");
+    assert_eq!(p.steps[0].resume_from, 1);
+    // Another tool's row still is: 1_a without a journal row.
+    let p = plan(&ms, &h, &journal[1..], &o).unwrap();
+    assert_eq!(p.adopt, [0]);
+}
+
 #[test]
 fn failed_revert_with_nothing_committed_keeps_its_checksum() {
     let ms = set(&["1_a.sql"]);

@@ -13,6 +13,8 @@ use engine::settings::DEFAULT_FOLDER;
 use engine::settings::value::size_flag;
 use engine::source::SourceSpec;
 
+use super::render::Layout;
+
 /// Where the migrations come from; shared by every subcommand that reads them.
 #[derive(Debug, Clone, Args)]
 pub struct SourceArgs {
@@ -400,12 +402,25 @@ pub struct RedoArgs {
 /// Arguments of `status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// text: ours (state, checksum, notes); sql-migrate: the table sql-migrate's `status`
+    /// prints, byte for byte, for scripts that read it [default: text].
+    #[arg(long, value_name = "FORMAT", value_enum, conflicts_with = "json")]
+    pub format: Option<StatusFormat>,
     /// History that does not match the files.
     #[command(flatten)]
     pub history: HistoryArgs,
     /// Shared database flags.
     #[command(flatten)]
     pub db: DbArgs,
+}
+
+/// `status --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusFormat {
+    /// Our own table.
+    Text,
+    /// sql-migrate's table.
+    SqlMigrate,
 }
 
 /// Arguments of `resolve`.
@@ -453,8 +468,8 @@ pub struct Invocation<'a> {
     pub db: Option<DbArgs>,
     /// `plan --review --html`: where the review's page goes.
     pub html: Option<&'a std::path::Path>,
-    /// `lint --sarif`: the report as SARIF 2.1.0.
-    pub sarif: bool,
+    /// `lint --sarif`, `status --format sql-migrate`: the report in another tool's format.
+    pub layout: Layout,
 }
 
 impl VerifyArgs {
@@ -465,7 +480,7 @@ impl VerifyArgs {
             source: &self.source,
             db: None,
             html: None,
-            sarif: false,
+            layout: Layout::Text,
         }
     }
 }
@@ -482,7 +497,11 @@ impl LintArgs {
             source: &self.db.source,
             db: self.pending.then(|| self.db.clone()),
             html: None,
-            sarif: self.sarif,
+            layout: if self.sarif {
+                Layout::Sarif
+            } else {
+                Layout::Text
+            },
         }
     }
 
@@ -566,7 +585,13 @@ impl StatusArgs {
     /// As an engine request.
     pub fn invocation(&self) -> Invocation<'_> {
         let r = request(CommandName::Status, Some(self.history), None);
-        on(r, &self.db, self.db.clone())
+        Invocation {
+            layout: match self.format {
+                Some(StatusFormat::SqlMigrate) => Layout::SqlMigrate,
+                Some(StatusFormat::Text) | None => Layout::Text,
+            },
+            ..on(r, &self.db, self.db.clone())
+        }
     }
 }
 
@@ -601,7 +626,7 @@ fn on(request: Request, flags: &DbArgs, db: DbArgs) -> Invocation<'_> {
         source: &flags.source,
         db: Some(db),
         html: None,
-        sarif: false,
+        layout: Layout::Text,
     }
 }
 

@@ -98,7 +98,7 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
             // One write for the whole report: stdout is line-buffered, and a table of
             // 10,000 migrations is otherwise 10,000 system calls.
             let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
-            render::report_as(&mut out, &done.report, json, inv.sarif, streamed)
+            render::report_as(&mut out, &done.report, json, inv.layout, streamed)
                 .and_then(|()| out.flush())
                 .map_err(Failure::output)?;
             render::review_page(html, &done.report).map_err(Failure::output)?;

@@ -240,6 +240,7 @@ mod tests {
             "ZIP|DIR|S3" => "m",
             "FUNCTION" => "f",
             "SEVERITY" => "never",
+            "FORMAT" => "sql-migrate",
             other => panic!("no sample value for {other}: add one"),
         }
     }

@@ -21,7 +21,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(16 * 60);
 pub fn run(function: &str, inv: Invocation<'_>) -> Result<(), Failure> {
     let json = inv.source.json;
     let inv_html = inv.html;
-    let sarif = inv.sarif;
+    let layout = inv.layout;
     let request = inv.request;
     let refuse = |message: String| fail(&request, ErrorKind::BadRequest, message, json);
     if let Some(db) = &inv.db {
@@ -103,7 +103,7 @@ pub fn run(function: &str, inv: Invocation<'_>) -> Result<(), Failure> {
                 render::step_line(&mut out, s).map_err(Failure::output)?;
             }
         }
-        render::report_as(&mut out, &finished.reply.report, json, sarif, streamed)
+        render::report_as(&mut out, &finished.reply.report, json, layout, streamed)
             .map_err(Failure::output)?;
         render::review_page(inv_html, &finished.reply.report).map_err(Failure::output)?;
         // A refusing lint has printed its report; the exit says it refused.

@@ -8,9 +8,25 @@ use engine::command::{
     ErrorKind, Report, Request, ResolveReport, RunSummary, StatusReport, StepReport, StepState,
     VerifyReport,
 };
+use engine::plan::MigrationState;
 use serde::Serialize;
 
 use super::Failure;
+
+pub mod sql_migrate;
+
+/// How a report is printed when not as JSON: our own text, or a format another tool
+/// reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// Our own text.
+    #[default]
+    Text,
+    /// `lint --sarif`: SARIF 2.1.0.
+    Sarif,
+    /// `status --format sql-migrate`: sql-migrate's status table, byte for byte.
+    SqlMigrate,
+}
 
 /// A failed command's JSON object, for commands that have no report of their own to
 /// carry the failure.
@@ -36,18 +52,22 @@ pub fn report(out: &mut dyn Write, report: &Report, json: bool, streamed: bool) 
     }
 }
 
-/// Prints `report` for `--sarif` (a `lint` report) or as [`report`] does.
+/// Prints `report` in `layout` (SARIF for a `lint` report, sql-migrate's table for a
+/// `status` report), else as [`report`] does.
 pub fn report_as(
     out: &mut dyn Write,
     r: &Report,
     json: bool,
-    sarif: bool,
+    layout: Layout,
     streamed: bool,
 ) -> io::Result<()> {
-    match r {
-        Report::Lint(lint) if sarif => {
+    match (r, layout) {
+        (Report::Lint(lint), Layout::Sarif) => {
             let log = engine::lint::sarif::to_sarif(lint, env!("CARGO_PKG_VERSION"));
             writeln!(out, "{}", to_json(&log))
+        }
+        (Report::Status(status), Layout::SqlMigrate) if !json => {
+            out.write_all(sql_migrate::status(status).as_bytes())
         }
         _ => report(out, r, json, streamed),
     }
@@ -170,32 +190,52 @@ fn verify_table(out: &mut dyn Write, report: &VerifyReport) -> io::Result<()> {
     )
 }
 
+/// Our `status` table, then the counts: migrations are files; history rows without one
+/// are counted apart.
 fn status_table(out: &mut dyn Write, report: &StatusReport) -> io::Result<()> {
     let rows = &report.migrations;
-    let w = rows
+    // History ids come from the database: untrusted, so shown without control characters.
+    let ids: Vec<String> = rows.iter().map(|r| clean(&r.id)).collect();
+    let w = ids
         .iter()
-        .map(|r| r.id.chars().count())
+        .map(|id| id.chars().count())
         .max()
         .unwrap_or(0)
         .max("MIGRATION".len());
+    let times: Vec<String> = rows
+        .iter()
+        .map(|r| match r.applied_at.as_deref() {
+            None => "no".into(),
+            Some("") => "(no time)".into(),
+            Some(at) => clean(at),
+        })
+        .collect();
+    // Seconds, or more where the column holds fractions.
+    let t = times.iter().map(String::len).max().unwrap_or(0).max(19);
     writeln!(
         out,
-        "{:<w$}  {:<19}  {:<8}  {:<10}  NOTE",
+        "{:<w$}  {:<t$}  {:<8}  {:<10}  NOTE",
         "MIGRATION", "APPLIED (UTC)", "STATE", "CHECKSUM"
     )?;
-    for r in rows {
+    for ((r, id), applied) in rows.iter().zip(&ids).zip(&times) {
         writeln!(
             out,
-            "{:<w$}  {:<19}  {:<8}  {:<10}  {}",
-            r.id,
-            r.applied_at.as_deref().unwrap_or("no"),
+            "{id:<w$}  {applied:<t$}  {:<8}  {:<10}  {}",
             r.state.as_str(),
             r.checksum.as_str(),
-            r.note.as_deref().unwrap_or("")
+            clean(r.note.as_deref().unwrap_or(""))
         )?;
     }
-    let applied = rows.iter().filter(|r| r.applied_at.is_some()).count();
-    writeln!(out, "{} migration(s), {applied} applied", rows.len())?;
+    let (files, unknown): (Vec<_>, Vec<_>) = rows
+        .iter()
+        .partition(|r| r.state != MigrationState::Unknown);
+    let applied = files.iter().filter(|r| r.applied_at.is_some()).count();
+    write!(out, "{} migration(s), {applied} applied", files.len())?;
+    match unknown.len() {
+        0 => writeln!(out),
+        1 => writeln!(out, ", and 1 history row without a file"),
+        n => writeln!(out, ", and {n} history rows without a file"),
+    }?;
     if report.lock_held {
         writeln!(out, "a migration run holds the lock right now")?;
     }
@@ -427,4 +467,89 @@ pub fn review_page(path: Option<&std::path::Path>, report: &Report) -> io::Resul
         review.summary.migrations.len()
     );
     std::fs::write(path, engine::review::page::render(&review, &title))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::command::CommandName;
+    use engine::plan::{ChecksumState, StatusRow};
+
+    /// A status row with no checksum or note.
+    pub(super) fn row(id: &str, applied_at: Option<&str>, state: MigrationState) -> StatusRow {
+        StatusRow {
+            id: id.into(),
+            applied_at: applied_at.map(Into::into),
+            state,
+            checksum: ChecksumState::NotApplicable,
+            note: None,
+        }
+    }
+
+    /// A status report of `rows`.
+    pub(super) fn status_report(rows: Vec<StatusRow>) -> StatusReport {
+        StatusReport {
+            command: CommandName::Status,
+            migrations: rows,
+            lock_held: false,
+        }
+    }
+
+    fn text(rows: Vec<StatusRow>) -> String {
+        let report = Report::Status(status_report(rows));
+        let mut out = Vec::new();
+        super::report(&mut out, &report, false, false).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn status_counts_files_as_migrations_and_rows_without_one_apart() {
+        let at = Some("2024-01-02 03:04:05");
+        let rows = |unknown: usize| {
+            let mut rows = vec![
+                row("1_a.sql", at, MigrationState::Applied),
+                // A partial `down` still has its history row.
+                row("2_b.sql", at, MigrationState::Partial),
+                row("3_c.sql", None, MigrationState::Pending),
+            ];
+            for i in 0..unknown {
+                rows.push(row(&format!("9{i}_gone.sql"), at, MigrationState::Unknown));
+            }
+            rows
+        };
+        let last = |t: String| t.lines().last().unwrap().to_owned();
+        assert_eq!(last(text(rows(0))), "3 migration(s), 2 applied");
+        assert_eq!(
+            last(text(rows(1))),
+            "3 migration(s), 2 applied, and 1 history row without a file"
+        );
+        assert_eq!(
+            last(text(rows(2))),
+            "3 migration(s), 2 applied, and 2 history rows without a file"
+        );
+        assert_eq!(last(text(Vec::new())), "0 migration(s), 0 applied");
+    }
+
+    #[test]
+    fn status_text_neutralises_history_ids_and_widens_for_fractions() {
+        let t = text(vec![
+            row(
+                "1_a.sql",
+                Some("2024-01-02 03:04:05.123456"),
+                MigrationState::Applied,
+            ),
+            row("2_b.sql", Some(""), MigrationState::Applied),
+            row(
+                "x\u{1b}[2J\n.sql",
+                Some("2024-01-02 03:04:05"),
+                MigrationState::Unknown,
+            ),
+        ]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 5, "{t}");
+        assert!(!t.contains('\u{1b}'), "{t:?}");
+        assert!(lines[3].starts_with("x [2J .sql  2024-01-02 03:04:05         unknown"));
+        assert!(lines[1].starts_with("1_a.sql     2024-01-02 03:04:05.123456  applied"));
+        assert!(lines[2].starts_with("2_b.sql     (no time)                   applied"));
+    }
 }
