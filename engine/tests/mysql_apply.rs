@@ -511,6 +511,7 @@ fn resume_refused_when_a_committed_statement_changed() {
         "1_x.sql",
         true,
         Duration::from_secs(5),
+        |_| {},
     )
     .unwrap();
     assert_eq!(t.history(), ["1_x.sql"]);

@@ -48,11 +48,14 @@ fn handle(sig: i32) {
     let run = RUN.lock().unwrap_or_else(PoisonError::into_inner).clone();
     match run.filter(Interrupt::run_alive) {
         Some(run) => {
-            eprintln!(
-                "{}: stopping the running statement on the server; send it again to exit at once",
-                name(sig)
-            );
-            run.interrupt();
+            // Between statements (waiting for the lock, say) there is nothing to kill:
+            // the run just stops before its next step.
+            let what = if run.interrupt() {
+                "stopped the running statement on the server"
+            } else {
+                "stopping before the next step"
+            };
+            eprintln!("{}: {what}; send it again to exit at once", name(sig));
         }
         None => std::process::exit(code),
     }

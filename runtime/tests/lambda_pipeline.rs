@@ -672,6 +672,11 @@ impl Pipeline {
     /// Runs the CLI with `args`, `--via-lambda migrator` when `remote`, else against the
     /// test database directly.
     fn cli(&self, remote: bool, args: &[&str]) -> std::process::Output {
+        self.cli_command(remote, args).output().unwrap()
+    }
+
+    /// [`Pipeline::cli`]'s command, to spawn.
+    fn cli_command(&self, remote: bool, args: &[&str]) -> std::process::Command {
         let mut c = std::process::Command::new(CLI);
         c.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -685,7 +690,8 @@ impl Pipeline {
         } else {
             c.env("DATABASE_URL", self.db.url());
         }
-        c.args(args).output().unwrap()
+        c.args(args);
+        c
     }
 
     fn s3_url(&self, key: &str) -> String {
@@ -881,6 +887,73 @@ fn local_and_remote_reports_are_byte_identical() {
         );
         assert_eq!(local.status.code(), remote.status.code());
     }
+}
+
+#[test]
+fn a_remote_run_that_waited_for_the_lock_logs_and_reports_who_held_it() {
+    let p = Pipeline::new(Options {
+        // Long enough that only the test letting go ends the wait.
+        migrator_env: json!({"LOCK_TIMEOUT_SECS": "300"}),
+        ..Options::default()
+    });
+    let lock = engine::db::lock_name(&p.db.name, "gorp_migrations");
+    let one = p.upload(&[("migrations/1_create_users.sql", CREATE_USERS)]);
+    let two = p.upload(&[
+        ("migrations/1_create_users.sql", CREATE_USERS),
+        ("migrations/2_seed_users.sql", SEED_USERS),
+    ]);
+    for (key, json) in [(one, true), (two, false)] {
+        // Each run's holder is a new session, with an id of its own.
+        let mut held = testkit::HeldLock::take(&lock);
+        let source = p.s3_url(&key);
+        let mut args = vec!["up", "--source", &source];
+        if json {
+            args.push("--json");
+        }
+        let child = p
+            .cli_command(true, &args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The migrator cannot stream to the laptop; it logs who holds the lock at once.
+        let started = std::time::Instant::now();
+        let logged = |log: &str| {
+            log.lines().any(|l| {
+                l.contains("waiting for the migration lock")
+                    && testkit::names_connection(l, &held.id)
+            })
+        };
+        while !logged(&p.log("migrator")) {
+            assert!(
+                started.elapsed() < WAIT,
+                "no wait logged:\n{}",
+                p.log("migrator")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        held.release();
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", out(&o));
+        if json {
+            // The report carries the wait.
+            let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+            let holder = &v["lock_wait"]["holder"];
+            assert_eq!(holder["connection"].to_string(), held.id, "{v}");
+            assert!(v["lock_wait"]["waited_ms"].is_u64(), "{v}");
+        } else {
+            // Text: the CLI says afterwards what the migrator waited for.
+            let err = String::from_utf8_lossy(&o.stderr);
+            let line = err
+                .lines()
+                .find(|l| l.starts_with("waited ") && l.contains("for the migration lock, held by"))
+                .unwrap_or_else(|| panic!("{}", out(&o)));
+            assert!(testkit::names_connection(line, &held.id), "{line}");
+        }
+    }
+    let log = p.log("migrator");
+    assert!(log.contains("took the migration lock after"), "{log}");
+    p.assert_logs_clean();
 }
 
 #[test]

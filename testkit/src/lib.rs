@@ -4,6 +4,7 @@
 //!   `LM_TEST_DATABASE_URL` says ([`TestDb`], [`TestUser`], SQL through the `mariadb`
 //!   client);
 //! - the local S3 server ([`s3_endpoint`], [`s3_put`]) and plain HTTP ([`http`]);
+//! - a named lock held by another session until the test lets it go ([`HeldLock`]);
 //! - artifacts zipped by Info-ZIP ([`zip_artifact`]), Go peers built offline ([`go_build`]);
 //! - unique names ([`unique`]) so that tests and worktrees can share both servers;
 //! - feature `corpus`: the crafted-archive builder and the hostile corpus ([`corpus`]);
@@ -21,6 +22,7 @@ mod fake_aws;
 mod go;
 mod http;
 mod infozip;
+mod lock;
 mod server;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +33,7 @@ pub use fake_aws::FakeAws;
 pub use go::{go_build, go_build_into};
 pub use http::{http, s3_endpoint, s3_put};
 pub use infozip::zip_artifact;
+pub use lock::{HeldLock, names_connection};
 pub use server::{
     DEFAULT_DATABASE_URL, START_HINT, Server, TestDb, TestUser, is_mariadb, server, server_url,
     server_version, sql,

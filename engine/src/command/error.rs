@@ -426,6 +426,14 @@ impl CommandError {
         }
     }
 
+    /// The wait for the run lock that timed out, when it saw who held the lock.
+    pub fn lock_wait(&self) -> Option<&crate::store::RunLockWait> {
+        match self {
+            CommandError::Store(StoreError::LockTimeout { wait, .. }) => wait.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The whole message for `frontend`: what went wrong, then what to do about it.
     pub fn message(&self, frontend: &Frontend) -> String {
         match self.remedy() {

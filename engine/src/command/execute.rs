@@ -7,11 +7,10 @@ use std::time::Duration;
 use super::error::CommandError;
 use super::report::{FetchSummary, Report, ResolveReport, RunSummary, VerifyReport, VerifyRow};
 use super::request::{CommandName, Request, Resolution};
-use super::run;
+use super::run::{self, Progress};
 use crate::Limits;
 use crate::migration::{self, Migration};
 use crate::source::Source;
-use crate::store::StepReport;
 use crate::store::{Store, StoreError};
 
 /// The migrations a command works on, and where they came from.
@@ -116,14 +115,15 @@ pub fn lint(request: &Request, input: &Input<'_>) -> Result<Executed, CommandErr
 }
 
 /// Runs `request` on `input`'s migrations. `connect` opens the store when the command
-/// needs one (never for `verify`); `progress` sees each migration a run completes, as it
-/// completes. Every command goes from read to plan to apply through [`super::run`].
+/// needs one (never for `verify`); `progress` sees, as they happen, a wait for the run
+/// lock (every command that takes it) and each migration a run completes. Every command
+/// goes from read to plan to apply through [`super::run`].
 pub fn execute<S: Store>(
     request: &Request,
     input: &Input<'_>,
     connect: impl FnOnce() -> Result<S, StoreError>,
     lock_timeout: Duration,
-    progress: impl FnMut(&StepReport),
+    mut progress: impl FnMut(Progress<'_>),
 ) -> Result<Executed, CommandError> {
     request.validate()?;
     match request.command {
@@ -144,31 +144,52 @@ pub fn execute<S: Store>(
             CommandName::Resolve => {
                 let id = request.id.as_deref().unwrap_or_default();
                 let resolution = request.resolution.unwrap_or(Resolution::Applied);
-                match (resolution, request.statement) {
-                    (Resolution::StatementCommitted, Some(n)) => {
-                        run::settle(&mut store, source, migrations, id, n, true, lock_timeout)?
-                    }
-                    (Resolution::StatementNotCommitted, Some(n)) => {
-                        run::settle(&mut store, source, migrations, id, n, false, lock_timeout)?
+                let on_lock = |e: &_| progress(Progress::Lock(e));
+                let lock_wait = match (resolution, request.statement) {
+                    (
+                        Resolution::StatementCommitted | Resolution::StatementNotCommitted,
+                        Some(n),
+                    ) => {
+                        let committed = resolution == Resolution::StatementCommitted;
+                        run::settle(
+                            &mut store,
+                            source,
+                            migrations,
+                            id,
+                            n,
+                            committed,
+                            lock_timeout,
+                            on_lock,
+                        )?
                     }
                     _ => {
                         let applied = resolution == Resolution::Applied;
-                        run::resolve(&mut store, source, migrations, id, applied, lock_timeout)?
+                        run::resolve(
+                            &mut store,
+                            source,
+                            migrations,
+                            id,
+                            applied,
+                            lock_timeout,
+                            on_lock,
+                        )?
                     }
-                }
+                };
                 Report::Resolve(ResolveReport {
                     command: CommandName::Resolve,
                     id: id.to_owned(),
                     state: resolution,
                     target: None,
+                    lock_wait,
                 })
             }
             _ => {
                 let opts = request.options().expect("a planning command has options");
                 let dry_run = !request.writes();
                 if request.review {
+                    let on_lock = |e: &_| progress(Progress::Lock(e));
                     let (done, review) =
-                        run::review(&mut store, source, migrations, &opts, lock_timeout)?;
+                        run::review(&mut store, source, migrations, &opts, lock_timeout, on_lock)?;
                     let mut summary = RunSummary::done(request.command, dry_run, done);
                     summary.review = Some(review.entries);
                     summary.review_summary = Some(Box::new(review.summary));

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::MigrationFailure;
 use crate::migration::Migration;
 use crate::plan::{self, Action, Direction, HistoryRow, JournalRow, JournalState, Resolved, Step};
-use crate::store::{Read, Recorded, Store, StoreError};
+use crate::store::{LockTry, Read, Recorded, RunLockHolder, Store, StoreError};
 
 /// The in-memory store.
 #[derive(Debug, Default)]
@@ -17,8 +17,13 @@ pub(super) struct Fake {
     pub history: Option<Vec<HistoryRow>>,
     /// The journal rows, one per id.
     pub journal: Vec<JournalRow>,
-    /// Another session holds the run lock.
+    /// Another session holds the run lock, for good (a try waits as the server would).
     pub held_elsewhere: bool,
+    /// Other sessions hold the run lock for the next tries: each try takes the first
+    /// id off; once empty, the lock is free.
+    pub held_by: Vec<u64>,
+    /// How long each try at the lock was allowed to wait, in order.
+    pub tries: Vec<Duration>,
     /// We hold the run lock.
     pub locked: bool,
     /// Fail migration `.0` at its 1-based statement `.1`.
@@ -77,6 +82,9 @@ impl Fake {
     }
 }
 
+/// The connection id of the session that holds the lock for good (`held_elsewhere`).
+pub(super) const FOREVER: u64 = 99;
+
 fn row(id: &str) -> HistoryRow {
     HistoryRow {
         id: id.to_string(),
@@ -106,15 +114,32 @@ impl Store for Fake {
         Ok(Recorded { history, journal })
     }
 
-    fn acquire(&mut self, timeout: Duration) -> Result<(), StoreError> {
+    fn try_lock(&mut self, wait: Duration) -> Result<LockTry, StoreError> {
+        self.tries.push(wait);
         if self.held_elsewhere {
-            return Err(StoreError::LockTimeout {
-                name: "fake-lock".into(),
-                timeout,
-            });
+            std::thread::sleep(wait);
+            return Ok(LockTry::HeldBy(FOREVER));
+        }
+        if !self.held_by.is_empty() {
+            return Ok(LockTry::HeldBy(self.held_by.remove(0)));
         }
         self.locked = true;
-        Ok(())
+        Ok(LockTry::Taken)
+    }
+
+    fn lock_holder(&mut self, connection: u64) -> RunLockHolder {
+        RunLockHolder {
+            connection,
+            user: Some("other".into()),
+            host: Some("10.0.0.9:4000".into()),
+            command: Some("Sleep".into()),
+            seconds: Some(connection),
+            ..RunLockHolder::default()
+        }
+    }
+
+    fn lock_name(&self) -> &str {
+        "fake-lock"
     }
 
     fn release(&mut self) {

@@ -27,10 +27,11 @@ pub use error::{CommandError, ErrorKind, Frontend, Remedy};
 pub use execute::{Executed, Input, execute, lint, verify};
 // What a run produced is the store's vocabulary (it reports it); front ends find it here.
 pub use crate::store::{
-    Blocker, DeadlineStop, LockWait, MigrationFailure, RunOutcome, StepReport, StepState, Stopped,
-    step_report,
+    Blocker, DeadlineStop, LockWait, MigrationFailure, RunLockEvent, RunLockHolder, RunLockWait,
+    RunOutcome, StepReport, StepState, Stopped, step_report,
 };
 pub use report::{
     FetchSummary, Report, ResolveReport, RunSummary, StatusReport, Target, VerifyReport, VerifyRow,
 };
 pub use request::{Allowed, CommandName, Request, RequestError, Resolution};
+pub use run::Progress;

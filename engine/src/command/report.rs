@@ -7,7 +7,7 @@ use super::error::{CommandError, Frontend};
 use super::request::{CommandName, Request, Resolution};
 use crate::plan::StatusRow;
 use crate::store::MigrationFailure;
-use crate::store::{RunOutcome, StepReport, Stopped};
+use crate::store::{RunLockWait, RunOutcome, StepReport, Stopped};
 
 /// What fetching an S3 source cost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,6 +122,9 @@ pub struct ResolveReport {
     /// The database changed, when the front end knows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<Target>,
+    /// The wait for the run lock, when another session held it at first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_wait: Option<RunLockWait>,
 }
 
 /// The report of a command that plans: `plan`, `up`, `down`, `redo`, `skip`.
@@ -172,6 +175,10 @@ pub struct RunSummary {
     /// `mysql` client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sql: Option<String>,
+    /// The wait for the run lock, when another session held it at first (also when the
+    /// run gave up waiting: then it names who held it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_wait: Option<Box<RunLockWait>>,
 }
 
 impl RunSummary {
@@ -230,6 +237,15 @@ impl Report {
             CommandName::Resolve => Report::Resolve(serde_json::from_value(json)?),
             _ => Report::Run(serde_json::from_value(json)?),
         })
+    }
+
+    /// The wait for the run lock, when the command waited for it.
+    pub fn lock_wait(&self) -> Option<&RunLockWait> {
+        match self {
+            Report::Run(r) => r.lock_wait.as_deref(),
+            Report::Resolve(r) => r.lock_wait.as_ref(),
+            Report::Verify(_) | Report::Lint(_) | Report::Status(_) => None,
+        }
     }
 
     /// Ids still to apply: what `plan` would run, what `status` shows as pending, or what
@@ -291,6 +307,7 @@ impl RunSummary {
             review: None,
             review_summary: None,
             sql: r.sql,
+            lock_wait: r.lock_wait.map(Box::new),
         }
     }
 
@@ -318,6 +335,7 @@ impl RunSummary {
             review: None,
             review_summary: None,
             sql: None,
+            lock_wait: e.lock_wait().cloned().map(Box::new),
         }
     }
 }

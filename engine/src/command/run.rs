@@ -10,8 +10,17 @@ use super::request::CommandName;
 use crate::migration::Migration;
 use crate::plan::{self, Options, Plan};
 use crate::source::Source;
-use crate::store::{Read, Recorded, Store};
+use crate::store::{Read, Recorded, RunLockEvent, RunLockWait, Store};
 use crate::store::{RunOutcome, StepReport, Stopped, step_report};
+
+/// What a command tells its caller while it runs, as it happens.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// A migration the run completed.
+    Step(&'a StepReport),
+    /// Waiting for the run lock: who holds it, how long so far, taken.
+    Lock(&'a RunLockEvent),
+}
 
 /// `status`: every migration's state, and whether a run holds the lock. Takes no lock
 /// and changes nothing. `source` names a file that does not parse.
@@ -87,16 +96,18 @@ pub fn dry_run<S: Store>(
 /// `plan --review`: what `plan` shows, and the server's answer about each pending Up
 /// statement that alters a table ([`crate::review`]), with the pending migrations' lint
 /// findings and verdicts. Holds the run lock while it asks: its probe tables must never
-/// meet a real run, and a probe it finds is a killed review's leftover.
+/// meet a real run, and a probe it finds is a killed review's leftover. `on_lock` sees
+/// a wait for the lock.
 pub fn review<S: Store>(
     store: &mut S,
     source: &Source,
     migrations: &mut [Migration<'_>],
     opts: &Options,
     lock_timeout: Duration,
+    mut on_lock: impl FnMut(&RunLockEvent),
 ) -> Result<(RunOutcome, crate::review::Review), CommandError> {
     use crate::review::{Question, target::target};
-    let mut store = store.lock(lock_timeout)?;
+    let mut store = store.lock(lock_timeout, &mut on_lock)?;
     let recorded = store.read_state(Read::DryRun)?;
     let opts = Options {
         allow_empty_down: true,
@@ -139,28 +150,30 @@ pub fn review<S: Store>(
         .iter()
         .map(|s| step_report(&migrations[s.index], s, None))
         .collect();
-    Ok((report(migrations, plan, steps), review))
+    Ok((
+        RunOutcome {
+            lock_wait: store.waited(),
+            ..report(migrations, plan, steps)
+        },
+        review,
+    ))
 }
 
 /// A whole `up`, `down`, `redo` or `skip`: locks, reads, parses what the run needs,
-/// plans, adopts checksums and applies each step; `progress` sees each step as it
-/// completes. No step starts past the store's [`Store::stop_starting`]: the run then
-/// reports what is still pending. The lock is released when this returns, whatever
-/// happened.
+/// plans, adopts checksums and applies each step; `progress` sees a wait for the lock
+/// and each step as it completes. No step starts past the store's
+/// [`Store::stop_starting`] (nor does the lock wait go on past it): the run then reports
+/// what is still pending. The lock is released when this returns, whatever happened.
 pub fn run<S: Store>(
     store: &mut S,
     source: &Source,
     migrations: &mut [Migration<'_>],
     opts: &Options,
     lock_timeout: Duration,
-    mut progress: impl FnMut(&StepReport),
+    mut progress: impl FnMut(Progress<'_>),
 ) -> Result<RunOutcome, CommandError> {
-    // Waiting for the lock past the point where no migration may start is pointless.
-    let lock_timeout = match store.stop_starting() {
-        Some(at) => lock_timeout.min(at.saturating_duration_since(Instant::now())),
-        None => lock_timeout,
-    };
-    let mut store = store.lock(lock_timeout)?;
+    let mut store = store.lock(lock_timeout, &mut |e| progress(Progress::Lock(e)))?;
+    let lock_wait = store.waited();
     let recorded = store.read_state(Read::Run)?;
     let plan = match planned(source, migrations, &recorded, opts) {
         Ok(plan) => plan,
@@ -194,7 +207,7 @@ pub fn run<S: Store>(
             return Err(CommandError::Failed(failure));
         }
         let done = step_report(m, step, Some(started.elapsed().as_millis() as u64));
-        progress(&done);
+        progress(Progress::Step(&done));
         steps.push(done);
     }
     // A run stopped at its deadline did only the first steps.
@@ -204,12 +217,14 @@ pub fn run<S: Store>(
     Ok(RunOutcome {
         last_applied,
         stopped,
+        lock_wait,
         ..report(migrations, plan, steps)
     })
 }
 
 /// `resolve`: records by hand that `id` is applied (`applied`) or rolled back, under the
 /// lock; journaled. The planner decides what is written ([`plan::resolution`]).
+/// `on_lock` sees a wait for the lock, which comes back when there was one.
 pub fn resolve<S: Store>(
     store: &mut S,
     source: &Source,
@@ -217,15 +232,24 @@ pub fn resolve<S: Store>(
     id: &str,
     applied: bool,
     lock_timeout: Duration,
-) -> Result<(), CommandError> {
-    by_hand(store, source, migrations, id, lock_timeout, |file, r| {
-        plan::resolution(id, file, &r.history, &r.journal, applied)
-    })
+    on_lock: impl FnMut(&RunLockEvent),
+) -> Result<Option<RunLockWait>, CommandError> {
+    by_hand(
+        store,
+        source,
+        migrations,
+        id,
+        lock_timeout,
+        on_lock,
+        |file, r| plan::resolution(id, file, &r.history, &r.journal, applied),
+    )
 }
 
 /// `resolve ID --statement-committed N` / `--statement-not-committed N`: records a
 /// person's verdict on the statement in doubt, under the lock ([`plan::verdict`]). The
-/// migration is then partial at a known point, for `up --resume`.
+/// migration is then partial at a known point, for `up --resume`. `on_lock` sees a wait
+/// for the lock, which comes back when there was one.
+#[allow(clippy::too_many_arguments)]
 pub fn settle<S: Store>(
     store: &mut S,
     source: &Source,
@@ -234,31 +258,39 @@ pub fn settle<S: Store>(
     statement: usize,
     committed: bool,
     lock_timeout: Duration,
-) -> Result<(), CommandError> {
-    by_hand(store, source, migrations, id, lock_timeout, |file, r| {
-        plan::verdict(id, file, &r.journal, statement, committed)
-    })
+    on_lock: impl FnMut(&RunLockEvent),
+) -> Result<Option<RunLockWait>, CommandError> {
+    by_hand(
+        store,
+        source,
+        migrations,
+        id,
+        lock_timeout,
+        on_lock,
+        |file, r| plan::verdict(id, file, &r.journal, statement, committed),
+    )
 }
 
-/// What both kinds of `resolve` share: parse `id`'s file if there is one, lock, read,
-/// let `decide` say what to write, write it.
+/// What both kinds of `resolve` share: parse `id`'s file if there is one, lock (telling
+/// `on_lock` of a wait), read, let `decide` say what to write, write it.
 fn by_hand<S: Store>(
     store: &mut S,
     source: &Source,
     migrations: &mut [Migration<'_>],
     id: &str,
     lock_timeout: Duration,
+    mut on_lock: impl FnMut(&RunLockEvent),
     decide: impl FnOnce(Option<&Migration<'_>>, &Recorded) -> Result<plan::Resolved, plan::PlanError>,
-) -> Result<(), CommandError> {
+) -> Result<Option<RunLockWait>, CommandError> {
     let mut file = migrations.iter_mut().find(|m| m.id == id);
     if let Some(m) = file.as_deref_mut() {
         m.parse().map_err(|e| CommandError::migration(source, e))?;
     }
-    let mut store = store.lock(lock_timeout)?;
+    let mut store = store.lock(lock_timeout, &mut on_lock)?;
     let r = store.read_state(Read::Run)?;
     let decided = decide(file.as_deref(), &r)?;
     store.record_resolution(&decided)?;
-    Ok(())
+    Ok(store.waited())
 }
 
 /// A run that died mid-statement left `id`'s row `running`, and the planner found that
@@ -311,5 +343,6 @@ fn report(migrations: &[Migration<'_>], plan: Plan, steps: Vec<StepReport>) -> R
         last_applied: None,
         stopped: None,
         sql: None,
+        lock_wait: None,
     }
 }

@@ -65,6 +65,18 @@ impl Tables {
         format!("GET_LOCK('{}', {:.3})", self.lock, timeout.as_secs_f64())
     }
 
+    /// One try at the lock, waiting up to `wait`, and who holds it when the try fails,
+    /// in one statement: NULL when taken, else the holder's connection id (0 when
+    /// nobody holds it any more). `GET_LOCK` is NULL on an error (a killed wait), which
+    /// counts as not taken.
+    pub(super) fn try_lock_sql(&self, wait: Duration) -> String {
+        format!(
+            "SELECT IF({} = 1, NULL, IFNULL(IS_USED_LOCK('{}'), 0))",
+            self.get_lock_expr(wait),
+            self.lock
+        )
+    }
+
     /// Releases the lock.
     pub(super) fn release_lock_sql(&self) -> String {
         format!("DO RELEASE_LOCK('{}')", self.lock)

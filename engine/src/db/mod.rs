@@ -69,7 +69,7 @@ use mysql::Conn;
 use crate::migration::Migration;
 use crate::plan::{Plan, Resolved, Step};
 use crate::store::MigrationFailure;
-use crate::store::{Read, Recorded, Store, StoreError};
+use crate::store::{LockTry, Read, Recorded, RunLockHolder, Store, StoreError};
 use bookkeeping::{Batch, Tables, joined};
 pub use config::{ConfigError, ConnConfig, Tls};
 pub use control::Interrupt;
@@ -294,8 +294,16 @@ impl Store for Database {
         Ok(recorded)
     }
 
-    fn acquire(&mut self, timeout: Duration) -> Result<(), StoreError> {
-        self.get_lock(timeout)
+    fn try_lock(&mut self, wait: Duration) -> Result<LockTry, StoreError> {
+        self.try_get_lock(wait)
+    }
+
+    fn lock_holder(&mut self, connection: u64) -> RunLockHolder {
+        self.holder(connection)
+    }
+
+    fn lock_name(&self) -> &str {
+        &self.tables.lock
     }
 
     fn release(&mut self) {

@@ -276,7 +276,7 @@ fn lock_view(conn: &mut Conn) -> (LockView, Option<String>) {
 }
 
 /// A statement or query text cut to one short line for reports.
-fn cut(s: &str) -> String {
+pub(super) fn cut(s: &str) -> String {
     let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     match one.char_indices().nth(200) {
         Some((i, _)) => format!("{}…", &one[..i]),

@@ -6,9 +6,13 @@
 
 mod failure;
 mod outcome;
+mod runlock;
 
 pub use failure::{Blocker, DeadlineStop, LockWait, MigrationFailure};
 pub use outcome::{RunOutcome, StepReport, StepState, Stopped, step_report};
+pub use runlock::{
+    HIDDEN_NO_PROCESS, LockTry, POLL, RunLockEvent, RunLockHolder, RunLockWait, TICK, seconds,
+};
 
 use std::time::{Duration, Instant};
 
@@ -58,16 +62,19 @@ pub enum StoreError {
         "no database selected: name it in the URL (mysql://…/DB), DB_NAME, or the config's schema"
     )]
     NoDatabase,
-    /// Another run holds the lock.
+    /// Another session holds the lock.
     #[error(
-        "migration lock `{name}` not obtained within {}s: another migration run holds it",
-        timeout.as_secs_f64()
+        "migration lock `{name}` not obtained within {}s: {}",
+        timeout.as_secs_f64(),
+        held_by(wait.as_deref())
     )]
     LockTimeout {
         /// The lock's name.
         name: String,
         /// How long we waited.
         timeout: Duration,
+        /// Who held it, and how long we waited, when we saw who.
+        wait: Option<Box<RunLockWait>>,
     },
     /// One of our own bookkeeping queries failed.
     #[error("{what}: {source}")]
@@ -104,6 +111,14 @@ pub enum StoreError {
         /// What is wrong.
         detail: String,
     },
+}
+
+/// Who holds the lock, for [`StoreError::LockTimeout`]'s message.
+fn held_by(wait: Option<&RunLockWait>) -> String {
+    match wait {
+        Some(w) => format!("held by {}", w.last_holder()),
+        None => "another migration run holds it".into(),
+    }
 }
 
 /// What a read is for, which decides whether missing tables are created and whether
@@ -145,11 +160,18 @@ pub trait Store {
     /// Reads the history and the journal (see [`Read`]).
     fn read_state(&mut self, read: Read) -> Result<Recorded, StoreError>;
 
-    /// Takes the run lock, waiting up to `timeout`. Call [`Store::lock`], whose guard
-    /// releases it.
-    fn acquire(&mut self, timeout: Duration) -> Result<(), StoreError>;
+    /// One try at the run lock, waiting up to `wait` (zero: not at all), and who holds
+    /// it when it is not taken. Call [`Store::lock`], whose guard releases it.
+    fn try_lock(&mut self, wait: Duration) -> Result<LockTry, StoreError>;
 
-    /// Releases the run lock taken by [`Store::acquire`]; errors are ignored (closing
+    /// What the server shows of session `connection`, which holds the run lock. Never
+    /// fails: what cannot be seen is said in [`RunLockHolder::hidden`].
+    fn lock_holder(&mut self, connection: u64) -> RunLockHolder;
+
+    /// The run lock's name, for messages.
+    fn lock_name(&self) -> &str;
+
+    /// Releases the run lock taken by [`Store::lock`]; errors are ignored (closing
     /// the connection releases it too). Called by [`Locked`]'s drop.
     fn release(&mut self);
 
@@ -211,20 +233,36 @@ pub trait Store {
         Ok(None)
     }
 
-    /// Takes the run lock, waiting up to `timeout`; the guard releases it when dropped,
-    /// whatever happened meanwhile.
-    fn lock(&mut self, timeout: Duration) -> Result<Locked<'_, Self>, StoreError>
+    /// Takes the run lock, waiting up to `timeout` (less before [`Store::stop_starting`]),
+    /// telling `on` who holds it and how long it has waited ([`RunLockEvent`]); the guard
+    /// releases it when dropped, whatever happened meanwhile.
+    fn lock(
+        &mut self,
+        timeout: Duration,
+        on: &mut dyn FnMut(&RunLockEvent),
+    ) -> Result<Locked<'_, Self>, StoreError>
     where
         Self: Sized,
     {
-        self.acquire(timeout)?;
-        Ok(Locked { store: self })
+        let waited = runlock::wait(self, timeout, on)?;
+        Ok(Locked {
+            store: self,
+            waited,
+        })
     }
 }
 
 /// The run lock, held: the store is used through it, and dropping it releases the lock.
 pub struct Locked<'s, S: Store> {
     store: &'s mut S,
+    waited: Option<RunLockWait>,
+}
+
+impl<S: Store> Locked<'_, S> {
+    /// The wait for the lock, when it was held by another session at first.
+    pub fn waited(&self) -> Option<RunLockWait> {
+        self.waited.clone()
+    }
 }
 
 impl<S: Store> std::ops::Deref for Locked<'_, S> {
@@ -252,8 +290,14 @@ impl<S: Store> Store for &mut S {
     fn read_state(&mut self, read: Read) -> Result<Recorded, StoreError> {
         (**self).read_state(read)
     }
-    fn acquire(&mut self, timeout: Duration) -> Result<(), StoreError> {
-        (**self).acquire(timeout)
+    fn try_lock(&mut self, wait: Duration) -> Result<LockTry, StoreError> {
+        (**self).try_lock(wait)
+    }
+    fn lock_holder(&mut self, connection: u64) -> RunLockHolder {
+        (**self).lock_holder(connection)
+    }
+    fn lock_name(&self) -> &str {
+        (**self).lock_name()
     }
     fn release(&mut self) {
         (**self).release()

@@ -90,6 +90,9 @@ pub struct RunOutcome {
     pub stopped: Option<Stopped>,
     /// A dry run's script of the SQL the run would send (`--sql`).
     pub sql: Option<String>,
+    /// The wait for the run lock, when another session held it at first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_wait: Option<super::RunLockWait>,
 }
 
 /// A run that stopped between migrations at its deadline (the deadline (`db::Deadline`)): what

@@ -3,7 +3,7 @@
 //! that needs the `mysql` feature; a build without it parses every command the same and
 //! refuses, when asked, the ones that need a database.
 
-use engine::command::{CommandError, Executed, Input, Request, StepReport};
+use engine::command::{CommandError, Executed, Input, Progress, Request};
 
 use super::args::DbArgs;
 
@@ -104,12 +104,13 @@ mod imp {
             self.0.ignored.iter().map(ToString::to_string).collect()
         }
 
-        /// Runs `request` on `input` against this target.
+        /// Runs `request` on `input` against this target; `progress` sees a wait for the
+        /// run lock and each migration done, as they happen.
         pub fn execute(
             &self,
             request: &Request,
             input: &Input<'_>,
-            progress: impl FnMut(&StepReport),
+            progress: impl FnMut(Progress<'_>),
         ) -> Result<Executed, CommandError> {
             let s = &self.0;
             engine::command::execute(
@@ -220,7 +221,7 @@ mod imp {
             &self,
             _request: &Request,
             _input: &Input<'_>,
-            _progress: impl FnMut(&StepReport),
+            _progress: impl FnMut(Progress<'_>),
         ) -> Result<Executed, CommandError> {
             match *self {}
         }

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use engine::command::{self, CommandError, CommandName, Frontend, Input, Target};
+use engine::command::{self, CommandError, CommandName, Frontend, Input, Progress, Target};
 use engine::settings::table::DEFAULT_LOCAL_DIR;
 use engine::source::SourceSpec;
 
@@ -78,10 +78,16 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
     let result = match &target {
         None if request.command == CommandName::Lint => command::lint(&request, &input),
         None => command::verify(&request, &input),
-        Some(t) => t.execute(&request, &input, |step| {
-            if !json {
-                // A closed stdout is noticed when the report is written.
+        Some(t) => t.execute(&request, &input, |progress| match progress {
+            // A closed stdout is noticed when the report is written.
+            Progress::Step(step) if !json => {
                 let _ = render::step_line(&mut stdout.lock(), step);
+            }
+            Progress::Step(_) => {}
+            // On stderr, with --json too: a person watching a waiting run wants to know
+            // why, and stdout stays the report's.
+            Progress::Lock(event) => {
+                let _ = writeln!(std::io::stderr(), "{event}");
             }
         }),
     };

@@ -96,6 +96,11 @@ pub fn run(function: &str, inv: Invocation<'_>) -> Result<(), Failure> {
                 });
             }
         };
+        // The migrator could not tell of a wait for the lock as it waited: its report
+        // does (with --json, in `lock_wait`).
+        if let (Some(wait), false) = (finished.reply.report.lock_wait(), json) {
+            let _ = writeln!(std::io::stderr(), "{wait}");
+        }
         // The earlier runs' steps were printed as they came.
         let streamed = !json && finished.earlier > 0;
         if streamed {

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use engine::Limits;
 use engine::command::{
-    self, Allowed, CommandError, CommandName, ErrorKind, Executed, Frontend, Input, Report,
-    RequestError,
+    self, Allowed, CommandError, CommandName, ErrorKind, Executed, Frontend, Input, Progress,
+    Report, RequestError, RunLockEvent,
 };
 use engine::db::spec::{ConnSpec, DbSettings};
 use engine::db::{ConnConfig, Database, Deadline, Settings, Tls};
@@ -412,14 +412,15 @@ impl Migrator {
                     Ok(db)
                 },
                 settings.lock_timeout,
-                |step| {
-                    info!(
+                |progress| match progress {
+                    Progress::Step(step) => info!(
                         id = %step.id,
                         statements = step.statements,
                         ms = step.duration_ms,
                         state = step.state.as_str(),
                         "migration done"
-                    )
+                    ),
+                    Progress::Lock(event) => log_lock(event),
                 },
             )
         });
@@ -468,6 +469,34 @@ impl Migrator {
                 error!(kind = e.kind().as_str(), message = %one_line(&message), "failed");
                 Err(MigratorError::new(e.kind(), message))
             }
+        }
+    }
+}
+
+/// Logs a wait for the run lock as it happens (the reply cannot stream; its report
+/// carries the wait): who holds the lock by its connection id, user and host (never a
+/// password), then how long we have waited.
+fn log_lock(event: &RunLockEvent) {
+    match event {
+        RunLockEvent::Held { holder, limit, .. } | RunLockEvent::Passed { holder, limit, .. } => {
+            warn!(
+                connection = holder.connection,
+                user = holder.user.as_deref(),
+                host = holder.host.as_deref(),
+                command = holder.command.as_deref(),
+                seconds = holder.seconds,
+                limit_ms = limit.as_millis() as u64,
+                "{}",
+                one_line(&event.to_string())
+            )
+        }
+        RunLockEvent::Waiting { waited, limit, .. } => info!(
+            waited_ms = waited.as_millis() as u64,
+            limit_ms = limit.as_millis() as u64,
+            "{event}"
+        ),
+        RunLockEvent::Taken { waited } => {
+            info!(waited_ms = waited.as_millis() as u64, "{event}")
         }
     }
 }
