@@ -132,7 +132,39 @@ export interface DeployConfig {
   readonly migratorReservedConcurrency?: number;
   /** Where alarms and pipeline-failure notifications go: an existing topic, a new one, or nowhere. */
   readonly alarmTopic: { readonly kind: 'none' } | { readonly kind: 'create' } | { readonly kind: 'existing'; readonly arn: string };
+  /** The fleet state machine's settings, when `fleet=true` (one artifact, many databases). */
+  readonly fleet?: FleetConfig;
 }
+
+/** A fleet run on Step Functions (issue 21): a canary, then a Distributed Map over the other targets. */
+export interface FleetConfig {
+  /** The Distributed Map's MaxConcurrency: targets migrated at once. */
+  readonly maxConcurrency: number;
+  /** The failure budget in percent: the Map's ToleratedFailurePercentage, and what the summary judges by. */
+  readonly toleratedFailurePercentage: number;
+  /** How many targets run first, one at a time, when the manifest has no `canary` group (FLEET_CANARY). */
+  readonly canary: number;
+  /** How often one target's invocation is repeated while the migrator stops at its deadline with work left. */
+  readonly maxFollowUps: number;
+  /** The Secrets Manager ARN prefix a target's `secret` must start with (FLEET_SECRET_PREFIX); none: no `secret` target. */
+  readonly secretPrefix?: string;
+  /** The artifact bucket's key prefix for the runs' items and results (FLEET_RESULTS_PREFIX). */
+  readonly resultsPrefix: string;
+  /** Whether the stack creates the Secrets Manager endpoint for the targets' secrets (with secretPrefix). */
+  readonly createSecretsEndpoint: boolean;
+}
+
+/** The fleet settings' defaults. */
+export const FLEET_DEFAULTS = {
+  maxConcurrency: 10,
+  toleratedFailurePercentage: 0,
+  canary: 1,
+  maxFollowUps: 10,
+  resultsPrefix: 'fleet/',
+} as const;
+
+/** The fleet state machine's name: the stack's, then this; the trigger's IAM names it before it exists. */
+export const FLEET_STATE_MACHINE_SUFFIX = '-fleet';
 
 /**
  * Every command the migrator knows, then the permissions to run SQL sent inline (a laptop's
@@ -232,6 +264,23 @@ export const CONTEXT_KEYS = [
   'migratorReservedConcurrency',
   'alarmTopicArn',
   'createAlarmTopic',
+  'fleet',
+  'fleetMaxConcurrency',
+  'fleetToleratedFailurePercentage',
+  'fleetCanary',
+  'fleetMaxFollowUps',
+  'fleetSecretPrefix',
+  'fleetResultsPrefix',
+] as const;
+
+/** The context keys that only mean something with `fleet=true`. */
+const FLEET_KEYS = [
+  'fleetMaxConcurrency',
+  'fleetToleratedFailurePercentage',
+  'fleetCanary',
+  'fleetMaxFollowUps',
+  'fleetSecretPrefix',
+  'fleetResultsPrefix',
 ] as const;
 
 /** CloudWatch Logs accepts only these retention periods. */
@@ -288,6 +337,15 @@ const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
 const PIPELINE_NAME = /^[A-Za-z0-9.@_-]{1,100}$/;
 const TABLE = /^[A-Za-z0-9_$]{1,64}$/;
 const REL_DIR = /^[A-Za-z0-9._\/-]{1,1024}$/;
+// A secret ARN up to and including at least one character of the name; no IAM wildcards,
+// because the prefix becomes `<prefix>*` in the migrator's policy.
+const SECRET_PREFIX = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$/;
+// A key prefix inside the artifact bucket, ending in `/`.
+const KEY_PREFIX = /^[A-Za-z0-9._-][A-Za-z0-9._\/-]{0,199}\/$/;
+// A percentage with at most two decimals.
+const PERCENT = /^\d{1,3}(\.\d{1,2})?$/;
+/** Step Functions' limit on a state machine's name. */
+const STATE_MACHINE_NAME_MAX = 80;
 
 /** Parses and validates the stack's context; throws ConfigError naming every bad or missing key. */
 export function loadConfig(read: ContextReader, allKeys: readonly string[] = []): DeployConfig {
@@ -461,10 +519,6 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
   if (secretArn === undefined) {
     if (rawField !== undefined && rawField !== null) problems.push('dbSecretField: only used with dbSecretArn');
     if (secretKmsKeyArn !== undefined) problems.push('dbSecretKmsKeyArn: only used with dbSecretArn');
-    const rawEndpoint = read('createSecretsManagerEndpoint');
-    if (rawEndpoint !== undefined && rawEndpoint !== null && rawEndpoint !== '') {
-      problems.push('createSecretsManagerEndpoint: only used with dbSecretArn');
-    }
   }
   if (resourceId !== undefined && !iam) problems.push('dbInstanceResourceId: only used with dbIamAuth=true');
 
@@ -559,6 +613,62 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
   const alarmTopic: DeployConfig['alarmTopic'] =
     alarmTopicArn !== undefined ? { kind: 'existing', arn: alarmTopicArn } : createAlarmTopic ? { kind: 'create' } : { kind: 'none' };
 
+  // Fleet: opt-in; its settings are errors without it, like every other "only used with" key.
+  const fleetOn = bool('fleet', false);
+  let fleet: FleetConfig | undefined;
+  if (!fleetOn) {
+    for (const key of FLEET_KEYS) if (given(key)) problems.push(`${key}: only used with fleet=true`);
+  } else {
+    const percent = (key: string, dflt: number): number => {
+      const v = read(key);
+      if (v === undefined || v === null || v === '') return dflt;
+      const n = typeof v === 'number' ? v : typeof v === 'string' && PERCENT.test(v.trim()) ? Number(v.trim()) : NaN;
+      if (!Number.isFinite(n) || n < 0 || n > 100 || Math.round(n * 100) !== n * 100) {
+        problems.push(`${key}: expected a percentage from 0 to 100 (at most two decimals), got ${JSON.stringify(v)}`);
+        return dflt;
+      }
+      return n;
+    };
+    const resultsPrefix =
+      optional('fleetResultsPrefix', KEY_PREFIX, 'a key prefix in the artifact bucket ending in / (letters, digits, . _ - /)') ??
+      FLEET_DEFAULTS.resultsPrefix;
+    if (resultsPrefix.split('/').includes('..')) problems.push(`fleetResultsPrefix: ${JSON.stringify(resultsPrefix)} must not hold ..`);
+    fleet = {
+      maxConcurrency: int('fleetMaxConcurrency', FLEET_DEFAULTS.maxConcurrency, 1, 1000),
+      toleratedFailurePercentage: percent('fleetToleratedFailurePercentage', FLEET_DEFAULTS.toleratedFailurePercentage),
+      canary: int('fleetCanary', FLEET_DEFAULTS.canary, 0, 100),
+      maxFollowUps: int('fleetMaxFollowUps', FLEET_DEFAULTS.maxFollowUps, 0, 100),
+      secretPrefix: optional(
+        'fleetSecretPrefix',
+        SECRET_PREFIX,
+        'a Secrets Manager ARN prefix with at least the start of a name (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-PREFIX), without * or ?',
+      ),
+      resultsPrefix,
+      createSecretsEndpoint: false,
+    };
+    fleet = { ...fleet, createSecretsEndpoint: fleet.secretPrefix !== undefined && createSecretsEndpoint };
+    const machineName = `${stackName}${FLEET_STATE_MACHINE_SUFFIX}`;
+    if (machineName.length > STATE_MACHINE_NAME_MAX) {
+      problems.push(`stackName: at most ${STATE_MACHINE_NAME_MAX - FLEET_STATE_MACHINE_SUFFIX.length} characters with fleet=true (the state machine is named ${machineName})`);
+    }
+    // Every concurrent target holds one migrator; operators need room beside them.
+    if (given('migratorReservedConcurrency') && migratorReservedConcurrency !== undefined && migratorReservedConcurrency <= fleet.maxConcurrency) {
+      problems.push(
+        `migratorReservedConcurrency: ${migratorReservedConcurrency} must exceed fleetMaxConcurrency (${fleet.maxConcurrency}), ` +
+          'or the Distributed Map is throttled; raise it or set it to none',
+      );
+    }
+  }
+  if (fleet?.secretPrefix === undefined && secretArn === undefined) {
+    const rawEndpoint = read('createSecretsManagerEndpoint');
+    if (rawEndpoint !== undefined && rawEndpoint !== null && rawEndpoint !== '') {
+      problems.push('createSecretsManagerEndpoint: only used with dbSecretArn or fleetSecretPrefix');
+    }
+  }
+  // The default reservation leaves one invocation beside a full Distributed Map.
+  const reservedConcurrency =
+    fleet !== undefined && !given('migratorReservedConcurrency') ? Math.max(5, fleet.maxConcurrency + 1) : migratorReservedConcurrency;
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -600,8 +710,9 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
     migratorCommands,
     reviewedPipeline,
     approvalTopicArn,
-    migratorReservedConcurrency,
+    migratorReservedConcurrency: reservedConcurrency,
     alarmTopic,
+    fleet,
   };
 }
 

@@ -16,6 +16,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as codestarNotifications from 'aws-cdk-lib/aws-codestarnotifications';
 import { Construct } from 'constructs';
 import { DeployConfig, MigratorCommand } from './config';
+import { Fleet } from './fleet';
 
 /**
  * The operator policy's description: what holding it lets someone do. IAM grants only the
@@ -123,6 +124,8 @@ export class LambdaMigrateStack extends cdk.Stack {
   readonly alarms: { readonly migratorErrors: cloudwatch.Alarm; readonly jobFailures: cloudwatch.Alarm; readonly deadLetters: cloudwatch.Alarm };
   /** The topic alarms and pipeline-failure notifications go to, when one is configured. */
   readonly alarmTopic?: sns.ITopic;
+  /** The fleet state machine and its grants, when fleet=true. */
+  readonly fleet?: Fleet;
 
   /** Builds the stack from a validated configuration. */
   constructor(scope: Construct, id: string, props: LambdaMigrateStackProps) {
@@ -215,7 +218,6 @@ export class LambdaMigrateStack extends cdk.Stack {
         migratorEnv.DB_SECRET_ARN = cfg.dbAuth.secretArn;
         migratorEnv.DB_SECRET_FIELD = cfg.dbAuth.jsonField;
         this.grantSecretRead(migratorRole, cfg.dbAuth.secretArn, cfg.dbAuth.kmsKeyArn);
-        if (cfg.dbAuth.createEndpoint) this.secretsEndpoint = this.secretsManagerEndpoint(cfg, vpc);
         break;
       case 'iam':
         migratorEnv.DB_IAM_AUTH = 'true';
@@ -233,6 +235,10 @@ export class LambdaMigrateStack extends cdk.Stack {
           }),
         );
         break;
+    }
+    // The migrator reads secrets at run time: the database's, and with a fleet the targets'.
+    if ((cfg.dbAuth.kind === 'secret' && cfg.dbAuth.createEndpoint) || cfg.fleet?.createSecretsEndpoint === true) {
+      this.secretsEndpoint = this.secretsManagerEndpoint(cfg, vpc);
     }
     if (cfg.dbTls !== undefined) migratorEnv.DB_TLS = cfg.dbTls;
     if (cfg.deadlineMarginSecs !== undefined) migratorEnv.DEADLINE_MARGIN_SECS = String(cfg.deadlineMarginSecs);
@@ -340,6 +346,19 @@ export class LambdaMigrateStack extends cdk.Stack {
       deadLetterQueue: this.triggerDeadLetters,
     });
     skipChecks(this.trigger, [CHECKOV_SKIPS.triggerVpc, CHECKOV_SKIPS.triggerConcurrency, CHECKOV_SKIPS.envKms]);
+
+    // Fleet (opt-in) ----------------------------------------------------------------------------
+    if (cfg.fleet !== undefined) {
+      this.fleet = new Fleet(this, 'Fleet', {
+        config: cfg,
+        fleet: cfg.fleet,
+        migrator: this.migrator,
+        trigger: this.trigger,
+        bucket: this.artifactBucket,
+        bucketKey: this.artifactKey,
+      });
+      skipChecks(this.fleet.logGroup, [CHECKOV_SKIPS.logGroupKms]);
+    }
 
     // Pipeline ---------------------------------------------------------------------------------
     const sourceOutput = new codepipeline.Artifact('Source');

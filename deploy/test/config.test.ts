@@ -202,7 +202,7 @@ describe('context', () => {
     assert.deepEqual(
       problems({ ...iamOnly, dbSecretField: '', dbSecretKmsKeyArn: key, createSecretsManagerEndpoint: true }).sort(),
       [
-        'createSecretsManagerEndpoint: only used with dbSecretArn',
+        'createSecretsManagerEndpoint: only used with dbSecretArn or fleetSecretPrefix',
         'dbSecretField: only used with dbSecretArn',
         'dbSecretKmsKeyArn: only used with dbSecretArn',
       ],

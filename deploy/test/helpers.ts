@@ -105,7 +105,8 @@ export function logicalId(template: Template, type: string, pred: (props: Record
 /**
  * Actions that IAM cannot scope to a resource, so "*" is the only valid Resource for them:
  * CodePipeline job results, ListFunctions (added by CDK for the pipeline's console view),
- * and EC2 Describe calls.
+ * EC2 Describe calls, and the CloudWatch Logs delivery calls Step Functions makes to log a
+ * state machine (added by CDK with the fleet state machine's logging).
  */
 export const UNSCOPABLE = new Set([
   'codepipeline:PutJobSuccessResult',
@@ -113,6 +114,14 @@ export const UNSCOPABLE = new Set([
   'lambda:ListFunctions',
   'ec2:DescribeNetworkInterfaces',
   'ec2:DescribeSubnets',
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
 ]);
 
 /** Every IAM grant that is broader than it has to be: a global/service wildcard action, or "*" on a scopable action. */
