@@ -257,26 +257,30 @@ export function fleetDefinition(s: FleetDefinitionSettings): string {
               'items.$': '$.items',
               'results.$': '$.results',
               'aborted.$': '$.aborted',
-              tolerated_failure_percentage: new Float(s.toleratedFailurePercentage),
+              tolerate: new Float(s.toleratedFailurePercentage),
             },
           },
         },
-        ResultSelector: { 'within_budget.$': '$.Payload.within_budget' },
+        // The summary answers with the run's verdict (engine::fleet's): `passed` is false when a
+        // canary failed, a target did not run, or more failed than the budget allows.
+        ResultSelector: { 'passed.$': '$.Payload.passed' },
         ResultPath: '$.summary',
         TimeoutSeconds: s.triggerTimeoutSecs + 60,
         Retry: [lambdaRetry()],
-        Next: 'WithinBudget',
+        Next: 'Verdict',
       },
-      WithinBudget: {
+      Verdict: {
         Type: 'Choice',
-        Choices: [{ Variable: '$.summary.within_budget', BooleanEquals: true, Next: 'Succeeded' }],
-        Default: 'BudgetExceeded',
+        Choices: [{ Variable: '$.summary.passed', BooleanEquals: true, Next: 'Succeeded' }],
+        Default: 'Failed',
       },
       Succeeded: { Type: 'Succeed' },
-      BudgetExceeded: {
+      Failed: {
         Type: 'Fail',
-        Error: 'FailureBudgetExceeded',
-        Cause: 'more targets failed than the failure budget allows; the per-target results are in results.jsonl under the run\'s results prefix',
+        Error: 'FleetFailed',
+        Cause:
+          'a canary failed, a target did not run, or more targets failed than the failure budget allows; ' +
+          "summary.json and results.jsonl under the run's results prefix say which",
       },
     },
   });

@@ -11,14 +11,15 @@ import { DeployConfig, FLEET_STATE_MACHINE_SUFFIX, FleetConfig } from './config'
 
 /**
  * Where a run's objects live under `<fleetResultsPrefix><job id>/` in the artifact bucket, and
- * so what each role may touch: the trigger writes `items.json` and `results.jsonl`, the
- * migrator `targets/<name>/<follow-up>.<retry>.json`. Step Functions' ResultWriter writes
- * beside the runs, in `<fleetResultsPrefix>map/<map run id>/`.
+ * so what each role may touch: the trigger writes `items.json`, then (as the summary step)
+ * `results.jsonl` and `summary.json`; the migrator `targets/<name>/<follow-up>.<retry>.json`.
+ * Step Functions' ResultWriter writes beside the runs, in `<fleetResultsPrefix>map/<map run id>/`.
  */
 export const RUN_KEYS = {
   items: 'items.json',
   targets: 'targets/',
   results: 'results.jsonl',
+  summary: 'summary.json',
 } as const;
 
 /** Props of {@link Fleet}. */

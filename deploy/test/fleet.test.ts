@@ -295,7 +295,7 @@ describe('fleet state machine', () => {
       const written = [...text.matchAll(/"ToleratedFailurePercentage": ([^,\n}]+)/g)].map((m) => m[1]);
       assert.deepEqual(written, [percent]);
       // The summary judges by the same budget, also a float.
-      assert.match(text, new RegExp(`"tolerated_failure_percentage": ${percent.replace('.', '\\.')}\\n`));
+      assert.match(text, new RegExp(`"tolerate": ${percent.replace('.', '\\.')}\\n`));
       assert.equal(fleet.Next, 'Summary');
       assert.deepEqual(fleet.Catch, [{ ErrorEquals: ['States.ALL'], ResultPath: '$.aborted.fleet', Next: 'Summary' }]);
     }
@@ -428,16 +428,18 @@ describe('fleet state machine', () => {
           'items.$': '$.items',
           'results.$': '$.results',
           'aborted.$': '$.aborted',
-          tolerated_failure_percentage: 0,
+          tolerate: 0,
         },
       },
     });
-    assert.deepEqual(summary.ResultSelector, { 'within_budget.$': '$.Payload.within_budget' });
+    assert.deepEqual(summary.ResultSelector, { 'passed.$': '$.Payload.passed' });
     assert.equal(summary.TimeoutSeconds, 560);
-    assert.equal(summary.Next, 'WithinBudget');
-    assert.deepEqual(def.States.WithinBudget.Choices, [{ Variable: '$.summary.within_budget', BooleanEquals: true, Next: 'Succeeded' }]);
-    assert.equal(def.States.WithinBudget.Default, 'BudgetExceeded');
-    assert.equal(def.States.BudgetExceeded.Error, 'FailureBudgetExceeded');
+    assert.equal(summary.Next, 'Verdict');
+    assert.deepEqual(def.States.Verdict.Choices, [{ Variable: '$.summary.passed', BooleanEquals: true, Next: 'Succeeded' }]);
+    assert.equal(def.States.Verdict.Default, 'Failed');
+    assert.equal(def.States.Succeeded.Type, 'Succeed');
+    assert.equal(def.States.Failed.Type, 'Fail');
+    assert.equal(def.States.Failed.Error, 'FleetFailed');
     // The start keeps the input's fields and an empty `aborted` for the Catch rules to fill.
     assert.deepEqual(def.States.Start.Parameters, {
       'job.$': '$.job',
