@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import * as cdk from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { fleetDefinition, RETRIED_LAMBDA_ERRORS, SUBSTITUTIONS } from '../lib/asl';
-import { ConfigError, FLEET_DEFAULTS, loadConfig } from '../lib/config';
+import { ConfigError, CONTEXT_KEYS, FLEET_DEFAULTS, loadConfig } from '../lib/config';
 import { GOLDEN_FILE, GOLDEN_VALUES, goldenText, synthesizedDefinition } from './fleet-golden';
 import { asList, BASE_CONTEXT, DEPLOY_DIR, overbroad, statements, synth } from './helpers';
 
@@ -219,6 +219,25 @@ describe('fleet settings', () => {
     assert.equal(found.length, 1);
     assert.match(found[0], /^stackName: at most 74 characters with fleet=true/);
     assert.equal(load({ fleet: true, stackName: 'S'.repeat(74) }).fleet?.maxConcurrency, 10);
+  });
+
+  it('are each documented in deploy/README.md with their default', () => {
+    const readme = fs.readFileSync(path.join(DEPLOY_DIR, 'README.md'), 'utf8');
+    const defaults: Record<string, string> = {
+      fleet: '`false`',
+      fleetMaxConcurrency: `\`${FLEET_DEFAULTS.maxConcurrency}\``,
+      fleetToleratedFailurePercentage: `\`${FLEET_DEFAULTS.toleratedFailurePercentage}\``,
+      fleetCanary: `\`${FLEET_DEFAULTS.canary}\``,
+      fleetMaxFollowUps: `\`${FLEET_DEFAULTS.maxFollowUps}\``,
+      fleetSecretPrefix: '',
+      fleetResultsPrefix: `\`${FLEET_DEFAULTS.resultsPrefix}\``,
+    };
+    const keys = (CONTEXT_KEYS as readonly string[]).filter((k) => k.startsWith('fleet'));
+    assert.deepEqual(keys, Object.keys(defaults));
+    for (const [key, dflt] of Object.entries(defaults)) {
+      const row = readme.split('\n').find((line) => line.startsWith(`| \`${key}\` | ${dflt ? `${dflt} ` : ''}|`));
+      assert.ok(row, `README row for ${key} with default ${dflt || '(none)'}`);
+    }
   });
 
   it('allow the Secrets Manager endpoint setting for the targets\' secrets', () => {
