@@ -273,15 +273,8 @@ export const CONTEXT_KEYS = [
   'fleetResultsPrefix',
 ] as const;
 
-/** The context keys that only mean something with `fleet=true`. */
-const FLEET_KEYS = [
-  'fleetMaxConcurrency',
-  'fleetToleratedFailurePercentage',
-  'fleetCanary',
-  'fleetMaxFollowUps',
-  'fleetSecretPrefix',
-  'fleetResultsPrefix',
-] as const;
+/** The context keys that only mean something with `fleet=true`: the `fleet…` settings. */
+const FLEET_KEYS = CONTEXT_KEYS.filter((k) => k.startsWith('fleet') && k !== 'fleet');
 
 /** CloudWatch Logs accepts only these retention periods. */
 export const LOG_RETENTION_DAYS = [
@@ -633,20 +626,21 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
       optional('fleetResultsPrefix', KEY_PREFIX, 'a key prefix in the artifact bucket ending in / (letters, digits, . _ - /)') ??
       FLEET_DEFAULTS.resultsPrefix;
     if (resultsPrefix.split('/').includes('..')) problems.push(`fleetResultsPrefix: ${JSON.stringify(resultsPrefix)} must not hold ..`);
+    const secretPrefix = optional(
+      'fleetSecretPrefix',
+      SECRET_PREFIX,
+      'a Secrets Manager ARN prefix with at least the start of a name (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-PREFIX), without * or ?',
+    );
     fleet = {
       maxConcurrency: int('fleetMaxConcurrency', FLEET_DEFAULTS.maxConcurrency, 1, 1000),
       toleratedFailurePercentage: percent('fleetToleratedFailurePercentage', FLEET_DEFAULTS.toleratedFailurePercentage),
       canary: int('fleetCanary', FLEET_DEFAULTS.canary, 0, 100),
       maxFollowUps: int('fleetMaxFollowUps', FLEET_DEFAULTS.maxFollowUps, 0, 100),
-      secretPrefix: optional(
-        'fleetSecretPrefix',
-        SECRET_PREFIX,
-        'a Secrets Manager ARN prefix with at least the start of a name (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-PREFIX), without * or ?',
-      ),
+      secretPrefix,
       resultsPrefix,
-      createSecretsEndpoint: false,
+      // The targets' secrets are read at run time too, through the same endpoint.
+      createSecretsEndpoint: secretPrefix !== undefined && createSecretsEndpoint,
     };
-    fleet = { ...fleet, createSecretsEndpoint: fleet.secretPrefix !== undefined && createSecretsEndpoint };
     const machineName = `${stackName}${FLEET_STATE_MACHINE_SUFFIX}`;
     if (machineName.length > STATE_MACHINE_NAME_MAX) {
       problems.push(`stackName: at most ${STATE_MACHINE_NAME_MAX - FLEET_STATE_MACHINE_SUFFIX.length} characters with fleet=true (the state machine is named ${machineName})`);

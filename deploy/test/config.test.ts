@@ -4,30 +4,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, DbAuthConfig, defaultCodePath, loadConfig } from '../lib/config';
+import { DbAuthConfig, defaultCodePath } from '../lib/config';
 import { DEFAULTS } from '../lib/defaults';
-import { BASE_CONTEXT, DEPLOY_DIR } from './helpers';
-
-/** Loads a config from BASE_CONTEXT plus overrides (`undefined` removes a key). */
-function load(overrides: Record<string, unknown> = {}) {
-  const ctx: Record<string, unknown> = { ...BASE_CONTEXT };
-  for (const [k, v] of Object.entries(overrides)) {
-    if (v === undefined) delete ctx[k];
-    else ctx[k] = v;
-  }
-  return loadConfig((k) => ctx[k], Object.keys(ctx));
-}
-
-/** The problems a bad context is rejected with. */
-function problems(overrides: Record<string, unknown>): string[] {
-  try {
-    load(overrides);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${e}`);
-    return [...e.problems];
-  }
-  assert.fail(`context ${JSON.stringify(overrides)} was accepted`);
-}
+import { BASE_CONTEXT, DEPLOY_DIR, load, problems } from './helpers';
 
 describe('context', () => {
   it('fills defaults for everything optional', () => {

@@ -5,33 +5,12 @@ import { describe, it } from 'node:test';
 import * as cdk from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { fleetDefinition, RETRIED_LAMBDA_ERRORS, SUBSTITUTIONS } from '../lib/asl';
-import { ConfigError, CONTEXT_KEYS, FLEET_DEFAULTS, loadConfig } from '../lib/config';
+import { CONTEXT_KEYS, FLEET_DEFAULTS } from '../lib/config';
 import { GOLDEN_FILE, GOLDEN_VALUES, goldenText, synthesizedDefinition } from './fleet-golden';
-import { asList, BASE_CONTEXT, DEPLOY_DIR, overbroad, statements, synth } from './helpers';
+import { asList, BASE_CONTEXT, DEPLOY_DIR, load, overbroad, problems, statements, synth } from './helpers';
 
 const REPO = path.dirname(DEPLOY_DIR);
 const PREFIX = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tenants/';
-
-/** Loads a config from BASE_CONTEXT plus overrides (`undefined` removes a key). */
-function load(overrides: Record<string, unknown> = {}) {
-  const ctx: Record<string, unknown> = { ...BASE_CONTEXT };
-  for (const [k, v] of Object.entries(overrides)) {
-    if (v === undefined) delete ctx[k];
-    else ctx[k] = v;
-  }
-  return loadConfig((k) => ctx[k], Object.keys(ctx));
-}
-
-/** The problems a bad context is rejected with. */
-function problems(overrides: Record<string, unknown>): string[] {
-  try {
-    load(overrides);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${e}`);
-    return [...e.problems];
-  }
-  assert.fail(`context ${JSON.stringify(overrides)} was accepted`);
-}
 
 /** The names the migrator gives its failures (engine/src/command/error.rs, ErrorKind::as_str). */
 function migrationErrorNames(): string[] {

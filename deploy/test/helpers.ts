@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as cdk from 'aws-cdk-lib';
+import assert from 'node:assert/strict';
 import { Template } from 'aws-cdk-lib/assertions';
-import { loadConfig } from '../lib/config';
+import { ConfigError, loadConfig } from '../lib/config';
 import { LambdaMigrateStack } from '../lib/stack';
 
 /** deploy/, whether this file runs from deploy/test or deploy/dist/test. */
@@ -36,6 +37,27 @@ export const BASE_CONTEXT: Readonly<Record<string, unknown>> = {
   triggerCode: PLACEHOLDER,
   migratorCode: PLACEHOLDER,
 };
+
+/** Loads a config from BASE_CONTEXT plus overrides (`undefined` removes a key). */
+export function load(overrides: Record<string, unknown> = {}) {
+  const ctx: Record<string, unknown> = { ...BASE_CONTEXT };
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === undefined) delete ctx[k];
+    else ctx[k] = v;
+  }
+  return loadConfig((k) => ctx[k], Object.keys(ctx));
+}
+
+/** The problems a bad context is rejected with; fails the test when it is accepted. */
+export function problems(overrides: Record<string, unknown>): string[] {
+  try {
+    load(overrides);
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${e}`);
+    return [...e.problems];
+  }
+  assert.fail(`context ${JSON.stringify(overrides)} was accepted`);
+}
 
 /** The account and region every test stack is pinned to. */
 export const ENV = { account: '123456789012', region: 'eu-west-1' };

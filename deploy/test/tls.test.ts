@@ -3,8 +3,8 @@ import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, DB_TLS_VALUES, PACKAGED_CA_BUNDLE, loadConfig } from '../lib/config';
-import { BASE_CONTEXT, DEPLOY_DIR, synth } from './helpers';
+import { ConfigError, DB_TLS_VALUES, PACKAGED_CA_BUNDLE } from '../lib/config';
+import { DEPLOY_DIR, load, synth } from './helpers';
 
 const REPO = path.dirname(DEPLOY_DIR);
 
@@ -15,15 +15,6 @@ function binaryTlsModes(): string[] {
   assert.ok(start >= 0, 'params.rs declares TLS_MODES');
   const body = rs.slice(start, rs.indexOf('];', start));
   return [...body.matchAll(/\("([a-z_-]+)", Tls::/g)].map((m) => m[1]);
-}
-
-function load(overrides: Record<string, unknown>) {
-  const ctx: Record<string, unknown> = { ...BASE_CONTEXT };
-  for (const [k, v] of Object.entries(overrides)) {
-    if (v === undefined) delete ctx[k];
-    else ctx[k] = v;
-  }
-  return loadConfig((k) => ctx[k], Object.keys(ctx));
 }
 
 function migratorEnv(overrides: Record<string, unknown>): Record<string, string> {
