@@ -349,6 +349,8 @@ struct Fields {
     secret: Option<String>,
     database: Option<String>,
     group: Option<String>,
+    /// Fields given with a value that is not a string (already reported).
+    bad: Vec<&'static str>,
 }
 
 impl Fields {
@@ -425,7 +427,7 @@ pub fn parse(bytes: &[u8], secrets: Secrets<'_>) -> Result<Manifest, ManifestErr
             errors.push(n, Problem::TooManyTargets);
             break;
         }
-        let fields = match fields {
+        let (fields, mut problems) = match fields {
             Ok(f) => f,
             Err(problems) => {
                 for p in problems {
@@ -435,12 +437,12 @@ pub fn parse(bytes: &[u8], secrets: Secrets<'_>) -> Result<Manifest, ManifestErr
             }
         };
         match target(n, fields, secrets, &mut seen) {
-            Ok(t) => targets.push(t),
-            Err(problems) => {
-                for p in problems {
-                    errors.push(n, p);
-                }
-            }
+            Ok(t) if problems.is_empty() => targets.push(t),
+            Ok(_) => {}
+            Err(more) => problems.extend(more),
+        }
+        for p in problems {
+            errors.push(n, p);
         }
     }
     if targets.is_empty() && errors.is_empty() {
@@ -494,8 +496,9 @@ impl<'de> serde::Deserialize<'de> for Entries {
     }
 }
 
-/// A JSON line's fields.
-fn json_fields(line: &str) -> Result<Fields, Vec<Problem>> {
+/// A JSON line's fields, and the problems of its fields (the target's own checks still
+/// run on the rest); only a line that is not a JSON object has no fields.
+fn json_fields(line: &str) -> Result<(Fields, Vec<Problem>), Vec<Problem>> {
     let Entries(entries) =
         serde_json::from_str(line).map_err(|e| vec![Problem::Json(e.to_string())])?;
     let mut fields = Fields::default();
@@ -516,6 +519,7 @@ fn json_fields(line: &str) -> Result<Fields, Vec<Problem>> {
             serde_json::Value::String(s) => Some(s.clone()),
             _ => {
                 problems.push(Problem::NotAString(field));
+                fields.bad.push(field);
                 continue;
             }
         };
@@ -523,11 +527,7 @@ fn json_fields(line: &str) -> Result<Fields, Vec<Problem>> {
             *slot = value;
         }
     }
-    if problems.is_empty() {
-        Ok(fields)
-    } else {
-        Err(problems)
-    }
+    Ok((fields, problems))
 }
 
 /// Splits a CSV line into its fields: unquoted, or double-quoted with `""` for a quote.
@@ -597,7 +597,7 @@ fn csv_header(line: &str) -> Result<Vec<&'static str>, Vec<Problem>> {
 }
 
 /// A CSV row's fields under `header`.
-fn csv_row(header: &[&'static str], line: &str) -> Result<Fields, Vec<Problem>> {
+fn csv_row(header: &[&'static str], line: &str) -> Result<(Fields, Vec<Problem>), Vec<Problem>> {
     let values = csv_split(line).map_err(|p| vec![p])?;
     if values.len() != header.len() {
         return Err(vec![Problem::FieldCount {
@@ -611,7 +611,7 @@ fn csv_row(header: &[&'static str], line: &str) -> Result<Fields, Vec<Problem>> 
             *slot = Some(value).filter(|v| !v.is_empty());
         }
     }
-    Ok(fields)
+    Ok((fields, Vec::new()))
 }
 
 /// A line's target, checked against the rules and what earlier lines used.
@@ -623,6 +623,7 @@ fn target(
 ) -> Result<Target, Vec<Problem>> {
     let mut problems = Vec::new();
     match f.name.as_deref() {
+        None if f.bad.contains(&"name") => {}
         None => problems.push(Problem::NoName),
         Some(n) if !valid_name(n) => problems.push(Problem::BadName(shown(n))),
         Some(n) => {
@@ -634,6 +635,7 @@ fn target(
             }
         }
     }
+    let place_bad = f.bad.contains(&"secret") || f.bad.contains(&"database");
     let canary = match f.group.as_deref() {
         None => false,
         Some("canary") => true,
@@ -644,7 +646,9 @@ fn target(
     };
     let place = match (f.secret, f.database) {
         (None, None) => {
-            problems.push(Problem::NoPlace);
+            if !place_bad {
+                problems.push(Problem::NoPlace);
+            }
             None
         }
         (Some(_), Some(_)) => {
@@ -862,7 +866,7 @@ mod tests {
             r#"{"name":"a","database":"t1"}"#,                   // 1 fine
             r#"{"name":"A","database":"t2"}"#,                   // 2 duplicate name (case)
             r#"{"name":"c","database":"t1"}"#,                   // 3 duplicate database
-            r#"{"name":"d","database":"t4","nmae":"x"}"#,        // 4 unknown field
+            r#"{"name":"a","database":"t4","nmae":"x"}"#,        // 4 unknown field, duplicate name
             r#"{"name":"e","name":"e2","database":"t5"}"#,       // 5 duplicate field
             r#"{"name":"f"}"#,                                   // 6 no place
             r#"{"name":"g","database":"t7","secret":"arn:x"}"#,  // 7 both
@@ -879,7 +883,12 @@ mod tests {
             r#"{"name":"..","database":"t18"}"#, // 18 bad name
         ]
         .join("\n");
-        let got = errors(&text, Secrets::Unset);
+        let mut got = errors(&text, Secrets::Unset);
+        // Line 4 has two problems; each is reported.
+        assert!(matches!(
+            got.remove(3),
+            (4, Problem::DuplicateName { first: 1, .. })
+        ));
         let lines: Vec<usize> = got.iter().map(|(l, _)| *l).collect();
         assert_eq!(lines, (2..=18).collect::<Vec<_>>(), "{got:#?}");
         assert!(matches!(got[0].1, Problem::DuplicateName { first: 1, .. }));
@@ -907,7 +916,7 @@ mod tests {
             .to_string();
         assert!(e.contains("line 4: unknown field \"nmae\""), "{e}");
         assert!(
-            e.starts_with("the manifest is refused (17 error(s)): line 2: "),
+            e.starts_with("the manifest is refused (18 error(s)): line 2: "),
             "{e}"
         );
     }
