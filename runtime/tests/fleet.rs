@@ -474,3 +474,61 @@ fn a_bad_manifest_is_refused_before_anything_runs() {
     assert_eq!(json["targets"][1]["outcome"], "failed", "{json}");
     assert_eq!(a.applied(), IDS);
 }
+
+/// SIGINT while targets run: their statements are stopped on the server, no more targets
+/// start, the results of all are still written, and the process exits 130.
+#[test]
+fn an_interrupt_stops_the_fleet_and_keeps_the_results() {
+    let dir = common::migrations(&[(
+        "1_slow.sql",
+        "-- +migrate Up\nSELECT SLEEP(60);\nCREATE TABLE s (id int);\n-- +migrate Down\nDROP TABLE s;\n",
+    )]);
+    let dbs: Vec<TestDb> = (0..6).map(|_| TestDb::tagged("fleet_int")).collect();
+    let manifest = dir.path().join("targets.csv");
+    let mut rows = String::from("name,database\n");
+    for (i, db) in dbs.iter().enumerate() {
+        rows.push_str(&format!("t{i},{}\n", db.name));
+    }
+    std::fs::write(&manifest, rows).unwrap();
+    let results_file = dir.path().join("results.jsonl");
+    let child = Command::new(BIN)
+        .args(["fleet", "up", "--concurrency", "2", "--manifest"])
+        .arg(&manifest)
+        .arg("--results")
+        .arg(&results_file)
+        .arg("--source")
+        .arg(dir.path())
+        .env("DATABASE_URL", dbs[0].url())
+        .env_remove("DB_HOST")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    common::running(&dbs[0], "SELECT SLEEP");
+    common::signal(&child, "INT");
+    let out = common::wait(child, std::time::Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    assert!(
+        common::stderr(&out).contains("interrupted by SIGINT"),
+        "{}",
+        text(&out)
+    );
+    let got = results(&results_file);
+    assert_eq!(got.len(), 6);
+    assert_eq!(got[0].outcome, Outcome::Failed, "{:?}", got[0]);
+    assert!(!common::table_exists(&dbs[0].name, "s"));
+    let not_run: Vec<&TargetResult> = got
+        .iter()
+        .filter(|r| r.outcome == Outcome::NotRun)
+        .collect();
+    assert!(not_run.len() >= 4, "{got:?}");
+    assert_eq!(
+        not_run[0].message.as_deref(),
+        Some("not started: the run was interrupted")
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("not-run"),
+        "{}",
+        text(&out)
+    );
+}

@@ -160,6 +160,10 @@ pub fn drive(
         let target = order.targets[i];
         let result = run(target);
         let mut s = lock();
+        // A target that failed because the run was interrupted is the interrupt's doing.
+        if interrupted() {
+            s.stop.get_or_insert(Stop::Interrupted);
+        }
         if result.outcome == Outcome::Failed {
             s.failed += 1;
             if canary_phase {
