@@ -14,6 +14,7 @@ pub mod command;
 pub mod db;
 #[cfg(feature = "s3")]
 pub mod fetch;
+pub mod fleet;
 // The memory maps (the workspace's only unsafe code) live in a crate of their own.
 pub use mapped;
 pub mod lint;

@@ -35,9 +35,24 @@ fn lm(db: &TestDb, args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// The names under the root help's "Commands:".
-fn commands() -> Vec<String> {
-    let out = Command::new(BIN).arg("--help").output().unwrap();
+/// Every command as the words that name it: the root help's "Commands:", and for a
+/// command with commands of its own (`fleet`), each of those (`fleet up`).
+fn commands() -> Vec<Vec<String>> {
+    let mut all = Vec::new();
+    for c in subcommands(&[]) {
+        let subs = subcommands(&[c.as_str()]);
+        if subs.is_empty() {
+            all.push(vec![c]);
+        } else {
+            all.extend(subs.into_iter().map(|s| vec![c.clone(), s]));
+        }
+    }
+    all
+}
+
+/// The names under the "Commands:" of `path`'s help.
+fn subcommands(path: &[&str]) -> Vec<String> {
+    let out = Command::new(BIN).args(path).arg("--help").output().unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
     help.lines()
         .skip_while(|l| !l.starts_with("Commands:"))
@@ -50,9 +65,10 @@ fn commands() -> Vec<String> {
 }
 
 /// Each `--flag` a command's help lists, with the name of its value if it takes one.
-fn listed_flags(command: &str) -> Vec<(String, Option<String>)> {
+fn listed_flags(command: &[String]) -> Vec<(String, Option<String>)> {
     let out = Command::new(BIN)
-        .args([command, "--help"])
+        .args(command)
+        .arg("--help")
         .output()
         .unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
@@ -110,6 +126,16 @@ fn every_flag_every_help_lists_is_taken() {
     let page = page.to_str().unwrap();
     let config = config.to_str().unwrap();
     let ca = ca.to_str().unwrap();
+    // `fleet`'s targets: the test's own schema.
+    let manifest = work.path().join("targets.jsonl");
+    std::fs::write(
+        &manifest,
+        format!("{{\"name\":\"t\",\"database\":\"{}\"}}\n", db.name),
+    )
+    .unwrap();
+    let manifest = manifest.to_str().unwrap();
+    let results = work.path().join("results.jsonl");
+    let results = results.to_str().unwrap();
     let value = |flag: &str, name: &str| -> String {
         match (flag, name) {
             ("--version", "N") => "20240101120000".into(),
@@ -121,6 +147,9 @@ fn every_flag_every_help_lists_is_taken() {
             ("--config", "FILE") => config.into(),
             ("--tls-ca", "FILE") => ca.into(),
             ("--html", "FILE") => page.into(),
+            ("--manifest", "FILE") => manifest.into(),
+            ("--results", "FILE") => results.into(),
+            (_, "PERCENT") => "5".into(),
             ("--env", "NAME") => "development".into(),
             ("--table", "NAME") => "gorp_migrations".into(),
             ("--schema", "NAME") => db.name.clone(),
@@ -133,14 +162,21 @@ fn every_flag_every_help_lists_is_taken() {
         }
     };
     let mut tried = 0;
-    for command in commands() {
-        if command == "new" {
+    let mut fleet_flags = 0;
+    for path in commands() {
+        if path == ["new"] {
             continue; // Writes a file; its flags are checked by its own tests.
         }
-        for (flag, name) in listed_flags(&command) {
+        let command = path.join(" ");
+        let fleet = path[0] == "fleet";
+        for (flag, name) in listed_flags(&path) {
             let outcome = ["--applied", "--rolled-back"].contains(&flag.as_str())
                 || flag.starts_with("--statement-");
-            let mut args: Vec<String> = vec![command.clone()];
+            let mut args: Vec<String> = path.clone();
+            if fleet && flag != "--manifest" {
+                args.extend(["--manifest".into(), manifest.into()]);
+                fleet_flags += 1;
+            }
             if command == "resolve" {
                 args.push("20240101120000-create-users.sql".into());
                 if !outcome {
@@ -189,6 +225,8 @@ fn every_flag_every_help_lists_is_taken() {
         }
     }
     assert!(tried > 100, "only {tried} flags tried");
+    // fleet up, plan and status: 8, 7 and 7 flags beside --manifest.
+    assert!(fleet_flags >= 22, "only {fleet_flags} fleet flags tried");
 }
 
 /// sql-migrate's `-version N` (today's source, `planMigrationCommon` in migrate.go; the

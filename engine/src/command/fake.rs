@@ -12,7 +12,7 @@ use crate::store::{LockTry, Read, Recorded, RunLockHolder, Store, StoreError};
 
 /// The in-memory store.
 #[derive(Debug, Default)]
-pub(super) struct Fake {
+pub(crate) struct Fake {
     /// The history table; `None` until created.
     pub history: Option<Vec<HistoryRow>>,
     /// The journal rows, one per id.

@@ -19,7 +19,7 @@ mod request;
 pub mod run;
 
 #[cfg(test)]
-mod fake;
+pub(crate) mod fake;
 #[cfg(test)]
 mod tests;
 

@@ -86,6 +86,13 @@ impl Shared {
         Ok(())
     }
 
+    /// Closes the control connection, if it is open: its run is over. An [`Interrupt`]
+    /// may outlive the run (a signal handler keeps a list), and must not keep a
+    /// connection open with it.
+    pub(super) fn close(&self) {
+        self.conn().take();
+    }
+
     /// Runs `f` on the control connection; `None` when it is not open.
     pub(super) fn with<T>(&self, f: impl FnOnce(&mut Conn) -> T) -> Option<T> {
         self.conn().as_mut().map(f)

@@ -285,6 +285,13 @@ impl Database {
     }
 }
 
+impl Drop for Database {
+    fn drop(&mut self) {
+        // The control connection ends with its run, not with the last `Interrupt`.
+        self.shared.close();
+    }
+}
+
 impl Store for Database {
     fn read_state(&mut self, read: Read) -> Result<Recorded, StoreError> {
         let recorded = self.read(read.creates(), read.applied_at())?;

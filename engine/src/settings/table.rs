@@ -563,6 +563,13 @@ pub const TRIGGER_POLL: Setting = Setting {
     doc: "pause between status checks while a long run continues",
     ..ROW
 };
+/// The secrets a fleet manifest may name.
+pub const FLEET_SECRET_PREFIX: Setting = Setting {
+    env: Some("FLEET_SECRET_PREFIX"),
+    readers: LAMBDAS,
+    doc: "the ARN prefix (arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:, then optionally the start of a name) every `secret` target of a fleet manifest must start with; unset: every `secret` target is refused (docs/fleet.md)",
+    ..ROW
+};
 /// The Lambdas' log level.
 pub const LOG_LEVEL: Setting = Setting {
     env: Some("AWS_LAMBDA_LOG_LEVEL"),
@@ -613,6 +620,7 @@ pub const SETTINGS: &[Setting] = &[
     MIGRATOR_TIMEOUT,
     TRIGGER_MARGIN,
     TRIGGER_POLL,
+    FLEET_SECRET_PREFIX,
     LOG_LEVEL,
 ];
 

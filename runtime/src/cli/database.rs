@@ -4,10 +4,11 @@
 //! refuses, when asked, the ones that need a database.
 
 use engine::command::{CommandError, Executed, Input, Progress, Request};
+use engine::fleet::TargetResult;
 
 use super::args::DbArgs;
 
-pub use imp::{Target, config_dir, load};
+pub use imp::{Target, config_dir, interrupted, load, note_signals_between_runs};
 
 /// The configuration file `config` names, else `./dbconfig.yml` when it exists.
 fn config_path(config: Option<&std::path::Path>) -> Option<std::path::PathBuf> {
@@ -71,6 +72,17 @@ mod imp {
         }
     }
 
+    /// Makes SIGINT and SIGTERM between two targets' runs stop the fleet from starting
+    /// more, rather than end the process.
+    pub fn note_signals_between_runs() {
+        crate::signals::note_between_runs();
+    }
+
+    /// Whether SIGINT or SIGTERM was received.
+    pub fn interrupted() -> bool {
+        crate::signals::received().is_some()
+    }
+
     /// Loads the target `args` name, reading the environment through `env`.
     pub fn load(
         args: &DbArgs,
@@ -102,6 +114,34 @@ mod imp {
         /// Settings given but overridden by a higher layer, one line each.
         pub fn ignored(&self) -> Vec<String> {
             self.0.ignored.iter().map(ToString::to_string).collect()
+        }
+
+        /// This target with its database swapped for `schema`: a fleet's `database`
+        /// target on the default connection. Unqualified names in migrations mean the
+        /// connection's database, so both it and the bookkeeping's schema become `schema`.
+        pub fn on_schema(&self, schema: &str) -> Target {
+            let mut s = self.0.clone();
+            s.conn.database = Some(schema.to_owned());
+            s.settings.schema = None;
+            Target(s)
+        }
+
+        /// Runs `request` on `input` against this target as the fleet target `name`:
+        /// the one per-target function, into its result.
+        pub fn run_target(&self, name: &str, request: &Request, input: &Input<'_>) -> TargetResult {
+            let s = &self.0;
+            engine::fleet::run_target(
+                name,
+                request,
+                input,
+                || {
+                    let db = Database::connect(&s.conn, &s.settings)?;
+                    crate::signals::arm(db.interrupt_handle());
+                    Ok(db)
+                },
+                s.settings.lock_timeout,
+                &engine::command::Frontend::Cli,
+            )
         }
 
         /// Runs `request` on `input` against this target; `progress` sees a wait for the
@@ -185,6 +225,14 @@ mod imp {
         }
     }
 
+    /// Nothing to do: this build runs no database command.
+    pub fn note_signals_between_runs() {}
+
+    /// Never: this build handles no signal.
+    pub fn interrupted() -> bool {
+        false
+    }
+
     /// Refuses: this build has no database driver.
     pub fn load(
         _args: &DbArgs,
@@ -213,6 +261,21 @@ mod imp {
 
         /// Never called: no target exists.
         pub fn ignored(&self) -> Vec<String> {
+            match *self {}
+        }
+
+        /// Never called: no target exists.
+        pub fn on_schema(&self, _schema: &str) -> Target {
+            match *self {}
+        }
+
+        /// Never called: no target exists.
+        pub fn run_target(
+            &self,
+            _name: &str,
+            _request: &Request,
+            _input: &Input<'_>,
+        ) -> TargetResult {
             match *self {}
         }
 

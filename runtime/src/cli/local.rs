@@ -8,7 +8,7 @@ use engine::command::{self, CommandError, CommandName, Frontend, Input, Progress
 use engine::settings::table::DEFAULT_LOCAL_DIR;
 use engine::source::SourceSpec;
 
-use super::args::Invocation;
+use super::args::{Invocation, SourceArgs};
 use super::{Failure, database, render};
 
 /// Runs `inv` locally.
@@ -42,32 +42,9 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
         request.ignore_unknown = true;
     }
     let config_dir = target.as_ref().and_then(|t| t.migrations_dir());
-    let spec = inv.source.source.clone().unwrap_or_else(|| {
-        SourceSpec::local(Path::new(
-            config_dir.as_deref().unwrap_or(DEFAULT_LOCAL_DIR),
-        ))
-    });
-    let limits = inv.source.limits();
-    // dbconfig.yml's `dir` names a folder inside a zip only when the zip is the source:
-    // a directory source is the folder itself.
-    let folder = match &spec {
-        SourceSpec::Dir(_) => inv.source.folder_or(None),
-        _ => inv.source.folder_or(config_dir.as_deref()),
-    }
-    .map_err(|e| fail(&request, CommandError::Configuration(e), json))?;
-    let folder = &folder;
     let opened =
-        crate::open::open_blocking(&spec, folder, &limits).map_err(|e| fail(&request, e, json))?;
-    if let (Some(fetch), false) = (&opened.fetch, json) {
-        let _ = writeln!(std::io::stderr(), "{}", fetch.human());
-    }
-    let input = Input {
-        source: &opened.source,
-        dir: folder,
-        limits: &limits,
-        fetch: opened.fetch.clone(),
-        expected_digest: None,
-    };
+        open_source(inv.source, config_dir.as_deref()).map_err(|e| fail(&request, e, json))?;
+    let input = opened.input();
     // Every command that changes the database names it first, never with the password.
     let named = target.as_ref().map(database::Target::target);
     // A script is for that database too.
@@ -124,6 +101,55 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
             named.filter(|_| request.writes()),
         )),
     }
+}
+
+/// The migrations' source, opened once, with the folder and limits it was read with.
+pub struct OpenedSource {
+    opened: crate::open::Opened,
+    folder: String,
+    limits: engine::Limits,
+}
+
+impl OpenedSource {
+    /// The command layer's input: these migrations, no digest expected.
+    pub fn input(&self) -> Input<'_> {
+        Input {
+            source: &self.opened.source,
+            dir: &self.folder,
+            limits: &self.limits,
+            fetch: self.opened.fetch.clone(),
+            expected_digest: None,
+        }
+    }
+}
+
+/// Opens the source `args` name (else `config_dir`, dbconfig.yml's `dir`, else
+/// `./migrations`); an S3 fetch's cost is said on stderr unless the output is JSON.
+pub fn open_source(
+    args: &SourceArgs,
+    config_dir: Option<&str>,
+) -> Result<OpenedSource, CommandError> {
+    let spec = args
+        .source
+        .clone()
+        .unwrap_or_else(|| SourceSpec::local(Path::new(config_dir.unwrap_or(DEFAULT_LOCAL_DIR))));
+    let limits = args.limits();
+    // dbconfig.yml's `dir` names a folder inside a zip only when the zip is the source:
+    // a directory source is the folder itself.
+    let folder = match &spec {
+        SourceSpec::Dir(_) => args.folder_or(None),
+        _ => args.folder_or(config_dir),
+    }
+    .map_err(CommandError::Configuration)?;
+    let opened = crate::open::open_blocking(&spec, &folder, &limits)?;
+    if let (Some(fetch), false) = (&opened.fetch, args.json) {
+        let _ = writeln!(std::io::stderr(), "{}", fetch.human());
+    }
+    Ok(OpenedSource {
+        opened,
+        folder,
+        limits,
+    })
 }
 
 /// A local failure: its JSON object on stdout with `--json`, and the exit and message.

@@ -10,6 +10,7 @@
 
 pub mod args;
 pub mod database;
+pub mod fleet;
 pub mod local;
 pub mod new;
 #[cfg(feature = "remote")]
@@ -75,6 +76,9 @@ pub enum Command {
     Resolve(ResolveArgs),
     /// Create an empty migration file named YYYYMMDDHHMMSS-NAME.sql.
     New(new::NewArgs),
+    /// Many schemas from one artifact, locally: up, plan or status on every target of a
+    /// manifest, canaries first, with a failure budget (docs/fleet.md).
+    Fleet(fleet::FleetArgs),
 }
 
 /// A failure to report: the exit code and a one-line message.
@@ -118,7 +122,7 @@ impl Failure {
 
 impl Command {
     /// The engine request this command stands for; `None` for `new`, which only writes
-    /// a file here.
+    /// a file here, and `fleet`, which runs one per target ([`fleet::FleetRun`]).
     fn invocation(&self) -> Option<Invocation<'_>> {
         Some(match self {
             Command::Verify(a) => a.invocation(),
@@ -130,22 +134,24 @@ impl Command {
             Command::Redo(a) => a.invocation(),
             Command::Skip(a) => a.invocation(),
             Command::Resolve(a) => a.invocation(),
-            Command::New(_) => return None,
+            Command::New(_) | Command::Fleet(_) => return None,
         })
     }
 }
 
 fn dispatch(cli: &Cli) -> Result<(), Failure> {
     let Some(inv) = cli.command.invocation() else {
-        let Command::New(a) = &cli.command else {
-            unreachable!("only `new` has no engine request")
+        return match &cli.command {
+            Command::New(_) | Command::Fleet(_) if cli.via_lambda.is_some() => {
+                Err(Failure::bad_input(
+                    "`new` and `fleet` run here; they do not run --via-lambda (a fleet on \
+                     AWS is the fleet state machine's, docs/fleet.md)",
+                ))
+            }
+            Command::New(a) => new::run(a),
+            Command::Fleet(a) => fleet::run(a),
+            _ => unreachable!("only `new` and `fleet` have no engine request"),
         };
-        if cli.via_lambda.is_some() {
-            return Err(Failure::bad_input(
-                "`new` creates a file here; it does not run --via-lambda",
-            ));
-        }
-        return new::run(a);
     };
     // The flag before the command, else after it or from the environment.
     let via_lambda = cli
@@ -241,6 +247,7 @@ mod tests {
             "FUNCTION" => "f",
             "SEVERITY" => "never",
             "FORMAT" => "sql-migrate",
+            "PERCENT" => "5",
             other => panic!("no sample value for {other}: add one"),
         }
     }
@@ -281,6 +288,9 @@ mod tests {
             let name = sub.get_name();
             if name == "new" {
                 continue; // Only writes a file; it has no engine request.
+            }
+            if name == "fleet" {
+                continue; // One request per target: `every_fleet_flag_is_taken_...`.
             }
             for arg in sub.get_arguments() {
                 let Some(long) = arg.get_long() else { continue };
@@ -332,6 +342,86 @@ mod tests {
             }
         }
         assert!(tried > 100, "only {tried} flags tried");
+    }
+
+    /// `fleet`'s commands send one request per target, so the test above passes them by:
+    /// here every flag each one's help lists parses, is taken, and changes the run it
+    /// asks for ([`fleet::FleetRun`]).
+    #[test]
+    fn every_fleet_flag_is_taken_and_changes_the_run() {
+        let root = Cli::command();
+        let fleet = root.find_subcommand("fleet").expect("a fleet command");
+        let mut tried = 0;
+        for sub in fleet.get_subcommands() {
+            let name = sub.get_name();
+            for arg in sub.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if long == "help" {
+                    continue;
+                }
+                let flag = format!("--{long}");
+                let args = |extra: &[&str]| -> Vec<String> {
+                    let mut a: Vec<String> =
+                        vec!["lambda-migrate".into(), "fleet".into(), name.into()];
+                    // The manifest is required: the base names one, the flag another.
+                    if flag != "--manifest" {
+                        a.extend(["--manifest".into(), "base.jsonl".into()]);
+                    }
+                    a.extend(extra.iter().map(|s| s.to_string()));
+                    a
+                };
+                let value = arg
+                    .get_value_names()
+                    .and_then(|v| v.first())
+                    .filter(|_| arg.get_action().takes_values())
+                    .map(|v| sample(v.as_str()));
+                let mut with = vec![flag.as_str()];
+                with.extend(value);
+                let with = args(&with);
+                let base = if flag == "--manifest" {
+                    args(&["--manifest", "base.jsonl"])
+                } else {
+                    args(&[])
+                };
+                let run = |argv: &[String]| {
+                    let cli = Cli::try_parse_from(argv)
+                        .unwrap_or_else(|e| panic!("{argv:?} does not parse: {e}"));
+                    let Command::Fleet(f) = cli.command else {
+                        panic!("{argv:?} is not fleet")
+                    };
+                    let run = f.run();
+                    engine::fleet::request(run.command)
+                        .unwrap_or_else(|e| panic!("{argv:?}: the engine refuses it: {e}"));
+                    format!("{run:?}")
+                };
+                assert_ne!(run(&base), run(&with), "{with:?}: the flag changes nothing");
+                tried += 1;
+            }
+        }
+        // up: 9 flags, plan and status 8 each.
+        assert_eq!(tried, 25);
+        // `--canary` is `up`'s alone: read-only commands have nothing to protect.
+        assert!(
+            Cli::try_parse_from([
+                "lambda-migrate",
+                "fleet",
+                "status",
+                "--manifest",
+                "m",
+                "--canary",
+                "1"
+            ])
+            .is_err()
+        );
+        for bad in [
+            ["--concurrency", "0"],
+            ["--concurrency", "65"],
+            ["--tolerate", "101"],
+        ] {
+            let mut argv = vec!["lambda-migrate", "fleet", "up", "--manifest", "m"];
+            argv.extend(bad);
+            assert!(Cli::try_parse_from(&argv).is_err(), "{argv:?}");
+        }
     }
 
     /// sql-migrate's `-version`: before the command, the version; after `up`, `down` or
