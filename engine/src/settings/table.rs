@@ -566,6 +566,7 @@ pub const TRIGGER_POLL: Setting = Setting {
 /// The secrets a fleet manifest may name.
 pub const FLEET_SECRET_PREFIX: Setting = Setting {
     env: Some("FLEET_SECRET_PREFIX"),
+    stack: Some("fleetSecretPrefix"),
     readers: LAMBDAS,
     doc: "the ARN prefix (arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:, then optionally the start of a name) every `secret` target of a fleet manifest must start with; unset: every `secret` target is refused (docs/fleet.md)",
     ..ROW
