@@ -129,17 +129,12 @@ mod imp {
         /// Runs `request` on `input` against this target as the fleet target `name`:
         /// the one per-target function, into its result.
         pub fn run_target(&self, name: &str, request: &Request, input: &Input<'_>) -> TargetResult {
-            let s = &self.0;
             engine::fleet::run_target(
                 name,
                 request,
                 input,
-                || {
-                    let db = Database::connect(&s.conn, &s.settings)?;
-                    crate::signals::arm(db.interrupt_handle());
-                    Ok(db)
-                },
-                s.settings.lock_timeout,
+                || self.connect(),
+                self.0.settings.lock_timeout,
                 &engine::command::Frontend::Cli,
             )
         }
@@ -152,19 +147,20 @@ mod imp {
             input: &Input<'_>,
             progress: impl FnMut(Progress<'_>),
         ) -> Result<Executed, CommandError> {
-            let s = &self.0;
             engine::command::execute(
                 request,
                 input,
-                || {
-                    let db = Database::connect(&s.conn, &s.settings)?;
-                    // From here a signal stops the run rather than the process.
-                    crate::signals::arm(db.interrupt_handle());
-                    Ok(db)
-                },
-                s.settings.lock_timeout,
+                || self.connect(),
+                self.0.settings.lock_timeout,
                 progress,
             )
+        }
+
+        /// Connects; from here a signal stops the run rather than the process.
+        fn connect(&self) -> Result<Database, engine::store::StoreError> {
+            let db = Database::connect(&self.0.conn, &self.0.settings)?;
+            crate::signals::arm(db.interrupt_handle());
+            Ok(db)
         }
     }
 
