@@ -32,4 +32,8 @@ export const DEFAULTS = {
   lintFailOn: 'error',
   /** the migrator's timeout (the stack's default is 300 s): the trigger's Invoke waits longer */
   migratorTimeoutSecs: 300,
+  /** the artifact bucket's key prefix for fleet runs: `<prefix><job>/` holds a run's items, per-invocation records, results.jsonl and summary.json */
+  fleetResultsPrefix: 'fleet/',
+  /** how many of a fleet manifest's first targets run first, one at a time, when it has no `canary` group */
+  fleetCanary: 1,
 } as const;

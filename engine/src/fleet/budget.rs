@@ -1,14 +1,15 @@
 //! The failure budget and the verdict on a fleet run: pure functions over the results,
 //! so that the local runner, the AWS summary step and the trigger judge a run the same.
 //!
-//! A run **passes** when no canary failed, every target ran, and
+//! A run **passes** when no canary failed, every target ran (and, for `up`, finished:
+//! none stopped at its deadline with migrations pending), and
 //! `failed / total * 100 <= tolerate`. While a run goes, it stops starting targets once
 //! the budget is exceeded ([`Budget::exceeded`]): with 0 % that is the first failure.
 
 use serde::{Deserialize, Serialize};
 
 use super::result::{Outcome, TargetResult};
-use crate::command::ErrorKind;
+use crate::command::{CommandName, ErrorKind};
 
 /// The share of targets that may fail, in percent (0 to 100).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -110,8 +111,12 @@ pub struct Summary {
     pub tolerate: f64,
     /// A canary failed (the run stopped there).
     pub canary_failed: bool,
-    /// The run passes: no canary failed, every target ran, failures within the budget.
+    /// The run passes: no canary failed, every target ran (an `up`: and finished),
+    /// failures within the budget.
     pub passed: bool,
+    /// An `up` left targets `pending` (stopped at their deadline, follow-ups spent).
+    #[serde(default)]
+    pub unfinished: bool,
     /// The first failed target, in run order.
     pub first_failure: Option<String>,
     /// Its failure's kind.
@@ -119,9 +124,14 @@ pub struct Summary {
     pub error_kind: Option<ErrorKind>,
 }
 
-/// Judges `results` (in run order) against `budget`; `canary` says which targets were
-/// canaries.
-pub fn judge(results: &[TargetResult], budget: Budget, canary: impl Fn(&str) -> bool) -> Summary {
+/// Judges `results` (in run order) of `command` against `budget`; `canary` says which
+/// targets were canaries.
+pub fn judge(
+    results: &[TargetResult],
+    command: CommandName,
+    budget: Budget,
+    canary: impl Fn(&str) -> bool,
+) -> Summary {
     let mut counts = Counts::default();
     for r in results {
         counts.add(r.outcome);
@@ -136,13 +146,19 @@ pub fn judge(results: &[TargetResult], budget: Budget, canary: impl Fn(&str) -> 
     } else {
         counts.failed as f64 * 100.0 / total as f64
     };
+    // `plan` and `status` report pending work; an `up` that leaves some did not finish.
+    let unfinished = command == CommandName::Up && counts.pending > 0;
     Summary {
         total,
         counts,
         failed_percent,
         tolerate: budget.percent(),
         canary_failed,
-        passed: !canary_failed && counts.not_run == 0 && !budget.exceeded(counts.failed, total),
+        passed: !canary_failed
+            && counts.not_run == 0
+            && !unfinished
+            && !budget.exceeded(counts.failed, total),
+        unfinished,
         first_failure: first.map(|r| r.name.clone()),
         error_kind: first.and_then(|r| r.error_kind),
     }
@@ -151,7 +167,7 @@ pub fn judge(results: &[TargetResult], budget: Budget, canary: impl Fn(&str) -> 
 impl Summary {
     /// The exit code: 0 when the run passed, else the first failure's kind's
     /// ([`ErrorKind::exit_code`]); a run that did not pass without a failure (targets not
-    /// run) exits as an internal error.
+    /// run, or left pending) exits as an internal error.
     pub fn exit_code(&self) -> u8 {
         if self.passed {
             0
@@ -172,6 +188,8 @@ impl Summary {
             "FAILED: a canary failed".to_owned()
         } else if self.counts.not_run > 0 && self.counts.failed == 0 {
             "FAILED: not every target ran".to_owned()
+        } else if self.unfinished && self.counts.failed == 0 {
+            "FAILED: targets stopped with migrations pending".to_owned()
         } else {
             "FAILED: over the failure budget".to_owned()
         };
@@ -223,23 +241,26 @@ mod tests {
             result("c", Outcome::Failed),
         ];
         let none = |_: &str| false;
-        let s = judge(&ok, Budget::NONE, none);
+        let s = judge(&ok, CommandName::Up, Budget::NONE, none);
         assert!(!s.passed);
         assert_eq!(s.first_failure.as_deref(), Some("c"));
         assert_eq!(s.exit_code(), ErrorKind::Partial.exit_code());
         assert!(s.line().contains("over the failure budget"), "{}", s.line());
-        let s = judge(&ok, Budget::new(34.0).unwrap(), none);
+        let s = judge(&ok, CommandName::Up, Budget::new(34.0).unwrap(), none);
         assert!(s.passed && s.exit_code() == 0, "{s:?}");
         assert_eq!(
             s.line(),
             "3 target(s): 1 applied, 1 up-to-date, 0 pending, 1 failed, 0 not-run; failed 33.3% (tolerated 34%): passed"
         );
         // A failed canary fails the run whatever the budget.
-        let s = judge(&ok, Budget::new(100.0).unwrap(), |n| n == "c");
+        let s = judge(&ok, CommandName::Up, Budget::new(100.0).unwrap(), |n| {
+            n == "c"
+        });
         assert!(!s.passed && s.canary_failed);
         // Targets that never ran fail it too.
         let s = judge(
             &[result("a", Outcome::Applied), result("b", Outcome::NotRun)],
+            CommandName::Up,
             Budget::new(100.0).unwrap(),
             none,
         );
@@ -248,6 +269,17 @@ mod tests {
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["counts"]["not-run"], 1);
         assert_eq!(json["error_kind"], serde_json::Value::Null);
-        assert!(judge(&[], Budget::NONE, none).passed);
+        assert!(judge(&[], CommandName::Up, Budget::NONE, none).passed);
+        // Pending work is the point of a plan, and an unfinished up.
+        let pending = [result("a", Outcome::Applied), result("b", Outcome::Pending)];
+        assert!(judge(&pending, CommandName::Plan, Budget::NONE, none).passed);
+        let s = judge(&pending, CommandName::Up, Budget::new(100.0).unwrap(), none);
+        assert!(!s.passed && s.unfinished, "{s:?}");
+        assert!(
+            s.line()
+                .ends_with("FAILED: targets stopped with migrations pending"),
+            "{}",
+            s.line()
+        );
     }
 }

@@ -7,6 +7,8 @@
 //! - [`result`]: one target's result, the JSON line both the local command and the AWS
 //!   fleet run write.
 //! - [`budget`]: the failure budget and the verdict on a run, pure over the results.
+//! - [`record`]: the AWS run's per-invocation records, and each target's result
+//!   gathered from them.
 //! - [`run`]: the per-target function ([`run_target`], shared with the AWS path), the
 //!   run order, and the local driver's bounded pool of threads.
 //!
@@ -15,6 +17,7 @@
 
 pub mod budget;
 pub mod manifest;
+pub mod record;
 pub mod result;
 pub mod run;
 
@@ -22,6 +25,7 @@ pub use budget::{Budget, BudgetError, Counts, Summary, judge};
 pub use manifest::{
     LineError, Manifest, ManifestError, Place, PrefixError, Problem, SecretPrefix, Secrets, Target,
 };
+pub use record::{Aborted, Record, collect};
 pub use result::{Outcome, StatusSummary, TargetResult};
 pub use run::{
     COMMANDS, DEFAULT_CONCURRENCY, MAX_CONCURRENCY, Order, drive, order, request, run_target,

@@ -197,16 +197,38 @@ impl TargetResult {
         frontend: &Frontend,
         duration_ms: u64,
     ) -> TargetResult {
+        let completed = e
+            .failure()
+            .map(|f| f.completed.iter().map(|s| s.id.clone()).collect())
+            .unwrap_or_default();
+        TargetResult::failed_as(
+            name,
+            request.command,
+            e.kind(),
+            e.message(frontend),
+            completed,
+            duration_ms,
+        )
+    }
+
+    /// The result of `command` failing on target `name` with `kind` and `message`, after
+    /// committing `completed` (an `up`'s migrations before the failed one).
+    pub fn failed_as(
+        name: &str,
+        command: CommandName,
+        kind: ErrorKind,
+        message: String,
+        completed: Vec<String>,
+        duration_ms: u64,
+    ) -> TargetResult {
         let mut r = TargetResult::empty(name, Outcome::Failed, duration_ms);
-        if let Some(f) = e.failure() {
-            r.applied = f.completed.iter().map(|s| s.id.clone()).collect();
-            r.last = r.applied.last().cloned();
-        }
-        if matches!(request.command, CommandName::Plan | CommandName::Status) {
+        r.last = completed.last().cloned();
+        r.applied = completed;
+        if matches!(command, CommandName::Plan | CommandName::Status) {
             r.pending = Some(Vec::new());
         }
-        r.error_kind = Some(e.kind());
-        r.message = Some(e.message(frontend));
+        r.error_kind = Some(kind);
+        r.message = Some(message);
         r
     }
 

@@ -571,6 +571,33 @@ pub const FLEET_SECRET_PREFIX: Setting = Setting {
     doc: "the ARN prefix (arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:, then optionally the start of a name) every `secret` target of a fleet manifest must start with; unset: every `secret` target is refused (docs/fleet.md)",
     ..ROW
 };
+/// The fleet state machine the trigger starts (set by the stack with `fleet=true`).
+pub const FLEET_STATE_MACHINE: Setting = Setting {
+    env: Some("FLEET_STATE_MACHINE_ARN"),
+    readers: TRIGGER,
+    default: Default::Said("set by the stack with fleet=true"),
+    doc: "the fleet state machine's ARN: a job whose UserParameters name a `fleet` manifest starts it (docs/fleet.md)",
+    ..ROW
+};
+/// Where a fleet run's items and results go in the artifact bucket.
+pub const FLEET_RESULTS_PREFIX: Setting = Setting {
+    env: Some("FLEET_RESULTS_PREFIX"),
+    stack: Some("fleetResultsPrefix"),
+    default: Default::Text("fleet/"),
+    readers: TRIGGER,
+    doc: "the artifact bucket's key prefix for fleet runs: `<prefix><job>/` holds a run's items, per-invocation records, results.jsonl and summary.json",
+    ..ROW
+};
+/// Canaries of a fleet manifest without a `canary` group.
+pub const FLEET_CANARY: Setting = Setting {
+    env: Some("FLEET_CANARY"),
+    stack: Some("fleetCanary"),
+    unit: Unit::Count,
+    default: Default::Count(1),
+    readers: TRIGGER,
+    doc: "how many of a fleet manifest's first targets run first, one at a time, when it has no `canary` group",
+    ..ROW
+};
 /// The Lambdas' log level.
 pub const LOG_LEVEL: Setting = Setting {
     env: Some("AWS_LAMBDA_LOG_LEVEL"),
@@ -622,6 +649,9 @@ pub const SETTINGS: &[Setting] = &[
     TRIGGER_MARGIN,
     TRIGGER_POLL,
     FLEET_SECRET_PREFIX,
+    FLEET_STATE_MACHINE,
+    FLEET_RESULTS_PREFIX,
+    FLEET_CANARY,
     LOG_LEVEL,
 ];
 

@@ -15,7 +15,16 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let deadline = event.context.deadline;
         let request_id = event.context.request_id.clone();
         tracing::trace!(request_id = %request_id, "trigger invoked");
-        Ok::<Value, lambda_runtime::Error>(
+        // The fleet state machine's summary step: its failure is the invocation's error.
+        if event.payload.get("fleet_summary").is_some() {
+            return trigger::handle_summary(clients, &event.payload)
+                .await
+                .map_err(|message| lambda_runtime::Diagnostic {
+                    error_type: "FleetSummaryFailed".into(),
+                    error_message: message,
+                });
+        }
+        Ok::<Value, lambda_runtime::Diagnostic>(
             trigger::handle(clients, config, &event.payload, deadline, &request_id).await,
         )
     }))

@@ -249,7 +249,9 @@ pub fn run(args: &FleetArgs) -> Result<(), Failure> {
         },
         database::interrupted,
     );
-    let summary = engine::fleet::judge(&results, common.tolerate, |n| order.is_canary(n));
+    let summary = engine::fleet::judge(&results, request.command, common.tolerate, |n| {
+        order.is_canary(n)
+    });
     if let Some(file) = &common.results {
         write_results(file, &results).map_err(|e| {
             fail(

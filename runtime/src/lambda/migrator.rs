@@ -32,6 +32,7 @@ use engine::command::{
 use engine::db::spec::{ConnSpec, DbSettings};
 use engine::db::{ConnConfig, Database, Deadline, Settings, Tls};
 use engine::fetch::FetchOptions;
+use engine::fleet::{Place, Record, SecretPrefix, TargetResult};
 use engine::settings::{Env, Setting, SettingError, table};
 use engine::source::SourceSpecError;
 use engine::store::StoreError;
@@ -44,7 +45,8 @@ use super::secret::{self, DbSecret, SecretReader, SecretSource};
 use crate::open::{self, Opened};
 use crate::text::one_line;
 use crate::wire::{
-    AppliedMigration, ArtifactCredentials, FailureType, MigratorEvent, MigratorReply,
+    AppliedMigration, ArtifactCredentials, FailureType, FleetReply, MigratorEvent, MigratorReply,
+    RecordPlace,
 };
 
 /// The migrator's settings, from its environment.
@@ -74,6 +76,9 @@ pub struct MigratorConfig {
     /// The severity from which a `lint` request's findings fail it, when the request
     /// does not say (`LINT_FAIL_ON`, default error).
     pub lint_fail_on: engine::lint::FailOn,
+    /// The ARN prefix a fleet target's `secret` must start with (`FLEET_SECRET_PREFIX`);
+    /// unset: every `secret` target is refused.
+    pub fleet_secret_prefix: Option<SecretPrefix>,
 }
 
 /// How long before the invocation's deadline a run stops. A margin left unset defaults
@@ -169,7 +174,12 @@ impl MigratorConfig {
         {
             return Err("KILL_MARGIN_SECS must not exceed DEADLINE_MARGIN_SECS".into());
         }
+        let fleet_secret_prefix = env
+            .text(&table::FLEET_SECRET_PREFIX)
+            .map(|p| SecretPrefix::parse(&p).map_err(|e| format!("FLEET_SECRET_PREFIX: {e}")))
+            .transpose()?;
         Ok(MigratorConfig {
+            fleet_secret_prefix,
             lint_fail_on: crate::settings::lint_fail_on(&env).map_err(err)?,
             fetch: crate::settings::fetch_options(&dir, &limits, &env).map_err(err)?,
             limits,
@@ -230,6 +240,8 @@ pub struct Migrator {
 struct RunStats {
     applied: u64,
     bytes_fetched: u64,
+    /// A failed `up`: the migrations committed before the failure.
+    completed: Vec<String>,
 }
 
 impl Migrator {
@@ -250,21 +262,29 @@ impl Migrator {
 
     /// Handles one event as Lambda delivers it (JSON), refusing one that is not a
     /// [`MigratorEvent`] (an unknown field, no `command`) as a bad request that names
-    /// what is wrong; see [`Migrator::handle`].
+    /// what is wrong; see [`Migrator::handle`], and [`Migrator::handle_fleet`] for an
+    /// invocation of a fleet run (one with `result`).
     pub async fn handle_json(
         &self,
         event: serde_json::Value,
         deadline: Option<SystemTime>,
-    ) -> Result<MigratorReply, MigratorError> {
+    ) -> Result<serde_json::Value, MigratorError> {
         match serde_json::from_value::<MigratorEvent>(event) {
-            Ok(event) => self.handle(event, deadline).await,
+            Ok(event) if event.result.is_some() => self
+                .handle_fleet(event, deadline)
+                .await
+                .map(|r| serde_json::to_value(r).expect("a fleet reply serialises")),
+            Ok(event) => self
+                .handle(event, deadline)
+                .await
+                .map(|r| serde_json::to_value(r).expect("a reply serialises")),
             Err(e) => {
-                let refused = Err(MigratorError::new(
+                let refused: Result<MigratorReply, _> = Err(MigratorError::new(
                     ErrorKind::BadRequest,
                     format!("bad event: {e}"),
                 ));
                 emit_metrics(&refused, &RunStats::default(), Instant::now());
-                refused
+                refused.map(|_| serde_json::Value::Null)
             }
         }
     }
@@ -276,8 +296,108 @@ impl Migrator {
         event: MigratorEvent,
         deadline: Option<SystemTime>,
     ) -> Result<MigratorReply, MigratorError> {
+        self.handle_counted(event, deadline, &mut RunStats::default())
+            .await
+    }
+
+    /// One invocation of a fleet run: the target's record goes to `result` before
+    /// anything connects (`finished: false`: a record left so says the function died),
+    /// then again with the command's result, failed or not. The answer is what the state
+    /// machine reads; the whole result is in the record. A failure is still the
+    /// invocation's error, after its record is written.
+    pub async fn handle_fleet(
+        &self,
+        event: MigratorEvent,
+        deadline: Option<SystemTime>,
+    ) -> Result<FleetReply, MigratorError> {
+        let bad = |m: String| MigratorError::new(ErrorKind::BadRequest, format!("bad event: {m}"));
+        let (Some(target), Some(place)) = (event.target.clone(), event.result.clone()) else {
+            return Err(bad("\"result\" goes with a fleet \"target\"".into()));
+        };
+        let name = target.name.clone();
+        let (follow_up, attempt) = place.invocation(&name).ok_or_else(|| {
+            bad(format!(
+                "result.key {:?} is not <prefix>targets/{name}/<follow-up>.<retry>.json",
+                crate::text::truncate(&place.key, 200)
+            ))
+        })?;
+        let mut record = Record {
+            name: name.clone(),
+            follow_up,
+            attempt,
+            finished: false,
+            stopped: None,
+            result: None,
+        };
+        let records = records_client().await;
+        put_record(&records, &place, &record).await.map_err(|e| {
+            MigratorError::new(
+                ErrorKind::Configuration,
+                format!("nothing was run: the fleet record could not be written: {e}"),
+            )
+        })?;
+        let command = event.request.command;
         let started = Instant::now();
         let mut stats = RunStats::default();
+        let result = self.handle_counted(event, deadline, &mut stats).await;
+        let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let stopped = result.as_ref().is_ok_and(MigratorReply::stopped);
+        let outcome = match &result {
+            Ok(reply) => TargetResult::done(
+                &name,
+                &Executed {
+                    report: reply.report.clone(),
+                    digest: reply.digest.clone(),
+                    migrations: reply.migrations,
+                },
+                ms,
+            ),
+            Err(e) => TargetResult::failed_as(
+                &name,
+                command,
+                e.kind,
+                e.message.clone(),
+                std::mem::take(&mut stats.completed),
+                ms,
+            ),
+        };
+        record.finished = true;
+        record.stopped = Some(stopped);
+        record.result = Some(outcome);
+        let written = put_record(&records, &place, &record).await;
+        let outcome = record.result.map(|r| r.outcome);
+        match (result, written) {
+            (Ok(_), Ok(())) => Ok(FleetReply {
+                target: name,
+                stopped,
+                outcome: outcome.expect("set above"),
+                record: place.key,
+            }),
+            (Ok(_), Err(e)) => {
+                error!(error = %e, "the fleet record could not be written after the run");
+                Err(MigratorError::new(
+                    ErrorKind::Internal,
+                    format!(
+                        "the command finished on {name} but its fleet record could not be written ({e}); run `status` on the target"
+                    ),
+                ))
+            }
+            (Err(failed), written) => {
+                if let Err(e) = written {
+                    error!(error = %e, "the fleet record could not be written after the failure");
+                }
+                Err(failed)
+            }
+        }
+    }
+
+    async fn handle_counted(
+        &self,
+        event: MigratorEvent,
+        deadline: Option<SystemTime>,
+        stats: &mut RunStats,
+    ) -> Result<MigratorReply, MigratorError> {
+        let started = Instant::now();
         // Lambda's deadline is always ahead; one that is not (a local emulator's) says
         // nothing, and would stop every run before it started.
         let ends = deadline
@@ -287,11 +407,11 @@ impl Migrator {
         if deadline.is_some() && ends.is_none() {
             warn!("the invocation's deadline has already passed; running without one");
         }
-        let result = self.run(event, ends, &mut stats).await;
+        let result = self.run(event, ends, stats).await;
         if let Ok(reply) = &result {
             stats.applied = reply.applied.len() as u64;
         }
-        emit_metrics(&result, &stats, started);
+        emit_metrics(&result, stats, started);
         result
     }
 
@@ -320,6 +440,19 @@ impl Migrator {
             .check(&event.request, event.inline_zip.is_some())
             .map_err(refused)?;
         event.request.validate().map_err(refused)?;
+        // A fleet target is untrusted input too: checked before anything is read.
+        let place = match &event.target {
+            Some(t) => Some(t.place(config.fleet_secret_prefix.as_ref()).map_err(|m| {
+                MigratorError::new(ErrorKind::BadRequest, format!("bad event: {m}"))
+            })?),
+            None if event.result.is_some() => {
+                return Err(MigratorError::new(
+                    ErrorKind::BadRequest,
+                    "bad event: \"result\" goes with a fleet \"target\"",
+                ));
+            }
+            None => None,
+        };
         // The event's `dir` is checked as `--dir` is: "" is the artifact's root, and a
         // folder outside the artifact (absolute, `..`) is refused, never read as empty.
         let dir = match &event.dir {
@@ -353,10 +486,11 @@ impl Migrator {
             conn.cleartext_password = true;
         }
         let mut from_cache = false;
+        let own_connection = !matches!(place, Some(Place::Secret(_)));
         if let Some(reader) = self
             .secrets
             .as_ref()
-            .filter(|_| event.request.command != CommandName::Verify)
+            .filter(|_| own_connection && event.request.command != CommandName::Verify)
         {
             let (secret, cached) = reader
                 .get()
@@ -366,6 +500,34 @@ impl Migrator {
             from_cache = cached;
         }
         let secrets = self.secrets.clone().filter(|_| from_cache);
+        match &place {
+            Some(Place::Database(schema)) => conn.database = Some(schema.clone()),
+            Some(Place::Secret(arn)) if event.request.command != CommandName::Verify => {
+                let reader = SecretReader::new(SecretSource {
+                    id: arn.clone(),
+                    field: None,
+                    username_from_secret: true,
+                    cache_for: Duration::ZERO,
+                });
+                let c = reader
+                    .connection()
+                    .await
+                    .map_err(|e| MigratorError::new(ErrorKind::Configuration, e.to_string()))?;
+                conn.host = c.host;
+                conn.port = c.port.unwrap_or(3306);
+                conn.socket = None;
+                conn.user = c.username;
+                conn.password = Some(c.password);
+                conn.cleartext_password = false;
+                if c.database.is_some() {
+                    conn.database = c.database;
+                }
+            }
+            _ => {}
+        }
+        if let Some(t) = &event.target {
+            info!(fleet_target = %t.name, "fleet target");
+        }
         // Every command that changes the database names it before it acts.
         // (With the user a secret may have supplied.)
         let target = event.request.writes().then(|| {
@@ -464,6 +626,7 @@ impl Migrator {
                 if let Some(f) = e.failure() {
                     // Those before the failed one are committed.
                     stats.applied = f.completed.len() as u64;
+                    stats.completed = f.completed.iter().map(|s| s.id.clone()).collect();
                 }
                 let message = e.message(&frontend);
                 error!(kind = e.kind().as_str(), message = %one_line(&message), "failed");
@@ -578,6 +741,42 @@ async fn open(
         ..config.fetch.clone()
     };
     open::open(&spec, credentials, &opts).await
+}
+
+/// The S3 client that writes fleet records, with the function's own role.
+async fn records_client() -> aws_sdk_s3::Client {
+    engine::fetch::s3_client(
+        None,
+        crate::settings::var("AWS_REGION"),
+        crate::settings::s3_endpoint(),
+    )
+    .await
+}
+
+/// Writes one fleet record at `place`.
+async fn put_record(
+    client: &aws_sdk_s3::Client,
+    place: &RecordPlace,
+    record: &Record,
+) -> Result<(), String> {
+    let body = serde_json::to_vec(record).expect("a record serialises");
+    client
+        .put_object()
+        .bucket(&place.bucket)
+        .key(&place.key)
+        .content_type("application/json")
+        .body(body.into())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "s3://{}/{}: {}",
+                place.bucket,
+                place.key,
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            )
+        })
 }
 
 /// The reply: the trigger's summary fields, and the command's whole report.

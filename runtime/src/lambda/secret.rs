@@ -133,6 +133,76 @@ pub fn parse(source: &SecretSource, text: &str) -> Result<DbSecret, SecretError>
     Ok(secret)
 }
 
+/// A fleet target's connection as its secret holds it, in the layout RDS writes:
+/// `host`, `port`, `username` (or `user`), `password`, `dbname` (or `database`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConnSecret {
+    /// The server's host name.
+    pub host: String,
+    /// Its port, when the secret gives one.
+    pub port: Option<u16>,
+    /// The user.
+    pub username: String,
+    /// The password.
+    pub password: String,
+    /// The schema, when the secret gives one.
+    pub database: Option<String>,
+}
+
+impl fmt::Debug for ConnSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnSecret")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("database", &self.database)
+            .finish()
+    }
+}
+
+/// Reads a fleet target's connection out of its secret `id`'s text. Errors name the
+/// secret and the field, never a value.
+pub fn parse_connection(id: &str, text: &str) -> Result<ConnSecret, SecretError> {
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
+        return Err(SecretError::NotJson {
+            id: id.to_owned(),
+            field: "host".into(),
+        });
+    };
+    let text = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| map.get(*k).and_then(Value::as_str))
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let required = |keys: &[&str]| {
+        text(keys).ok_or_else(|| SecretError::NoField {
+            id: id.to_owned(),
+            field: keys.join(" or "),
+        })
+    };
+    let port = match map.get("port") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
+        Some(Value::String(p)) => p.parse().ok(),
+        Some(_) => None,
+    };
+    if map.get("port").is_some_and(|p| !p.is_null()) && port.is_none() {
+        return Err(SecretError::NoField {
+            id: id.to_owned(),
+            field: "port (a number from 1 to 65535)".into(),
+        });
+    }
+    Ok(ConnSecret {
+        host: required(&["host"])?,
+        port,
+        username: required(&["username", "user"])?,
+        password: required(&["password"])?,
+        database: text(&["dbname", "database"]),
+    })
+}
+
 /// Reads the secret through Secrets Manager, keeping the value for a while.
 /// The client comes from the default chain (credentials, region, and the endpoint from
 /// `AWS_ENDPOINT_URL_SECRETS_MANAGER`), made on first use.
@@ -179,6 +249,14 @@ impl SecretReader {
 
     /// Reads the secret now and keeps it.
     pub async fn refresh(&self) -> Result<DbSecret, SecretError> {
+        let text = self.text().await?;
+        let secret = parse(&self.source, &text)?;
+        *lock(&self.cached) = Some((Instant::now(), secret.clone()));
+        Ok(secret)
+    }
+
+    /// The secret's `SecretString`, read now (never cached, never logged).
+    async fn text(&self) -> Result<String, SecretError> {
         let client = self.client().await;
         let out = client
             .get_secret_value()
@@ -189,12 +267,16 @@ impl SecretReader {
                 id: self.source.id.clone(),
                 reason: describe(e),
             })?;
-        let text = out.secret_string().ok_or_else(|| SecretError::NotString {
-            id: self.source.id.clone(),
-        })?;
-        let secret = parse(&self.source, text)?;
-        *lock(&self.cached) = Some((Instant::now(), secret.clone()));
-        Ok(secret)
+        out.secret_string()
+            .map(str::to_owned)
+            .ok_or_else(|| SecretError::NotString {
+                id: self.source.id.clone(),
+            })
+    }
+
+    /// A fleet target's whole connection, read now from the secret.
+    pub async fn connection(&self) -> Result<ConnSecret, SecretError> {
+        parse_connection(&self.source.id, &self.text().await?)
     }
 
     async fn client(&self) -> aws_sdk_secretsmanager::Client {

@@ -16,6 +16,7 @@ use engine::command::{CommandName, Request, Resolution};
 use serde::{Deserialize, Serialize};
 
 use super::ArtifactCredentials;
+use super::fleet::{FleetTarget, RecordPlace};
 
 /// The migrator's event. `BucketName` and `ObjectKey` are the seed's Go migrator's
 /// contract, unchanged; `command` and the rest are ours (see the module docs).
@@ -37,6 +38,11 @@ pub struct MigratorEvent {
     pub dir: Option<String>,
     /// Credentials for reading the artifact; the function's role when absent.
     pub credentials: Option<ArtifactCredentials>,
+    /// A fleet target to run on instead of the migrator's own database (a schema on its
+    /// connection, or a secret under FLEET_SECRET_PREFIX).
+    pub target: Option<FleetTarget>,
+    /// A fleet run's invocation: where its record goes (needs `target`).
+    pub result: Option<RecordPlace>,
 }
 
 /// Why an event is refused beyond what serde says (an unknown field, a bad value).
@@ -102,6 +108,10 @@ struct RawEvent {
     dir: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     credentials: Option<ArtifactCredentials>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<FleetTarget>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<RecordPlace>,
 }
 
 impl RawEvent {
@@ -130,6 +140,8 @@ impl RawEvent {
             ("expected_digest", self.expected_digest.is_some()),
             ("dir", self.dir.is_some()),
             ("credentials", self.credentials.is_some()),
+            ("target", self.target.is_some()),
+            ("result", self.result.is_some()),
         ];
         present
             .into_iter()
@@ -175,6 +187,8 @@ impl TryFrom<RawEvent> for MigratorEvent {
             expected_digest: raw.expected_digest,
             dir: raw.dir,
             credentials: raw.credentials,
+            target: raw.target,
+            result: raw.result,
         })
     }
 }
@@ -224,6 +238,8 @@ impl From<MigratorEvent> for RawEvent {
             expected_digest: e.expected_digest,
             dir: e.dir,
             credentials: e.credentials,
+            target: e.target,
+            result: e.result,
         }
     }
 }
@@ -314,6 +330,15 @@ mod tests {
                 access_key_id: "AKIA".into(),
                 secret_access_key: "secret".into(),
                 session_token: Some("t".into()),
+            }),
+            target: Some(FleetTarget {
+                name: "acme".into(),
+                database: Some("tenant_acme".into()),
+                secret: None,
+            }),
+            result: Some(RecordPlace {
+                bucket: "b".into(),
+                key: "fleet/j/targets/acme/0.0.json".into(),
             }),
         };
         let json = serde_json::to_string(&e).unwrap();

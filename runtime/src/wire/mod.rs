@@ -14,10 +14,12 @@ use crate::text::{one_line, truncate};
 
 pub mod continuation;
 mod event;
+pub mod fleet;
 pub mod reply;
 
 pub use continuation::{Chain, Finished, Progress, Step};
 pub use event::{EventError, MigratorEvent};
+pub use fleet::{FleetReply, FleetTarget, RecordPlace};
 pub use reply::{AppliedMigration, ErrorPayload, FailureType, Invoked, MigratorReply};
 
 /// Lambda's limit on a synchronous invocation's request payload.

@@ -30,6 +30,21 @@ pub struct TriggerConfig {
     pub fetch: engine::fetch::FetchOptions,
     /// The severity from which lint findings fail the job (`LINT_FAIL_ON`, default error).
     pub lint_fail_on: engine::lint::FailOn,
+    /// The fleet run's settings.
+    pub fleet: FleetSettings,
+}
+
+/// What the trigger needs for a fleet run.
+#[derive(Debug, Clone)]
+pub struct FleetSettings {
+    /// The state machine (`FLEET_STATE_MACHINE_ARN`); unset: no fleet run.
+    pub state_machine: Option<String>,
+    /// Where runs go in the artifact bucket (`FLEET_RESULTS_PREFIX`, default `fleet/`).
+    pub results_prefix: String,
+    /// Canaries of a manifest without a `canary` group (`FLEET_CANARY`, default 1).
+    pub canary: usize,
+    /// The allowed secret prefix (`FLEET_SECRET_PREFIX`); unset: no `secret` target.
+    pub secret_prefix: Option<engine::fleet::SecretPrefix>,
 }
 
 impl TriggerConfig {
@@ -55,12 +70,41 @@ impl TriggerConfig {
             margin: duration(&table::TRIGGER_MARGIN)?,
             poll_interval: duration(&table::TRIGGER_POLL)?,
             lint_fail_on: settings::lint_fail_on(&env).map_err(err)?,
+            fleet: FleetSettings {
+                state_machine: env.text(&table::FLEET_STATE_MACHINE),
+                results_prefix: fleet_prefix(
+                    env.text(&table::FLEET_RESULTS_PREFIX)
+                        .unwrap_or_else(|| table::FLEET_RESULTS_PREFIX.default.text().to_owned()),
+                )?,
+                canary: env
+                    .count(&table::FLEET_CANARY)
+                    .map_err(err)?
+                    .map_or(1, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+                secret_prefix: env
+                    .text(&table::FLEET_SECRET_PREFIX)
+                    .map(|p| {
+                        engine::fleet::SecretPrefix::parse(&p)
+                            .map_err(|e| format!("FLEET_SECRET_PREFIX: {e}"))
+                    })
+                    .transpose()?,
+            },
         })
     }
 
     /// The Invoke read timeout: longer than the migrator can run.
     pub fn read_timeout(&self) -> Duration {
         self.migrator_timeout + Duration::from_secs(60)
+    }
+}
+
+/// `FLEET_RESULTS_PREFIX`, which must end in `/` (or be empty) so that runs are folders.
+fn fleet_prefix(p: String) -> Result<String, String> {
+    if p.is_empty() || (p.ends_with('/') && !p.starts_with('/') && p.len() <= 200) {
+        Ok(p)
+    } else {
+        Err(format!(
+            "FLEET_RESULTS_PREFIX={p:?}: a key prefix ending in / (e.g. fleet/), at most 200 bytes"
+        ))
     }
 }
 
@@ -73,6 +117,8 @@ pub struct Clients {
     pub codepipeline: aws_sdk_codepipeline::Client,
     /// S3 with the function's own role, for the reports stored beside the artifact.
     pub s3: aws_sdk_s3::Client,
+    /// Step Functions, for the fleet run.
+    pub sfn: aws_sdk_sfn::Client,
     /// The region, for the S3 client built from the artifact credentials.
     pub region: Option<String>,
 }
@@ -93,6 +139,7 @@ impl Clients {
         Clients {
             lambda: aws_sdk_lambda::Client::from_conf(lambda_conf),
             codepipeline: aws_sdk_codepipeline::Client::new(&shared),
+            sfn: aws_sdk_sfn::Client::new(&shared),
             s3: engine::fetch::s3_client(
                 None,
                 shared.region().map(|r| r.to_string()),

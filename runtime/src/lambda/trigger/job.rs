@@ -22,6 +22,9 @@ pub struct UserParameters {
     /// `plan` only: ask the server what each pending ALTER would do (`plan --review`),
     /// and store the review's page beside the artifact for the approval.
     pub review: Option<bool>,
+    /// A fleet run: the command on every target of this manifest, through the fleet
+    /// state machine.
+    pub fleet: Option<super::fleet::FleetParams>,
 }
 
 /// What the trigger needs from a job event.
@@ -64,6 +67,9 @@ pub struct Continuation {
     /// The first invocation's lint counts, for the final result's variables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lint: Option<super::lint::LintCounts>,
+    /// A fleet run being followed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<super::fleet::FleetFollow>,
 }
 
 /// What a follow-up does first.
@@ -132,7 +138,7 @@ pub fn parse_job(event: &Value) -> Result<Job, BadJob> {
         None | Some("") => UserParameters::default(),
         Some(text) => serde_json::from_str(text).map_err(|e| {
             bad(format!(
-                "UserParameters must be a JSON object with optional \"dir\", \"command\" (up, verify, plan or status), \"limit\" and \"review\" (plan): {e}"
+                "UserParameters must be a JSON object with optional \"dir\", \"command\" (up, verify, plan or status), \"limit\", \"review\" (plan) and \"fleet\" ({{\"manifest\": KEY}}): {e}"
             ))
         })?,
     };
@@ -151,6 +157,11 @@ pub fn parse_job(event: &Value) -> Result<Job, BadJob> {
     {
         return Err(bad(
             "UserParameters: \"limit\" goes with \"up\" or \"plan\"".into(),
+        ));
+    }
+    if params.fleet.is_some() && (params.limit.is_some() || params.review.is_some()) {
+        return Err(bad(
+            "UserParameters: a \"fleet\" run takes no \"limit\" or \"review\"".into(),
         ));
     }
     if params.review.is_some() && params.command != Some(CommandName::Plan) {

@@ -20,6 +20,7 @@
 //! fails the job, so the chain always ends.
 
 mod config;
+pub mod fleet;
 mod job;
 mod job_result;
 mod lint;
@@ -113,12 +114,39 @@ fn job_metrics(succeeded: bool, failed: bool) {
     ]);
 }
 
+/// Handles the fleet state machine's summary step (`{"fleet_summary": …}`): see
+/// [`fleet`]. Unlike a job, a failure here is the invocation's error, which fails the
+/// execution (and so the job that follows it).
+pub async fn handle_summary(clients: &Clients, event: &Value) -> Result<Value, String> {
+    let summary: fleet::SummaryEvent = serde_json::from_value(event["fleet_summary"].clone())
+        .map_err(|e| format!("bad fleet_summary event: {e}"))?;
+    let run = fleet::summarize(&clients.s3, &summary)
+        .await
+        .inspect_err(|e| {
+            error!(message = %one_line(e), "the fleet summary failed");
+        })?;
+    Ok(serde_json::to_value(run).expect("a summary serialises"))
+}
+
 async fn run(clients: &Clients, config: &TriggerConfig, job: &Job, deadline_ms: u64) -> Outcome {
-    let Some(function) = config.function_name.as_deref() else {
+    if let Some(token) = job.continuation.as_ref().filter(|t| t.fleet.is_some()) {
+        let outcome = fleet::follow(clients, config, job, token.clone(), deadline_ms).await;
+        return match token.lint {
+            Some(counts) => {
+                let key = beside::key_beside(&job.key, beside::LINT_REPORT);
+                let location = format!("s3://{}/{key}", job.bucket);
+                lint::resumed(counts, key, &location).annotate(outcome)
+            }
+            None => outcome,
+        };
+    }
+    let function = config.function_name.as_deref();
+    if function.is_none() && job.params.fleet.is_none() {
         return Outcome::misconfigured(
             "the trigger's FunctionName environment variable (the migrator's name) is not set",
         );
-    };
+    }
+    let function = function.unwrap_or_default();
     // Checked as `--dir` is: "" is the artifact's root; `..` and absolute paths are refused.
     let dir = match job.params.dir.as_deref().map(engine::source::parse_folder) {
         None => config.dir.clone(),
@@ -176,6 +204,19 @@ async fn run(clients: &Clients, config: &TriggerConfig, job: &Job, deadline_ms: 
     if command == CommandName::Verify {
         return linted.annotate(outcome::outcome_of_verify(&checked.digest, checked.total));
     }
+    if let Some(params) = &job.params.fleet {
+        let outcome = fleet::start(
+            clients,
+            config,
+            job,
+            params,
+            command,
+            (&checked.digest, checked.total, Some(linted.counts)),
+            deadline_ms,
+        )
+        .await;
+        return linted.annotate(outcome);
+    }
     event.expected_digest = Some(checked.digest.clone());
     let token = Continuation {
         v: 1,
@@ -186,6 +227,7 @@ async fn run(clients: &Clients, config: &TriggerConfig, job: &Job, deadline_ms: 
         next: Next::Status,
         applied: 0,
         lint: Some(linted.counts),
+        fleet: None,
     };
     let outcome = if command != CommandName::Up {
         match round.invoke(&event).await {

@@ -125,6 +125,22 @@ pub enum Variable {
     ReviewUrl,
     /// `plan --review`: the key of the SQL script `up` would send, beside the page.
     PlanSqlKey,
+    /// A fleet run: the execution's ARN.
+    FleetExecution,
+    /// A fleet run: the per-target results' key in the artifact bucket.
+    FleetResultsKey,
+    /// A fleet run: targets that applied migrations.
+    FleetApplied,
+    /// A fleet run: targets already up to date.
+    FleetUpToDate,
+    /// A fleet run: targets with migrations pending (`plan`, `status`).
+    FleetPending,
+    /// A fleet run: targets that failed (within the budget, or the job would have).
+    FleetFailed,
+    /// A fleet run: targets never started.
+    FleetNotRun,
+    /// A fleet run: the failed targets' names.
+    FleetFailedTargets,
 }
 
 impl Variable {
@@ -146,6 +162,14 @@ impl Variable {
             Variable::ReviewReportKey => "ReviewReportKey",
             Variable::ReviewUrl => "ReviewUrl",
             Variable::PlanSqlKey => "PlanSqlKey",
+            Variable::FleetExecution => "FleetExecution",
+            Variable::FleetResultsKey => "FleetResultsKey",
+            Variable::FleetApplied => "FleetApplied",
+            Variable::FleetUpToDate => "FleetUpToDate",
+            Variable::FleetPending => "FleetPending",
+            Variable::FleetFailed => "FleetFailed",
+            Variable::FleetNotRun => "FleetNotRun",
+            Variable::FleetFailedTargets => "FleetFailedTargets",
         }
     }
 }
@@ -355,6 +379,7 @@ mod tests {
             next: Default::default(),
             applied,
             lint: None,
+            fleet: None,
         }
     }
 
