@@ -365,4 +365,46 @@ mod tests {
         let s = parse(&source(None), "hunter2").unwrap();
         assert!(!format!("{s:?}").contains("hunter2"));
     }
+
+    #[test]
+    fn a_targets_connection_is_read_in_rds_layout_and_never_shown() {
+        let id = "arn:aws:secretsmanager:eu-west-1:1:secret:tenants/acme-AbC";
+        let c = parse_connection(
+            id,
+            r#"{"engine":"mysql","host":"db.internal","port":3307,"username":"app","password":"hunter2","dbname":"acme"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (c.host.as_str(), c.port, c.username.as_str()),
+            ("db.internal", Some(3307), "app")
+        );
+        assert_eq!(c.database.as_deref(), Some("acme"));
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let c = parse_connection(
+            id,
+            r#"{"host":"h","port":"3306","user":"u","password":"p","database":"d"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (c.port, c.username.as_str(), c.database.as_deref()),
+            (Some(3306), "u", Some("d"))
+        );
+        for (text, field) in [
+            (
+                r#"{"port":3306,"username":"u","password":"hunter2"}"#,
+                "host",
+            ),
+            (r#"{"host":"h","password":"hunter2"}"#, "username or user"),
+            (r#"{"host":"h","username":"u","password":""}"#, "password"),
+            (
+                r#"{"host":"h","username":"u","password":"hunter2","port":99999}"#,
+                "port",
+            ),
+            ("hunter2", "host"),
+        ] {
+            let e = parse_connection(id, text).unwrap_err().to_string();
+            assert!(e.contains("tenants/acme-AbC") && e.contains(field), "{e}");
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+    }
 }

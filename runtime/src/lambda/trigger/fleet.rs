@@ -39,7 +39,8 @@ const READS_AT_ONCE: usize = 16;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FleetParams {
-    /// The manifest's key in the artifact bucket.
+    /// The manifest's key in the artifact bucket, under `FLEET_RESULTS_PREFIX` (the
+    /// trigger's role reads only there), e.g. `fleet/manifests/tenants.jsonl`.
     pub manifest: String,
 }
 
