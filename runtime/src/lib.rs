@@ -8,6 +8,8 @@
 
 pub mod cli;
 #[cfg(feature = "remote")]
+pub mod fleet_run;
+#[cfg(feature = "remote")]
 pub mod inline;
 #[cfg(feature = "lambda")]
 pub mod lambda;

@@ -1,10 +1,13 @@
-//! The fleet run's part of the migrator's wire: the target an invocation runs on and
-//! where its record goes (both set by the state machine), and the small answer the state
-//! machine reads. The contract is DESIGN.md's "Fleet on Step Functions".
+//! The fleet run's wire: the target a migrator invocation runs on and where its record
+//! goes (both set by the state machine), the small answer the state machine reads, the
+//! execution's input, the summary step's event and the summary it writes. The contract
+//! is DESIGN.md's "Fleet on Step Functions".
 
+use engine::command::CommandName;
 use engine::fleet::manifest::{self, SecretPrefix};
-use engine::fleet::{Place, record};
+use engine::fleet::{Place, Summary, record};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// A fleet target as the state machine passes it: a schema on the migrator's own
 /// connection (`database`), or a connection held in a Secrets Manager secret (`secret`).
@@ -107,6 +110,105 @@ pub struct FleetReply {
     pub outcome: engine::fleet::Outcome,
     /// The record's key.
     pub record: String,
+}
+
+/// An S3 object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Object {
+    /// Its bucket.
+    pub bucket: String,
+    /// Its key.
+    pub key: String,
+}
+
+/// The validated artifact the targets run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Artifact {
+    /// Its bucket.
+    pub bucket: String,
+    /// Its key.
+    pub key: String,
+    /// The set digest the trigger validated.
+    pub digest: String,
+}
+
+/// Where a run's records and results go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Results {
+    /// The artifact bucket.
+    pub bucket: String,
+    /// `<FLEET_RESULTS_PREFIX><job>/`.
+    pub prefix: String,
+}
+
+/// The execution's input (the contract's first table).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionInput {
+    /// The run's id: the execution's name.
+    pub job: String,
+    /// The artifact.
+    pub artifact: Artifact,
+    /// `up`, `plan` or `status`.
+    pub command: CommandName,
+    /// The canaries, in order.
+    pub canary: Vec<FleetTarget>,
+    /// The JSON array of the other targets.
+    pub items: Object,
+    /// Where the records and results go.
+    pub results: Results,
+}
+
+/// The summary step's event: `{"fleet_summary": …}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SummaryEvent {
+    /// The run's id.
+    pub job: String,
+    /// The execution's ARN.
+    pub execution: String,
+    /// The command the targets ran.
+    pub command: CommandName,
+    /// The canaries.
+    pub canary: Vec<FleetTarget>,
+    /// The other targets' items file.
+    pub items: Object,
+    /// Where the records are and the results go.
+    pub results: Results,
+    /// `{}`, or which map failed: `{"canary": {"Error", "Cause"}}` / `{"fleet": …}`.
+    pub aborted: Value,
+    /// The failure budget, in percent.
+    pub tolerate: f64,
+}
+
+/// What the summary writes as `summary.json`, and answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Whether the run passed: the state machine reads only this.
+    pub passed: bool,
+    /// The run's id.
+    pub job: String,
+    /// The execution's ARN.
+    pub execution: String,
+    /// The command.
+    pub command: CommandName,
+    /// The verdict's numbers.
+    pub summary: Summary,
+    /// The verdict in one line.
+    pub line: String,
+    /// The failed targets (at most 100): name, kind and the message's first 300 characters.
+    pub failed: Vec<Failed>,
+    /// The per-target results' key.
+    pub results_key: String,
+}
+
+/// A failed target, as the summary lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Failed {
+    /// Its name.
+    pub name: String,
+    /// Its failure's kind, when it has one.
+    pub error_kind: Option<String>,
+    /// Its message, cut.
+    pub message: Option<String>,
 }
 
 #[cfg(test)]

@@ -12,28 +12,16 @@
 //!   ([`engine::fleet::judge`]), writes `results.jsonl` and `summary.json`, and answers
 //!   `{"passed": …}`, which decides how the execution ends.
 
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_sfn::error::ProvideErrorMetadata;
-use aws_smithy_types::error::display::DisplayErrorContext;
-use engine::command::{CommandName, ErrorKind};
+use engine::command::CommandName;
 use engine::fleet::manifest::{self, Secrets};
-use engine::fleet::{Aborted, Budget, Outcome as Ended, Record, Summary, TargetResult};
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tracing::{info, warn};
 
 use super::outcome::{FAILURE_LIMIT, Outcome, SUMMARY_LIMIT, VARIABLE_LIMIT, Variable};
 use super::{Clients, Continuation, Job, Next, TriggerConfig, budget};
+use crate::fleet_run::{self, get};
 use crate::text::{list_within, truncate};
-use crate::wire::FleetTarget;
-
-/// The largest items file or record read back (a record holds one target's result).
-const RECORD_LIMIT: i64 = 1 << 20;
-/// The largest items file read back: 10,000 targets of at most ~2.2 KB.
-const ITEMS_LIMIT: i64 = 32 << 20;
-/// Records read at once by the summary.
-const READS_AT_ONCE: usize = 16;
+use crate::wire::fleet::{Artifact, ExecutionInput, FleetTarget, Object, Results, RunSummary};
 
 /// UserParameters' `fleet`: where the manifest is.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -44,105 +32,6 @@ pub struct FleetParams {
     pub manifest: String,
 }
 
-/// An S3 object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Object {
-    /// Its bucket.
-    pub bucket: String,
-    /// Its key.
-    pub key: String,
-}
-
-/// The validated artifact the targets run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Artifact {
-    /// Its bucket.
-    pub bucket: String,
-    /// Its key.
-    pub key: String,
-    /// The set digest the trigger validated.
-    pub digest: String,
-}
-
-/// Where a run's records and results go.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Results {
-    /// The artifact bucket.
-    pub bucket: String,
-    /// `<FLEET_RESULTS_PREFIX><job>/`.
-    pub prefix: String,
-}
-
-/// The execution's input (the contract's first table).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExecutionInput {
-    /// The run's id: the execution's name.
-    pub job: String,
-    /// The artifact.
-    pub artifact: Artifact,
-    /// `up`, `plan` or `status`.
-    pub command: CommandName,
-    /// The canaries, in order.
-    pub canary: Vec<FleetTarget>,
-    /// The JSON array of the other targets.
-    pub items: Object,
-    /// Where the records and results go.
-    pub results: Results,
-}
-
-/// The summary step's event: `{"fleet_summary": …}`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SummaryEvent {
-    /// The run's id.
-    pub job: String,
-    /// The execution's ARN.
-    pub execution: String,
-    /// The command the targets ran.
-    pub command: CommandName,
-    /// The canaries.
-    pub canary: Vec<FleetTarget>,
-    /// The other targets' items file.
-    pub items: Object,
-    /// Where the records are and the results go.
-    pub results: Results,
-    /// `{}`, or which map failed: `{"canary": {"Error", "Cause"}}` / `{"fleet": …}`.
-    pub aborted: Value,
-    /// The failure budget, in percent.
-    pub tolerate: f64,
-}
-
-/// What the summary writes as `summary.json`, and answers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunSummary {
-    /// Whether the run passed: the state machine reads only this.
-    pub passed: bool,
-    /// The run's id.
-    pub job: String,
-    /// The execution's ARN.
-    pub execution: String,
-    /// The command.
-    pub command: CommandName,
-    /// The verdict's numbers.
-    pub summary: Summary,
-    /// The verdict in one line.
-    pub line: String,
-    /// The failed targets (at most 100): name, kind and the message's first 300 characters.
-    pub failed: Vec<Failed>,
-    /// The per-target results' key.
-    pub results_key: String,
-}
-
-/// A failed target, as the summary lists it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Failed {
-    /// Its name.
-    pub name: String,
-    /// Its failure's kind, when it has one.
-    pub error_kind: Option<String>,
-    /// Its message, cut.
-    pub message: Option<String>,
-}
-
 /// A follow-up's memory of the run it follows (inside the continuation token).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FleetFollow {
@@ -150,75 +39,6 @@ pub struct FleetFollow {
     pub execution: String,
     /// The run's results prefix in the job's bucket.
     pub prefix: String,
-}
-
-fn sdk_error<E: std::error::Error + ProvideErrorMetadata + 'static, R: std::fmt::Debug>(
-    e: &aws_sdk_sfn::error::SdkError<E, R>,
-) -> String {
-    match e.as_service_error() {
-        Some(s) => format!(
-            "{}: {}",
-            s.code().unwrap_or("error"),
-            s.message().unwrap_or("no message")
-        ),
-        None => DisplayErrorContext(e).to_string(),
-    }
-}
-
-/// Reads at most `limit` bytes of an object (more is an error, not a cut).
-async fn get(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-    limit: i64,
-) -> Result<Vec<u8>, String> {
-    let where_ = format!("s3://{bucket}/{key}");
-    let out = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| format!("{where_}: {}", DisplayErrorContext(&e)))?;
-    if out.content_length().unwrap_or(0) > limit {
-        return Err(format!("{where_}: larger than {limit} bytes"));
-    }
-    let bytes = out
-        .body
-        .collect()
-        .await
-        .map_err(|e| format!("{where_}: {e}"))?
-        .into_bytes();
-    if bytes.len() as i64 > limit {
-        return Err(format!("{where_}: larger than {limit} bytes"));
-    }
-    Ok(bytes.to_vec())
-}
-
-async fn put(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-    body: Vec<u8>,
-    content_type: &str,
-) -> Result<(), String> {
-    s3.put_object()
-        .bucket(bucket)
-        .key(key)
-        .content_type(content_type)
-        .body(ByteStream::from(body))
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("s3://{bucket}/{key}: {}", DisplayErrorContext(&e)))
-}
-
-/// The execution ARN of `name` on `state_machine`.
-fn execution_arn(state_machine: &str, name: &str) -> String {
-    format!(
-        "{}:{name}",
-        state_machine.replacen(":stateMachine:", ":execution:", 1)
-    )
 }
 
 /// Starts the fleet run of a validated artifact (the job's first invocation), then
@@ -283,21 +103,6 @@ pub(super) async fn start(
     let prefix = format!("{}{}/", config.fleet.results_prefix, job.id);
     let items_key = format!("{prefix}items.json");
     let items: Vec<FleetTarget> = items.iter().map(|t| FleetTarget::of(t)).collect();
-    let body = serde_json::to_vec(&items).expect("targets serialise");
-    if let Err(e) = put(
-        &clients.s3,
-        &job.bucket,
-        &items_key,
-        body,
-        "application/json",
-    )
-    .await
-    {
-        return Outcome::misconfigured(truncate(
-            &format!("the fleet run's items could not be written: {e}"),
-            FAILURE_LIMIT,
-        ));
-    }
     let input = ExecutionInput {
         job: job.id.clone(),
         artifact: Artifact {
@@ -316,34 +121,17 @@ pub(super) async fn start(
             prefix: prefix.clone(),
         },
     };
-    let started = clients
-        .sfn
-        .start_execution()
-        .state_machine_arn(machine)
-        .name(&job.id)
-        .input(serde_json::to_string(&input).expect("the input serialises"))
-        .send()
-        .await;
-    let execution = match started {
-        Ok(out) => out.execution_arn().to_owned(),
-        // The job was retried: follow the first run, never start a second.
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_execution_already_exists()) =>
-        {
-            warn!(job = %job.id, "the fleet execution already exists; following it");
-            execution_arn(machine, &job.id)
-        }
-        Err(e) => {
-            return Outcome::misconfigured(truncate(
-                &format!(
-                    "starting the fleet state machine {machine} failed: {}",
-                    sdk_error(&e)
-                ),
-                FAILURE_LIMIT,
-            ));
-        }
-    };
+    let execution =
+        match fleet_run::launch(&clients.s3, &clients.sfn, machine, &input, &items).await {
+            Ok(l) => {
+                if l.existed {
+                    // The job was retried: follow the first run, never start a second.
+                    warn!(job = %job.id, "the fleet execution already exists; following it");
+                }
+                l.execution
+            }
+            Err(e) => return Outcome::misconfigured(truncate(&e, FAILURE_LIMIT)),
+        };
     info!(
         execution = %execution,
         canaries = canary.len(),
@@ -377,28 +165,12 @@ pub(super) async fn follow(
         return Outcome::failed("internal error: a fleet follow-up without its run");
     };
     loop {
-        let described = clients
-            .sfn
-            .describe_execution()
-            .execution_arn(&run.execution)
-            .send()
-            .await;
-        let out = match described {
-            Ok(out) => out,
-            Err(e) => {
-                return Outcome::misconfigured(truncate(
-                    &format!(
-                        "following the fleet execution {} failed: {}",
-                        run.execution,
-                        sdk_error(&e)
-                    ),
-                    FAILURE_LIMIT,
-                ));
-            }
+        let d = match fleet_run::describe(&clients.sfn, &run.execution).await {
+            Ok(d) => d,
+            Err(e) => return Outcome::misconfigured(truncate(&e, FAILURE_LIMIT)),
         };
-        let status = out.status().as_str().to_owned();
-        if status != "RUNNING" && status != "PENDING_REDRIVE" {
-            return ended(clients, job, &run, &status, out.error(), out.cause()).await;
+        if !d.running() {
+            return ended(clients, job, &run, &d).await;
         }
         if budget(deadline_ms, config.margin) <= config.poll_interval {
             token.round += 1;
@@ -416,37 +188,30 @@ pub(super) async fn follow(
     }
 }
 
-/// The job's end once the execution has ended with `status`.
+/// The job's end once the execution has ended: its summary, or why there is none.
 async fn ended(
     clients: &Clients,
     job: &Job,
     run: &FleetFollow,
-    status: &str,
-    error: Option<&str>,
-    cause: Option<&str>,
+    d: &fleet_run::Described,
 ) -> Outcome {
-    let key = format!("{}summary.json", run.prefix);
-    let read = get(&clients.s3, &job.bucket, &key, RECORD_LIMIT).await;
-    let summary = match read.map(|b| serde_json::from_slice::<RunSummary>(&b)) {
-        Ok(Ok(s)) => s,
-        other => {
-            let why = match other {
-                Ok(Err(e)) => format!("its summary is unreadable: {e}"),
-                Err(e) => format!("no summary: {e}"),
-                Ok(Ok(_)) => unreachable!(),
-            };
-            return Outcome::failed(truncate(
-                &format!(
-                    "the fleet execution {} ended {status} ({}: {}) and {why}",
-                    run.execution,
-                    error.unwrap_or("no error"),
-                    cause.map(|c| truncate(c, 1000)).unwrap_or_default()
-                ),
-                FAILURE_LIMIT,
-            ));
-        }
+    let results = Results {
+        bucket: job.bucket.clone(),
+        prefix: run.prefix.clone(),
     };
-    outcome_of_summary(&summary, &job.bucket)
+    match fleet_run::read_summary(&clients.s3, &results).await {
+        Ok(summary) => outcome_of_summary(&summary, &job.bucket),
+        Err(e) => Outcome::failed(truncate(
+            &format!(
+                "the fleet execution {} ended {} ({}: {}) without a summary: {e}",
+                run.execution,
+                d.status,
+                d.error.as_deref().unwrap_or("no error"),
+                d.cause.as_deref().unwrap_or_default()
+            ),
+            FAILURE_LIMIT,
+        )),
+    }
 }
 
 /// The job's result for a run's summary: success when it passed, listing the failures
@@ -518,159 +283,5 @@ pub fn outcome_of_summary(s: &RunSummary, bucket: &str) -> Outcome {
                 },
             ),
         ],
-    }
-}
-
-/// The summary step: gathers the run's records into results, judges the run, writes
-/// `results.jsonl` and `summary.json`, and answers the summary. An error (S3 refused) is
-/// the invocation's error: the state machine then fails, and the job with it.
-pub async fn summarize(
-    s3: &aws_sdk_s3::Client,
-    event: &SummaryEvent,
-) -> Result<RunSummary, String> {
-    let budget = Budget::new(event.tolerate)
-        .ok_or_else(|| format!("tolerate {} is not a percentage", event.tolerate))?;
-    let items = get(s3, &event.items.bucket, &event.items.key, ITEMS_LIMIT).await?;
-    let items: Vec<FleetTarget> = serde_json::from_slice(&items)
-        .map_err(|e| format!("s3://{}/{}: {e}", event.items.bucket, event.items.key))?;
-    let names: Vec<&str> = event
-        .canary
-        .iter()
-        .chain(&items)
-        .map(|t| t.name.as_str())
-        .collect();
-    let records = read_records(s3, &event.results).await?;
-    let aborted = match event.aborted.as_object() {
-        Some(o) if o.contains_key("canary") => Aborted::Canary,
-        Some(o) if o.contains_key("fleet") => Aborted::Fleet(
-            o["fleet"]
-                .get("Error")
-                .and_then(Value::as_str)
-                .unwrap_or("an error")
-                .to_owned(),
-        ),
-        _ => Aborted::No,
-    };
-    let results = engine::fleet::collect(&names, &records, &aborted);
-    let canaries: Vec<&str> = event.canary.iter().map(|t| t.name.as_str()).collect();
-    let summary = engine::fleet::judge(&results, event.command, budget, |n| canaries.contains(&n));
-    let results_key = format!("{}results.jsonl", event.results.prefix);
-    let mut lines = String::new();
-    for r in &results {
-        lines.push_str(&r.to_line());
-        lines.push('\n');
-    }
-    put(
-        s3,
-        &event.results.bucket,
-        &results_key,
-        lines.into_bytes(),
-        "application/x-ndjson",
-    )
-    .await?;
-    let run = RunSummary {
-        passed: summary.passed,
-        job: event.job.clone(),
-        execution: event.execution.clone(),
-        command: event.command,
-        line: summary.line(),
-        summary,
-        failed: failed(&results),
-        results_key,
-    };
-    let key = format!("{}summary.json", event.results.prefix);
-    let body = serde_json::to_vec_pretty(&run).expect("a summary serialises");
-    put(s3, &event.results.bucket, &key, body, "application/json").await?;
-    info!(job = %run.job, passed = run.passed, line = %run.line, "fleet run summarised");
-    Ok(run)
-}
-
-/// The failed targets (then those not run) for the job's report, at most 100.
-fn failed(results: &[TargetResult]) -> Vec<Failed> {
-    results
-        .iter()
-        .filter(|r| r.outcome == Ended::Failed)
-        .chain(results.iter().filter(|r| r.outcome == Ended::NotRun))
-        .take(100)
-        .map(|r| Failed {
-            name: r.name.clone(),
-            error_kind: r
-                .error_kind
-                .map(|k: ErrorKind| k.as_str().to_owned())
-                .or_else(|| (r.outcome == Ended::NotRun).then(|| "not-run".to_owned())),
-            message: r.message.as_deref().map(|m| truncate(m, 300)),
-        })
-        .collect()
-}
-
-/// Every record under the run's `targets/`, checked against its key (a record whose
-/// content disagrees with where it is is left out, with a warning).
-async fn read_records(s3: &aws_sdk_s3::Client, results: &Results) -> Result<Vec<Record>, String> {
-    let folder = format!("{}{}", results.prefix, engine::fleet::record::TARGETS);
-    let mut keys = Vec::new();
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(&results.bucket)
-        .prefix(&folder)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            format!(
-                "listing s3://{}/{folder}: {}",
-                results.bucket,
-                DisplayErrorContext(&e)
-            )
-        })?;
-        for o in page.contents() {
-            if let Some(k) = o.key() {
-                keys.push(k.to_owned());
-            }
-        }
-    }
-    let reads = futures_util::stream::iter(keys.into_iter().map(|key| async move {
-        let bytes = get(s3, &results.bucket, &key, RECORD_LIMIT).await;
-        (key, bytes)
-    }))
-    .buffer_unordered(READS_AT_ONCE)
-    .collect::<Vec<_>>()
-    .await;
-    let mut records = Vec::new();
-    for (key, bytes) in reads {
-        let Some((name, follow_up, attempt)) =
-            engine::fleet::record::parse_key(&results.prefix, &key)
-        else {
-            warn!(key = %key, "not a record key; ignored");
-            continue;
-        };
-        let record: Record = match serde_json::from_slice(&bytes?) {
-            Ok(r) => r,
-            Err(e) => {
-                warn!(key = %key, error = %e, "an unreadable record; ignored");
-                continue;
-            }
-        };
-        if record.name != name || record.follow_up != follow_up || record.attempt != attempt {
-            warn!(key = %key, "a record that disagrees with its key; ignored");
-            continue;
-        }
-        records.push(record);
-    }
-    Ok(records)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_execution_arn_is_the_machines_with_the_name() {
-        assert_eq!(
-            execution_arn(
-                "arn:aws:states:us-east-1:123456789012:stateMachine:lm-fleet",
-                "job-1"
-            ),
-            "arn:aws:states:us-east-1:123456789012:execution:lm-fleet:job-1"
-        );
     }
 }

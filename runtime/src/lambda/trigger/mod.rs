@@ -115,16 +115,18 @@ fn job_metrics(succeeded: bool, failed: bool) {
 }
 
 /// Handles the fleet state machine's summary step (`{"fleet_summary": …}`): see
-/// [`fleet`]. Unlike a job, a failure here is the invocation's error, which fails the
+/// [`crate::fleet_run`]. Unlike a job, a failure here is the invocation's error, which fails the
 /// execution (and so the job that follows it).
 pub async fn handle_summary(clients: &Clients, event: &Value) -> Result<Value, String> {
-    let summary: fleet::SummaryEvent = serde_json::from_value(event["fleet_summary"].clone())
-        .map_err(|e| format!("bad fleet_summary event: {e}"))?;
-    let run = fleet::summarize(&clients.s3, &summary)
+    let summary: crate::wire::fleet::SummaryEvent =
+        serde_json::from_value(event["fleet_summary"].clone())
+            .map_err(|e| format!("bad fleet_summary event: {e}"))?;
+    let run = crate::fleet_run::summarize(&clients.s3, &summary)
         .await
         .inspect_err(|e| {
             error!(message = %one_line(e), "the fleet summary failed");
         })?;
+    info!(job = %run.job, passed = run.passed, line = %run.line, "fleet run summarised");
     Ok(serde_json::to_value(run).expect("a summary serialises"))
 }
 
