@@ -1,6 +1,7 @@
 //! The fake AWS control planes (`scripts/fake-aws`: CodePipeline, Lambda, Secrets
-//! Manager with their real protocols) for the Lambda end-to-end tests (feature
-//! `fake-aws`, which adds serde_json: its control API speaks JSON).
+//! Manager with their real protocols, and a relay to moto for the rest) for the Lambda
+//! end-to-end tests (feature `fake-aws`, which adds serde_json: its control API speaks
+//! JSON).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -20,9 +21,20 @@ pub struct FakeAws {
 impl FakeAws {
     /// Starts the server and waits for its ready line.
     pub fn start() -> FakeAws {
+        FakeAws::spawn(&[])
+    }
+
+    /// Starts the server relaying every request it does not serve itself (S3, Step
+    /// Functions, ...) to `upstream` (`http://HOST:PORT`, a moto server).
+    pub fn with_upstream(upstream: &str) -> FakeAws {
+        FakeAws::spawn(&["--upstream", upstream])
+    }
+
+    fn spawn(args: &[&str]) -> FakeAws {
         let mut child = Command::new("python3")
             .arg(repo().join("scripts/fake-aws"))
             .args(["--port", "0"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -69,6 +81,14 @@ impl FakeAws {
     /// Registers a function.
     pub fn function(&self, spec: Value) {
         self.post("/_fake/functions", &spec);
+    }
+
+    /// Injects a fault: the next `times` synchronous Invokes of `function` whose payload
+    /// contains `match` answer an HTTP error (`spec`: `{"function", "match", "times",
+    /// "when": "before" | "after", "status", "error_type", "message"}`, as
+    /// `scripts/fake-aws` documents).
+    pub fn fault(&self, spec: Value) {
+        self.post("/_fake/faults", &spec);
     }
 
     /// Every recorded call.

@@ -8,7 +8,9 @@
 //! - artifacts zipped by Info-ZIP ([`zip_artifact`]), Go peers built offline ([`go_build`]);
 //! - unique names ([`unique`]) so that tests and worktrees can share both servers;
 //! - feature `corpus`: the crafted-archive builder and the hostile corpus ([`corpus`]);
-//! - feature `fake-aws`: the fake AWS control planes of the Lambda tests (`FakeAws`).
+//! - feature `fake-aws`: the fake AWS control planes of the Lambda tests (`FakeAws`), and
+//!   state machines executed by moto's Step Functions interpreter with their Lambda
+//!   invokes run by fake-aws (`StepFunctions`).
 //!
 //! Real services only: `scripts/start-mariadb`, `scripts/start-mysql` and
 //! `scripts/start-moto` start them.
@@ -24,6 +26,8 @@ mod http;
 mod infozip;
 mod lock;
 mod server;
+#[cfg(feature = "fake-aws")]
+mod step_functions;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,6 +41,10 @@ pub use lock::{HeldLock, names_connection};
 pub use server::{
     DEFAULT_DATABASE_URL, START_HINT, Server, TestDb, TestUser, is_mariadb, server, server_url,
     server_version, sql,
+};
+#[cfg(feature = "fake-aws")]
+pub use step_functions::{
+    ARTIFACT_BUCKET, FLEET_STATE_MACHINE, MIGRATOR_FUNCTION, StepFunctions, TRIGGER_FUNCTION,
 };
 
 /// The repository root.
