@@ -5,6 +5,7 @@
 use std::net::TcpListener;
 
 use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType};
+use aws_sdk_lambda::operation::RequestId;
 use aws_sdk_lambda::primitives::Blob;
 use serde_json::{Value, json};
 use testkit::FakeAws;
@@ -331,4 +332,232 @@ async fn a_crashing_runtime_is_an_exit_error_and_unknown_functions_are_404() {
             .is_resource_not_found_exception(),
         "{missing:?}"
     );
+}
+
+#[tokio::test]
+async fn invoke_takes_arns_and_injected_faults_answer_lambda_service_errors() {
+    let fake = FakeAws::start();
+    fake.function(json!({
+        "name": "migrator",
+        "command": [env!("CARGO_BIN_EXE_migrator")],
+        "timeout": 30,
+        "env": {"DATABASE_URL": "mysql://lm:secret-pw@127.0.0.1:1/none"},
+    }));
+    let invoke = |function: &str, payload: &str| {
+        lambda(&fake)
+            .invoke()
+            .function_name(function)
+            .payload(Blob::new(payload.as_bytes().to_vec()))
+            .send()
+    };
+    // Step Functions names the function by its ARN (the SDK URL-encodes it); a partial
+    // ARN and `name:qualifier` name it too. Each reaches the migrator, which refuses `{}`.
+    for function in [
+        "arn:aws:lambda:us-east-1:123456789012:function:migrator",
+        "arn:aws:lambda:us-east-1:123456789012:function:migrator:$LATEST",
+        "123456789012:function:migrator",
+        "migrator:$LATEST",
+    ] {
+        let out = invoke(function, "{}").await.unwrap();
+        assert_eq!(out.function_error(), Some("Unhandled"), "{function}");
+        let body: Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+        assert_eq!(body["errorType"], "BadRequest", "{function}: {body}");
+    }
+    let calls = fake.calls_of("Invoke");
+    assert!(
+        calls.iter().all(|c| c["function"] == "migrator"),
+        "{calls:#?}"
+    );
+
+    // A throttle, before the function runs; a lost answer, after it ran. Each matches
+    // only payloads holding its text, and only `times` of them.
+    fake.fault(json!({
+        "function": "migrator", "match": "throttle-me", "times": 1, "when": "before",
+        "status": 429, "error_type": "TooManyRequestsException", "message": "Rate Exceeded.",
+    }));
+    fake.fault(json!({
+        "function": "migrator", "match": "lose-me", "times": 1, "when": "after",
+        "status": 500, "error_type": "ServiceException", "message": "the answer was lost",
+    }));
+    let throttled = invoke("migrator", r#"{"x":"throttle-me"}"#)
+        .await
+        .unwrap_err();
+    let e = throttled.as_service_error().unwrap();
+    assert!(e.is_too_many_requests_exception(), "{throttled:?}");
+    assert_eq!(e.meta().message(), Some("Rate Exceeded."));
+    assert!(throttled.request_id().is_some(), "{throttled:?}");
+    let lost = invoke("migrator", r#"{"x":"lose-me"}"#).await.unwrap_err();
+    let e = lost.as_service_error().unwrap();
+    assert!(e.is_service_exception(), "{lost:?}");
+    assert_eq!(e.meta().message(), Some("the answer was lost"));
+    // Used up: the same payloads now reach the function.
+    for payload in [r#"{"x":"throttle-me"}"#, r#"{"x":"lose-me"}"#] {
+        let out = invoke("migrator", payload).await.unwrap();
+        assert_eq!(out.function_error(), Some("Unhandled"), "{payload}");
+    }
+    let faulted: Vec<Value> = fake
+        .calls_of("Invoke")
+        .into_iter()
+        .filter(|c| c.get("fault").is_some())
+        .collect();
+    assert_eq!(faulted.len(), 2, "{faulted:#?}");
+    // The throttled call never ran; the lost one did, and its function error is recorded.
+    assert_eq!(faulted[0]["status"], 429);
+    assert_eq!(faulted[0]["fault"]["when"], "before");
+    assert!(faulted[0].get("request_id").is_none(), "{:#}", faulted[0]);
+    assert_eq!(faulted[1]["status"], 500);
+    assert_eq!(faulted[1]["fault"]["error_type"], "ServiceException");
+    assert_eq!(
+        faulted[1]["function_error"], "Unhandled",
+        "{:#}",
+        faulted[1]
+    );
+
+    // A fault is validated when it is added.
+    for bad in [
+        r#"{"function": "migrator", "when": "during"}"#,
+        r#"{"function": "migrator", "status": 200}"#,
+        r#"{"when": "after"}"#,
+    ] {
+        let (status, _, _) =
+            testkit::http(&fake.addr, "POST", "/_fake/faults", &[], bad.as_bytes());
+        assert_eq!(status, 400, "{bad}");
+    }
+}
+
+fn s3(endpoint: &str) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version_latest()
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "AKIATEST", "secret", None, None, "test",
+        ))
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+#[tokio::test]
+async fn requests_it_does_not_serve_are_relayed_upstream_unchanged() {
+    let moto = testkit::s3_endpoint();
+    let fake = FakeAws::with_upstream(&moto);
+    let (relayed, direct) = (s3(&fake.url()), s3(&moto));
+    let bucket = testkit::unique("lm-relay").replace('_', "-");
+    relayed
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+
+    // 300 KB: the SDK's streaming upload (aws-chunked, a checksum trailer) goes through.
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let put = relayed
+        .put_object()
+        .bucket(&bucket)
+        .key("a/b.bin")
+        .body(body.clone().into())
+        .send()
+        .await
+        .unwrap();
+    let etag = put.e_tag().unwrap().to_owned();
+
+    let head = relayed
+        .head_object()
+        .bucket(&bucket)
+        .key("a/b.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_length(), Some(body.len() as i64));
+    assert_eq!(head.e_tag(), Some(etag.as_str()));
+
+    let range = relayed
+        .get_object()
+        .bucket(&bucket)
+        .key("a/b.bin")
+        .range("bytes=1000-1999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        range.content_range(),
+        Some(format!("bytes 1000-1999/{}", body.len()).as_str())
+    );
+    let part = range.body.collect().await.unwrap().into_bytes();
+    assert_eq!(&part[..], &body[1000..2000]);
+
+    // What was relayed is what moto itself stored and answers.
+    let whole = direct
+        .get_object()
+        .bucket(&bucket)
+        .key("a/b.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(whole.e_tag(), Some(etag.as_str()));
+    assert_eq!(
+        &whole.body.collect().await.unwrap().into_bytes()[..],
+        &body[..]
+    );
+
+    let listed = relayed
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix("a/")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, ["a/b.bin"]);
+
+    // moto's errors come back as moto wrote them (status, XML code).
+    let missing = relayed
+        .get_object()
+        .bucket(&bucket)
+        .key("a/none")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        missing.as_service_error().unwrap().is_no_such_key(),
+        "{missing:?}"
+    );
+    relayed
+        .delete_object()
+        .bucket(&bucket)
+        .key("a/b.bin")
+        .send()
+        .await
+        .unwrap();
+
+    let upstream: Vec<Value> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c["service"] == "upstream")
+        .collect();
+    let seen: Vec<(&str, u64)> = upstream
+        .iter()
+        .map(|c| (c["method"].as_str().unwrap(), c["status"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("PUT", 200),
+            ("PUT", 200),
+            ("HEAD", 200),
+            ("GET", 206),
+            ("GET", 200),
+            ("GET", 404),
+            ("DELETE", 204),
+        ]
+    );
+
+    // Its own control paths are never relayed; without an upstream, nothing is.
+    let (status, _, _) = testkit::http(&fake.addr, "GET", "/_fake/nothing", &[], b"");
+    assert_eq!(status, 404);
+    let alone = FakeAws::start();
+    let (status, _, _) = testkit::http(&alone.addr, "GET", &format!("/{bucket}"), &[], b"");
+    assert_eq!(status, 404);
 }

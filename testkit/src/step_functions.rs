@@ -41,8 +41,7 @@ pub const TRIGGER_FUNCTION: &str = "lambda-migrate-trigger";
 
 /// The credential scope moto routes the AWS JSON calls by (it checks no signature).
 const STATES_AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=AKIAHARNESS/20260101/us-east-1/states/aws4_request, SignedHeaders=host, Signature=0";
-
-/// The credential scope of the harness's own S3 calls.
+/// moto answers an anonymous GetObject 403 (a PUT or a listing it takes unsigned).
 const S3_AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=AKIAHARNESS/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
 
 /// A private moto server executing state machines, with fake-aws in front of it; both
@@ -153,6 +152,23 @@ impl StepFunctions {
     /// itself, which serves S3 as well.
     pub fn s3_url(&self) -> String {
         self.fake.url()
+    }
+
+    /// The environment a function (or a CLI run) needs to reach these endpoints: static
+    /// credentials, the region, and the endpoint URLs of S3 (the relay), Step Functions
+    /// (moto), Lambda, CodePipeline and Secrets Manager (fake-aws). Merge a function's
+    /// own variables into it.
+    pub fn aws_env(&self) -> Value {
+        json!({
+            "AWS_ACCESS_KEY_ID": "AKIAFUNCTIONROLE",
+            "AWS_SECRET_ACCESS_KEY": "function-role-secret",
+            "AWS_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL_S3": self.s3_url(),
+            "AWS_ENDPOINT_URL_SFN": self.sfn_url(),
+            "AWS_ENDPOINT_URL_LAMBDA": self.fake.url(),
+            "AWS_ENDPOINT_URL_CODEPIPELINE": self.fake.url(),
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.fake.url(),
+        })
     }
 
     /// moto's log so far (the interpreter's tracebacks land here).
@@ -294,8 +310,6 @@ impl StepFunctions {
     }
 
     fn s3(&self, method: &str, path: &str, body: &[u8], ok: &[u16], what: &str) -> (u16, Vec<u8>) {
-        // Signed as some caller (moto checks no signature): an unsigned request is
-        // anonymous, and moto refuses it objects the functions wrote.
         let (status, _, out) = http(
             &self.moto_addr,
             method,
