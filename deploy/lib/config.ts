@@ -152,6 +152,11 @@ export interface FleetConfig {
   readonly resultsPrefix: string;
   /** Whether the stack creates the Secrets Manager endpoint for the targets' secrets (with secretPrefix). */
   readonly createSecretsEndpoint: boolean;
+  /**
+   * The manifest's key in the artifact bucket, under resultsPrefix: when set, the stack's own
+   * `Migrate` action names it in its UserParameters, so every pipeline execution is a fleet run.
+   */
+  readonly manifest?: string;
 }
 
 /** The fleet settings' defaults. */
@@ -271,6 +276,7 @@ export const CONTEXT_KEYS = [
   'fleetMaxFollowUps',
   'fleetSecretPrefix',
   'fleetResultsPrefix',
+  'fleetManifest',
 ] as const;
 
 /** The context keys that only mean something with `fleet=true`: the `fleet…` settings. */
@@ -335,6 +341,13 @@ const REL_DIR = /^[A-Za-z0-9._\/-]{1,1024}$/;
 const SECRET_PREFIX = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$/;
 // A key prefix inside the artifact bucket, ending in `/`.
 const KEY_PREFIX = /^[A-Za-z0-9._-][A-Za-z0-9._\/-]{0,199}\/$/;
+// An object key in the artifact bucket: AWS's safe key characters only, so it needs no escaping
+// and holds no `#{`, which CodePipeline would read as a variable in the action's configuration.
+const OBJECT_KEY = /^[A-Za-z0-9!_.*'()\/-]+$/;
+/** S3's limit on an object key, in UTF-8 bytes. */
+export const S3_KEY_MAX_BYTES = 1024;
+/** CodePipeline's limit on one value of an action's configuration, such as UserParameters. */
+export const ACTION_CONFIG_VALUE_MAX = 1000;
 // A percentage with at most two decimals.
 const PERCENT = /^\d{1,3}(\.\d{1,2})?$/;
 /** Step Functions' limit on a state machine's name. */
@@ -622,10 +635,13 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
       }
       return n;
     };
+    const prefixBefore = problems.length;
     const resultsPrefix =
       optional('fleetResultsPrefix', KEY_PREFIX, 'a key prefix in the artifact bucket ending in / (letters, digits, . _ - /)') ??
       FLEET_DEFAULTS.resultsPrefix;
     if (resultsPrefix.split('/').includes('..')) problems.push(`fleetResultsPrefix: ${JSON.stringify(resultsPrefix)} must not hold ..`);
+    // A bad prefix is reported once, not again through every key measured against it.
+    const manifest = fleetManifest(str('fleetManifest'), problems.length === prefixBefore ? resultsPrefix : undefined, problems);
     const secretPrefix = optional(
       'fleetSecretPrefix',
       SECRET_PREFIX,
@@ -640,6 +656,7 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
       resultsPrefix,
       // The targets' secrets are read at run time too, through the same endpoint.
       createSecretsEndpoint: secretPrefix !== undefined && createSecretsEndpoint,
+      manifest,
     };
     const machineName = `${stackName}${FLEET_STATE_MACHINE_SUFFIX}`;
     if (machineName.length > STATE_MACHINE_NAME_MAX) {
@@ -708,6 +725,40 @@ export function loadConfig(read: ContextReader, allKeys: readonly string[] = [])
     alarmTopic,
     fleet,
   };
+}
+
+/** The UserParameters the stack's `Migrate` action is given for a fleet manifest (JSON as CodePipeline passes it). */
+export function fleetUserParameters(manifest: string): { fleet: { manifest: string } } {
+  return { fleet: { manifest } };
+}
+
+/**
+ * Checks `fleetManifest`: an object key under the results prefix (where the trigger's role
+ * may read), one S3 accepts, that fits CodePipeline's UserParameters. `prefix` is undefined
+ * when it is itself invalid. Returns the key, or undefined after adding a problem.
+ */
+function fleetManifest(key: string | undefined, prefix: string | undefined, problems: string[]): string | undefined {
+  if (key === undefined) return undefined;
+  const bad = (why: string): undefined => {
+    problems.push(`fleetManifest: ${JSON.stringify(key)} ${why}`);
+    return undefined;
+  };
+  if (key.startsWith('/')) return bad('must not start with / (an S3 key, e.g. fleet/manifests/tenants.jsonl)');
+  if (key.split('/').some((segment) => segment === '..' || segment === '.')) return bad('must not hold . or .. segments');
+  if (!OBJECT_KEY.test(key)) return bad("is not an S3 key of letters, digits and ! _ . * ' ( ) / -");
+  if (Buffer.byteLength(key, 'utf8') > S3_KEY_MAX_BYTES) return bad(`is longer than S3's ${S3_KEY_MAX_BYTES} bytes`);
+  if (key.endsWith('/')) return bad('names a folder, not the manifest object');
+  if (prefix === undefined) return undefined;
+  if (!key.startsWith(prefix)) {
+    return bad(
+      `must be under fleetResultsPrefix (${prefix}), the only place the trigger may read the bucket: e.g. ${prefix}manifests/tenants.jsonl`,
+    );
+  }
+  const params = JSON.stringify(fleetUserParameters(key));
+  if (params.length > ACTION_CONFIG_VALUE_MAX) {
+    return bad(`makes the Migrate action's UserParameters ${params.length} characters; CodePipeline allows ${ACTION_CONFIG_VALUE_MAX}`);
+  }
+  return key;
 }
 
 /** The items in first-seen order, each once. */

@@ -15,7 +15,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as codestarNotifications from 'aws-cdk-lib/aws-codestarnotifications';
 import { Construct } from 'constructs';
-import { DeployConfig, MigratorCommand } from './config';
+import { DeployConfig, fleetUserParameters, MigratorCommand } from './config';
 import { Fleet } from './fleet';
 
 /**
@@ -379,7 +379,17 @@ export class LambdaMigrateStack extends cdk.Stack {
             output: sourceOutput,
           });
 
-    const migrate = new actions.LambdaInvokeAction({ actionName: 'Migrate', lambda: this.trigger, inputs: [sourceOutput] });
+    // Without UserParameters the trigger runs `up` on the stack's database; with fleetManifest,
+    // every execution is a fleet run of that manifest (uploaded by the operator).
+    const migrateParams: Record<string, unknown> = {
+      ...(cfg.fleet?.manifest !== undefined ? fleetUserParameters(cfg.fleet.manifest) : {}),
+    };
+    const migrate = new actions.LambdaInvokeAction({
+      actionName: 'Migrate',
+      lambda: this.trigger,
+      inputs: [sourceOutput],
+      userParameters: Object.keys(migrateParams).length > 0 ? migrateParams : undefined,
+    });
     this.pipeline = new codepipeline.Pipeline(this, 'Pipeline', {
       pipelineName: cfg.pipelineName,
       pipelineType: codepipeline.PipelineType.V2,

@@ -117,6 +117,7 @@ describe('fleet settings', () => {
       secretPrefix: undefined,
       resultsPrefix: 'fleet/',
       createSecretsEndpoint: false,
+      manifest: undefined,
     });
     assert.deepEqual(
       [FLEET_DEFAULTS.maxConcurrency, FLEET_DEFAULTS.toleratedFailurePercentage, FLEET_DEFAULTS.canary, FLEET_DEFAULTS.maxFollowUps],
@@ -171,13 +172,59 @@ describe('fleet settings', () => {
     assert.equal(load({ fleet: true, fleetResultsPrefix: '' }).fleet?.resultsPrefix, 'fleet/', 'an empty value is the default');
   });
 
+  it('take a manifest key under the results prefix', () => {
+    assert.equal(load({ fleet: true, fleetManifest: 'fleet/manifests/tenants.jsonl' }).fleet?.manifest, 'fleet/manifests/tenants.jsonl');
+    assert.equal(load({ fleet: true, fleetManifest: ' fleet/tenants.csv ' }).fleet?.manifest, 'fleet/tenants.csv', 'trimmed');
+    assert.equal(
+      load({ fleet: true, fleetResultsPrefix: 'runs/fleet/', fleetManifest: 'runs/fleet/m/(prod)-tenants_v2.jsonl' }).fleet?.manifest,
+      'runs/fleet/m/(prod)-tenants_v2.jsonl',
+    );
+    assert.equal(load({ fleet: true, fleetManifest: '' }).fleet?.manifest, undefined, 'an empty value is none');
+    // The longest key whose UserParameters still fit CodePipeline's 1000 characters.
+    const longest = `fleet/${'m'.repeat(1000 - '{"fleet":{"manifest":"fleet/"}}'.length)}`;
+    assert.equal(load({ fleet: true, fleetManifest: longest }).fleet?.manifest, longest);
+  });
+
+  it('refuse a manifest key outside the results prefix, with .. or / at the start, or too long', () => {
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ fleetManifest: 'manifests/tenants.jsonl' }, /^fleetManifest: "manifests\/tenants.jsonl" must be under fleetResultsPrefix \(fleet\/\)/],
+      [{ fleetManifest: 'fleetx/tenants.jsonl' }, /must be under fleetResultsPrefix \(fleet\/\)/],
+      [{ fleetManifest: 'fleet/tenants.jsonl', fleetResultsPrefix: 'runs/' }, /^fleetManifest: .* must be under fleetResultsPrefix \(runs\/\)/],
+      [{ fleetManifest: 'fleet/../secrets/x.jsonl' }, /^fleetManifest: .* must not hold \. or \.\. segments/],
+      [{ fleetManifest: 'fleet/..' }, /^fleetManifest: .* must not hold \. or \.\. segments/],
+      [{ fleetManifest: 'fleet/./x.jsonl' }, /^fleetManifest: .* must not hold \. or \.\. segments/],
+      [{ fleetManifest: '/fleet/tenants.jsonl' }, /^fleetManifest: .* must not start with \//],
+      [{ fleetManifest: 'fleet/manifests/' }, /^fleetManifest: .* names a folder/],
+      [{ fleetManifest: 'fleet/' }, /^fleetManifest: .* names a folder/],
+      [{ fleetManifest: 'fleet/#{Source.CommitId}.jsonl' }, /^fleetManifest: .* is not an S3 key of letters, digits/],
+      [{ fleetManifest: 'fleet/tenants list.jsonl' }, /^fleetManifest: .* is not an S3 key/],
+      [{ fleetManifest: 'fleet/t\u00e9nants.jsonl' }, /^fleetManifest: .* is not an S3 key/],
+      [{ fleetManifest: `fleet/${'m'.repeat(1019)}` }, /^fleetManifest: .* is longer than S3's 1024 bytes/],
+      [{ fleetManifest: `fleet/${'m'.repeat(970)}` }, /^fleetManifest: .* makes the Migrate action's UserParameters 1001 characters; CodePipeline allows 1000/],
+      [{ fleetManifest: ['fleet/a.jsonl'] }, /^fleetManifest: expected a string/],
+    ];
+    for (const [ctx, pattern] of bad) {
+      const found = problems({ fleet: true, ...ctx });
+      assert.equal(found.length, 1, `${JSON.stringify(ctx)}: ${found.join(' | ')}`);
+      assert.match(found[0], pattern);
+    }
+    // A bad prefix is reported once, not again through the manifest.
+    assert.deepEqual(
+      problems({ fleet: true, fleetResultsPrefix: 'fleet', fleetManifest: 'fleet/a.jsonl' }).map((m) => m.split(':')[0]),
+      ['fleetResultsPrefix'],
+    );
+  });
+
   it('are errors without fleet=true', () => {
-    const found = problems({ fleetMaxConcurrency: 5, fleetSecretPrefix: PREFIX, fleetResultsPrefix: 'x/' });
+    const found = problems({ fleetMaxConcurrency: 5, fleetSecretPrefix: PREFIX, fleetResultsPrefix: 'x/', fleetManifest: 'x/m.jsonl' });
     assert.deepEqual(found, [
       'fleetMaxConcurrency: only used with fleet=true',
       'fleetSecretPrefix: only used with fleet=true',
       'fleetResultsPrefix: only used with fleet=true',
+      'fleetManifest: only used with fleet=true',
     ]);
+    assert.deepEqual(problems({ fleetManifest: 'fleet/manifests/tenants.jsonl' }), ['fleetManifest: only used with fleet=true']);
+    assert.deepEqual(problems({ fleet: false, fleetManifest: 'fleet/manifests/tenants.jsonl' }), ['fleetManifest: only used with fleet=true']);
     assert.deepEqual(problems({ fleet: 'yes' }), ['fleet: expected true or false, got "yes"']);
   });
 
@@ -210,6 +257,7 @@ describe('fleet settings', () => {
       fleetMaxFollowUps: `\`${FLEET_DEFAULTS.maxFollowUps}\``,
       fleetSecretPrefix: '',
       fleetResultsPrefix: `\`${FLEET_DEFAULTS.resultsPrefix}\``,
+      fleetManifest: '',
     };
     const keys = (CONTEXT_KEYS as readonly string[]).filter((k) => k.startsWith('fleet'));
     assert.deepEqual(keys, Object.keys(defaults));
@@ -225,6 +273,83 @@ describe('fleet settings', () => {
     assert.equal(load({ ...iam, fleet: true, fleetSecretPrefix: PREFIX, createSecretsManagerEndpoint: false }).fleet?.createSecretsEndpoint, false);
     assert.deepEqual(problems({ ...iam, fleet: true, createSecretsManagerEndpoint: false }), [
       'createSecretsManagerEndpoint: only used with dbSecretArn or fleetSecretPrefix',
+    ]);
+  });
+});
+
+/** The pipeline's stages as the template has them. */
+function pipelineStages(template: Template): { Name: string; Actions: Record<string, any>[] }[] {
+  const pipelines = Object.values(template.findResources('AWS::CodePipeline::Pipeline'));
+  assert.equal(pipelines.length, 1);
+  return pipelines[0].Properties.Stages;
+}
+
+/** The one action of a stage, by the stage's name. */
+function action(template: Template, stage: string): Record<string, any> {
+  const found = pipelineStages(template).filter((s) => s.Name === stage);
+  assert.equal(found.length, 1, `one stage ${stage}`);
+  assert.equal(found[0].Actions.length, 1, `one action in ${stage}`);
+  return found[0].Actions[0];
+}
+
+describe('fleet manifest in the pipeline', () => {
+  it('gives the Migrate action UserParameters naming the manifest, exactly {"fleet":{"manifest":KEY}}', () => {
+    const { stack, template } = fleetStack({ fleetManifest: 'fleet/manifests/tenants.jsonl' });
+    const migrate = action(template, 'Migrate');
+    assert.equal(migrate.Configuration.UserParameters, '{"fleet":{"manifest":"fleet/manifests/tenants.jsonl"}}');
+    assert.deepEqual(JSON.parse(migrate.Configuration.UserParameters), { fleet: { manifest: 'fleet/manifests/tenants.jsonl' } });
+    // Still the trigger, on the source artifact.
+    assert.deepEqual(migrate.Configuration.FunctionName, { Ref: stack.getLogicalId(stack.trigger.node.defaultChild as cdk.CfnElement) });
+    assert.deepEqual(migrate.InputArtifacts, [{ Name: 'Source' }]);
+    assert.deepEqual(Object.keys(migrate.Configuration).sort(), ['FunctionName', 'UserParameters']);
+  });
+
+  it('leaves the Migrate action without UserParameters when fleetManifest is not set, with or without fleet', () => {
+    for (const { template } of [synth(), fleetStack(), fleetStack({ fleetManifest: '' })]) {
+      const migrate = action(template, 'Migrate');
+      assert.equal(migrate.Configuration.UserParameters, undefined);
+      assert.deepEqual(Object.keys(migrate.Configuration), ['FunctionName']);
+    }
+  });
+
+  it('names a key under a custom results prefix as given', () => {
+    const { template } = fleetStack({ fleetResultsPrefix: 'runs/fleet/', fleetManifest: 'runs/fleet/manifests/eu.csv' });
+    assert.deepEqual(JSON.parse(action(template, 'Migrate').Configuration.UserParameters), { fleet: { manifest: 'runs/fleet/manifests/eu.csv' } });
+  });
+
+  it('keeps the reviewed pipeline\'s Plan on the stack\'s database: only Migrate runs the fleet', () => {
+    const { template } = fleetStack({ reviewedPipeline: true, fleetManifest: 'fleet/manifests/tenants.jsonl' });
+    assert.deepEqual(pipelineStages(template).map((s) => s.Name), ['Source', 'Plan', 'Approve', 'Migrate']);
+    assert.deepEqual(JSON.parse(action(template, 'Plan').Configuration.UserParameters), { command: 'plan', review: true });
+    assert.deepEqual(JSON.parse(action(template, 'Migrate').Configuration.UserParameters), { fleet: { manifest: 'fleet/manifests/tenants.jsonl' } });
+  });
+
+  it('fits CodePipeline\'s 1000 characters with the longest key accepted', () => {
+    const longest = `fleet/${'m'.repeat(1000 - '{"fleet":{"manifest":"fleet/"}}'.length)}`;
+    const params = action(fleetStack({ fleetManifest: longest }).template, 'Migrate').Configuration.UserParameters as string;
+    assert.equal(params.length, 1000);
+    assert.deepEqual(JSON.parse(params), { fleet: { manifest: longest } });
+  });
+
+  it('names a key the trigger\'s role may read, and grants nothing more for it', () => {
+    const manifest = 'fleet/manifests/tenants.jsonl';
+    const without = fleetStack();
+    const withKey = fleetStack({ fleetManifest: manifest });
+    const g = grants(withKey.template, withKey.ids.triggerRole);
+    assert.deepEqual(resourcesOf(g, 's3:GetObject'), [objects(withKey.ids.bucket, 'fleet/*')]);
+    assert.ok(manifest.startsWith('fleet/'));
+    // The same roles and policies as without it: the key is only a parameter.
+    const policies = (t: Template) => JSON.stringify(statements(t).map((s) => s.statement));
+    assert.equal(policies(withKey.template), policies(without.template));
+  });
+
+  it('refuses a bad key with one problem that names fleetManifest and says why', () => {
+    assert.deepEqual(
+      problems({ fleet: true, fleetManifest: 'fleet/../x.jsonl' }),
+      ['fleetManifest: "fleet/../x.jsonl" must not hold . or .. segments'],
+    );
+    assert.deepEqual(problems({ fleet: true, fleetManifest: 'tenants.jsonl' }), [
+      'fleetManifest: "tenants.jsonl" must be under fleetResultsPrefix (fleet/), the only place the trigger may read the bucket: e.g. fleet/manifests/tenants.jsonl',
     ]);
   });
 });
