@@ -158,6 +158,10 @@ fn every_flag_every_help_lists_is_taken() {
             (_, "FUNCTION") => "lm-no-such-function".into(),
             (_, "SEVERITY") => "never".into(),
             (_, "FORMAT") => "sql-migrate".into(),
+            // Refused before any AWS call: --source is a local folder here.
+            (_, "ARN") => "arn:aws:states:us-east-1:123456789012:stateMachine:lm-none".into(),
+            (_, "EXECUTION") => "arn:aws:states:us-east-1:123456789012:execution:lm-none:x".into(),
+            (_, "WHICH") => "failed".into(),
             (f, n) => panic!("{f} <{n}>: no sample value; add one"),
         }
     };
@@ -201,6 +205,10 @@ fn every_flag_every_help_lists_is_taken() {
                     | "--connect-timeout" | "--read-timeout" | "--via-lambda",
                 ) => &["--pending"],
                 ("lint", "--env") => &["--pending", "--config", config],
+                ("fleet up", "--only") => &[
+                    "--from",
+                    "arn:aws:states:us-east-1:123456789012:execution:lm-none:x",
+                ],
                 (_, "--env") => &["--config", config],
                 _ => &[],
             };

@@ -135,8 +135,8 @@ impl Fleet {
         }));
     }
 
-    /// Uploads a manifest of every schema, `canary` in the canary group; its key.
-    fn manifest(&self, canary: usize) -> String {
+    /// The manifest text of every schema, `canary` in the canary group.
+    fn manifest_text(&self, canary: usize) -> String {
         let mut text = String::new();
         for (i, db) in self.dbs.iter().enumerate() {
             let group = if i == canary {
@@ -149,9 +149,31 @@ impl Fleet {
                 db.name
             ));
         }
+        text
+    }
+
+    /// Uploads a manifest of every schema, `canary` in the canary group; its key.
+    fn manifest(&self, canary: usize) -> String {
         let key = format!("fleet/manifests/{}.jsonl", unique("tenants"));
-        self.sf.s3_put(ARTIFACT_BUCKET, &key, text.as_bytes());
+        self.sf
+            .s3_put(ARTIFACT_BUCKET, &key, self.manifest_text(canary).as_bytes());
         key
+    }
+
+    /// `lambda-migrate ARGS` with the AWS endpoints of the harness (an operator's laptop).
+    fn cli(&self, args: &[&str]) -> std::process::Output {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_lambda-migrate"));
+        c.args(args)
+            .env_remove("DATABASE_URL")
+            .env_remove("LAMBDA_MIGRATE_VIA_LAMBDA");
+        for (k, v) in self.sf.aws_env().as_object().unwrap() {
+            c.env(k, v.as_str().unwrap());
+        }
+        c.output().unwrap()
+    }
+
+    fn s3_artifact(&self) -> String {
+        format!("s3://{ARTIFACT_BUCKET}/{}", self.artifact)
     }
 
     /// Runs a pipeline job on trigger `function` with `manifest`; the last job of its chain.
@@ -221,7 +243,9 @@ fn message(job: &Value) -> String {
 /// The whole story: a broken canary stops the run before the fleet under no budget; a
 /// 5 % budget lets the other 49 finish and the job succeed listing the broken one; a
 /// lost Invoke answer is retried and migrates nothing twice; `resolve` through the
-/// migrator fixes the broken one and the next job finishes it; every history is right.
+/// migrator fixes the broken one and `fleet up --only failed --from` finishes it; `fleet
+/// status` through the state machine agrees with each schema's own; every history is
+/// right.
 #[test]
 fn fifty_schemas_through_the_state_machine() {
     let f = Fleet::new();
@@ -327,17 +351,79 @@ fn fifty_schemas_through_the_state_machine() {
         "target": {"name": "t3", "database": broken.name},
     }));
     assert_eq!(status, 200, "{reply}");
-    let job = f.job("trigger-strict", &f.manifest(CANARY));
-    assert_eq!(job["status"], "Succeeded", "{job:#}");
-    let third = f.results(job["first_id"].as_str().unwrap());
-    for r in &third {
-        let want = if r.name == "t3" {
-            Outcome::Applied
-        } else {
-            Outcome::UpToDate
-        };
-        assert_eq!(r.outcome, want, "{r:?}");
+    // 4. From a laptop: only the targets of that run that failed, through its state
+    // machine (taken from the execution's ARN), on its artifact.
+    let execution = vars["FleetExecution"].as_str().unwrap().to_owned();
+    let out = f.cli(&[
+        "fleet", "up", "--only", "failed", "--from", &execution, "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rerun: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let targets = rerun["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 1, "{rerun}");
+    assert_eq!(targets[0]["name"], "t3");
+    assert_eq!(targets[0]["outcome"], "applied", "{rerun}");
+    assert_eq!(targets[0]["applied"], json!([IDS[2]]), "{rerun}");
+    assert_eq!(rerun["summary"]["passed"], true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(":execution:lambda-migrate-fleet-5:cli-"),
+        "{stderr}"
+    );
+
+    // 5. `fleet status` through the state machine agrees with each schema's own status.
+    let manifest = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(manifest.path(), f.manifest_text(CANARY)).unwrap();
+    let out = f.cli(&[
+        "fleet",
+        "status",
+        "--state-machine",
+        &strict,
+        "--manifest",
+        manifest.path().to_str().unwrap(),
+        "--source",
+        &f.s3_artifact(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let targets = status["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), N);
+    for t in targets {
+        let name = t["name"].as_str().unwrap();
+        let i: usize = name[1..].parse().unwrap();
+        let own = std::process::Command::new(env!("CARGO_BIN_EXE_lambda-migrate"))
+            .args(["status", "--json", "--source", &f.s3_artifact()])
+            .env("DATABASE_URL", f.dbs[i].url())
+            .envs(
+                f.sf.aws_env()
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned())),
+            )
+            .output()
+            .unwrap();
+        let own: Value = serde_json::from_slice(&own.stdout).unwrap();
+        assert_eq!(t["outcome"], "up-to-date", "{t}");
+        assert_eq!(
+            t["last"],
+            own["migrations"].as_array().unwrap().last().unwrap()["id"],
+            "{t} {own}"
+        );
+        assert_eq!(t["status"]["applied"], 3, "{t}");
+        assert_eq!(t["status"]["partial"], Value::Null, "{t}");
     }
+
+    // Every history is right, and migration 1 ran once everywhere.
     for (i, db) in f.dbs.iter().enumerate() {
         assert_eq!(db.applied(), IDS, "t{i}");
         assert_eq!(

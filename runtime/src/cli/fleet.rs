@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 use engine::command::{self, CommandName, ErrorKind, Frontend, Request};
 use engine::fleet::manifest::{self, LineError, ManifestError, Problem};
-use engine::fleet::{Budget, Order, Outcome, Place, Secrets, Summary, TargetResult};
+use engine::fleet::{Budget, Outcome, Place, Secrets, Summary, TargetResult};
 use engine::source::SourceSpec;
 use serde::Serialize;
 
@@ -42,9 +42,14 @@ pub enum FleetCommand {
 #[derive(Debug, Clone, Args)]
 pub struct FleetCommon {
     /// The targets: JSON Lines or CSV, one per line, each a `database` (a schema on
-    /// --database) with a unique `name` (docs/fleet.md).
+    /// --database) with a unique `name` (docs/fleet.md). Required, except with --from.
     #[arg(long, value_name = "FILE")]
-    pub manifest: PathBuf,
+    pub manifest: Option<PathBuf>,
+    /// Run through the stack's fleet state machine (its ARN, the stack output
+    /// FleetStateMachineArn) instead of here: --source is then an s3:// artifact, and
+    /// the stack's settings replace --database, --concurrency and --tolerate.
+    #[arg(long, value_name = "ARN", env = STATE_MACHINE_ENV)]
+    pub state_machine: Option<String>,
     /// The default connection, mysql://user:pass@host:port/db; each target's `database`
     /// is a schema on it [default: DATABASE_URL, else ./dbconfig.yml's, else DB_HOST...].
     #[arg(long, value_name = "URL")]
@@ -73,6 +78,16 @@ pub struct FleetCommon {
     pub json: bool,
 }
 
+/// The variable that names the fleet state machine (`--state-machine`).
+pub const STATE_MACHINE_ENV: &str = "LAMBDA_MIGRATE_FLEET_STATE_MACHINE";
+
+/// `fleet up --only`: which targets of the `--from` run to run again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Only {
+    /// Those that failed, did not run, or were left pending.
+    Failed,
+}
+
 /// `fleet up`'s arguments.
 #[derive(Debug, Clone, Args)]
 pub struct FleetUpArgs {
@@ -80,6 +95,13 @@ pub struct FleetUpArgs {
     /// run one at a time before the rest; the first that fails stops the run.
     #[arg(long, value_name = "N")]
     pub canary: Option<usize>,
+    /// Run on the targets of the fleet execution EXECUTION (an ARN, on AWS) again,
+    /// through its state machine; its artifact too, unless --source names another.
+    #[arg(long, value_name = "EXECUTION")]
+    pub from: Option<String>,
+    /// With --from: only the targets that failed, did not run or were left pending.
+    #[arg(long, value_name = "WHICH", value_enum, requires = "from")]
+    pub only: Option<Only>,
     /// The rest.
     #[command(flatten)]
     pub common: FleetCommon,
@@ -114,6 +136,10 @@ pub struct FleetRun<'a> {
     pub common: &'a FleetCommon,
     /// `--canary N`.
     pub canary: Option<usize>,
+    /// `--from EXECUTION`.
+    pub from: Option<&'a str>,
+    /// `--only failed`.
+    pub only: Option<Only>,
 }
 
 impl FleetArgs {
@@ -124,16 +150,22 @@ impl FleetArgs {
                 command: CommandName::Up,
                 common: &a.common,
                 canary: a.canary,
+                from: a.from.as_deref(),
+                only: a.only,
             },
             FleetCommand::Plan(c) => FleetRun {
                 command: CommandName::Plan,
                 common: c,
                 canary: None,
+                from: None,
+                only: None,
             },
             FleetCommand::Status(c) => FleetRun {
                 command: CommandName::Status,
                 common: c,
                 canary: None,
+                from: None,
+                only: None,
             },
         }
     }
@@ -141,7 +173,7 @@ impl FleetArgs {
 
 impl FleetCommon {
     /// These flags as the source flags other commands take.
-    fn source_args(&self) -> SourceArgs {
+    pub(super) fn source_args(&self) -> SourceArgs {
         SourceArgs {
             source: self.source.clone(),
             folder: self.folder.clone(),
@@ -173,13 +205,14 @@ impl FleetCommon {
 
 /// `--json`'s object.
 #[derive(Serialize)]
-struct FleetJson<'a> {
+pub(super) struct FleetJson<'a> {
     command: CommandName,
     targets: &'a [TargetResult],
     summary: &'a Summary,
 }
 
-/// Runs a fleet command locally.
+/// Runs a fleet command: here, or through the state machine with `--state-machine` or
+/// `--from` ([`super::fleet_aws`]).
 pub fn run(args: &FleetArgs) -> Result<(), Failure> {
     let run = args.run();
     let common = run.common;
@@ -188,16 +221,22 @@ pub fn run(args: &FleetArgs) -> Result<(), Failure> {
     let fail = |kind: ErrorKind, message: String| {
         super::render::failure(&request, kind, message, json, None)
     };
-    let path = &common.manifest;
-    let bytes = read_manifest(path).map_err(|e| match e {
-        Unread::Io(e) => fail(
+    if common.state_machine.is_some() || run.from.is_some() {
+        #[cfg(feature = "remote")]
+        return super::fleet_aws::run(&run, &request);
+        #[cfg(not(feature = "remote"))]
+        return Err(fail(
+            ErrorKind::Configuration,
+            "this build has no AWS support (feature `remote`): --state-machine and --from are not available".into(),
+        ));
+    }
+    let Some(path) = &common.manifest else {
+        return Err(fail(
             ErrorKind::BadRequest,
-            format!("cannot read the manifest {}: {e}", path.display()),
-        ),
-        Unread::Refused(e) => manifest_failure(&request, path, &e, json),
-    })?;
-    let manifest = manifest::parse(&bytes, Secrets::Local)
-        .map_err(|e| manifest_failure(&request, path, &e, json))?;
+            "--manifest FILE is required (a run here has no --from)".into(),
+        ));
+    };
+    let manifest = load_manifest(&request, path, Secrets::Local, json)?;
     let order = engine::fleet::order(&manifest, run.canary);
     if order.canary_ignored {
         note("--canary is ignored: the manifest's `canary` group names the canaries");
@@ -252,8 +291,46 @@ pub fn run(args: &FleetArgs) -> Result<(), Failure> {
     let summary = engine::fleet::judge(&results, request.command, common.tolerate, |n| {
         order.is_canary(n)
     });
+    finish(&run, &request, &|n| order.is_canary(n), &results, &summary)
+}
+
+/// Reads and parses the manifest at `path`, allowing `secrets`; a refused one is the
+/// failure, each problem named with its line.
+pub(super) fn load_manifest(
+    request: &Request,
+    path: &Path,
+    secrets: Secrets<'_>,
+    json: bool,
+) -> Result<manifest::Manifest, Failure> {
+    let bytes = read_manifest(path).map_err(|e| match e {
+        Unread::Io(e) => super::render::failure(
+            request,
+            ErrorKind::BadRequest,
+            format!("cannot read the manifest {}: {e}", path.display()),
+            json,
+            None,
+        ),
+        Unread::Refused(e) => manifest_failure(request, path, &e, json),
+    })?;
+    manifest::parse(&bytes, secrets).map_err(|e| manifest_failure(request, path, &e, json))
+}
+
+/// Writes `--results`, prints the table (or `--json`) and the verdict, and exits as the
+/// verdict says: the same for a run here and one on AWS.
+pub(super) fn finish(
+    run: &FleetRun<'_>,
+    request: &Request,
+    is_canary: &dyn Fn(&str) -> bool,
+    results: &[TargetResult],
+    summary: &Summary,
+) -> Result<(), Failure> {
+    let common = run.common;
+    let json = common.json;
+    let fail = |kind: ErrorKind, message: String| {
+        super::render::failure(request, kind, message, json, None)
+    };
     if let Some(file) = &common.results {
-        write_results(file, &results).map_err(|e| {
+        write_results(file, results).map_err(|e| {
             fail(
                 ErrorKind::Internal,
                 format!("writing the results to {}: {e}", file.display()),
@@ -264,13 +341,13 @@ pub fn run(args: &FleetArgs) -> Result<(), Failure> {
     if json {
         let object = FleetJson {
             command: run.command,
-            targets: &results,
-            summary: &summary,
+            targets: results,
+            summary,
         };
         let text = serde_json::to_string(&object).expect("results always serialise");
         writeln!(out, "{text}").map_err(Failure::output)?;
     } else {
-        table(&mut out, run.command, &order, &results).map_err(Failure::output)?;
+        table(&mut out, run.command, is_canary, results).map_err(Failure::output)?;
         writeln!(out, "fleet {}: {}", run.command, summary.line()).map_err(Failure::output)?;
     }
     out.flush().map_err(Failure::output)?;
@@ -370,7 +447,7 @@ fn write_results(file: &Path, results: &[TargetResult]) -> io::Result<()> {
 fn table(
     out: &mut dyn Write,
     command: CommandName,
-    order: &Order<'_>,
+    is_canary: &dyn Fn(&str) -> bool,
     results: &[TargetResult],
 ) -> io::Result<()> {
     let count_title = if command == CommandName::Up {
@@ -386,7 +463,7 @@ fn table(
             } else {
                 r.pending.as_ref().map_or(0, Vec::len)
             };
-            let name = if order.is_canary(&r.name) {
+            let name = if is_canary(&r.name) {
                 format!("{} (canary)", r.name)
             } else {
                 r.name.clone()
@@ -429,6 +506,6 @@ fn table(
     Ok(())
 }
 
-fn note(line: &str) {
+pub(super) fn note(line: &str) {
     let _ = writeln!(io::stderr(), "{line}");
 }

@@ -11,6 +11,8 @@
 pub mod args;
 pub mod database;
 pub mod fleet;
+#[cfg(feature = "remote")]
+mod fleet_aws;
 pub mod local;
 pub mod new;
 #[cfg(feature = "remote")]
@@ -248,6 +250,9 @@ mod tests {
             "SEVERITY" => "never",
             "FORMAT" => "sql-migrate",
             "PERCENT" => "5",
+            "ARN" => "arn:aws:states:us-east-1:123456789012:stateMachine:lm-fleet",
+            "EXECUTION" => "arn:aws:states:us-east-1:123456789012:execution:lm-fleet:job-1",
+            "WHICH" => "failed",
             other => panic!("no sample value for {other}: add one"),
         }
     }
@@ -377,6 +382,10 @@ mod tests {
                     .map(|v| sample(v.as_str()));
                 let mut with = vec![flag.as_str()];
                 with.extend(value);
+                if flag == "--only" {
+                    // It picks among the targets of --from's run.
+                    with.extend(["--from", sample("EXECUTION")]);
+                }
                 let with = args(&with);
                 let base = if flag == "--manifest" {
                     args(&["--manifest", "base.jsonl"])
@@ -398,8 +407,8 @@ mod tests {
                 tried += 1;
             }
         }
-        // up: 9 flags, plan and status 8 each.
-        assert_eq!(tried, 25);
+        // up: 12 flags, plan and status 9 each.
+        assert_eq!(tried, 30);
         // `--canary` is `up`'s alone: read-only commands have nothing to protect.
         assert!(
             Cli::try_parse_from([
