@@ -153,6 +153,7 @@ fn every_flag_every_help_lists_is_taken() {
             ("--env", "NAME") => "development".into(),
             ("--table", "NAME") => "gorp_migrations".into(),
             ("--schema", "NAME") => db.name.clone(),
+            ("--target", "NAME") => "t".into(),
             ("--dir", "NAME") => "migrations".into(),
             (_, "ZIP|DIR|S3") => examples.into(),
             (_, "FUNCTION") => "lm-no-such-function".into(),
@@ -205,6 +206,10 @@ fn every_flag_every_help_lists_is_taken() {
                     | "--connect-timeout" | "--read-timeout" | "--via-lambda",
                 ) => &["--pending"],
                 ("lint", "--env") => &["--pending", "--config", config],
+                ("lint", "--target") => &["--pending", "--manifest", manifest],
+                ("lint", "--manifest") => &["--pending", "--target", "t"],
+                (c, "--target") if !c.starts_with("fleet") => &["--manifest", manifest],
+                (c, "--manifest") if !c.starts_with("fleet") => &["--target", "t"],
                 ("fleet up", "--only") => &[
                     "--from",
                     "arn:aws:states:us-east-1:123456789012:execution:lm-none:x",

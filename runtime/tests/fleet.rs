@@ -311,8 +311,24 @@ fn fifty_schemas_canaries_budget_and_recovery() {
     // 3. Fixed as its journal requires: the conflicting table and the half-applied one
     // dropped, migration 3 recorded rolled back; then only the broken one does work.
     broken.q("DROP TABLE m3b; DROP TABLE m3a");
-    let out = common::run(broken, dir, &["resolve", IDS[2], "--rolled-back"]);
+    // On the broken target alone, named by the manifest, on the default connection.
+    let out = common::cli(
+        &url,
+        dir,
+        &[
+            "resolve",
+            IDS[2],
+            "--rolled-back",
+            "--manifest",
+            f.manifest(),
+            "--target",
+            &format!("t{BROKEN}"),
+        ],
+    )
+    .output()
+    .unwrap();
     assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(f.dbs[0].applied(), IDS, "t0 was not the target");
     let r3 = work.path().join("r3.jsonl");
     let out = fleet(
         &url,

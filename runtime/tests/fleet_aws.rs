@@ -340,17 +340,41 @@ fn fifty_schemas_through_the_state_machine() {
     assert_eq!(by(&second, &format!("t{RETRIED}")).applied, IDS);
 
     // 3. Fixed as its journal requires, through the migrator: the conflicting and the
-    // half-made tables dropped, migration 3 resolved as rolled back, on that target.
+    // half-made tables dropped, migration 3 resolved as rolled back, on that target
+    // (`resolve --via-lambda --manifest --target`).
     broken.q("DROP TABLE m3b; DROP TABLE m3a");
-    let (status, reply) = f.invoke(&json!({
-        "BucketName": ARTIFACT_BUCKET,
-        "ObjectKey": f.artifact,
-        "command": "resolve",
-        "id": IDS[2],
-        "resolution": "rolled-back",
-        "target": {"name": "t3", "database": broken.name},
-    }));
-    assert_eq!(status, 200, "{reply}");
+    let manifest = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(manifest.path(), f.manifest_text(CANARY)).unwrap();
+    let manifest = manifest.path().to_str().unwrap().to_owned();
+    let out = f.cli(&[
+        "resolve",
+        IDS[2],
+        "--rolled-back",
+        "--via-lambda",
+        MIGRATOR_FUNCTION,
+        "--manifest",
+        &manifest,
+        "--target",
+        "t3",
+        "--source",
+        &f.s3_artifact(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sent = f.sf.fake.calls_of("Invoke");
+    let resolve = sent
+        .iter()
+        .rev()
+        .find(|c| c["function"] == MIGRATOR_FUNCTION)
+        .unwrap();
+    assert_eq!(
+        resolve["payload"]["target"],
+        json!({"name": "t3", "database": broken.name}),
+        "{resolve}"
+    );
     // 4. From a laptop: only the targets of that run that failed, through its state
     // machine (taken from the execution's ARN), on its artifact.
     let execution = vars["FleetExecution"].as_str().unwrap().to_owned();
@@ -376,15 +400,13 @@ fn fifty_schemas_through_the_state_machine() {
     );
 
     // 5. `fleet status` through the state machine agrees with each schema's own status.
-    let manifest = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(manifest.path(), f.manifest_text(CANARY)).unwrap();
     let out = f.cli(&[
         "fleet",
         "status",
         "--state-machine",
         &strict,
         "--manifest",
-        manifest.path().to_str().unwrap(),
+        &manifest,
         "--source",
         &f.s3_artifact(),
         "--json",

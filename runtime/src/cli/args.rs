@@ -202,12 +202,53 @@ pub struct DbArgs {
     /// Read timeout, e.g. 10m [default: none].
     #[arg(long, value_name = "DURATION", value_parser = engine::settings::value::duration_flag)]
     pub read_timeout: Option<std::time::Duration>,
+    /// One target of a fleet manifest instead of the configured database.
+    #[command(flatten)]
+    pub fleet: TargetArgs,
     /// The waits, from a command that takes the lock ([`LockArgs`]).
     #[arg(skip)]
     pub lock: LockArgs,
     /// The review's assumptions, from `plan` ([`ReviewArgs`]).
     #[arg(skip)]
     pub review: ReviewArgs,
+}
+
+/// One target of a fleet manifest (`--target NAME --manifest FILE`): here, its schema on
+/// the connection; with `--via-lambda`, the target as the migrator takes a fleet's.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TargetArgs {
+    /// Run on target NAME of --manifest: its `database` schema on the connection here;
+    /// with --via-lambda, the target as a fleet run sends it to the migrator (a `secret`
+    /// target too, under its FLEET_SECRET_PREFIX).
+    #[arg(long, value_name = "NAME", requires = "manifest")]
+    pub target: Option<String>,
+    /// The fleet manifest --target names a target of.
+    #[arg(long, value_name = "FILE", requires = "target")]
+    pub manifest: Option<std::path::PathBuf>,
+}
+
+impl TargetArgs {
+    /// The target --target names in --manifest, read with `secrets` allowed; `None`
+    /// without the flags.
+    pub fn resolve(
+        &self,
+        secrets: engine::fleet::Secrets<'_>,
+    ) -> Result<Option<engine::fleet::Target>, String> {
+        let (Some(name), Some(path)) = (&self.target, &self.manifest) else {
+            return Ok(None);
+        };
+        let shown = path.display();
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read the manifest {shown}: {e}"))?;
+        let manifest =
+            engine::fleet::manifest::parse(&bytes, secrets).map_err(|e| format!("{shown}: {e}"))?;
+        manifest
+            .targets
+            .into_iter()
+            .find(|t| &t.name == name)
+            .map(Some)
+            .ok_or_else(|| format!("{shown} names no target {name:?}"))
+    }
 }
 
 impl DbArgs {

@@ -197,6 +197,7 @@ impl FleetCommon {
             tls_ca: None,
             connect_timeout: None,
             read_timeout: None,
+            fleet: Default::default(),
             lock: LockArgs::default(),
             review: ReviewArgs::default(),
         }

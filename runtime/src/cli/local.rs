@@ -19,7 +19,19 @@ pub fn run(inv: Invocation<'_>) -> Result<(), Failure> {
     let html = inv.html;
     let mut request = inv.request;
     let target = match inv.db {
-        Some(db) => Some(database::load(&db, &env).map_err(|e| fail(&request, e, json))?),
+        Some(db) => {
+            let loaded = database::load(&db, &env).map_err(|e| fail(&request, e, json))?;
+            // A fleet target here is its schema on that connection.
+            let picked = db
+                .fleet
+                .resolve(engine::fleet::Secrets::Local)
+                .map_err(|m| fail(&request, CommandError::Configuration(m), json))?;
+            Some(match picked.map(|t| t.place) {
+                Some(engine::fleet::Place::Database(schema)) => loaded.on_schema(&schema),
+                Some(engine::fleet::Place::Secret(_)) => unreachable!("read with Secrets::Local"),
+                None => loaded,
+            })
+        }
         None => None,
     };
     if request.command == CommandName::Lint && request.lint_fail_on.is_none() {

@@ -33,7 +33,23 @@ pub fn run(function: &str, inv: Invocation<'_>) -> Result<(), Failure> {
             )));
         }
     }
-    let event = event(request.clone(), inv.source).map_err(refuse)?;
+    let mut event = event(request.clone(), inv.source).map_err(refuse)?;
+    if let Some(db) = &inv.db {
+        // Checked here for its lines; the migrator checks the target again.
+        let prefix = crate::settings::var("FLEET_SECRET_PREFIX")
+            .map(|p| engine::fleet::SecretPrefix::parse(&p))
+            .transpose()
+            .map_err(|e| refuse(format!("FLEET_SECRET_PREFIX: {e}")))?;
+        let secrets = prefix.as_ref().map_or(
+            engine::fleet::Secrets::Unset,
+            engine::fleet::Secrets::Prefix,
+        );
+        event.target = db
+            .fleet
+            .resolve(secrets)
+            .map_err(refuse)?
+            .map(|t| wire::FleetTarget::of(&t));
+    }
     let mut payload = serde_json::to_vec(&event).expect("an event always serializes");
     if payload.len() > SYNC_PAYLOAD_LIMIT {
         return Err(refuse(format!(
