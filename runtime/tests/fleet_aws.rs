@@ -256,6 +256,30 @@ fn fifty_schemas_through_the_state_machine() {
     f.trigger("trigger-strict", Some(&strict));
     f.trigger("trigger-lenient", Some(&lenient));
 
+    // 0. A manifest with a secret (none is allowed: no FLEET_SECRET_PREFIX) and an
+    // unknown field fails the job naming both lines, before any execution starts.
+    let bad = format!(
+        "{{\"name\":\"t0\",\"database\":\"{}\"}}\n{{\"name\":\"x\",\"secret\":\"arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/root-AbCdEf\"}}\n{{\"name\":\"y\",\"database\":\"d\",\"host\":\"evil\"}}\n",
+        f.dbs[0].name
+    );
+    let key = format!("fleet/manifests/{}.jsonl", unique("bad"));
+    f.sf.s3_put(ARTIFACT_BUCKET, &key, bad.as_bytes());
+    let job = f.job("trigger-strict", &key);
+    assert_eq!(job["status"], "Failed", "{job:#}");
+    let text = message(&job);
+    assert!(
+        text.contains("the manifest is refused (2 error(s))"),
+        "{text}"
+    );
+    assert!(
+        text.contains("line 2:") && text.contains("line 3:"),
+        "{text}"
+    );
+    let executions =
+        f.sf.call("ListExecutions", &json!({"stateMachineArn": strict}));
+    assert_eq!(executions["executions"], json!([]), "{executions}");
+    assert!(history(&f.dbs[0]).is_empty());
+
     // 1. The broken schema is the canary, no budget: the job fails naming it, and no
     // other target is touched.
     let job = f.job("trigger-strict", &f.manifest(BROKEN));
@@ -375,6 +399,35 @@ fn fifty_schemas_through_the_state_machine() {
         json!({"name": "t3", "database": broken.name}),
         "{resolve}"
     );
+    // `fleet plan` through the state machine: only the resolved one has work left.
+    let out = f.cli(&[
+        "fleet",
+        "plan",
+        "--state-machine",
+        &strict,
+        "--manifest",
+        &manifest,
+        "--source",
+        &f.s3_artifact(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for t in plan["targets"].as_array().unwrap() {
+        if t["name"] == "t3" {
+            assert_eq!(t["outcome"], "pending", "{t}");
+            assert_eq!(t["pending"], json!([IDS[2]]), "{t}");
+        } else {
+            assert_eq!(t["outcome"], "up-to-date", "{t}");
+            assert_eq!(t["pending"], json!([]), "{t}");
+        }
+    }
+    assert_eq!(plan["summary"]["counts"]["pending"], 1, "{plan}");
+
     // 4. From a laptop: only the targets of that run that failed, through its state
     // machine (taken from the execution's ARN), on its artifact.
     let execution = vars["FleetExecution"].as_str().unwrap().to_owned();
