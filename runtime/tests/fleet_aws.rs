@@ -172,6 +172,29 @@ impl Fleet {
         c.output().unwrap()
     }
 
+    /// `fleet COMMAND --state-machine MACHINE --manifest MANIFEST --json` on the artifact:
+    /// its JSON, once it succeeded.
+    fn fleet_json(&self, command: &str, machine: &str, manifest: &str) -> Value {
+        let source = self.s3_artifact();
+        let out = self.cli(&[
+            "fleet",
+            command,
+            "--state-machine",
+            machine,
+            "--manifest",
+            manifest,
+            "--source",
+            &source,
+            "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
     fn s3_artifact(&self) -> String {
         format!("s3://{ARTIFACT_BUCKET}/{}", self.artifact)
     }
@@ -400,23 +423,7 @@ fn fifty_schemas_through_the_state_machine() {
         "{resolve}"
     );
     // `fleet plan` through the state machine: only the resolved one has work left.
-    let out = f.cli(&[
-        "fleet",
-        "plan",
-        "--state-machine",
-        &strict,
-        "--manifest",
-        &manifest,
-        "--source",
-        &f.s3_artifact(),
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plan = f.fleet_json("plan", &strict, &manifest);
     for t in plan["targets"].as_array().unwrap() {
         if t["name"] == "t3" {
             assert_eq!(t["outcome"], "pending", "{t}");
@@ -453,23 +460,7 @@ fn fifty_schemas_through_the_state_machine() {
     );
 
     // 5. `fleet status` through the state machine agrees with each schema's own status.
-    let out = f.cli(&[
-        "fleet",
-        "status",
-        "--state-machine",
-        &strict,
-        "--manifest",
-        &manifest,
-        "--source",
-        &f.s3_artifact(),
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let status = f.fleet_json("status", &strict, &manifest);
     let targets = status["targets"].as_array().unwrap();
     assert_eq!(targets.len(), N);
     for t in targets {

@@ -133,14 +133,7 @@ pub async fn handle_summary(clients: &Clients, event: &Value) -> Result<Value, S
 async fn run(clients: &Clients, config: &TriggerConfig, job: &Job, deadline_ms: u64) -> Outcome {
     if let Some(token) = job.continuation.as_ref().filter(|t| t.fleet.is_some()) {
         let outcome = fleet::follow(clients, config, job, token.clone(), deadline_ms).await;
-        return match token.lint {
-            Some(counts) => {
-                let key = beside::key_beside(&job.key, beside::LINT_REPORT);
-                let location = format!("s3://{}/{key}", job.bucket);
-                lint::resumed(counts, key, &location).annotate(outcome)
-            }
-            None => outcome,
-        };
+        return with_lint(job, token, outcome);
     }
     let function = config.function_name.as_deref();
     if function.is_none() && job.params.fleet.is_none() {
@@ -183,14 +176,7 @@ async fn run(clients: &Clients, config: &TriggerConfig, job: &Job, deadline_ms: 
             Next::Status => round.follow_up(event, token.clone()).await,
         };
         // The first invocation linted and stored the report; its counts came along.
-        return match token.lint {
-            Some(counts) => {
-                let key = beside::key_beside(&job.key, beside::LINT_REPORT);
-                let location = format!("s3://{}/{key}", job.bucket);
-                lint::resumed(counts, key, &location).annotate(outcome)
-            }
-            None => outcome,
-        };
+        return with_lint(job, token, outcome);
     }
 
     // Validate and lint before the database is touched.
@@ -247,6 +233,19 @@ async fn run(clients: &Clients, config: &TriggerConfig, job: &Job, deadline_ms: 
         round.apply(event, token).await
     };
     linted.annotate(outcome)
+}
+
+/// A follow-up's outcome with the first invocation's lint counts, which came along in
+/// the token (the report was stored then).
+fn with_lint(job: &Job, token: &Continuation, outcome: Outcome) -> Outcome {
+    match token.lint {
+        Some(counts) => {
+            let key = beside::key_beside(&job.key, beside::LINT_REPORT);
+            let location = format!("s3://{}/{key}", job.bucket);
+            lint::resumed(counts, key, &location).annotate(outcome)
+        }
+        None => outcome,
+    }
 }
 
 /// Stores the set's lint report beside the artifact, then refuses the job when findings
