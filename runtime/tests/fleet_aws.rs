@@ -529,3 +529,67 @@ fn the_migrator_refuses_a_secret_outside_the_prefix() {
     assert_eq!(record["result"]["error_kind"], "BadRequest", "{record}");
     assert!(history(&f.dbs[0]).is_empty());
 }
+
+/// A `secret` target: the migrator connects with the host, port, user, password and
+/// schema its secret holds (the function's own connection is a dead port here), once its
+/// ARN is under FLEET_SECRET_PREFIX on both functions.
+#[test]
+fn a_secret_target_runs_on_the_connection_its_secret_holds() {
+    let f = Fleet::new();
+    let prefix = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tenants/";
+    let db = &f.dbs[7];
+    let server = testkit::server();
+    let created = f.sf.fake.post(
+        "/_fake/secrets",
+        &json!({"name": "tenants/acme", "value": {
+            "engine": "mysql", "host": server.host, "port": server.port,
+            "username": server.user, "password": server.password, "dbname": db.name,
+        }}),
+    );
+    let arn = created["ARN"].as_str().unwrap().to_owned();
+    assert!(arn.starts_with(prefix), "{arn}");
+    // The migrator's own connection goes nowhere: only the secret can reach the schema.
+    let mut env = f.sf.aws_env();
+    env["DATABASE_URL"] = json!("mysql://lm:wrong@127.0.0.1:1/none");
+    env["FLEET_SECRET_PREFIX"] = json!(prefix);
+    env["LOCK_TIMEOUT_SECS"] = json!("5");
+    f.sf.fake.function(json!({
+        "name": MIGRATOR_FUNCTION,
+        "command": [env!("CARGO_BIN_EXE_migrator")],
+        "timeout": 60,
+        "env": env,
+        "log": f.logs.path().join("migrator-secret.log"),
+    }));
+    let machine = machine(&f.sf, "lambda-migrate-fleet", 0.0);
+    let mut trigger_env = f.sf.aws_env();
+    trigger_env["FLEET_STATE_MACHINE_ARN"] = json!(machine);
+    trigger_env["FLEET_SECRET_PREFIX"] = json!(prefix);
+    trigger_env["FunctionName"] = json!(MIGRATOR_FUNCTION);
+    trigger_env["TRIGGER_POLL_MS"] = json!("300");
+    trigger_env["TRIGGER_MARGIN_MS"] = json!("1000");
+    f.sf.fake.function(json!({
+        "name": "trigger-secret",
+        "command": [env!("CARGO_BIN_EXE_trigger")],
+        "timeout": 60,
+        "env": trigger_env,
+        "log": f.logs.path().join("trigger-secret.log"),
+    }));
+    let key = format!("fleet/manifests/{}.jsonl", unique("secret"));
+    f.sf.s3_put(
+        ARTIFACT_BUCKET,
+        &key,
+        format!("{{\"name\":\"acme\",\"secret\":\"{arn}\"}}\n").as_bytes(),
+    );
+    let job = f.job("trigger-secret", &key);
+    assert_eq!(
+        job["status"],
+        "Succeeded",
+        "{job:#}\n{}",
+        f.log("migrator-secret")
+    );
+    assert_eq!(
+        job["result"]["outputVariables"]["FleetApplied"], "1",
+        "{job:#}"
+    );
+    assert_eq!(db.applied(), IDS);
+}
