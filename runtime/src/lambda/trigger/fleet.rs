@@ -77,7 +77,9 @@ pub(super) async fn start(
         Ok(b) => b,
         Err(e) => {
             return Outcome::misconfigured(truncate(
-                &format!("the fleet manifest could not be read: {e}"),
+                &format!(
+                    "the fleet manifest could not be read: {e} (it must be uploaded to the artifact bucket first, and objects there expire with the bucket's lifecycle, 90 days by default: upload it again)"
+                ),
                 FAILURE_LIMIT,
             ));
         }
