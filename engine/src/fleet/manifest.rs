@@ -57,6 +57,9 @@ pub const MAX_BYTES: usize = 4 << 20;
 pub const MAX_LINE: usize = 4096;
 /// The most errors listed; the rest are counted.
 pub const MAX_ERRORS: usize = 100;
+/// The most targets in the `canary` group: they run one after another, and on AWS they
+/// travel in the execution's input (256 KiB) and its history (25,000 events).
+pub const MAX_CANARIES: usize = 100;
 /// The longest name, database or group, in characters.
 pub const MAX_NAME: usize = 64;
 /// The longest secret ARN, in characters (IAM's limit on an ARN).
@@ -165,6 +168,11 @@ pub enum Problem {
     /// The target after the [`MAX_TARGETS`]th.
     #[error("more than {MAX_TARGETS} targets; split the manifest")]
     TooManyTargets,
+    /// The canary after the [`MAX_CANARIES`]th.
+    #[error(
+        "more than {MAX_CANARIES} targets in the canary group: canaries run one at a time, and travel in the run's input"
+    )]
+    TooManyCanaries,
     /// A line over [`MAX_LINE`] bytes.
     #[error("the line is over {MAX_LINE} bytes")]
     LineTooLong,
@@ -381,6 +389,7 @@ pub fn parse(bytes: &[u8], secrets: Secrets<'_>) -> Result<Manifest, ManifestErr
     let mut targets = Vec::new();
     let mut format = None;
     let mut header: Option<Vec<&'static str>> = None;
+    let mut canaries = 0usize;
     for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
         let n = i + 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
@@ -437,7 +446,13 @@ pub fn parse(bytes: &[u8], secrets: Secrets<'_>) -> Result<Manifest, ManifestErr
             }
         };
         match target(n, fields, secrets, &mut seen) {
-            Ok(t) if problems.is_empty() => targets.push(t),
+            Ok(t) if t.canary && canaries == MAX_CANARIES => {
+                problems.push(Problem::TooManyCanaries);
+            }
+            Ok(t) if problems.is_empty() => {
+                canaries += usize::from(t.canary);
+                targets.push(t);
+            }
             Ok(_) => {}
             Err(more) => problems.extend(more),
         }
@@ -1027,6 +1042,16 @@ mod tests {
         for i in 0..=MAX_TARGETS {
             text.push_str(&format!("t{i},d{i}\n"));
         }
+        let mut canaries = String::new();
+        for i in 0..=MAX_CANARIES {
+            canaries.push_str(&format!(
+                "{{\"name\":\"c{i}\",\"database\":\"d{i}\",\"group\":\"canary\"}}\n"
+            ));
+        }
+        assert_eq!(
+            errors(&canaries, Secrets::Unset),
+            [(MAX_CANARIES + 1, Problem::TooManyCanaries)]
+        );
         assert_eq!(
             errors(&text, Secrets::Unset),
             [(MAX_TARGETS + 2, Problem::TooManyTargets)]
