@@ -7,10 +7,12 @@
 //!   named after the job (a retried job finds its first execution instead of starting a
 //!   second). The job follows it with continuation tokens and ends on the run's summary.
 //! - **the summary step**: the state machine invokes the trigger with
-//!   `{"fleet_summary": …}` at the end of every run. It reads every per-invocation
-//!   record, gathers each target's result ([`engine::fleet::collect`]), judges the run
-//!   ([`engine::fleet::judge`]), writes `results.jsonl` and `summary.json`, and answers
-//!   `{"passed": …}`, which decides how the execution ends.
+//!   `{"fleet_summary": …}` at the end of every run ([`super::handle_summary`], which
+//!   runs [`crate::fleet_run::summarize`]: the records gathered into each target's
+//!   result, the run judged, `results.jsonl` and `summary.json` written, and `{"passed":
+//!   …}` answered, which decides how the execution ends).
+//!
+//! Starting, following and reading a run are [`crate::fleet_run`]'s, shared with the CLI.
 
 use engine::command::CommandName;
 use engine::fleet::manifest::{self, Secrets};
@@ -42,7 +44,7 @@ pub struct FleetFollow {
 }
 
 /// Starts the fleet run of a validated artifact (the job's first invocation), then
-/// follows it. `digest` is the validated set's.
+/// follows it. `checked` is the validated set's digest and size, and the lint's counts.
 pub(super) async fn start(
     clients: &Clients,
     config: &TriggerConfig,
