@@ -593,3 +593,57 @@ fn a_secret_target_runs_on_the_connection_its_secret_holds() {
     );
     assert_eq!(db.applied(), IDS);
 }
+
+/// A run longer than one trigger invocation: the trigger hands it over with a
+/// continuation token, and the follow-up job reports the same run's summary.
+#[test]
+fn a_fleet_run_outlasting_the_trigger_is_followed_up_with_a_continuation_token() {
+    let f = Fleet::new();
+    let machine = machine(&f.sf, "lambda-migrate-fleet", 0.0);
+    let mut env = f.sf.aws_env();
+    env["FLEET_STATE_MACHINE_ARN"] = json!(machine);
+    env["FunctionName"] = json!(MIGRATOR_FUNCTION);
+    env["TRIGGER_POLL_MS"] = json!("300");
+    env["TRIGGER_MARGIN_MS"] = json!("1500");
+    f.sf.fake.function(json!({
+        "name": "trigger-short",
+        "command": [env!("CARGO_BIN_EXE_trigger")],
+        "timeout": 4,
+        "env": env,
+        "log": f.logs.path().join("trigger-short.log"),
+    }));
+    let id = f.sf.fake.start_job(
+        "trigger-short",
+        ARTIFACT_BUCKET,
+        &f.artifact,
+        json!({"user_parameters": json!({"fleet": {"manifest": f.manifest(0)}}).to_string()}),
+    );
+    let chain = f.sf.fake.wait_job(&id, WAIT);
+    assert!(chain.len() >= 2, "never continued: {chain:#?}");
+    assert!(
+        chain[..chain.len() - 1]
+            .iter()
+            .all(|j| j["status"] == "Continued")
+    );
+    let last = chain.last().unwrap();
+    assert_eq!(
+        last["status"],
+        "Succeeded",
+        "{last:#}\n{}",
+        f.log("trigger-short")
+    );
+    let vars = &last["result"]["outputVariables"];
+    assert_eq!(vars["FleetApplied"], json!(N.to_string()), "{last:#}");
+    // One run, named after the first job: the follow-ups followed it.
+    assert_eq!(vars["FleetResultsKey"], format!("fleet/{id}/results.jsonl"));
+    let executions =
+        f.sf.call("ListExecutions", &json!({"stateMachineArn": machine}));
+    assert_eq!(
+        executions["executions"].as_array().unwrap().len(),
+        1,
+        "{executions}"
+    );
+    for (i, db) in f.dbs.iter().enumerate() {
+        assert_eq!(db.applied(), IDS, "t{i}");
+    }
+}
