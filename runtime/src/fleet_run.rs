@@ -107,7 +107,8 @@ pub struct Launched {
 
 /// Writes `items` where `input.items` says, then starts `machine` with `input`, named
 /// `input.job`. An execution of that name that exists already is the same run started
-/// before (a retried job): it is followed, never started twice.
+/// before (a retried job): it is followed, never started twice, and its items are left
+/// as they are (its Map may not have read them yet).
 pub async fn launch(
     s3: &aws_sdk_s3::Client,
     sfn: &aws_sdk_sfn::Client,
@@ -115,6 +116,29 @@ pub async fn launch(
     input: &ExecutionInput,
     items: &[FleetTarget],
 ) -> Result<Launched, String> {
+    let execution = execution_arn(machine, &input.job);
+    match sfn
+        .describe_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+    {
+        Ok(_) => {
+            return Ok(Launched {
+                execution,
+                existed: true,
+            });
+        }
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_execution_does_not_exist()) => {}
+        Err(e) => {
+            return Err(format!(
+                "looking for the fleet execution {execution} failed: {}",
+                sdk_error(&e)
+            ));
+        }
+    }
     let body = serde_json::to_vec(items).expect("targets serialise");
     put(
         s3,
@@ -329,6 +353,7 @@ mod summary {
         results: &Results,
     ) -> Result<Vec<Record>, String> {
         let folder = format!("{}{}", results.prefix, engine::fleet::record::TARGETS);
+        // Only record keys are read; anything else under the folder is not ours.
         let mut keys = Vec::new();
         let mut pages = s3
             .list_objects_v2()
@@ -344,27 +369,24 @@ mod summary {
                     DisplayErrorContext(&e)
                 )
             })?;
-            for o in page.contents() {
-                if let Some(k) = o.key() {
-                    keys.push(k.to_owned());
+            for k in page.contents().iter().filter_map(|o| o.key()) {
+                match engine::fleet::record::parse_key(&results.prefix, k) {
+                    Some((name, follow_up, attempt)) => {
+                        keys.push((k.to_owned(), name.to_owned(), follow_up, attempt));
+                    }
+                    None => tracing::warn!(key = %k, "not a record key; ignored"),
                 }
             }
         }
         let reads = futures_util::stream::iter(keys.into_iter().map(|key| async move {
-            let bytes = get(s3, &results.bucket, &key, RECORD_LIMIT).await;
+            let bytes = get(s3, &results.bucket, &key.0, RECORD_LIMIT).await;
             (key, bytes)
         }))
         .buffer_unordered(READS_AT_ONCE)
         .collect::<Vec<_>>()
         .await;
         let mut records = Vec::new();
-        for (key, bytes) in reads {
-            let Some((name, follow_up, attempt)) =
-                engine::fleet::record::parse_key(&results.prefix, &key)
-            else {
-                tracing::warn!(key = %key, "not a record key; ignored");
-                continue;
-            };
+        for ((key, name, follow_up, attempt), bytes) in reads {
             let record: Record = match serde_json::from_slice(&bytes?) {
                 Ok(r) => r,
                 Err(e) => {

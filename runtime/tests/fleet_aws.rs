@@ -313,7 +313,8 @@ fn fifty_schemas_through_the_state_machine() {
         "{text}"
     );
     assert!(text.contains("a canary failed"), "{text}");
-    let first = f.results(job["first_id"].as_str().unwrap());
+    let first_job = job["first_id"].as_str().unwrap().to_owned();
+    let first = f.results(&first_job);
     assert_eq!(first.len(), N);
     assert_eq!(first[0].name, "t3", "the canary comes first");
     assert_eq!(by(&first, "t3").outcome, Outcome::Failed);
@@ -456,6 +457,35 @@ fn fifty_schemas_through_the_state_machine() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(":execution:lambda-migrate-fleet-5:cli-"),
+        "{stderr}"
+    );
+
+    // Running that first run's targets again from a manifest that lacks them is refused:
+    // they would be skipped and the run reported as done.
+    let one = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        one.path(),
+        format!("{{\"name\":\"t0\",\"database\":\"{}\"}}\n", f.dbs[0].name),
+    )
+    .unwrap();
+    let first_execution = format!(
+        "{}:{first_job}",
+        strict.replacen(":stateMachine:", ":execution:", 1)
+    );
+    let out = f.cli(&[
+        "fleet",
+        "up",
+        "--only",
+        "failed",
+        "--from",
+        &first_execution,
+        "--manifest",
+        one.path().to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the manifest names no target t3, t1"),
         "{stderr}"
     );
 
@@ -646,4 +676,82 @@ fn a_fleet_run_outlasting_the_trigger_is_followed_up_with_a_continuation_token()
     for (i, db) in f.dbs.iter().enumerate() {
         assert_eq!(db.applied(), IDS, "t{i}");
     }
+}
+
+/// A retried start of the same run (a trigger invocation that Lambda retries) finds the
+/// running execution and leaves its items alone: the Map may not have read them yet, and
+/// the manifest may have changed since.
+#[test]
+fn a_retried_launch_follows_the_first_run_and_keeps_its_items() {
+    use lambda_migrate::fleet_run;
+    use lambda_migrate::wire::fleet::{Artifact, ExecutionInput, FleetTarget, Object, Results};
+    let sf = StepFunctions::start();
+    let machine = machine(&sf, "lambda-migrate-fleet", 0.0);
+    let target = |name: &str| FleetTarget {
+        name: name.into(),
+        database: Some(format!("tenant_{name}")),
+        secret: None,
+    };
+    let input = ExecutionInput {
+        job: unique("job").replace('_', "-"),
+        artifact: Artifact {
+            bucket: ARTIFACT_BUCKET.into(),
+            key: "none.zip".into(),
+            digest: "0".repeat(64),
+        },
+        command: engine::command::CommandName::Status,
+        canary: Vec::new(),
+        items: Object {
+            bucket: ARTIFACT_BUCKET.into(),
+            key: "fleet/retried/items.json".into(),
+        },
+        results: Results {
+            bucket: ARTIFACT_BUCKET.into(),
+            prefix: "fleet/retried/".into(),
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (first, second) = runtime.block_on(async {
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sfn::config::Credentials::new(
+                "AKIAOPERATOR",
+                "operator-secret",
+                None,
+                None,
+                "test",
+            ))
+            .endpoint_url(sf.sfn_url())
+            .load()
+            .await;
+        let sfn = aws_sdk_sfn::Client::new(&shared);
+        let s3 = engine::fetch::s3_client(
+            Some(engine::fetch::StaticCredentials {
+                access_key_id: "AKIAOPERATOR".into(),
+                secret_access_key: "operator-secret".into(),
+                session_token: None,
+            }),
+            Some("us-east-1".into()),
+            Some(sf.s3_url()),
+        )
+        .await;
+        let first = fleet_run::launch(&s3, &sfn, &machine, &input, &[target("a")])
+            .await
+            .unwrap();
+        let second = fleet_run::launch(&s3, &sfn, &machine, &input, &[target("b")])
+            .await
+            .unwrap();
+        (first, second)
+    });
+    assert!(!first.existed && second.existed, "{first:?} {second:?}");
+    assert_eq!(first.execution, second.execution);
+    let items: Vec<FleetTarget> = serde_json::from_slice(
+        &sf.s3_get(ARTIFACT_BUCKET, "fleet/retried/items.json")
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(items, [target("a")]);
 }

@@ -126,6 +126,22 @@ pub fn run(run: &FleetRun<'_>, request: &Request) -> Result<(), Failure> {
                 if order.canary_ignored {
                     note("--canary is ignored: the manifest's `canary` group names the canaries");
                 }
+                if let Some(p) = previous {
+                    // Every target to run again must be in this manifest: one left out
+                    // would be skipped, and the run reported as if it had been done.
+                    let missing: Vec<&str> = p
+                        .names
+                        .iter()
+                        .filter(|n| !m.targets.iter().any(|t| &t.name == *n))
+                        .map(String::as_str)
+                        .collect();
+                    if !missing.is_empty() {
+                        return Err(format!(
+                            "the manifest names no target {} of that run; give the run's own targets (drop --manifest) or a manifest that has them",
+                            missing.join(", ")
+                        ));
+                    }
+                }
                 let pick = |ts: &[&engine::fleet::Target]| -> Vec<FleetTarget> {
                     ts.iter()
                         .filter(|t| previous.as_ref().is_none_or(|p| p.names.contains(&t.name)))

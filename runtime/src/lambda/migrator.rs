@@ -314,6 +314,12 @@ impl Migrator {
         let (Some(target), Some(place)) = (event.target.clone(), event.result.clone()) else {
             return Err(bad("\"result\" goes with a fleet \"target\"".into()));
         };
+        if !engine::fleet::COMMANDS.contains(&event.request.command) {
+            return Err(bad(format!(
+                "a fleet invocation runs up, plan or status, not {}",
+                event.request.command
+            )));
+        }
         let name = target.name.clone();
         let (follow_up, attempt) = place.invocation(&name).ok_or_else(|| {
             bad(format!(
@@ -519,9 +525,7 @@ impl Migrator {
                 conn.user = c.username;
                 conn.password = Some(c.password);
                 conn.cleartext_password = false;
-                if c.database.is_some() {
-                    conn.database = c.database;
-                }
+                conn.database = Some(c.database);
             }
             _ => {}
         }
@@ -760,23 +764,7 @@ async fn put_record(
     record: &Record,
 ) -> Result<(), String> {
     let body = serde_json::to_vec(record).expect("a record serialises");
-    client
-        .put_object()
-        .bucket(&place.bucket)
-        .key(&place.key)
-        .content_type("application/json")
-        .body(body.into())
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| {
-            format!(
-                "s3://{}/{}: {}",
-                place.bucket,
-                place.key,
-                aws_smithy_types::error::display::DisplayErrorContext(&e)
-            )
-        })
+    crate::fleet_run::put(client, &place.bucket, &place.key, body, "application/json").await
 }
 
 /// The reply: the trigger's summary fields, and the command's whole report.

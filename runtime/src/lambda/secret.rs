@@ -86,6 +86,16 @@ pub enum SecretError {
         /// The configured field.
         field: String,
     },
+    /// A fleet target's secret lacks what a connection needs.
+    #[error(
+        "secret {id} is not a fleet target's connection: it has no {field} (a target's secret holds host, port, username, password and dbname, as RDS writes them)"
+    )]
+    NotConnection {
+        /// The secret's ARN.
+        id: String,
+        /// What is missing or malformed.
+        field: String,
+    },
     /// The password is empty.
     #[error("secret {id} holds an empty password")]
     Empty {
@@ -145,8 +155,9 @@ pub struct ConnSecret {
     pub username: String,
     /// The password.
     pub password: String,
-    /// The schema, when the secret gives one.
-    pub database: Option<String>,
+    /// The schema: required, so that a target never lands on whatever schema the
+    /// function's own connection names.
+    pub database: String,
 }
 
 impl fmt::Debug for ConnSecret {
@@ -164,11 +175,12 @@ impl fmt::Debug for ConnSecret {
 /// Reads a fleet target's connection out of its secret `id`'s text. Errors name the
 /// secret and the field, never a value.
 pub fn parse_connection(id: &str, text: &str) -> Result<ConnSecret, SecretError> {
+    let missing = |field: &str| SecretError::NotConnection {
+        id: id.to_owned(),
+        field: field.to_owned(),
+    };
     let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
-        return Err(SecretError::NotJson {
-            id: id.to_owned(),
-            field: "host".into(),
-        });
+        return Err(missing("JSON object"));
     };
     let text = |keys: &[&str]| {
         keys.iter()
@@ -176,12 +188,7 @@ pub fn parse_connection(id: &str, text: &str) -> Result<ConnSecret, SecretError>
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
     };
-    let required = |keys: &[&str]| {
-        text(keys).ok_or_else(|| SecretError::NoField {
-            id: id.to_owned(),
-            field: keys.join(" or "),
-        })
-    };
+    let required = |keys: &[&str]| text(keys).ok_or_else(|| missing(&keys.join(" or ")));
     let port = match map.get("port") {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
@@ -189,17 +196,14 @@ pub fn parse_connection(id: &str, text: &str) -> Result<ConnSecret, SecretError>
         Some(_) => None,
     };
     if map.get("port").is_some_and(|p| !p.is_null()) && port.is_none() {
-        return Err(SecretError::NoField {
-            id: id.to_owned(),
-            field: "port (a number from 1 to 65535)".into(),
-        });
+        return Err(missing("valid port (a number from 1 to 65535)"));
     }
     Ok(ConnSecret {
         host: required(&["host"])?,
         port,
         username: required(&["username", "user"])?,
         password: required(&["password"])?,
-        database: text(&["dbname", "database"]),
+        database: required(&["dbname", "database"])?,
     })
 }
 
@@ -378,7 +382,7 @@ mod tests {
             (c.host.as_str(), c.port, c.username.as_str()),
             ("db.internal", Some(3307), "app")
         );
-        assert_eq!(c.database.as_deref(), Some("acme"));
+        assert_eq!(c.database, "acme");
         assert!(!format!("{c:?}").contains("hunter2"));
         let c = parse_connection(
             id,
@@ -386,8 +390,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (c.port, c.username.as_str(), c.database.as_deref()),
-            (Some(3306), "u", Some("d"))
+            (c.port, c.username.as_str(), c.database.as_str()),
+            (Some(3306), "u", "d")
         );
         for (text, field) in [
             (
@@ -397,14 +401,21 @@ mod tests {
             (r#"{"host":"h","password":"hunter2"}"#, "username or user"),
             (r#"{"host":"h","username":"u","password":""}"#, "password"),
             (
+                r#"{"host":"h","username":"u","password":"hunter2"}"#,
+                "dbname or database",
+            ),
+            (
                 r#"{"host":"h","username":"u","password":"hunter2","port":99999}"#,
                 "port",
             ),
-            ("hunter2", "host"),
+            ("hunter2", "JSON object"),
         ] {
             let e = parse_connection(id, text).unwrap_err().to_string();
             assert!(e.contains("tenants/acme-AbC") && e.contains(field), "{e}");
-            assert!(!e.contains("hunter2"), "{e}");
+            assert!(
+                !e.contains("hunter2") && !e.contains("DB_SECRET_FIELD"),
+                "{e}"
+            );
         }
     }
 }

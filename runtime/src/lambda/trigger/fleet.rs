@@ -60,10 +60,7 @@ pub(super) async fn start(
             "UserParameters name a fleet manifest, but the trigger has no FLEET_STATE_MACHINE_ARN: deploy the stack with fleet=true",
         );
     };
-    if !matches!(
-        command,
-        CommandName::Up | CommandName::Plan | CommandName::Status
-    ) {
+    if !engine::fleet::COMMANDS.contains(&command) {
         return Outcome::failed(format!(
             "UserParameters: a fleet run is up, plan or status, not {command}"
         ));
